@@ -1,0 +1,162 @@
+// rewrite.h — make a cloned VM directory self-consistent under a new name.
+//
+// When the control plane clones a whole VM directory (each file cloned by
+// extent sharing), the copies still name the old files: the .vmx points at
+// the old disks, descriptors name the old extent files and parents, the .vmsd
+// names the old snapshot files. These functions rewrite those small text
+// files the way `vmkfstools -i` / vCenter clone produce a consistent copy:
+// file references follow a rename map, and the cloned disks get fresh CIDs
+// with every child's parentCID moved to its parent's new CID.
+//
+// All functions are pure: bytes in, bytes out. They are format-preserving:
+// every line they do not need to change is kept byte for byte (unknown keys,
+// comments, order, blank lines, CRLF or LF line endings, quoting). They never
+// touch binary extent data; for a hosted-sparse (KDMV) VMDK, whose descriptor
+// is embedded, they return a same-length patch of the descriptor area.
+//
+// Names: every name in a RenameMap is a bare file name inside the VM
+// directory (no '/'). A reference in a file is renamed only when it is a bare
+// name found in the map, or "./name". Absolute paths (/vmfs/volumes/...) and
+// paths with directories ("../other/x.vmdk") are left untouched: they point
+// outside the cloned directory (the chain analyzer reports those as
+// kParentOutsideDatastore before a clone is attempted).
+//
+// Thread safety: pure functions; safe from any thread.
+#ifndef VNAS_SERVER_VMFORMAT_REWRITE_H_
+#define VNAS_SERVER_VMFORMAT_REWRITE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "server/vmformat/chain.h"
+
+namespace vnas::vmformat {
+
+// Old bare file name -> new bare file name. Files absent from the map keep
+// their names.
+using RenameMap = std::map<std::string, std::string>;
+
+// ProposeRenameMap()
+//
+// Given the file names of a source VM directory, the old VM base name (e.g.
+// "vm" for vm.vmx) and the new base name, returns the rename map a clone
+// should use: every name that begins with `old_base` followed by '.', '-' or
+// '_' (vm.vmx, vm-flat.vmdk, vm-000001-delta.vmdk, vm_1.vmdk,
+// vm-Snapshot1.vmsn) maps to `new_base` + the rest. Names that merely share
+// a prefix ("vmware.log" for base "vm") are not renamed. Lock files (".lck"
+// directories' names, "*.lck", "*.lck-*") are never part of a clone and are
+// left out of the map.
+//
+// Errors: InvalidArgument when a base name is empty, contains '/' or NUL, or
+// is "." / ".."; AlreadyExists when a proposed new name equals a source file
+// that is not itself renamed (the clone would hold two files of that name);
+// InvalidArgument for duplicate source names.
+absl::StatusOr<RenameMap> ProposeRenameMap(absl::Span<const std::string> names,
+                                           absl::string_view old_base,
+                                           absl::string_view new_base);
+
+// RewriteVmdkDescriptor()
+//
+// Rewrites one text VMDK descriptor: the file name of every extent line and
+// parentFileNameHint follow `rename_map`. CID and parentCID are kept (use
+// RewriteVmdkSet to give a clone fresh CIDs). `text` is the whole descriptor
+// (at most a few KiB in practice; any size is accepted).
+//
+// Errors: InvalidArgument when `text` is not a VMDK descriptor (no
+// "version=" / "createType=" or an extent line that does not parse).
+absl::StatusOr<std::string> RewriteVmdkDescriptor(absl::string_view text,
+                                                  const RenameMap& rename_map);
+
+// RewriteVmdkDescriptorCids()
+//
+// Like RewriteVmdkDescriptor, and also sets CID to `new_cid` and parentCID to
+// `new_parent_cid` (each 8 lower-case hex digits, e.g. "3a5c0f21"; pass
+// "ffffffff" as the parent CID of a base disk). An empty string keeps that
+// value unchanged. When the descriptor carries `ddb.longContentID` (ESXi), its
+// last 8 hex digits are the CID: they are updated with it.
+//
+// Errors: as RewriteVmdkDescriptor, plus InvalidArgument for a CID that is
+// not 8 hex digits.
+absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
+    absl::string_view text, const RenameMap& rename_map,
+    absl::string_view new_cid, absl::string_view new_parent_cid);
+
+// One edited descriptor produced by RewriteVmdkSet.
+struct DescriptorEdit {
+  std::string old_name;  // the source file
+  std::string new_name;  // its name in the clone (rename_map applied)
+  // true: `bytes` is the whole new file (text descriptor).
+  // false: `bytes` overwrites the clone's file at `offset`, same length as the
+  // source's descriptor area (hosted-sparse KDMV file; padded with NULs).
+  bool whole_file = true;
+  uint64_t offset = 0;
+  std::string bytes;
+  std::string old_cid, new_cid;  // 8 hex digits each
+  std::string old_parent_cid, new_parent_cid;
+};
+
+struct RewriteOptions {
+  // Source of fresh CIDs; called once per disk. Values 0xffffffff and
+  // 0xfffffffe (reserved by VMware) and repeats are skipped (asked again).
+  // Unset: a random generator. Tests pass a deterministic one.
+  std::function<uint32_t()> cid_source;
+};
+
+// RewriteVmdkSet()
+//
+// Rewrites every VMDK descriptor among `files` (the samples of one VM
+// directory, as given to AnalyzeVm) together: names follow `rename_map`,
+// every disk gets a fresh CID, and a child whose parentFileNameHint names a
+// disk of this set (by its old name) and whose parentCID equals that
+// parent's old CID gets the parent's new CID. A child whose parent is not in
+// the set (outside the directory) keeps its parentCID; one whose parentCID did
+// not match its parent (a broken link) keeps it too, so the clone is not
+// "repaired" silently. Files that are not descriptors (extent data, .vmx,
+// logs, qcow2, ...) produce no edit. Edits come in the order of `files`.
+//
+// A text descriptor must be sampled whole (head.size() == size); an embedded
+// descriptor must lie within the sample.
+//
+// Errors: InvalidArgument for duplicate names, for a descriptor that is not
+// wholly in its sample, or when a rewritten embedded descriptor would not fit
+// its descriptor area.
+absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
+    absl::Span<const FileSample> files, const RenameMap& rename_map,
+    const RewriteOptions& options = {});
+
+// RewriteVmx()
+//
+// Rewrites a .vmx for the clone: every value that is a file name found in
+// `rename_map` is renamed (scsiX:Y/sataX:Y/nvmeX:Y/ideX:Y.fileName, nvram,
+// extendedConfigFile, checkpoint.vmState, the .vmsd name, ...), and
+// displayName is set to `new_display_name` (added after the last line when
+// absent; left as is when `new_display_name` is empty). Keys are matched
+// case-insensitively; the original key spelling, spacing and quoting are
+// kept. Non-file values that merely look like a name are compared as whole
+// values only, so substrings are never replaced.
+//
+// Errors: InvalidArgument for a NUL byte, or for a display name containing a
+// '"', line break or NUL.
+absl::StatusOr<std::string> RewriteVmx(absl::string_view text,
+                                       const RenameMap& rename_map,
+                                       absl::string_view new_display_name);
+
+// RewriteVmsd()
+//
+// Rewrites a .vmsd for the clone: snapshotN.filename (.vmsn) and
+// snapshotN.diskM.fileName values (and any other value that is a file name
+// in `rename_map`) are renamed. Everything else is kept.
+//
+// Errors: InvalidArgument for a NUL byte.
+absl::StatusOr<std::string> RewriteVmsd(absl::string_view text,
+                                        const RenameMap& rename_map);
+
+}  // namespace vnas::vmformat
+
+#endif  // VNAS_SERVER_VMFORMAT_REWRITE_H_
