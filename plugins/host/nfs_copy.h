@@ -1,0 +1,72 @@
+// nfs_copy.h — the host-side fallback copy: one file from one NFS datastore
+// to another (or the same), through libnfs.
+//
+// Design. One thread drives `connections` libnfs contexts per side (one TCP
+// connection each) with the async API (nfs_pread_async / nfs_pwrite_async,
+// nfs_service polling). `depth` chunk slots cycle READ -> (zero check) ->
+// WRITE, so up to `depth` large requests are in flight at once. The
+// destination is created (or truncated) and extended to the source size
+// first; all-zero chunks are never written, so holes stay holes. At the end
+// every destination connection sends COMMIT (nfs_fsync).
+//
+// Cancellation: when the progress callback returns false the copy stops
+// issuing, waits for requests in flight, removes the partial destination and
+// fails Cancelled.
+#ifndef VNAS_PLUGINS_HOST_NFS_COPY_H_
+#define VNAS_PLUGINS_HOST_NFS_COPY_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "plugins/host/nfs_url.h"
+
+namespace vnas::plugin {
+
+struct CopyOptions {
+  uint32_t chunk_size = 1 << 20;  // bytes per READ/WRITE (clamped to the
+                                  // servers' rtmax/wtmax)
+  int depth = 16;                 // chunks in flight
+  int connections = 2;            // libnfs contexts per side
+  bool skip_zeros = true;         // don't write all-zero chunks
+  bool guarded = false;           // fail AlreadyExists if dst exists
+  bool create_parents = true;     // mkdir missing dst directories
+  absl::Duration timeout = absl::Seconds(30);  // per call / no-progress limit
+};
+
+struct CopyResult {
+  uint64_t size = 0;           // source logical size (= destination size)
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;  // data written to the destination
+  uint64_t bytes_skipped = 0;  // all-zero bytes not written
+  double seconds = 0;
+};
+
+// Called after every finished chunk with (bytes processed, total); return
+// false to cancel. May be empty.
+using CopyProgress = std::function<bool(uint64_t done, uint64_t total)>;
+
+// CopyFile()
+//
+// Copies regular file `src` to `dst` (replacing an existing regular file
+// unless options.guarded). Errors: NotFound (source or export missing),
+// AlreadyExists (guarded), Unavailable (cannot connect / connection lost),
+// DeadlineExceeded (no progress within options.timeout), ResourceExhausted
+// (no space), PermissionDenied, Cancelled, Internal/DataLoss for I/O errors.
+// The message names the side and the libnfs error text.
+absl::StatusOr<CopyResult> CopyFile(const NfsLocation& src,
+                                    const NfsLocation& dst,
+                                    const CopyOptions& options,
+                                    const CopyProgress& progress);
+
+// ErrnoStatus()
+//
+// Status for a negative libnfs return / callback status (-errno), with
+// `what` and libnfs's error text. Exposed for tests.
+absl::Status NfsErrnoStatus(int neg_errno, absl::string_view what,
+                            absl::string_view detail);
+
+}  // namespace vnas::plugin
+
+#endif  // VNAS_PLUGINS_HOST_NFS_COPY_H_
