@@ -94,6 +94,19 @@ class Conn {
 
 std::string Abs(absl::string_view rel) { return absl::StrCat("/", rel); }
 
+absl::Status MkdirParents(const Conn& c, absl::string_view path) {
+  std::string dir;
+  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    absl::StrAppend(&dir, "/", parts[i]);
+    struct nfs_stat_64 ds {};
+    if (nfs_stat64(c.nfs(), dir.c_str(), &ds) == 0) continue;
+    const int rc = nfs_mkdir(c.nfs(), dir.c_str());
+    if (rc != 0 && rc != -EEXIST) return c.Fail(rc, absl::StrCat("cannot create directory ", dir));
+  }
+  return absl::OkStatus();
+}
+
 bool AllZero(const char* p, size_t n) {
   if (n == 0) return true;
   // Check the first bytes word-wise, then compare the buffer with itself
@@ -202,15 +215,8 @@ absl::Status Copier::Setup(const NfsLocation& src, const NfsLocation& dst) {
   // Destination: parents, create (guarded or truncating), extend.
   Conn& d0 = *dsts_[0];
   if (options_.create_parents) {
-    std::string dir;
-    std::vector<std::string> parts = absl::StrSplit(dst.path, '/', absl::SkipEmpty());
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-      absl::StrAppend(&dir, "/", parts[i]);
-      struct nfs_stat_64 ds {};
-      if (nfs_stat64(d0.nfs(), dir.c_str(), &ds) == 0) continue;
-      rc = nfs_mkdir(d0.nfs(), dir.c_str());
-      if (rc != 0 && rc != -EEXIST) return d0.Fail(rc, absl::StrCat("cannot create directory ", dir));
-    }
+    absl::Status made = MkdirParents(d0, dst.path);
+    if (!made.ok()) return made;
   }
   int flags = O_WRONLY | O_CREAT;
   if (options_.guarded) flags |= O_EXCL;
@@ -424,6 +430,13 @@ absl::StatusOr<CopyResult> Copier::Run(const NfsLocation& src, const NfsLocation
 }
 
 }  // namespace
+
+absl::Status MakeParentDirs(const NfsLocation& loc, absl::Duration timeout) {
+  Conn c;
+  absl::Status st = c.Mount(loc.datastore, timeout, "destination");
+  if (!st.ok()) return st;
+  return MkdirParents(c, loc.path);
+}
 
 absl::StatusOr<CopyResult> CopyFile(const NfsLocation& src, const NfsLocation& dst,
                                     const CopyOptions& options,

@@ -60,7 +60,13 @@ absl::StatusOr<CopyResult> CopyFile(const NfsLocation& src,
                                     const CopyOptions& options,
                                     const CopyProgress& progress);
 
-// ErrnoStatus()
+// MakeParentDirs()
+//
+// Creates the missing directories above `loc.path` over NFS (like
+// mkdir -p of its dirname). OK when they exist already.
+absl::Status MakeParentDirs(const NfsLocation& loc, absl::Duration timeout);
+
+// NfsErrnoStatus()
 //
 // Status for a negative libnfs return / callback status (-errno), with
 // `what` and libnfs's error text. Exposed for tests.
