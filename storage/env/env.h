@@ -1,0 +1,67 @@
+// env.h — the disk access interface of the extent store.
+//
+// Every access to member data files goes through an Env, so tests can run on
+// an in-memory Env (mem_env) or on one that loses unsynced writes and injects
+// I/O errors (fault_env). The RocksDB metadata database is reached through
+// the rocksdb::Env returned by rocksdb_env() (nullptr = RocksDB's default), so
+// a fault Env can also simulate power loss under the metadata.
+//
+// Thread safety: Env and File implementations are safe for concurrent use;
+// concurrent PWrite calls to overlapping ranges of one file are the caller's
+// problem (the store never issues them).
+#ifndef VNAS_STORAGE_ENV_ENV_H_
+#define VNAS_STORAGE_ENV_ENV_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
+namespace vnas::storage {
+
+// One open data file. Offsets are absolute; the file grows on writes past
+// its end (gaps read as zeros).
+class File {
+ public:
+  virtual ~File() = default;
+  // Reads exactly n bytes at offset into buf (caller-owned). Bytes past the
+  // end of the file read as zeros. Fails EIO (IoError) on an I/O error.
+  virtual absl::Status PRead(uint64_t offset, size_t n, char* buf) = 0;
+  // Writes all of data at offset; a short write is retried, an error fails.
+  virtual absl::Status PWrite(uint64_t offset, absl::string_view data) = 0;
+  // Makes every completed write durable (fdatasync).
+  virtual absl::Status Sync() = 0;
+  virtual absl::StatusOr<uint64_t> Size() = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // Opens `path` for reading and writing, creating it when `create`.
+  // Fails ENOENT when missing and !create. The caller owns the File.
+  virtual absl::StatusOr<std::unique_ptr<File>> OpenFile(
+      const std::string& path, bool create) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  // Creates the directory (and parents); OK when it exists.
+  virtual absl::Status CreateDirs(const std::string& path) = 0;
+  // Total bytes of the file system holding `path`.
+  virtual absl::StatusOr<uint64_t> FilesystemSize(const std::string& path) = 0;
+  // The rocksdb::Env for the metadata database; nullptr = rocksdb default.
+  // Not owned by the caller.
+  virtual rocksdb::Env* rocksdb_env() { return nullptr; }
+
+  // The process-wide POSIX Env (never deleted).
+  static Env* Posix();
+};
+
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_ENV_ENV_H_

@@ -1,0 +1,121 @@
+// env_posix.cc — the Linux implementation of Env (pread/pwrite/fdatasync).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "storage/base/status_util.h"
+#include "storage/env/env.h"
+
+namespace vnas::storage {
+namespace {
+
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override { ::close(fd_); }
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  absl::Status PRead(uint64_t offset, size_t n, char* buf) override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, buf + done, n - done, offset + done);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return IoError(errno, absl::StrCat("pread ", path_));
+      }
+      if (r == 0) {  // past EOF: zeros
+        std::memset(buf + done, 0, n - done);
+        break;
+      }
+      done += static_cast<size_t>(r);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PWrite(uint64_t offset, absl::string_view data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t r =
+          ::pwrite(fd_, data.data() + done, data.size() - done, offset + done);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return IoError(errno, absl::StrCat("pwrite ", path_),
+                       /*retryable=*/errno == ENOSPC);
+      }
+      done += static_cast<size_t>(r);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sync() override {
+    if (::fdatasync(fd_) != 0) {
+      return MarkDataLoss(IoError(errno, absl::StrCat("fdatasync ", path_)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return IoError(errno, "fstat " + path_);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
+                                                 bool create) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
+                    0644);
+    if (fd < 0) {
+      if (errno == ENOENT) return FsError(ENOENT, "no such file: " + path);
+      return IoError(errno, "open " + path);
+    }
+    return std::unique_ptr<File>(new PosixFile(fd, path));
+  }
+
+  bool FileExists(const std::string& path) override {
+    return ::access(path.c_str(), F_OK) == 0;
+  }
+
+  absl::Status CreateDirs(const std::string& path) override {
+    std::string cur;
+    for (size_t i = 0; i <= path.size(); ++i) {
+      if (i == path.size() || (path[i] == '/' && i > 0)) {
+        cur = path.substr(0, i);
+        if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+          return IoError(errno, "mkdir " + cur);
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> FilesystemSize(const std::string& path) override {
+    struct statvfs sv;
+    if (::statvfs(path.c_str(), &sv) != 0) {
+      return IoError(errno, "statvfs " + path);
+    }
+    return static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+  }
+};
+
+}  // namespace
+
+Env* Env::Posix() {
+  static Env* env = new PosixEnv();
+  return env;
+}
+
+}  // namespace vnas::storage

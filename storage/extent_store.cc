@@ -1,0 +1,276 @@
+// extent_store.cc — ExtentStore's implementation (ExtentStoreImpl).
+//
+// Design (see storage/extent/extent_tree.h and storage/meta/keys.h):
+//  * RocksDB (dir/meta) holds all metadata; every change is one WriteBatch
+//    built by a Txn. All metadata is mirrored in memory (inodes, directory
+//    entries, extent tree, allocator), rebuilt at Open, so reads and
+//    accounting never look up RocksDB.
+//  * Concurrency: one mutex. Mutations hold it exclusively for "check state,
+//    do member I/O into fresh segments, mutate mirrors, write batch"; Read
+//    and the accounting calls hold it shared.
+//  * Ordering: data going into a freshly allocated segment is written (and,
+//    for stable writes, synced) before the batch that maps it. A uniquely
+//    owned segment is overwritten in place.
+//  * If a RocksDB write fails the mirrors are ahead of the disk; the store
+//    then refuses every further call (EIO) until it is reopened.
+#include "storage/extent_store_impl.h"
+
+namespace vnas::storage {
+
+namespace internal {
+
+
+ExtentStoreImpl::~ExtentStoreImpl() {
+  if (db_) {
+    db_->Close().PermitUncheckedError();  // best effort; nothing to report to
+  }
+}
+
+absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
+  if (options.dir.empty()) return FsError(EINVAL, "StoreOptions.dir is empty");
+  env_ = options.env ? options.env : Env::Posix();
+  rocksdb::Env* renv = env_->rocksdb_env() ? env_->rocksdb_env()
+                                           : rocksdb::Env::Default();
+  VNAS_RETURN_IF_ERROR(env_->CreateDirs(options.dir));
+  {
+    rocksdb::Status s = renv->CreateDirIfMissing(options.dir);
+    if (!s.ok()) return RocksError(s, "create " + options.dir);
+  }
+  const std::string db_path = options.dir + "/meta";
+  rocksdb::Options ro;
+  ro.create_if_missing = options.create_if_missing;
+  ro.env = renv;
+  ro.max_background_jobs = 2;
+  ro.keep_log_file_num = 3;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(64 << 20);
+  ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(ro, db_path, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() && !options.create_if_missing) {
+      return FsError(ENOENT, "no store in " + options.dir);
+    }
+    return RocksError(s, "open " + db_path);
+  }
+  db_.reset(raw);
+
+  absl::MutexLock l(&mu_);
+  std::string sb_value;
+  s = db_->Get(rocksdb::ReadOptions(), meta::SuperKey(), &sb_value);
+  meta::Superblock sb;
+  const bool fresh = s.IsNotFound();
+  if (!s.ok() && !fresh) return RocksError(s, "read superblock");
+  if (fresh) {
+    uint32_t seg = options.segment_size;
+    if (seg < 4096 || seg > (1u << 20) || (seg & (seg - 1)) != 0) {
+      return FsError(EINVAL, "segment_size must be a power of two in "
+                             "[4 KiB, 1 MiB]");
+    }
+    uint32_t n = options.member_paths.empty()
+                     ? options.num_members
+                     : static_cast<uint32_t>(options.member_paths.size());
+    if (n == 0 || n > 1024) return FsError(EINVAL, "bad member count");
+    absl::BitGen gen;
+    sb.store_id = absl::Uniform<uint64_t>(gen, 1, ~uint64_t{0});
+    sb.segment_size = seg;
+    sb.num_members = n;
+    sb.created_sec = static_cast<uint64_t>(Now().sec);
+    sb.member_paths = options.member_paths;
+  } else {
+    if (!meta::DecodeSuperblock(sb_value, &sb)) {
+      return absl::DataLossError("corrupt superblock");
+    }
+    if (sb.version != meta::kFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "unknown store format version ", sb.version, " (this build knows ",
+          meta::kFormatVersion, ")"));
+    }
+    if (!options.member_paths.empty() &&
+        options.member_paths != sb.member_paths) {
+      return absl::FailedPreconditionError(
+          "member paths differ from the ones recorded at creation");
+    }
+  }
+  store_id_ = sb.store_id;
+  seg_ = sb.segment_size;
+  nmembers_ = sb.num_members;
+  generation_ = sb.created_sec;
+  {
+    absl::BitGen gen;
+    verifier_ = absl::Uniform<uint64_t>(gen) ^
+                static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+    if (verifier_ == 0) verifier_ = 1;
+  }
+
+  // Members.
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    auto m = std::make_unique<MemberState>();
+    m->path = sb.member_paths.empty()
+                  ? absl::StrCat(options.dir, "/member-", i, ".dat")
+                  : sb.member_paths[i];
+    if (!fresh && !env_->FileExists(m->path)) {
+      return absl::FailedPreconditionError("member file missing: " + m->path);
+    }
+    VNAS_ASSIGN_OR_RETURN(m->file, env_->OpenFile(m->path, /*create=*/true));
+    members_.push_back(std::move(m));
+  }
+  capacity_ = options.capacity;
+  if (capacity_ == 0) {
+    VNAS_ASSIGN_OR_RETURN(capacity_, env_->FilesystemSize(options.dir));
+  }
+  cap_segs_ = capacity_ / seg_;
+  alloc_ = NewBitmapAllocator(nmembers_);
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);
+  }
+  tree_ = std::make_unique<ExtentTree>(alloc_.get());
+
+  if (fresh) {
+    Txn t;
+    t.batch.Put(meta::SuperKey(), meta::EncodeSuperblock(sb))
+        .PermitUncheckedError();
+    auto root = std::make_unique<Inode>();
+    root->ino = kRootInode;
+    Timespec now = Now();
+    root->rec.type = static_cast<uint8_t>(FileType::kDirectory);
+    root->rec.mode = 0755;
+    root->rec.nlink = 2;
+    root->rec.generation = generation_;
+    root->rec.parent = kRootInode;
+    root->rec.next_cookie = 1;
+    root->rec.atime_sec = root->rec.mtime_sec = root->rec.ctime_sec = now.sec;
+    root->rec.atime_nsec = root->rec.mtime_nsec = root->rec.ctime_nsec =
+        now.nsec;
+    inodes_[kRootInode] = std::move(root);
+    t.inodes.insert(kRootInode);
+    t.counters = true;
+    return CommitTxn(t);
+  }
+
+  // Load every key.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
+  auto corrupt = [](const rocksdb::Slice& k) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt metadata key ", k.ToString(true)));
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    absl::string_view v(it->value().data(), it->value().size());
+    if (k.empty()) return corrupt(k);
+    const char tag = k[0];
+    auto id8 = [&]() { return meta::DecodeBE8(k.data() + 1); };
+    switch (tag) {
+      case 'S':
+        break;
+      case 'N': {
+        absl::string_view name(k.data() + 1, k.size() - 1);
+        if (v.size() != 8) return corrupt(k);
+        uint64_t x = meta::DecodeBE8(v.data());
+        if (name == "ino") next_ino_ = x;
+        else if (name == "snap") next_snap_ = x;
+        else if (name == "page") tree_->set_next_page_id(x);
+        break;
+      }
+      case 'I': {
+        if (k.size() != 9) return corrupt(k);
+        auto n = std::make_unique<Inode>();
+        if (!meta::DecodeInode(v, &n->rec)) return corrupt(k);
+        n->ino = id8();
+        inodes_[id8()] = std::move(n);
+        break;
+      }
+      case 'D':
+      case 'E':
+        break;  // second pass (needs the directories)
+      case 'L':
+        if (k.size() != 9) return corrupt(k);
+        VNAS_RETURN_IF_ERROR(tree_->LoadLeaf(id8(), v));
+        break;
+      case 'M':
+        if (k.size() != 9) return corrupt(k);
+        VNAS_RETURN_IF_ERROR(tree_->LoadMap(id8(), v));
+        break;
+      case 'R': {
+        if (k.size() != 10) return corrupt(k);
+        uint64_t rc;
+        absl::string_view in = v;
+        if (!meta::GetVarint(&in, &rc)) return corrupt(k);
+        tree_->LoadRef(static_cast<meta::RefKind>(k[1]),
+                       meta::DecodeBE8(k.data() + 2),
+                       static_cast<uint32_t>(rc));
+        break;
+      }
+      case 'B': {
+        if (k.size() != 13) return corrupt(k);
+        const uint32_t member =  // BE4 at k[1..4]
+            (uint32_t{static_cast<uint8_t>(k[1])} << 24) |
+                 (uint32_t{static_cast<uint8_t>(k[2])} << 16) |
+                 (uint32_t{static_cast<uint8_t>(k[3])} << 8) |
+                 uint32_t{static_cast<uint8_t>(k[4])};
+        if (member >= nmembers_) return corrupt(k);
+        alloc_->LoadChunk(member, meta::DecodeBE8(k.data() + 5), v);
+        break;
+      }
+      case 'T': {
+        SnapRec r;
+        if (k.size() != 9 || !meta::DecodeSnapshot(v, &r.rec)) {
+          return corrupt(k);
+        }
+        snaps_[id8()] = std::move(r);
+        break;
+      }
+      case 'G': {
+        absl::string_view ks(k.data(), k.size());
+        size_t z = ks.find('\0');
+        if (z == absl::string_view::npos || ks.size() != z + 9) {
+          return corrupt(k);
+        }
+        std::string name(ks.substr(1, z - 1));
+        uint64_t seq = meta::DecodeBE8(ks.data() + z + 1);
+        auto [lit, inserted] = logs_.try_emplace(name);
+        if (inserted) lit->second.first = seq;
+        lit->second.next = seq + 1;
+        break;
+      }
+      default:
+        return corrupt(k);
+    }
+  }
+  if (!it->status().ok()) return RocksError(it->status(), "scan metadata");
+  // Directory entries.
+  for (it->Seek("D"); it->Valid() && it->key()[0] == 'D'; it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() < 10) return corrupt(k);
+    InodeId dir = meta::DecodeBE8(k.data() + 1);
+    Dirent d;
+    if (!meta::DecodeDirent(
+            absl::string_view(it->value().data(), it->value().size()), &d.ino,
+            &d.cookie)) {
+      return corrupt(k);
+    }
+    auto dit = inodes_.find(dir);
+    if (dit == inodes_.end()) return corrupt(k);
+    std::string name(k.data() + 9, k.size() - 9);
+    dit->second->by_cookie[d.cookie] = name;
+    dit->second->entries[name] = d;
+  }
+  if (!it->status().ok()) return RocksError(it->status(), "scan entries");
+  VNAS_RETURN_IF_ERROR(tree_->FinishLoad());
+  for (auto& [ino, n] : inodes_) {
+    if (n->rec.reserve) RecomputeOutstanding(n.get());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<ExtentStore>> ExtentStore::Open(
+    const StoreOptions& options) {
+  auto store = std::make_unique<internal::ExtentStoreImpl>();
+  VNAS_RETURN_IF_ERROR(store->Init(options));
+  return std::unique_ptr<ExtentStore>(std::move(store));
+}
+
+}  // namespace vnas::storage

@@ -1,0 +1,310 @@
+// extent_store_data.cc — ExtentStoreImpl: Read, Write, Commit, PunchHole,
+// truncation and the segment write primitive.
+#include "storage/extent_store_impl.h"
+
+namespace vnas::storage::internal {
+
+absl::Status ExtentStoreImpl::ReadSegment(uint64_t e, uint32_t a, uint32_t len,
+                                          char* out) {
+  MemberState& m = *members_[meta::ExtentMember(e)];
+  VNAS_RETURN_IF_ERROR(
+      m.file->PRead(meta::ExtentSeg(e) * seg_ + a, len, out));
+  m.bytes_read.fetch_add(len, std::memory_order_relaxed);
+  m.reads.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
+                                          absl::string_view data) {
+  MemberState& m = *members_[meta::ExtentMember(e)];
+  VNAS_RETURN_IF_ERROR(m.file->PWrite(meta::ExtentSeg(e) * seg_ + a, data));
+  m.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
+  m.writes.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void ExtentStoreImpl::RecomputeOutstanding(Inode* n) {
+  uint64_t now =
+      n->rec.reserve ? tree_->NotUniqueBelow(n->rec.maps, ReserveSegs(*n)) : 0;
+  total_outstanding_ = total_outstanding_ - n->outstanding + now;
+  n->outstanding = now;
+}
+
+absl::Status ExtentStoreImpl::CheckSpace(const Inode& n, uint64_t allocs,
+                                         uint64_t in_reserve) {
+  uint64_t credit = std::min(in_reserve, n.outstanding);
+  uint64_t need = allocs - credit;
+  uint64_t committed = UsedSegs() + total_outstanding_;
+  if (need > 0 && committed + need > cap_segs_) {
+    return FsError(ENOSPC, absl::StrCat("no space: ", need,
+                                        " segments needed, ",
+                                        cap_segs_ > committed
+                                            ? cap_segs_ - committed
+                                            : 0,
+                                        " free"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
+                                                   uint64_t si) {
+  const uint32_t first =
+      static_cast<uint32_t>((si + n.rec.alloc_offset) % nmembers_);
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    uint32_t m = (first + i) % nmembers_;
+    if (auto s = alloc_->Allocate(m)) return meta::MakeExtentId(m, *s);
+  }
+  return FsError(ENOSPC, "every member is full");
+}
+
+bool ExtentStoreImpl::NeedsAlloc(const Inode& n, uint64_t si, uint32_t a,
+                                 const char* data, uint32_t len) const {
+  uint64_t e = tree_->Lookup(n.rec.maps, si);
+  if (e && tree_->Unique(n.rec.maps, si)) return false;
+  if (AllZero(data, len) && (e == 0 || (a == 0 && len == seg_))) return false;
+  return true;
+}
+
+absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
+                                       uint32_t a, const char* data,
+                                       uint32_t len, bool* meta_changed) {
+  MapList& maps = n->rec.maps;
+  const uint64_t e = tree_->Lookup(maps, si);
+  if (e && tree_->Unique(maps, si)) {  // overwrite in place
+    VNAS_RETURN_IF_ERROR(WriteMember(e, a, absl::string_view(data, len)));
+    t.members.insert(meta::ExtentMember(e));
+    return absl::OkStatus();
+  }
+  const bool zero = AllZero(data, len);
+  const bool full = a == 0 && len == seg_;
+  if (zero && e == 0) return absl::OkStatus();  // holes read as zeros
+  t.inodes.insert(n->ino);
+  *meta_changed = true;
+  if (zero && full) {  // a shared segment becomes a hole
+    tree_->SetSegment(&maps, si, 0);
+    return absl::OkStatus();
+  }
+  VNAS_ASSIGN_OR_RETURN(uint64_t p, AllocSeg(*n, si));
+  absl::Status s;
+  if (full) {
+    s = WriteMember(p, 0, absl::string_view(data, len));
+  } else {
+    std::string buf(seg_, '\0');
+    if (e) s = ReadSegment(e, 0, seg_, buf.data());
+    if (s.ok()) {
+      std::memcpy(buf.data() + a, data, len);
+      s = WriteMember(p, 0, buf);
+    }
+  }
+  if (!s.ok()) {
+    alloc_->Free(meta::ExtentMember(p), meta::ExtentSeg(p));
+    return s;
+  }
+  t.members.insert(meta::ExtentMember(p));
+  tree_->SetSegment(&maps, si, p);
+  if (e) {
+    ++n->align.cow_segments;
+    if (!full) ++n->align.partial_segment_writes;
+  }
+  if (si < ReserveSegs(*n) && n->outstanding > 0) {
+    --n->outstanding;
+    --total_outstanding_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExtentStoreImpl::ZeroRange(Txn& t, Inode* n, uint64_t off,
+                                        uint64_t len) {
+  if (len == 0) return absl::OkStatus();
+  const uint64_t end = off + len;
+  const uint64_t first_full = (off + seg_ - 1) / seg_;
+  const uint64_t last_full = end / seg_;  // exclusive
+  std::string zeros(seg_, '\0');
+  bool changed = false;
+  // Partial ends first (they may need a copy of a shared segment).
+  std::vector<std::pair<uint64_t, uint64_t>> parts;  // [from, to)
+  if (first_full > last_full) {
+    parts.emplace_back(off, end);  // inside one segment
+  } else {
+    if (off % seg_) parts.emplace_back(off, first_full * seg_);
+    if (end % seg_ && last_full * seg_ >= off) {
+      parts.emplace_back(last_full * seg_, end);
+    }
+  }
+  uint64_t allocs = 0;
+  for (auto [from, to] : parts) {
+    allocs += NeedsAlloc(*n, from / seg_, static_cast<uint32_t>(from % seg_),
+                         zeros.data(), static_cast<uint32_t>(to - from));
+  }
+  VNAS_RETURN_IF_ERROR(CheckSpace(*n, allocs, 0));
+  for (auto [from, to] : parts) {
+    VNAS_RETURN_IF_ERROR(WriteSeg(t, n, from / seg_,
+                                  static_cast<uint32_t>(from % seg_),
+                                  zeros.data(),
+                                  static_cast<uint32_t>(to - from), &changed));
+  }
+  if (first_full < last_full) {
+    tree_->UnmapRange(&n->rec.maps, first_full, last_full);
+  }
+  t.inodes.insert(n->ino);
+  return absl::OkStatus();
+}
+
+absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
+  if (size < n->rec.size) {
+    const uint64_t keep = (size + seg_ - 1) / seg_;
+    tree_->UnmapRange(&n->rec.maps, keep, ~uint64_t{0});
+    if (size % seg_) {
+      VNAS_RETURN_IF_ERROR(ZeroRange(t, n, size, seg_ - size % seg_));
+    }
+  }
+  n->rec.size = size;
+  if (n->rec.reserve) RecomputeOutstanding(n);
+  t.inodes.insert(n->ino);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
+                                                 uint32_t count, char* out) {
+  absl::ReaderMutexLock l(&mu_);
+  VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
+  if (n->is_dir()) return FsError(EISDIR, "read of a directory");
+  if (!n->is_reg()) return FsError(EINVAL, "read of a non-file");
+  ReadResult r;
+  const uint64_t size = n->rec.size;
+  if (offset < size) {
+    uint64_t todo = std::min<uint64_t>(count, size - offset);
+    uint64_t done = 0;
+    while (done < todo) {
+      uint64_t pos = offset + done;
+      uint64_t si = pos / seg_;
+      uint32_t a = static_cast<uint32_t>(pos % seg_);
+      uint32_t len = static_cast<uint32_t>(
+          std::min<uint64_t>(seg_ - a, todo - done));
+      uint64_t e = tree_->Lookup(n->rec.maps, si);
+      if (e) {
+        VNAS_RETURN_IF_ERROR(ReadSegment(e, a, len, out + done));
+      } else {
+        std::memset(out + done, 0, len);
+      }
+      done += len;
+    }
+    r.count = static_cast<uint32_t>(todo);
+  }
+  r.eof = offset + r.count >= size;
+  r.attr = ToAttr(*n);
+  return r;
+}
+
+absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
+                                                   uint64_t offset,
+                                                   absl::string_view data,
+                                                   Stability stability) {
+  absl::MutexLock l(&mu_);
+  VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
+  if (n->is_dir()) return FsError(EISDIR, "write to a directory");
+  if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
+  if (n->rec.read_only) return FsError(EROFS, "snapshot file");
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
+    return FsError(EFBIG, "write beyond the maximum file size");
+  }
+  WriteResult r;
+  r.file.before = Wcc(*n);
+  r.committed = stability;
+  const uint64_t end = offset + data.size();
+  // Plan: how many fresh segments, how many inside the reservation.
+  uint64_t allocs = 0, in_reserve = 0;
+  const uint64_t rsegs = ReserveSegs(*n);
+  for (uint64_t pos = offset; pos < end;) {
+    uint64_t si = pos / seg_;
+    uint32_t a = static_cast<uint32_t>(pos % seg_);
+    uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
+    if (NeedsAlloc(*n, si, a, data.data() + (pos - offset), len)) {
+      ++allocs;
+      if (si < rsegs) ++in_reserve;
+    }
+    pos += len;
+  }
+  VNAS_RETURN_IF_ERROR(CheckSpace(*n, allocs, in_reserve));
+
+  Txn t;
+  t.sync = stability != Stability::kUnstable;
+  bool meta_changed = false;
+  absl::Status status;
+  uint64_t pos = offset;
+  while (pos < end) {
+    uint64_t si = pos / seg_;
+    uint32_t a = static_cast<uint32_t>(pos % seg_);
+    uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
+    status = WriteSeg(t, n, si, a, data.data() + (pos - offset), len,
+                      &meta_changed);
+    if (!status.ok()) break;
+    pos += len;
+  }
+  AlignmentStats& al = n->align;
+  ++al.writes;
+  al.offset_aligned_4k += offset % 4096 == 0;
+  al.length_aligned_4k += data.size() % 4096 == 0;
+  al.offset_aligned_segment += offset % seg_ == 0;
+  al.length_aligned_segment += data.size() % seg_ == 0;
+  if (pos > n->rec.size) {
+    n->rec.size = pos;
+    meta_changed = true;
+  }
+  Touch(t, n, true, Now());
+  if (t.sync && !meta_changed) {
+    // In-place overwrite: only the data must be durable; mtime may ride an
+    // unsynced batch.
+    for (uint32_t m : t.members) {
+      absl::Status s = members_[m]->file->Sync();
+      if (!s.ok()) return s;
+    }
+    t.members.clear();
+    t.sync = false;
+  }
+  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  VNAS_RETURN_IF_ERROR(status);
+  r.count = static_cast<uint32_t>(data.size());
+  r.file.after = ToAttr(*n);
+  return r;
+}
+
+absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
+  absl::MutexLock l(&mu_);
+  VNAS_RETURN_IF_ERROR(Usable());
+  for (uint32_t m : unsynced_members_) {
+    VNAS_RETURN_IF_ERROR(members_[m]->file->Sync());
+  }
+  unsynced_members_.clear();
+  if (db_unsynced_) {
+    rocksdb::Status s = db_->SyncWAL();
+    if (!s.ok()) return RocksError(s, "sync metadata log");
+    db_unsynced_ = false;
+  }
+  VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
+  return ToAttr(*n);
+}
+
+absl::StatusOr<Change> ExtentStoreImpl::PunchHole(InodeId ino, uint64_t offset,
+                                                  uint64_t length) {
+  absl::MutexLock l(&mu_);
+  VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
+  if (n->is_dir()) return FsError(EISDIR, "punch a directory");
+  if (!n->is_reg()) return FsError(EINVAL, "punch a non-file");
+  if (n->rec.read_only) return FsError(EROFS, "snapshot file");
+  Change c;
+  c.before = Wcc(*n);
+  uint64_t end = offset + std::min(length, ~uint64_t{0} - offset);
+  end = std::min(end, n->rec.size);
+  Txn t;
+  if (offset < end) {
+    VNAS_RETURN_IF_ERROR(ZeroRange(t, n, offset, end - offset));
+    if (n->rec.reserve) RecomputeOutstanding(n);
+  }
+  Touch(t, n, true, Now());
+  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  c.after = ToAttr(*n);
+  return c;
+}
+
+}  // namespace vnas::storage::internal

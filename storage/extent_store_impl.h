@@ -1,0 +1,304 @@
+// extent_store_impl.h — private: ExtentStoreImpl, shared by the
+// extent_store_*.cc files. Not part of the public API.
+#ifndef VNAS_STORAGE_EXTENT_STORE_IMPL_H_
+#define VNAS_STORAGE_EXTENT_STORE_IMPL_H_
+
+#include "storage/extent_store.h"
+
+#include <errno.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/write_batch.h"
+#include "storage/alloc/allocator.h"
+#include "storage/base/status_util.h"
+#include "storage/env/env.h"
+#include "storage/extent/extent_tree.h"
+#include "storage/meta/keys.h"
+
+namespace vnas::storage {
+namespace internal {
+
+using meta::InodeRec;
+using meta::kSegsPerMap;
+
+inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB
+inline constexpr uint32_t kMaxName = 255;
+
+inline Timespec Now() {
+  int64_t ns = absl::ToUnixNanos(absl::Now());
+  return Timespec{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
+}
+
+inline absl::Status RocksError(const rocksdb::Status& s, absl::string_view what) {
+  return MarkDataLoss(IoError(EIO, absl::StrCat(what, ": ", s.ToString())));
+}
+
+inline bool AllZero(const char* p, size_t n) {
+  static const char kZeros[4096] = {};
+  while (n >= sizeof(kZeros)) {
+    if (std::memcmp(p, kZeros, sizeof(kZeros)) != 0) return false;
+    p += sizeof(kZeros);
+    n -= sizeof(kZeros);
+  }
+  return std::memcmp(p, kZeros, n) == 0;
+}
+
+inline absl::Status CheckName(absl::string_view name) {
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != absl::string_view::npos ||
+      name.find('\0') != absl::string_view::npos) {
+    return FsError(EINVAL, absl::StrCat("invalid name '", name, "'"));
+  }
+  if (name.size() > kMaxName) return FsError(ENAMETOOLONG, "name too long");
+  return absl::OkStatus();
+}
+
+struct Dirent {
+  InodeId ino = 0;
+  uint64_t cookie = 0;
+};
+
+struct Inode {
+  InodeId ino = 0;
+  InodeRec rec;
+  std::map<std::string, Dirent> entries;      // directories
+  std::map<uint64_t, std::string> by_cookie;  // directories
+  AlignmentStats align;                       // since open
+  uint64_t outstanding = 0;  // reserved segments not uniquely owned
+
+  FileType type() const { return static_cast<FileType>(rec.type); }
+  bool is_dir() const { return type() == FileType::kDirectory; }
+  bool is_reg() const { return type() == FileType::kRegular; }
+};
+
+struct MemberState {
+  std::string path;
+  std::unique_ptr<File> file;
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, reads{0}, writes{0};
+};
+
+// One metadata change: a batch plus the mirror objects it must persist.
+struct Txn {
+  rocksdb::WriteBatch batch;
+  std::set<InodeId> inodes;      // put (or delete when gone)
+  std::set<uint32_t> members;    // member files written by this change
+  bool counters = false;
+  bool sync = true;
+};
+
+class ExtentStoreImpl final : public ExtentStore {
+ public:
+  ExtentStoreImpl() = default;
+  ~ExtentStoreImpl() override;
+
+  absl::Status Init(const StoreOptions& options);
+
+  uint64_t store_id() const override { return store_id_; }
+  uint64_t write_verifier() const override { return verifier_; }
+  uint32_t segment_size() const override { return seg_; }
+
+  absl::StatusOr<Attr> GetAttr(InodeId ino) override;
+  absl::StatusOr<Attr> GetAttrChecked(InodeId ino,
+                                      uint64_t generation) override;
+  absl::StatusOr<Attr> Lookup(InodeId dir, absl::string_view name) override;
+  absl::StatusOr<CreateResult> Create(InodeId dir, absl::string_view name,
+                                      const CreateRequest& req) override;
+  absl::StatusOr<CreateResult> Mkdir(InodeId dir, absl::string_view name,
+                                     uint32_t mode, uint32_t uid,
+                                     uint32_t gid) override;
+  absl::StatusOr<CreateResult> Symlink(InodeId dir, absl::string_view name,
+                                       absl::string_view target, uint32_t mode,
+                                       uint32_t uid, uint32_t gid) override;
+  absl::StatusOr<std::string> ReadLink(InodeId ino) override;
+  absl::StatusOr<CreateResult> Link(InodeId ino, InodeId dir,
+                                    absl::string_view name) override;
+  absl::StatusOr<Change> Remove(InodeId dir, absl::string_view name) override;
+  absl::StatusOr<Change> Rmdir(InodeId dir, absl::string_view name) override;
+  absl::StatusOr<RenameResult> Rename(InodeId from_dir,
+                                      absl::string_view from_name,
+                                      InodeId to_dir,
+                                      absl::string_view to_name) override;
+  absl::StatusOr<Change> SetAttr(InodeId ino,
+                                 const SetAttrRequest& req) override;
+  absl::StatusOr<DirPage> ReadDir(InodeId dir, uint64_t cookie,
+                                  uint32_t max_entries,
+                                  bool want_attrs) override;
+  absl::StatusOr<Attr> ResolvePath(absl::string_view path) override;
+  absl::StatusOr<InodeId> Parent(InodeId dir) override;
+
+  absl::StatusOr<ReadResult> Read(InodeId ino, uint64_t offset, uint32_t count,
+                                  char* out) override;
+  absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
+                                    absl::string_view data,
+                                    Stability stability) override;
+  absl::StatusOr<Attr> Commit(InodeId ino) override;
+  absl::StatusOr<Change> PunchHole(InodeId ino, uint64_t offset,
+                                   uint64_t length) override;
+
+  absl::StatusOr<CreateResult> CloneFile(InodeId src, InodeId dst_dir,
+                                         absl::string_view dst_name,
+                                         bool guarded) override;
+  absl::StatusOr<SnapshotInfo> CreateSnapshot(InodeId ino,
+                                              absl::string_view name) override;
+  absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(
+      InodeId ino) override;
+  absl::Status DeleteSnapshot(uint64_t snapshot_id) override;
+  absl::Status RestoreSnapshot(uint64_t snapshot_id) override;
+  absl::StatusOr<CreateResult> CloneSnapshot(uint64_t snapshot_id,
+                                             InodeId dst_dir,
+                                             absl::string_view dst_name) override;
+  absl::StatusOr<Attr> Reserve(InodeId ino, uint64_t size) override;
+
+  absl::StatusOr<SpaceStats> Space(InodeId ino) override;
+  absl::StatusOr<StoreSpace> GetStoreSpace() override;
+  absl::StatusOr<AlignmentStats> Alignment(InodeId ino) override;
+  std::vector<MemberStats> Members() override;
+  absl::StatusOr<FsckReport> Fsck() override;
+
+  absl::StatusOr<uint64_t> AppendLog(absl::string_view log,
+                                     absl::string_view record,
+                                     uint64_t max_records) override;
+  absl::StatusOr<std::vector<LogRecord>> ReadLog(absl::string_view log,
+                                                 uint64_t after_seq,
+                                                 uint64_t limit) override;
+
+ private:
+  struct SnapRec {
+    meta::SnapshotRec rec;
+  };
+  struct LogState {
+    uint64_t first = 1;  // oldest kept seq
+    uint64_t next = 1;   // next seq to hand out
+  };
+
+  // ---- helpers (mu_ held) ----
+  absl::Status Usable() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Inode*> Get(InodeId ino) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Inode*> GetDir(InodeId ino) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Inode*> GetLiveDir(InodeId ino)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Attr ToAttr(const Inode& n) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  static WccAttr Wcc(const Inode& n);
+  Inode* NewInode(Txn& t, FileType type, uint32_t mode, uint32_t uid,
+                  uint32_t gid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddEntry(Txn& t, Inode* dir, const std::string& name, InodeId ino)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveEntry(Txn& t, Inode* dir, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops one link of a non-directory; deletes it at nlink 0.
+  void DropLink(Txn& t, Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeleteInode(Txn& t, Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes everything below directory `d` (not `d` itself).
+  void DeleteTreeContents(Txn& t, Inode* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Touch(Txn& t, Inode* n, bool mtime, Timespec now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Data path.
+  absl::Status WriteSeg(Txn& t, Inode* n, uint64_t si, uint32_t a,
+                        const char* data, uint32_t len, bool* meta_changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
+                  uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckSpace(const Inode& n, uint64_t allocs, uint64_t in_reserve)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status Truncate(Txn& t, Inode* n, uint64_t size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ZeroRange(Txn& t, Inode* n, uint64_t off, uint64_t len)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
+  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
+
+  // Reservations.
+  uint64_t ReserveSegs(const Inode& n) const {
+    return (n.rec.reserve + seg_ - 1) / seg_;
+  }
+  void RecomputeOutstanding(Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecomputeAllOutstanding() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Segments by which the reservations of the files under `n` would grow if
+  // all their data became shared (a clone, snapshot or restore).
+  uint64_t ReserveGrowth(const Inode& n) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  uint64_t UsedSegs() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return tree_->extents();
+  }
+
+  // Clones and snapshots.
+  Inode* CloneInode(Txn& t, const Inode& src, bool read_only)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Inode* CloneTree(Txn& t, const Inode& src, bool read_only, InodeId parent,
+                   std::unordered_map<InodeId, InodeId>* links)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckCloneSpace(const Inode& src)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  SnapshotInfo InfoOf(uint64_t id, const meta::SnapshotRec& r) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void RestoreFile(Txn& t, Inode* live, const Inode& snap, Timespec now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RestoreDir(Txn& t, Inode* live, const Inode& snap, Timespec now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeleteSnapshotTree(Txn& t, Inode* root)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Accounting.
+  // Every inode of the tree at `n` (n itself included), each once.
+  void CollectTree(const Inode& n, std::vector<const Inode*>* out,
+                   std::unordered_set<InodeId>* seen) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  SpaceStats SpaceOf(const Inode& n, bool with_snapshots) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // ---- constant after Init ----
+  Env* env_ = nullptr;
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t store_id_ = 0;
+  uint64_t verifier_ = 0;
+  uint32_t seg_ = 0;
+  uint32_t nmembers_ = 0;
+  uint64_t generation_ = 0;
+  uint64_t capacity_ = 0;
+  uint64_t cap_segs_ = 0;
+  std::vector<std::unique_ptr<MemberState>> members_;
+
+  // ---- guarded by mu_ ----
+  mutable absl::Mutex mu_;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<Allocator> alloc_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ExtentTree> tree_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<InodeId, std::unique_ptr<Inode>> inodes_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_ino_ ABSL_GUARDED_BY(mu_) = 2;
+  uint64_t next_snap_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, SnapRec> snaps_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, LogState> logs_ ABSL_GUARDED_BY(mu_);
+  uint64_t total_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint32_t> unsynced_members_ ABSL_GUARDED_BY(mu_);
+  bool db_unsynced_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace internal
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_EXTENT_STORE_IMPL_H_

@@ -1,0 +1,426 @@
+// extent_store_test.cc — ExtentStore behaviour through the public API, on
+// an in-memory member Env with real RocksDB metadata in a temp directory.
+#include "storage/extent_store.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "storage/base/status_util.h"
+#include "storage/env/env.h"
+#include "storage/env/mem_env.h"
+
+namespace vnas::storage {
+namespace {
+
+#define ASSERT_OK(expr) ASSERT_TRUE((expr).ok()) << (expr).status()
+#define ASSERT_OK_S(expr)                 \
+  do {                                    \
+    absl::Status s_ = (expr);             \
+    ASSERT_TRUE(s_.ok()) << s_;           \
+  } while (0)
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/" + name + "-" +
+                    std::to_string(::getpid()) + "-" +
+                    std::to_string(std::rand());
+  return dir;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = NewMemEnv();
+    opts_.dir = TempDir("store");
+    opts_.env = env_.get();
+    opts_.segment_size = 64 << 10;
+    opts_.capacity = uint64_t{1} << 30;
+    Reopen();
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = ExtentStore::Open(opts_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  InodeId MakeFile(const std::string& name, InodeId dir = kRootInode) {
+    auto r = store_->Create(dir, name, CreateRequest{});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->attr.ino : 0;
+  }
+  void Put(InodeId ino, uint64_t off, const std::string& data,
+           Stability st = Stability::kFileSync) {
+    auto r = store_->Write(ino, off, data, st);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->count, data.size());
+  }
+  std::string Get(InodeId ino, uint64_t off, uint32_t n) {
+    std::string buf(n, '?');
+    auto r = store_->Read(ino, off, n, buf.data());
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return "";
+    buf.resize(r->count);
+    return buf;
+  }
+  void ExpectClean() {
+    auto f = store_->Fsck();
+    ASSERT_TRUE(f.ok()) << f.status();
+    std::string all;
+    for (auto& p : f->problems) all += p + "\n";
+    EXPECT_TRUE(f->clean) << all;
+  }
+
+  std::unique_ptr<Env> env_;
+  StoreOptions opts_;
+  std::unique_ptr<ExtentStore> store_;
+};
+
+TEST_F(StoreTest, RootExistsAndIsDirectory) {
+  auto a = store_->GetAttr(kRootInode);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->type, FileType::kDirectory);
+  EXPECT_EQ(a->nlink, 2u);
+  auto p = store_->Parent(kRootInode);
+  ASSERT_OK(p);
+  EXPECT_EQ(*p, kRootInode);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, NamespaceOperations) {
+  auto d = store_->Mkdir(kRootInode, "vm1", 0755, 1, 2);
+  ASSERT_OK(d);
+  InodeId dir = d->attr.ino;
+  EXPECT_NE(dir, 0u);
+  EXPECT_EQ(store_->GetAttr(kRootInode)->nlink, 3u);
+  InodeId f = MakeFile("disk.vmdk", dir);
+  auto l = store_->Lookup(dir, "disk.vmdk");
+  ASSERT_OK(l);
+  EXPECT_EQ(l->ino, f);
+  EXPECT_EQ(store_->Lookup(dir, "..")->ino, kRootInode);
+  EXPECT_EQ(store_->Lookup(dir, ".")->ino, dir);
+  EXPECT_EQ(ErrnoOf(store_->Lookup(dir, "nope").status()), ENOENT);
+  EXPECT_EQ(ErrnoOf(store_->Lookup(f, "x").status()), ENOTDIR);
+  // Guarded create of an existing name.
+  CreateRequest g;
+  g.how = CreateRequest::How::kGuarded;
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, "disk.vmdk", g).status()), EEXIST);
+  // Exclusive create is idempotent with the same verifier.
+  CreateRequest x;
+  x.how = CreateRequest::How::kExclusive;
+  x.verifier = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto x1 = store_->Create(dir, "lock", x);
+  ASSERT_OK(x1);
+  auto x2 = store_->Create(dir, "lock", x);
+  ASSERT_OK(x2);
+  EXPECT_EQ(x1->attr.ino, x2->attr.ino);
+  x.verifier[0] = 9;
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, "lock", x).status()), EEXIST);
+  // Bad names.
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, "a/b", {}).status()), EINVAL);
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, std::string(256, 'a'), {}).status()),
+            ENAMETOOLONG);
+  // Symlink.
+  auto s = store_->Symlink(dir, "link", "disk.vmdk", 0777, 0, 0);
+  ASSERT_OK(s);
+  EXPECT_EQ(*store_->ReadLink(s->attr.ino), "disk.vmdk");
+  EXPECT_EQ(s->attr.size, 9u);
+  // Hard link.
+  auto hl = store_->Link(f, kRootInode, "hard");
+  ASSERT_OK(hl);
+  EXPECT_EQ(hl->attr.nlink, 2u);
+  EXPECT_EQ(ErrnoOf(store_->Link(dir, kRootInode, "dl").status()), EISDIR);
+  // ReadDir with cookies, paged.
+  std::vector<std::string> names;
+  uint64_t cookie = 0;
+  for (;;) {
+    auto p = store_->ReadDir(dir, cookie, 1, true);
+    ASSERT_OK(p);
+    for (auto& e : p->entries) {
+      names.push_back(e.name);
+      cookie = e.cookie;
+      EXPECT_EQ(e.attr.ino, e.ino);
+    }
+    if (p->eof) break;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"disk.vmdk", "lock", "link"}));
+  // ResolvePath.
+  EXPECT_EQ(store_->ResolvePath("/vm1/disk.vmdk")->ino, f);
+  EXPECT_EQ(store_->ResolvePath("")->ino, kRootInode);
+  EXPECT_EQ(ErrnoOf(store_->ResolvePath("vm1/../x").status()), EINVAL);
+  // Rmdir of non-empty, Remove of dir.
+  EXPECT_EQ(ErrnoOf(store_->Rmdir(kRootInode, "vm1").status()), ENOTEMPTY);
+  EXPECT_EQ(ErrnoOf(store_->Remove(kRootInode, "vm1").status()), EISDIR);
+  EXPECT_EQ(ErrnoOf(store_->Rmdir(dir, "lock").status()), ENOTDIR);
+  ASSERT_OK(store_->Remove(kRootInode, "hard"));
+  EXPECT_EQ(store_->GetAttr(f)->nlink, 1u);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, RenameSemantics) {
+  auto a = store_->Mkdir(kRootInode, "a", 0755, 0, 0);
+  auto b = store_->Mkdir(kRootInode, "b", 0755, 0, 0);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  auto sub = store_->Mkdir(a->attr.ino, "sub", 0755, 0, 0);
+  ASSERT_OK(sub);
+  InodeId f1 = MakeFile("f1", a->attr.ino);
+  InodeId f2 = MakeFile("f2", b->attr.ino);
+  // File over file replaces it.
+  ASSERT_OK(store_->Rename(a->attr.ino, "f1", b->attr.ino, "f2"));
+  EXPECT_EQ(store_->Lookup(b->attr.ino, "f2")->ino, f1);
+  EXPECT_FALSE(store_->GetAttr(f2).ok());
+  // Directory into its own subtree.
+  EXPECT_EQ(ErrnoOf(store_->Rename(kRootInode, "a", sub->attr.ino, "x")
+                        .status()),
+            EINVAL);
+  // Directory moves update parents and link counts.
+  ASSERT_OK(store_->Rename(a->attr.ino, "sub", b->attr.ino, "sub2"));
+  EXPECT_EQ(*store_->Parent(sub->attr.ino), b->attr.ino);
+  EXPECT_EQ(store_->GetAttr(a->attr.ino)->nlink, 2u);
+  EXPECT_EQ(store_->GetAttr(b->attr.ino)->nlink, 3u);
+  // File over directory / directory over file.
+  EXPECT_EQ(ErrnoOf(store_->Rename(b->attr.ino, "f2", b->attr.ino, "sub2")
+                        .status()),
+            EISDIR);
+  EXPECT_EQ(ErrnoOf(store_->Rename(b->attr.ino, "sub2", b->attr.ino, "f2")
+                        .status()),
+            ENOTDIR);
+  // Renaming onto itself (hard link) is a no-op.
+  ASSERT_OK(store_->Link(f1, b->attr.ino, "same"));
+  ASSERT_OK(store_->Rename(b->attr.ino, "f2", b->attr.ino, "same"));
+  EXPECT_EQ(store_->GetAttr(f1)->nlink, 2u);
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(*store_->Parent(sub->attr.ino), b->attr.ino);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, WriteReadHolesAndPersistence) {
+  InodeId f = MakeFile("f");
+  std::string a(100000, 'a');
+  Put(f, 10, a);
+  EXPECT_EQ(store_->GetAttr(f)->size, 100010u);
+  EXPECT_EQ(Get(f, 0, 10), std::string(10, '\0'));
+  EXPECT_EQ(Get(f, 10, 100000), a);
+  // A far write leaves a hole that reads as zeros and allocates nothing.
+  Put(f, 10 << 20, "tail");
+  auto at = store_->GetAttr(f);
+  EXPECT_EQ(at->allocated, 3u * (64 << 10));  // segments 0, 1, 160
+  EXPECT_EQ(Get(f, 5 << 20, 100), std::string(100, '\0'));
+  // Read past EOF: short with eof.
+  std::string buf(100, 'x');
+  auto r = store_->Read(f, (10 << 20) + 2, 100, buf.data());
+  ASSERT_OK(r);
+  EXPECT_EQ(r->count, 2u);
+  EXPECT_TRUE(r->eof);
+  // All-zero writes allocate nothing.
+  InodeId z = MakeFile("z");
+  Put(z, 0, std::string(1 << 20, '\0'));
+  EXPECT_EQ(store_->GetAttr(z)->allocated, 0u);
+  EXPECT_EQ(store_->GetAttr(z)->size, 1u << 20);
+  Reopen();
+  EXPECT_EQ(Get(f, 10, 100000), a);
+  EXPECT_EQ(Get(f, 10 << 20, 4), "tail");
+  ExpectClean();
+}
+
+TEST_F(StoreTest, UnstableWritesAndCommit) {
+  InodeId f = MakeFile("f");
+  uint64_t v1 = store_->write_verifier();
+  auto w = store_->Write(f, 0, "hello", Stability::kUnstable);
+  ASSERT_OK(w);
+  EXPECT_EQ(w->committed, Stability::kUnstable);
+  ASSERT_OK(store_->Commit(f));
+  Reopen();
+  EXPECT_NE(store_->write_verifier(), v1);
+  EXPECT_EQ(Get(f, 0, 5), "hello");
+}
+
+TEST_F(StoreTest, TruncateFreesAndZeroes) {
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(300000, 'x'));
+  auto before = store_->GetStoreSpace();
+  ASSERT_OK(before);
+  SetAttrRequest req;
+  req.size = 70000;
+  ASSERT_OK(store_->SetAttr(f, req));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 2u * (64 << 10));
+  req.size = 300000;
+  ASSERT_OK(store_->SetAttr(f, req));
+  EXPECT_EQ(Get(f, 69990, 20), std::string(10, 'x') + std::string(10, '\0'));
+  auto after = store_->GetStoreSpace();
+  EXPECT_EQ(before->used - after->used, 3u * (64 << 10));
+  // Guard mismatch.
+  SetAttrRequest g;
+  g.mode = 0600;
+  g.guard_ctime = Timespec{1, 2};
+  EXPECT_EQ(ErrnoOf(store_->SetAttr(f, g).status()), kGuardMismatchErrno);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, CloneSharesAndCopiesOnWrite) {
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(1 << 20, 'a'));
+  auto used0 = store_->GetStoreSpace()->used;
+  auto c = store_->CloneFile(f, kRootInode, "c", true);
+  ASSERT_OK(c);
+  InodeId cl = c->attr.ino;
+  EXPECT_EQ(store_->GetStoreSpace()->used, used0);  // nothing copied
+  auto sp = store_->Space(f);
+  ASSERT_OK(sp);
+  EXPECT_EQ(sp->allocated, 1u << 20);
+  EXPECT_EQ(sp->unique, 0u);
+  EXPECT_EQ(sp->shared, 1u << 20);
+  // A small write to the clone copies exactly one segment.
+  Put(cl, 100, "BBBB");
+  EXPECT_EQ(store_->GetStoreSpace()->used, used0 + (64 << 10));
+  EXPECT_EQ(Get(cl, 98, 8), "aaBBBBaa");
+  EXPECT_EQ(Get(f, 98, 8), "aaaaaaaa");
+  EXPECT_EQ(store_->Space(cl)->unique, 64u << 10);
+  EXPECT_EQ(store_->Space(f)->unique, 64u << 10);  // the old copy is f's alone
+  auto al = store_->Alignment(cl);
+  ASSERT_OK(al);
+  EXPECT_EQ(al->cow_segments, 1u);
+  EXPECT_EQ(al->partial_segment_writes, 1u);
+  // Guarded clone onto an existing name.
+  EXPECT_EQ(ErrnoOf(store_->CloneFile(f, kRootInode, "c", true).status()),
+            EEXIST);
+  // Removing the source frees only what the clone does not share.
+  ASSERT_OK(store_->Remove(kRootInode, "f"));
+  EXPECT_EQ(store_->GetStoreSpace()->used, used0);
+  EXPECT_EQ(Get(cl, 0, 4), "aaaa");
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(cl, 98, 8), "aaBBBBaa");
+  EXPECT_EQ(store_->Space(cl)->unique, 1u << 20);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, SnapshotRestoreDeleteClone) {
+  auto vm = store_->Mkdir(kRootInode, "vm", 0755, 0, 0);
+  ASSERT_OK(vm);
+  InodeId d = vm->attr.ino;
+  InodeId f = MakeFile("disk", d);
+  Put(f, 0, std::string(200000, 'a'));
+  auto snap = store_->CreateSnapshot(d, "s1");
+  ASSERT_OK(snap);
+  EXPECT_EQ(snap->source, d);
+  auto root = store_->GetAttr(snap->root);
+  ASSERT_OK(root);
+  EXPECT_TRUE(root->read_only);
+  // Snapshot content is read-only.
+  auto sf = store_->Lookup(snap->root, "disk");
+  ASSERT_OK(sf);
+  EXPECT_EQ(ErrnoOf(store_->Write(sf->ino, 0, "x", Stability::kFileSync)
+                        .status()),
+            EROFS);
+  // Change the live tree.
+  Put(f, 0, "ZZZZ");
+  MakeFile("new", d);
+  auto sp = store_->Space(d);
+  ASSERT_OK(sp);
+  EXPECT_EQ(sp->snapshot_only, 64u << 10);  // the old first segment
+  // Restore.
+  ASSERT_OK_S(store_->RestoreSnapshot(snap->id));
+  EXPECT_EQ(Get(f, 0, 4), "aaaa");
+  EXPECT_EQ(ErrnoOf(store_->Lookup(d, "new").status()), ENOENT);
+  EXPECT_EQ(store_->Lookup(d, "disk")->ino, f);  // restored in place
+  // Linked clone.
+  auto lc = store_->CloneSnapshot(snap->id, kRootInode, "vm-clone");
+  ASSERT_OK(lc);
+  auto lf = store_->Lookup(lc->attr.ino, "disk");
+  ASSERT_OK(lf);
+  EXPECT_EQ(Get(lf->ino, 0, 4), "aaaa");
+  Put(lf->ino, 0, "CCCC");
+  EXPECT_EQ(Get(f, 0, 4), "aaaa");
+  auto list = store_->ListSnapshots(d);
+  ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "s1");
+  ExpectClean();
+  Reopen();
+  ExpectClean();
+  ASSERT_OK_S(store_->DeleteSnapshot(snap->id));
+  EXPECT_TRUE(store_->ListSnapshots(0)->empty());
+  EXPECT_FALSE(store_->GetAttr(snap->root).ok());
+  ExpectClean();
+}
+
+TEST_F(StoreTest, ReservationGuaranteesSpace) {
+  opts_.capacity = 40 * (64 << 10);  // 40 segments
+  opts_.dir = TempDir("small");
+  Reopen();
+  InodeId f = MakeFile("thick");
+  ASSERT_OK(store_->Reserve(f, 30 * (64 << 10)));
+  EXPECT_EQ(store_->GetStoreSpace()->reserved, 30u * (64 << 10));
+  EXPECT_EQ(store_->GetStoreSpace()->free, 10u * (64 << 10));
+  // Another file cannot take the reserved space.
+  InodeId g = MakeFile("thin");
+  EXPECT_EQ(ErrnoOf(store_->Write(g, 0, std::string(11 * (64 << 10), 'g'),
+                                  Stability::kFileSync)
+                        .status()),
+            ENOSPC);
+  Put(g, 0, std::string(10 * (64 << 10), 'g'));
+  // The reserved file can still write all of its range.
+  Put(f, 0, std::string(30 * (64 << 10), 'f'));
+  EXPECT_EQ(store_->GetStoreSpace()->reserved, 0u);
+  // A clone of the reserved file would need its reservation backed again.
+  EXPECT_EQ(ErrnoOf(store_->CloneFile(f, kRootInode, "c", false).status()),
+            ENOSPC);
+  // Too-large reservations fail.
+  EXPECT_EQ(ErrnoOf(store_->Reserve(g, 41 * (64 << 10)).status()), ENOSPC);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, PunchHole) {
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(4 * (64 << 10), 'p'));
+  ASSERT_OK(store_->PunchHole(f, 1000, 2 * (64 << 10)));
+  EXPECT_EQ(store_->GetAttr(f)->size, 4u * (64 << 10));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 3u * (64 << 10));
+  EXPECT_EQ(Get(f, 990, 20), std::string(10, 'p') + std::string(10, '\0'));
+  EXPECT_EQ(Get(f, 1000 + 2 * (64 << 10) - 5, 10),
+            std::string(5, '\0') + std::string(5, 'p'));
+  ExpectClean();
+}
+
+TEST_F(StoreTest, Logs) {
+  for (int i = 0; i < 10; ++i) {
+    auto s = store_->AppendLog("receipts", "r" + std::to_string(i), 4);
+    ASSERT_OK(s);
+    EXPECT_EQ(*s, uint64_t(i + 1));
+  }
+  auto r = store_->ReadLog("receipts", 0, 100);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].seq, 7u);
+  EXPECT_EQ((*r)[3].record, "r9");
+  Reopen();
+  EXPECT_EQ(*store_->AppendLog("receipts", "r10", 4), 11u);
+  EXPECT_EQ(store_->ReadLog("receipts", 9, 100)->size(), 2u);
+  EXPECT_TRUE(store_->ReadLog("other", 0, 10)->empty());
+}
+
+TEST_F(StoreTest, RefusesUnknownMembersAndFormat) {
+  StoreOptions o = opts_;
+  o.member_paths = {"/x/a", "/x/b"};
+  store_.reset();
+  auto s = ExtentStore::Open(o);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, MembersSpreadSequentialWrites) {
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(16 * (64 << 10), 's'));
+  auto m = store_->Members();
+  ASSERT_EQ(m.size(), 4u);
+  for (auto& x : m) EXPECT_EQ(x.segments_used, 4u) << x.index;
+}
+
+}  // namespace
+}  // namespace vnas::storage
