@@ -1,0 +1,32 @@
+// call_context.h — what a procedure handler knows about the call it serves.
+#ifndef VNAS_SERVER_NFS_CALL_CONTEXT_H_
+#define VNAS_SERVER_NFS_CALL_CONTEXT_H_
+
+#include <cstdint>
+
+#include "server/nfs/rpc.h"
+#include "server/nfs/xdr.h"
+
+namespace vnas::nfs {
+
+struct CallContext {
+  uint32_t client_addr = 0;  // IPv4, host byte order
+  const RpcCall* call = nullptr;
+  // The reply being built; the accepted header is already in it. Handlers
+  // only touch it through ReserveReadData().
+  ByteBuffer* reply = nullptr;
+
+  // CallContext::ReserveReadData()
+  // Space for `count` bytes of READ data at the place a READ3resok will put
+  // it (kRead3DataOffset past the current end), so the store can read
+  // straight into the reply. Valid until the reply is encoded.
+  char* ReserveReadData(size_t count, size_t data_offset) {
+    size_t at = reply->size() + data_offset;
+    reply->Reserve(at + count + 8);
+    return reply->data() + at;
+  }
+};
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_CALL_CONTEXT_H_

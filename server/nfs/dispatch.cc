@@ -1,0 +1,286 @@
+// dispatch.cc — procedure tables and RPC reply construction.
+#include "server/nfs/dispatch.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "server/nfs/mount_types.h"
+#include "server/nfs/nfs3_types.h"
+#include "server/nfs/rpc.h"
+
+namespace vnas::nfs {
+namespace {
+
+using Outcome = Dispatcher::Outcome;
+using ProcEntry = Dispatcher::ProcEntry;
+
+Outcome Null(Dispatcher&, CallContext&, absl::string_view, XdrEncoder&) {
+  return Outcome::kOk;
+}
+
+// Decodes Args, runs the handler, encodes Res.
+template <typename Args, typename Res,
+          Res (Nfs3Procs::*Fn)(const CallContext&, const Args&)>
+Outcome NfsProc(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                XdrEncoder& e) {
+  Args a;
+  XdrDecoder dec(args);
+  if (!Decode(dec, &a)) return Outcome::kGarbageArgs;
+  Res r = (d.nfs().*Fn)(ctx, a);
+  Encode(e, r);
+  return r.status == NFS3_OK ? Outcome::kOk : Outcome::kError;
+}
+
+#define NFS_PROC(NAME, TYPE, METHOD, IDEMPOTENT)                        \
+  {                                                                     \
+    NAME, &NfsProc<TYPE##3args, TYPE##3res, &Nfs3Procs::METHOD>, IDEMPOTENT \
+  }
+
+// RFC 1813 §3.3, indexed by procedure number. Idempotency as in Linux
+// nfsd's cache types: only replies of non-idempotent calls are cached.
+const ProcEntry kNfs3Table[kNfs3NumProcs] = {
+    {"NULL", &Null, true},
+    NFS_PROC("GETATTR", GETATTR, Getattr, true),
+    NFS_PROC("SETATTR", SETATTR, Setattr, false),
+    NFS_PROC("LOOKUP", LOOKUP, Lookup, true),
+    NFS_PROC("ACCESS", ACCESS, Access, true),
+    NFS_PROC("READLINK", READLINK, Readlink, true),
+    NFS_PROC("READ", READ, Read, true),
+    NFS_PROC("WRITE", WRITE, Write, false),
+    NFS_PROC("CREATE", CREATE, Create, false),
+    NFS_PROC("MKDIR", MKDIR, Mkdir, false),
+    NFS_PROC("SYMLINK", SYMLINK, Symlink, false),
+    NFS_PROC("MKNOD", MKNOD, Mknod, false),
+    NFS_PROC("REMOVE", REMOVE, Remove, false),
+    NFS_PROC("RMDIR", RMDIR, Rmdir, false),
+    NFS_PROC("RENAME", RENAME, Rename, false),
+    NFS_PROC("LINK", LINK, Link, false),
+    NFS_PROC("READDIR", READDIR, Readdir, true),
+    NFS_PROC("READDIRPLUS", READDIRPLUS, Readdirplus, true),
+    NFS_PROC("FSSTAT", FSSTAT, Fsstat, true),
+    NFS_PROC("FSINFO", FSINFO, Fsinfo, true),
+    NFS_PROC("PATHCONF", PATHCONF, Pathconf, true),
+    NFS_PROC("COMMIT", COMMIT, Commit, true),
+};
+
+// ---- MOUNT3 ----
+
+Outcome MountMnt(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                 XdrEncoder& e) {
+  XdrDecoder dec(args);
+  absl::string_view path;
+  if (!DecodeDirpath(dec, &path)) return Outcome::kGarbageArgs;
+  mountres3 r = d.mount().Mnt(ctx, path);
+  Encode(e, r);
+  return r.fhs_status == MNT3_OK ? Outcome::kOk : Outcome::kError;
+}
+
+Outcome MountDump(Dispatcher& d, CallContext& ctx, absl::string_view,
+                  XdrEncoder& e) {
+  Encode(e, d.mount().Dump(ctx));
+  return Outcome::kOk;
+}
+
+Outcome MountUmnt(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                  XdrEncoder&) {
+  XdrDecoder dec(args);
+  absl::string_view path;
+  if (!DecodeDirpath(dec, &path)) return Outcome::kGarbageArgs;
+  d.mount().Umnt(ctx, path);
+  return Outcome::kOk;
+}
+
+Outcome MountUmntall(Dispatcher& d, CallContext& ctx, absl::string_view,
+                     XdrEncoder&) {
+  d.mount().Umntall(ctx);
+  return Outcome::kOk;
+}
+
+Outcome MountExport(Dispatcher& d, CallContext& ctx, absl::string_view,
+                    XdrEncoder& e) {
+  Encode(e, d.mount().Export(ctx));
+  return Outcome::kOk;
+}
+
+const ProcEntry kMount3Table[kMountNumProcs] = {
+    {"NULL", &Null, true},         {"MNT", &MountMnt, true},
+    {"DUMP", &MountDump, true},    {"UMNT", &MountUmnt, true},
+    {"UMNTALL", &MountUmntall, true}, {"EXPORT", &MountExport, true},
+};
+
+// ---- PMAP2 (RFC 1833 §3) ----
+
+pmaplist Mappings(const Dispatcher& d) {
+  pmaplist l;
+  if (d.pmap_port()) {
+    l.push_back({kPmapProgram, kPmapVersion, IPPROTO_TCP_PMAP, d.pmap_port()});
+  }
+  if (d.nfs_port()) {
+    l.push_back({kNfsProgram, kNfsVersion, IPPROTO_TCP_PMAP, d.nfs_port()});
+    l.push_back({kMountProgram, kMountVersion, IPPROTO_TCP_PMAP, d.nfs_port()});
+  }
+  return l;
+}
+
+Outcome PmapGetport(Dispatcher& d, CallContext&, absl::string_view args,
+                    XdrEncoder& e) {
+  XdrDecoder dec(args);
+  mapping m;
+  if (!Decode(dec, &m)) return Outcome::kGarbageArgs;
+  uint32_t port = 0;
+  for (const mapping& x : Mappings(d)) {
+    if (x.prog == m.prog && x.vers == m.vers && x.prot == m.prot) port = x.port;
+  }
+  e.U32(port);
+  return port ? Outcome::kOk : Outcome::kError;
+}
+
+// SET/UNSET: registrations are fixed; answer false.
+Outcome PmapSetUnset(Dispatcher&, CallContext&, absl::string_view args,
+                     XdrEncoder& e) {
+  XdrDecoder dec(args);
+  mapping m;
+  if (!Decode(dec, &m)) return Outcome::kGarbageArgs;
+  e.Bool(false);
+  return Outcome::kError;
+}
+
+Outcome PmapDump(Dispatcher& d, CallContext&, absl::string_view,
+                 XdrEncoder& e) {
+  Encode(e, Mappings(d));
+  return Outcome::kOk;
+}
+
+// CALLIT (5) is not offered (PROC_UNAVAIL): it amplifies traffic.
+const ProcEntry kPmap2Table[5] = {
+    {"NULL", &Null, true},          {"SET", &PmapSetUnset, true},
+    {"UNSET", &PmapSetUnset, true}, {"GETPORT", &PmapGetport, true},
+    {"DUMP", &PmapDump, true},
+};
+
+void FinishRecord(ByteBuffer* reply) {
+  StoreBe32(reply->data(),
+            0x80000000u | static_cast<uint32_t>(reply->size() - 4));
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(storage::ExtentStore* store, const ExportTable* exports,
+                       const FileHandleCodec* fh, NfsStats* stats,
+                       size_t drc_capacity)
+    : stats_(stats),
+      nfs_(store, exports, fh, stats),
+      mount_(store, exports, fh),
+      drc_(drc_capacity) {
+  auto add = [&](uint32_t prog, uint32_t vers, const ProcEntry* t, size_t n,
+                 const char* prefix) {
+    Program p{prog, vers, t, n, {}};
+    for (size_t i = 0; i < n; ++i) {
+      p.slots.push_back(stats ? stats->AddSlot(absl::StrCat(prefix, ".", t[i].name))
+                              : nullptr);
+    }
+    programs_.push_back(std::move(p));
+  };
+  add(kNfsProgram, kNfsVersion, kNfs3Table, kNfs3NumProcs, "NFS3");
+  add(kMountProgram, kMountVersion, kMount3Table, kMountNumProcs, "MOUNT3");
+  add(kPmapProgram, kPmapVersion, kPmap2Table, 5, "PMAP2");
+}
+
+void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
+  const auto start = std::chrono::steady_clock::now();
+  reply->Clear();
+  reply->Resize(4);  // record mark, filled by FinishRecord
+  XdrEncoder e(reply);
+
+  RpcCall call;
+  auth_stat auth = AUTH_OK;
+  switch (ParseCall(req.record.view(), &call, &auth)) {
+    case CallParse::kDrop:
+      reply->Clear();
+      return;
+    case CallParse::kRpcMismatch:
+      WriteRpcMismatch(e, call.xid);
+      FinishRecord(reply);
+      return;
+    case CallParse::kAuthError:
+      WriteAuthError(e, call.xid, auth);
+      FinishRecord(reply);
+      return;
+    case CallParse::kOk:
+      break;
+  }
+
+  Program* prog = nullptr;
+  bool prog_known = false;
+  uint32_t low = ~0u, high = 0;
+  for (Program& p : programs_) {
+    if (p.prog != call.prog) continue;
+    prog_known = true;
+    low = std::min(low, p.vers);
+    high = std::max(high, p.vers);
+    if (p.vers == call.vers) prog = &p;
+  }
+  if (!prog_known) {
+    WriteAcceptedHeader(e, call.xid, PROG_UNAVAIL);
+    FinishRecord(reply);
+    return;
+  }
+  if (!prog) {
+    WriteProgMismatch(e, call.xid, low, high);
+    FinishRecord(reply);
+    return;
+  }
+  if (call.proc >= prog->size) {
+    WriteAcceptedHeader(e, call.xid, PROC_UNAVAIL);
+    FinishRecord(reply);
+    return;
+  }
+  const ProcEntry& entry = prog->table[call.proc];
+
+  DrcKey key;
+  bool cached = !entry.idempotent;
+  if (cached) {
+    key = DrcKey{req.client_addr, call.xid, call.prog, call.proc,
+                 ArgsChecksum(call.args)};
+    std::string old;
+    switch (drc_.Begin(key, &old)) {
+      case DuplicateRequestCache::Lookup::kInProgress:
+        reply->Clear();
+        return;
+      case DuplicateRequestCache::Lookup::kReplay:
+        if (stats_) stats_->OnDrcHit();
+        reply->Clear();
+        reply->Append(old.data(), old.size());
+        return;
+      case DuplicateRequestCache::Lookup::kNew:
+        break;
+    }
+  }
+
+  WriteAcceptedHeader(e, call.xid, SUCCESS);
+  CallContext ctx;
+  ctx.client_addr = req.client_addr;
+  ctx.call = &call;
+  ctx.reply = reply;
+  Outcome out = entry.fn(*this, ctx, call.args, e);
+  if (out == Outcome::kGarbageArgs) {
+    reply->Resize(4);
+    WriteAcceptedHeader(e, call.xid, GARBAGE_ARGS);
+  }
+  FinishRecord(reply);
+  if (cached) {
+    if (out == Outcome::kGarbageArgs) {
+      drc_.Abandon(key);
+    } else {
+      drc_.Finish(key, reply->view());
+    }
+  }
+  if (NfsStats::Slot* slot = prog->slots[call.proc]) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    slot->Record(static_cast<uint64_t>(us), out != Outcome::kOk);
+  }
+}
+
+}  // namespace vnas::nfs

@@ -1,0 +1,85 @@
+// dispatch.h — routes one RPC record to its program/procedure handler and
+// builds the reply.
+//
+// Each program (NFS3, MOUNT3, PMAP2) has a table indexed by procedure
+// number: {name, handler, idempotent}. A parallel stats slot per entry counts
+// calls, errors and latency. Non-idempotent procedures go through the
+// duplicate-request cache. RPC-level failures are answered here:
+//   unknown program → PROG_UNAVAIL, version → PROG_MISMATCH,
+//   procedure → PROC_UNAVAIL, undecodable args → GARBAGE_ARGS,
+//   rpcvers ≠ 2 → RPC_MISMATCH, other auth flavors → AUTH_ERROR.
+//
+// Thread safety: Handle() is called concurrently from worker threads.
+#ifndef VNAS_SERVER_NFS_DISPATCH_H_
+#define VNAS_SERVER_NFS_DISPATCH_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "server/nfs/drc.h"
+#include "server/nfs/exports.h"
+#include "server/nfs/fh.h"
+#include "server/nfs/mount3.h"
+#include "server/nfs/nfs3_procs.h"
+#include "server/nfs/stats.h"
+#include "server/nfs/transport.h"
+#include "storage/extent_store.h"
+
+namespace vnas::nfs {
+
+class Dispatcher {
+ public:
+  // What a table entry's handler returns: the reply was filled (with an OK
+  // or an error status), or the arguments did not decode.
+  enum class Outcome { kOk, kError, kGarbageArgs };
+  using ProcFn = Outcome (*)(Dispatcher& d, CallContext& ctx,
+                             absl::string_view args, XdrEncoder& e);
+  struct ProcEntry {
+    const char* name;
+    ProcFn fn;
+    bool idempotent;
+  };
+
+  // Pointers are not owned and must outlive the dispatcher.
+  Dispatcher(storage::ExtentStore* store, const ExportTable* exports,
+             const FileHandleCodec* fh, NfsStats* stats,
+             size_t drc_capacity = 8192);
+
+  // Ports the portmapper reports (0 = not served). Set before serving.
+  void SetPorts(uint16_t nfs_port, uint16_t pmap_port) {
+    nfs_port_ = nfs_port;
+    pmap_port_ = pmap_port;
+  }
+
+  // Dispatcher::Handle()
+  // Fills `reply` with the record-marked reply to `req.record`, or leaves
+  // it empty when nothing must be sent (not a call, duplicate in progress).
+  void Handle(const RpcRequest& req, ByteBuffer* reply);
+
+  Nfs3Procs& nfs() { return nfs_; }
+  MountProcs& mount() { return mount_; }
+  uint16_t nfs_port() const { return nfs_port_; }
+  uint16_t pmap_port() const { return pmap_port_; }
+  const DuplicateRequestCache& drc() const { return drc_; }
+
+ private:
+  struct Program {
+    uint32_t prog, vers;
+    const ProcEntry* table;
+    size_t size;
+    std::vector<NfsStats::Slot*> slots;
+  };
+
+  NfsStats* const stats_;
+  Nfs3Procs nfs_;
+  MountProcs mount_;
+  DuplicateRequestCache drc_;
+  std::vector<Program> programs_;
+  std::atomic<uint16_t> nfs_port_{0}, pmap_port_{0};
+};
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_DISPATCH_H_

@@ -1,0 +1,50 @@
+#include "server/nfs/drc.h"
+
+#include "gtest/gtest.h"
+
+namespace vnas::nfs {
+namespace {
+
+TEST(Drc, ReplaysFinishedAndDropsInProgress) {
+  DuplicateRequestCache c(16);
+  DrcKey k{1, 2, 100003, 7, ArgsChecksum("args")};
+  std::string r;
+  EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
+  EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kInProgress);
+  c.Finish(k, "reply");
+  EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kReplay);
+  EXPECT_EQ(r, "reply");
+  // Same xid, different arguments: a new call.
+  DrcKey k2 = k;
+  k2.args_checksum = ArgsChecksum("other");
+  EXPECT_EQ(c.Begin(k2, &r), DuplicateRequestCache::Lookup::kNew);
+  // Different client: a new call.
+  DrcKey k3 = k;
+  k3.client = 9;
+  EXPECT_EQ(c.Begin(k3, &r), DuplicateRequestCache::Lookup::kNew);
+}
+
+TEST(Drc, IsBounded) {
+  DuplicateRequestCache c(8);
+  std::string r;
+  for (uint32_t x = 0; x < 100; ++x) {
+    DrcKey k{1, x, 1, 1, 0};
+    ASSERT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
+    c.Finish(k, "r");
+  }
+  EXPECT_LE(c.size(), 9u);
+  DrcKey first{1, 0, 1, 1, 0};
+  EXPECT_EQ(c.Begin(first, &r), DuplicateRequestCache::Lookup::kNew);
+}
+
+TEST(Drc, AbandonForgets) {
+  DuplicateRequestCache c(8);
+  DrcKey k{1, 1, 1, 1, 0};
+  std::string r;
+  EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
+  c.Abandon(k);
+  EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
+}
+
+}  // namespace
+}  // namespace vnas::nfs

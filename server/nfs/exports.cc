@@ -1,0 +1,162 @@
+// exports.cc — exports file parser and access checks (format in exports.h).
+#include "server/nfs/exports.h"
+
+#include <arpa/inet.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace vnas::nfs {
+namespace {
+
+// Splits "/a/b/c" into components; fails on "", ".", "..".
+bool Components(absl::string_view path, std::vector<std::string>* out) {
+  out->clear();
+  for (absl::string_view c : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (c == "." || c == "..") return false;
+    out->emplace_back(c);
+  }
+  return true;
+}
+
+absl::Status ParseClient(absl::string_view item, ClientRule* rule) {
+  absl::string_view host = item, opts;
+  size_t paren = item.find('(');
+  if (paren != absl::string_view::npos) {
+    if (item.back() != ')') {
+      return absl::InvalidArgumentError(absl::StrCat("bad client '", item, "'"));
+    }
+    host = item.substr(0, paren);
+    opts = item.substr(paren + 1, item.size() - paren - 2);
+  }
+  rule->spec = std::string(host);
+  if (host == "*") {
+    rule->network = rule->mask = 0;
+  } else {
+    absl::string_view ip = host;
+    int bits = 32;
+    size_t slash = host.find('/');
+    if (slash != absl::string_view::npos) {
+      ip = host.substr(0, slash);
+      if (!absl::SimpleAtoi(host.substr(slash + 1), &bits) || bits < 0 ||
+          bits > 32) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad prefix length in '", host, "'"));
+      }
+    }
+    if (!ParseIpv4(ip, &rule->network)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad client address '", host, "'"));
+    }
+    rule->mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    rule->network &= rule->mask;
+  }
+  for (absl::string_view o : absl::StrSplit(opts, ',', absl::SkipEmpty())) {
+    o = absl::StripAsciiWhitespace(o);
+    if (o == "rw") {
+      rule->rw = true;
+    } else if (o == "ro") {
+      rule->rw = false;
+    } else if (o == "root_squash") {
+      rule->root_squash = true;
+    } else if (o == "no_root_squash") {
+      rule->root_squash = false;
+    } else if (o == "sync" || o == "async" || o == "secure" ||
+               o == "insecure" || o == "no_subtree_check" ||
+               o == "subtree_check" || o == "wdelay" || o == "no_wdelay") {
+      // accepted, no meaning here
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown export option '", o, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool ParseIpv4(absl::string_view s, uint32_t* addr) {
+  std::string str(s);
+  in_addr a;
+  if (inet_pton(AF_INET, str.c_str(), &a) != 1) return false;
+  *addr = ntohl(a.s_addr);
+  return true;
+}
+
+absl::StatusOr<ExportTable> ExportTable::Parse(absl::string_view text) {
+  ExportTable t;
+  int lineno = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++lineno;
+    size_t hash = line.find('#');
+    if (hash != absl::string_view::npos) line = line.substr(0, hash);
+    std::vector<absl::string_view> words =
+        absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
+    if (words.empty()) continue;
+    auto err = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("exports line ", lineno, ": ", why));
+    };
+    Export e;
+    std::vector<std::string> comps;
+    if (words[0].empty() || words[0][0] != '/' || !Components(words[0], &comps) ||
+        comps.empty()) {
+      return err(absl::StrCat("bad export path '", words[0], "'"));
+    }
+    e.name = "/" + absl::StrJoin(comps, "/");
+    e.store_path = absl::StrJoin(comps.begin() + 1, comps.end(), "/");
+    if (words.size() < 2) return err("no clients");
+    for (size_t i = 1; i < words.size(); ++i) {
+      ClientRule r;
+      absl::Status s = ParseClient(words[i], &r);
+      if (!s.ok()) return err(s.message());
+      e.clients.push_back(std::move(r));
+    }
+    for (const Export& other : t.exports_) {
+      if (other.name == e.name) return err("duplicate export " + e.name);
+    }
+    if (t.exports_.size() >= 255) return err("too many exports");
+    t.exports_.push_back(std::move(e));
+  }
+  if (t.exports_.empty()) {
+    return absl::InvalidArgumentError("exports: no export defined");
+  }
+  return t;
+}
+
+ExportTable ExportTable::Default() {
+  return *Parse("/vnas 127.0.0.1/32(rw,no_root_squash)\n");
+}
+
+std::optional<ExportAccess> ExportTable::Check(uint32_t index, uint32_t addr) const {
+  if (index >= exports_.size()) return std::nullopt;
+  for (const ClientRule& r : exports_[index].clients) {
+    if ((addr & r.mask) == r.network) return ExportAccess{r.rw, r.root_squash};
+  }
+  return std::nullopt;
+}
+
+std::optional<ExportTable::PathMatch> ExportTable::FindForPath(
+    absl::string_view path) const {
+  std::vector<std::string> comps;
+  if (!Components(path, &comps) || comps.empty()) return std::nullopt;
+  std::optional<PathMatch> best;
+  size_t best_len = 0;
+  for (uint32_t i = 0; i < exports_.size(); ++i) {
+    std::vector<std::string> ec;
+    Components(exports_[i].name, &ec);
+    if (ec.size() > comps.size() || ec.size() <= best_len) continue;
+    if (!std::equal(ec.begin(), ec.end(), comps.begin())) continue;
+    best_len = ec.size();
+    PathMatch m;
+    m.index = i;
+    m.store_path = absl::StrJoin(comps.begin() + 1, comps.end(), "/");
+    best = m;
+  }
+  return best;
+}
+
+}  // namespace vnas::nfs

@@ -1,0 +1,75 @@
+#include "server/nfs/exports.h"
+
+#include "gtest/gtest.h"
+
+namespace vnas::nfs {
+namespace {
+
+uint32_t Ip(const char* s) {
+  uint32_t a = 0;
+  EXPECT_TRUE(ParseIpv4(s, &a));
+  return a;
+}
+
+TEST(Exports, ParsesTheFamiliarShape) {
+  auto t = ExportTable::Parse(
+      "# comment\n"
+      "/vnas 127.0.0.1/32(rw,no_root_squash) 10.0.0.0/8(ro,root_squash)\n"
+      "/vnas/vm1  192.168.1.0/24(rw,sync,no_subtree_check)\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->exports().size(), 2u);
+  EXPECT_EQ(t->exports()[0].store_path, "");
+  EXPECT_EQ(t->exports()[1].store_path, "vm1");
+
+  auto a = t->Check(0, Ip("127.0.0.1"));
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->rw);
+  EXPECT_FALSE(a->root_squash);
+  auto b = t->Check(0, Ip("10.1.2.3"));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->rw);
+  EXPECT_TRUE(b->root_squash);
+  EXPECT_FALSE(t->Check(0, Ip("192.168.1.5")));
+  EXPECT_TRUE(t->Check(1, Ip("192.168.1.5")));
+  EXPECT_FALSE(t->Check(1, Ip("127.0.0.1")));
+  EXPECT_FALSE(t->Check(7, Ip("127.0.0.1")));
+}
+
+TEST(Exports, DefaultsAreRoAndRootSquash) {
+  auto t = ExportTable::Parse("/ds *\n");
+  ASSERT_TRUE(t.ok());
+  auto a = t->Check(0, Ip("1.2.3.4"));
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->rw);
+  EXPECT_TRUE(a->root_squash);
+}
+
+TEST(Exports, RejectsMalformedLines) {
+  for (const char* bad : {"", "vnas 127.0.0.1", "/vnas", "/vnas 1.2.3/8(rw)",
+                          "/vnas 1.2.3.4/33(rw)", "/vnas 1.2.3.4(bogus)",
+                          "/vnas/../x 1.2.3.4(rw)", "/vnas 1.2.3.4(rw"}) {
+    EXPECT_FALSE(ExportTable::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(Exports, FindForPathPicksLongestExport) {
+  auto t = ExportTable::Parse("/vnas *(rw)\n/vnas/vm1 *(rw)\n");
+  ASSERT_TRUE(t.ok());
+  auto m = t->FindForPath("/vnas/vm2/sub");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->index, 0u);
+  EXPECT_EQ(m->store_path, "vm2/sub");
+  m = t->FindForPath("/vnas/vm1");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->index, 1u);
+  EXPECT_EQ(m->store_path, "vm1");
+  m = t->FindForPath("/vnas/");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->store_path, "");
+  EXPECT_FALSE(t->FindForPath("/other"));
+  EXPECT_FALSE(t->FindForPath("/vnas/../etc"));
+  EXPECT_FALSE(t->FindForPath("/vnasx"));
+}
+
+}  // namespace
+}  // namespace vnas::nfs

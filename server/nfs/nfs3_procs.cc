@@ -1,0 +1,789 @@
+// nfs3_procs.cc — NFSv3 procedure handlers (RFC 1813 §3.3.0-§3.3.21).
+#include "server/nfs/nfs3_procs.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "server/nfs/status_map.h"
+#include "storage/base/status_util.h"
+
+namespace vnas::nfs {
+
+using storage::Attr;
+using storage::Change;
+using storage::FileType;
+
+namespace {
+
+nfstime3 ToNfsTime(const storage::Timespec& t) {
+  nfstime3 n;
+  n.seconds = static_cast<uint32_t>(t.sec);
+  n.nseconds = t.nsec;
+  return n;
+}
+
+storage::Timespec FromNfsTime(const nfstime3& t) {
+  storage::Timespec s;
+  s.sec = t.seconds;
+  s.nsec = t.nseconds;
+  return s;
+}
+
+std::array<char, 8> Verifier8(uint64_t v) {
+  std::array<char, 8> out;
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+uint64_t FromVerifier8(const std::array<char, 8>& a) {
+  uint64_t v = 0;
+  for (char c : a) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+storage::SetAttrRequest::TimeHow ToTimeHow(time_how h) {
+  switch (h) {
+    case SET_TO_SERVER_TIME:
+      return storage::SetAttrRequest::TimeHow::kServerTime;
+    case SET_TO_CLIENT_TIME:
+      return storage::SetAttrRequest::TimeHow::kClientTime;
+    default:
+      return storage::SetAttrRequest::TimeHow::kDontChange;
+  }
+}
+
+storage::SetAttrRequest ToSetAttr(const sattr3& s) {
+  storage::SetAttrRequest r;
+  if (s.set_mode) r.mode = s.mode & 07777;
+  if (s.set_uid) r.uid = s.uid;
+  if (s.set_gid) r.gid = s.gid;
+  if (s.set_size) r.size = s.size;
+  r.atime_how = ToTimeHow(s.set_atime);
+  r.atime = FromNfsTime(s.atime);
+  r.mtime_how = ToTimeHow(s.set_mtime);
+  r.mtime = FromNfsTime(s.mtime);
+  return r;
+}
+
+bool HasOtherThanSize(const sattr3& s) {
+  return s.set_mode || s.set_uid || s.set_gid ||
+         s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
+}
+
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, the store's limit
+
+}  // namespace
+
+fattr3 ToFattr3(const Attr& a, uint64_t fsid) {
+  fattr3 f;
+  switch (a.type) {
+    case FileType::kDirectory: f.type = NF3DIR; break;
+    case FileType::kSymlink: f.type = NF3LNK; break;
+    default: f.type = NF3REG; break;
+  }
+  f.mode = a.mode & 07777;
+  f.nlink = a.nlink;
+  f.uid = a.uid;
+  f.gid = a.gid;
+  f.size = a.size;
+  f.used = a.allocated;
+  f.fsid = fsid;
+  f.fileid = a.ino;
+  f.atime = ToNfsTime(a.atime);
+  f.mtime = ToNfsTime(a.mtime);
+  f.ctime = ToNfsTime(a.ctime);
+  return f;
+}
+
+Nfs3Procs::Nfs3Procs(storage::ExtentStore* store, const ExportTable* exports,
+                     const FileHandleCodec* fh, NfsStats* stats)
+    : store_(store),
+      exports_(exports),
+      fh_(fh),
+      stats_(stats),
+      fsid_(store->store_id()) {}
+
+nfsstat3 Nfs3Procs::Verify(const CallContext& ctx, const nfs_fh3& fh,
+                           Need need, Object* out, const char* proc) {
+  std::optional<DecodedHandle> h = fh_->Decode(fh.data);
+  if (!h) return NFS3ERR_BADHANDLE;
+  std::optional<ExportAccess> access = exports_->Check(h->export_index,
+                                                 ctx.client_addr);
+  if (!access) return NFS3ERR_ACCES;
+  if (need == Need::kWrite && !access->rw) return NFS3ERR_ROFS;
+  absl::StatusOr<Attr> attr = store_->GetAttrChecked(h->ino, h->generation);
+  if (!attr.ok()) {
+    nfsstat3 st = NfsStatusOf(attr.status(), proc);
+    return st == NFS3ERR_NOENT ? NFS3ERR_STALE : st;
+  }
+  out->export_index = h->export_index;
+  out->access = *access;
+  out->attr = *std::move(attr);
+  return NFS3_OK;
+}
+
+nfsstat3 Nfs3Procs::CheckName(absl::string_view name) {
+  if (name.empty()) return NFS3ERR_INVAL;
+  if (name.size() > kMaxNameLen) return NFS3ERR_NAMETOOLONG;
+  if (name.find('/') != absl::string_view::npos ||
+      name.find('\0') != absl::string_view::npos) {
+    return NFS3ERR_INVAL;
+  }
+  return NFS3_OK;
+}
+
+void Nfs3Procs::Creds(const CallContext& ctx, const ExportAccess& access,
+                      uint32_t* uid, uint32_t* gid) {
+  *uid = ctx.call ? ctx.call->cred.uid : kSquashedId;
+  *gid = ctx.call ? ctx.call->cred.gid : kSquashedId;
+  if (access.root_squash && *uid == 0) *uid = kSquashedId;
+  if (access.root_squash && *gid == 0) *gid = kSquashedId;
+}
+
+post_op_attr Nfs3Procs::PostOp(const Attr& a) const {
+  post_op_attr p;
+  p.attributes_follow = true;
+  p.attributes = ToFattr3(a, fsid_);
+  return p;
+}
+
+post_op_attr Nfs3Procs::PostOpOf(uint64_t ino) {
+  absl::StatusOr<Attr> a = store_->GetAttr(ino);
+  if (!a.ok()) return post_op_attr();
+  return PostOp(*a);
+}
+
+wcc_data Nfs3Procs::Wcc(const Change& c) const {
+  wcc_data w;
+  w.before.attributes_follow = true;
+  w.before.attributes.size = c.before.size;
+  w.before.attributes.mtime = ToNfsTime(c.before.mtime);
+  w.before.attributes.ctime = ToNfsTime(c.before.ctime);
+  w.after = PostOp(c.after);
+  return w;
+}
+
+wcc_data Nfs3Procs::WccAfterOnly(uint64_t ino) {
+  wcc_data w;
+  w.after = PostOpOf(ino);
+  return w;
+}
+
+FhBytes Nfs3Procs::Handle(uint32_t export_index, const Attr& a) const {
+  return fh_->Encode(export_index, a.ino, a.generation);
+}
+
+uint64_t Nfs3Procs::ExportRoot(uint32_t index) {
+  if (index >= exports_->exports().size()) return 0;
+  absl::StatusOr<Attr> a =
+      store_->ResolvePath(exports_->exports()[index].store_path);
+  return a.ok() ? a->ino : 0;
+}
+
+// §3.3.1
+GETATTR3res Nfs3Procs::Getattr(const CallContext& ctx, const GETATTR3args& a) {
+  GETATTR3res r;
+  Object o;
+  r.status = Verify(ctx, a.object, Need::kRead, &o, "GETATTR");
+  if (r.status == NFS3_OK) r.obj_attributes = ToFattr3(o.attr, fsid_);
+  return r;
+}
+
+// §3.3.2
+SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
+  SETATTR3res r;
+  Object o;
+  r.status = Verify(ctx, a.object, Need::kWrite, &o, "SETATTR");
+  if (r.status != NFS3_OK) return r;
+  storage::SetAttrRequest req = ToSetAttr(a.new_attributes);
+  if (a.guard.check) req.guard_ctime = FromNfsTime(a.guard.obj_ctime);
+  absl::StatusOr<Change> c = store_->SetAttr(o.attr.ino, req);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "SETATTR");
+    r.obj_wcc = WccAfterOnly(o.attr.ino);
+    return r;
+  }
+  r.obj_wcc = Wcc(*c);
+  return r;
+}
+
+// §3.3.3
+LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
+  LOOKUP3res r;
+  Object dir;
+  r.status = Verify(ctx, a.what.dir, Need::kRead, &dir, "LOOKUP");
+  if (r.status != NFS3_OK) return r;
+  r.dir_attributes = PostOp(dir.attr);
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  absl::string_view name = a.what.name;
+  if (name != "." && name != "..") {
+    r.status = CheckName(name);
+    if (r.status != NFS3_OK) return r;
+  }
+  absl::StatusOr<Attr> obj;
+  if (name == "..") {
+    // Never climb out of the export.
+    if (dir.attr.ino == ExportRoot(dir.export_index)) {
+      obj = dir.attr;
+    } else {
+      absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
+      obj = parent.ok() ? store_->GetAttr(*parent)
+                        : absl::StatusOr<Attr>(parent.status());
+    }
+  } else {
+    obj = store_->Lookup(dir.attr.ino, name);
+  }
+  if (!obj.ok()) {
+    r.status = NfsStatusOf(obj.status(), "LOOKUP");
+    return r;
+  }
+  r.object = Handle(dir.export_index, *obj);
+  r.obj_attributes = PostOp(*obj);
+  return r;
+}
+
+// §3.3.4 — the store keeps no ACLs; the datastore trusts its clients the
+// way a VMware datastore does, so access follows the export's rw/ro and the
+// object's type and read-only flag.
+ACCESS3res Nfs3Procs::Access(const CallContext& ctx, const ACCESS3args& a) {
+  ACCESS3res r;
+  Object o;
+  r.status = Verify(ctx, a.object, Need::kRead, &o, "ACCESS");
+  if (r.status != NFS3_OK) return r;
+  r.obj_attributes = PostOp(o.attr);
+  uint32_t allowed = ACCESS3_READ;
+  if (o.attr.type == FileType::kDirectory) {
+    allowed |= ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND |
+               ACCESS3_DELETE;
+  } else {
+    allowed |= ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_EXECUTE;
+  }
+  if (!o.access.rw || o.attr.read_only) {
+    allowed &= ~(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
+  }
+  r.access = a.access & allowed;
+  return r;
+}
+
+// §3.3.5
+READLINK3res Nfs3Procs::Readlink(const CallContext& ctx,
+                                 const READLINK3args& a) {
+  READLINK3res r;
+  Object o;
+  r.status = Verify(ctx, a.symlink, Need::kRead, &o, "READLINK");
+  if (r.status != NFS3_OK) return r;
+  r.symlink_attributes = PostOp(o.attr);
+  if (o.attr.type != FileType::kSymlink) {
+    r.status = NFS3ERR_INVAL;
+    return r;
+  }
+  absl::StatusOr<std::string> target = store_->ReadLink(o.attr.ino);
+  if (!target.ok()) {
+    r.status = NfsStatusOf(target.status(), "READLINK");
+    return r;
+  }
+  r.data = *std::move(target);
+  return r;
+}
+
+// §3.3.6 — the data is read straight into the reply buffer.
+READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
+  READ3res r;
+  Object o;
+  r.status = Verify(ctx, a.file, Need::kRead, &o, "READ");
+  if (r.status != NFS3_OK) return r;
+  r.file_attributes = PostOp(o.attr);
+  if (o.attr.type == FileType::kDirectory) {
+    r.status = NFS3ERR_ISDIR;
+    return r;
+  }
+  if (o.attr.type != FileType::kRegular) {
+    r.status = NFS3ERR_INVAL;
+    return r;
+  }
+  uint32_t count = std::min(a.count, kMaxIoSize);
+  char* buf = const_cast<CallContext&>(ctx).ReserveReadData(count,
+                                                            kRead3DataOffset);
+  absl::StatusOr<storage::ReadResult> rr =
+      store_->Read(o.attr.ino, a.offset, count, buf);
+  if (!rr.ok()) {
+    r.status = NfsStatusOf(rr.status(), "READ");
+    return r;
+  }
+  r.file_attributes = PostOp(rr->attr);
+  r.count = rr->count;
+  r.eof = rr->eof || a.offset + rr->count >= rr->attr.size;
+  r.data = absl::string_view(buf, rr->count);
+  if (stats_) stats_->AddBytesRead(rr->count);
+  return r;
+}
+
+// §3.3.7 — `data` is a view into the call record (no copy).
+WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
+  WRITE3res r;
+  Object o;
+  r.status = Verify(ctx, a.file, Need::kWrite, &o, "WRITE");
+  if (r.status != NFS3_OK) return r;
+  if (o.attr.type == FileType::kDirectory) {
+    r.status = NFS3ERR_ISDIR;
+    r.file_wcc.after = PostOp(o.attr);
+    return r;
+  }
+  if (o.attr.type != FileType::kRegular) {
+    r.status = NFS3ERR_INVAL;
+    r.file_wcc.after = PostOp(o.attr);
+    return r;
+  }
+  storage::Stability st = a.stable == FILE_SYNC ? storage::Stability::kFileSync
+                          : a.stable == DATA_SYNC
+                              ? storage::Stability::kDataSync
+                              : storage::Stability::kUnstable;
+  absl::StatusOr<storage::WriteResult> w =
+      store_->Write(o.attr.ino, a.offset, a.data, st);
+  if (!w.ok()) {
+    r.status = NfsStatusOf(w.status(), "WRITE");
+    r.file_wcc = WccAfterOnly(o.attr.ino);
+    return r;
+  }
+  r.file_wcc = Wcc(w->file);
+  r.count = w->count;
+  // committed ≥ stable (§3.3.7).
+  uint32_t committed = std::max(static_cast<uint32_t>(w->committed),
+                                static_cast<uint32_t>(a.stable));
+  r.committed = static_cast<stable_how>(std::min<uint32_t>(committed, FILE_SYNC));
+  r.verf = Verifier8(store_->write_verifier());
+  if (stats_) stats_->AddBytesWritten(w->count);
+  return r;
+}
+
+template <typename Res>
+Res Nfs3Procs::CreateLike(
+    const CallContext& ctx, const diropargs3& where, const char* proc,
+    const std::function<absl::StatusOr<storage::CreateResult>(
+        uint64_t dir, uint32_t uid, uint32_t gid)>& op) {
+  Res r;
+  Object dir;
+  r.status = Verify(ctx, where.dir, Need::kWrite, &dir, proc);
+  if (r.status != NFS3_OK) return r;
+  r.dir_wcc.after = PostOp(dir.attr);
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  if (where.name == "." || where.name == "..") {
+    r.status = NFS3ERR_EXIST;
+    return r;
+  }
+  r.status = CheckName(where.name);
+  if (r.status != NFS3_OK) return r;
+  uint32_t uid, gid;
+  Creds(ctx, dir.access, &uid, &gid);
+  absl::StatusOr<storage::CreateResult> c = op(dir.attr.ino, uid, gid);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), proc);
+    r.dir_wcc = WccAfterOnly(dir.attr.ino);
+    return r;
+  }
+  r.obj.handle_follows = true;
+  r.obj.handle = Handle(dir.export_index, c->attr);
+  r.obj_attributes = PostOp(c->attr);
+  r.dir_wcc = Wcc(c->dir);
+  return r;
+}
+
+// §3.3.8
+CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
+  const sattr3& s = a.how.obj_attributes;
+  CREATE3res r = CreateLike<CREATE3res>(
+      ctx, a.where, "CREATE",
+      [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+        storage::CreateRequest req;
+        req.uid = uid;
+        req.gid = gid;
+        switch (a.how.mode) {
+          case GUARDED: req.how = storage::CreateRequest::How::kGuarded; break;
+          case EXCLUSIVE:
+            req.how = storage::CreateRequest::How::kExclusive;
+            memcpy(req.verifier.data(), a.how.verf.data(), 8);
+            break;
+          default: req.how = storage::CreateRequest::How::kUnchecked; break;
+        }
+        if (a.how.mode != EXCLUSIVE) {
+          if (s.set_mode) req.mode = s.mode & 07777;
+          if (s.set_uid) req.uid = s.uid;
+          if (s.set_gid) req.gid = s.gid;
+          if (s.set_size) req.size = s.size;
+        }
+        return store_->Create(dir, a.where.name, req);
+      });
+  // UNCHECKED on an existing file acts as SETATTR for the other attributes.
+  if (r.status == NFS3_OK && a.how.mode != EXCLUSIVE && HasOtherThanSize(s)) {
+    std::optional<DecodedHandle> h = fh_->Decode(r.obj.handle.view());
+    sattr3 rest = s;
+    rest.set_size = false;
+    if (h) {
+      absl::StatusOr<Change> c = store_->SetAttr(h->ino, ToSetAttr(rest));
+      if (c.ok()) r.obj_attributes = PostOp(c->after);
+    }
+  }
+  return r;
+}
+
+// §3.3.9
+MKDIR3res Nfs3Procs::Mkdir(const CallContext& ctx, const MKDIR3args& a) {
+  const sattr3& s = a.attributes;
+  return CreateLike<MKDIR3res>(
+      ctx, a.where, "MKDIR", [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+        return store_->Mkdir(dir, a.where.name,
+                             s.set_mode ? (s.mode & 07777) : 0755,
+                             s.set_uid ? s.uid : uid, s.set_gid ? s.gid : gid);
+      });
+}
+
+// §3.3.10
+SYMLINK3res Nfs3Procs::Symlink(const CallContext& ctx, const SYMLINK3args& a) {
+  const sattr3& s = a.symlink.symlink_attributes;
+  if (a.symlink.symlink_data.empty() ||
+      a.symlink.symlink_data.find('\0') != absl::string_view::npos) {
+    SYMLINK3res r;
+    r.status = NFS3ERR_INVAL;
+    return r;
+  }
+  return CreateLike<SYMLINK3res>(
+      ctx, a.where, "SYMLINK", [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+        return store_->Symlink(dir, a.where.name, a.symlink.symlink_data,
+                               s.set_mode ? (s.mode & 07777) : 0777,
+                               s.set_uid ? s.uid : uid,
+                               s.set_gid ? s.gid : gid);
+      });
+}
+
+// §3.3.11 — the store keeps regular files, directories and symlinks only.
+MKNOD3res Nfs3Procs::Mknod(const CallContext& ctx, const MKNOD3args& a) {
+  MKNOD3res r;
+  Object dir;
+  r.status = Verify(ctx, a.where.dir, Need::kWrite, &dir, "MKNOD");
+  if (r.status != NFS3_OK) return r;
+  r.dir_wcc.after = PostOp(dir.attr);
+  r.status = a.what.type == NF3REG || a.what.type == NF3DIR ||
+                     a.what.type == NF3LNK
+                 ? NFS3ERR_BADTYPE
+                 : NFS3ERR_NOTSUPP;
+  return r;
+}
+
+// §3.3.12
+REMOVE3res Nfs3Procs::Remove(const CallContext& ctx, const REMOVE3args& a) {
+  REMOVE3res r;
+  Object dir;
+  r.status = Verify(ctx, a.object.dir, Need::kWrite, &dir, "REMOVE");
+  if (r.status != NFS3_OK) return r;
+  r.dir_wcc.after = PostOp(dir.attr);
+  if (a.object.name == "." || a.object.name == "..") {
+    r.status = NFS3ERR_INVAL;
+    return r;
+  }
+  r.status = CheckName(a.object.name);
+  if (r.status != NFS3_OK) return r;
+  absl::StatusOr<Change> c = store_->Remove(dir.attr.ino, a.object.name);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "REMOVE");
+    r.dir_wcc = WccAfterOnly(dir.attr.ino);
+    return r;
+  }
+  r.dir_wcc = Wcc(*c);
+  return r;
+}
+
+// §3.3.13
+RMDIR3res Nfs3Procs::Rmdir(const CallContext& ctx, const RMDIR3args& a) {
+  RMDIR3res r;
+  Object dir;
+  r.status = Verify(ctx, a.object.dir, Need::kWrite, &dir, "RMDIR");
+  if (r.status != NFS3_OK) return r;
+  r.dir_wcc.after = PostOp(dir.attr);
+  if (a.object.name == ".") {
+    r.status = NFS3ERR_INVAL;
+    return r;
+  }
+  if (a.object.name == "..") {
+    r.status = NFS3ERR_NOTEMPTY;
+    return r;
+  }
+  r.status = CheckName(a.object.name);
+  if (r.status != NFS3_OK) return r;
+  absl::StatusOr<Change> c = store_->Rmdir(dir.attr.ino, a.object.name);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "RMDIR");
+    r.dir_wcc = WccAfterOnly(dir.attr.ino);
+    return r;
+  }
+  r.dir_wcc = Wcc(*c);
+  return r;
+}
+
+// §3.3.14
+RENAME3res Nfs3Procs::Rename(const CallContext& ctx, const RENAME3args& a) {
+  RENAME3res r;
+  Object from, to;
+  r.status = Verify(ctx, a.from.dir, Need::kWrite, &from, "RENAME");
+  if (r.status != NFS3_OK) return r;
+  r.status = Verify(ctx, a.to.dir, Need::kWrite, &to, "RENAME");
+  if (r.status != NFS3_OK) return r;
+  r.fromdir_wcc.after = PostOp(from.attr);
+  r.todir_wcc.after = PostOp(to.attr);
+  if (from.export_index != to.export_index) {
+    r.status = NFS3ERR_XDEV;
+    return r;
+  }
+  for (absl::string_view n : {a.from.name, a.to.name}) {
+    if (n == "." || n == "..") {
+      r.status = NFS3ERR_INVAL;
+      return r;
+    }
+    r.status = CheckName(n);
+    if (r.status != NFS3_OK) return r;
+  }
+  absl::StatusOr<storage::ExtentStore::RenameResult> c =
+      store_->Rename(from.attr.ino, a.from.name, to.attr.ino, a.to.name);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "RENAME");
+    r.fromdir_wcc = WccAfterOnly(from.attr.ino);
+    r.todir_wcc = WccAfterOnly(to.attr.ino);
+    return r;
+  }
+  r.fromdir_wcc = Wcc(c->from_dir);
+  r.todir_wcc = Wcc(c->to_dir);
+  return r;
+}
+
+// §3.3.15
+LINK3res Nfs3Procs::Link(const CallContext& ctx, const LINK3args& a) {
+  LINK3res r;
+  Object file, dir;
+  r.status = Verify(ctx, a.file, Need::kWrite, &file, "LINK");
+  if (r.status != NFS3_OK) return r;
+  r.file_attributes = PostOp(file.attr);
+  r.status = Verify(ctx, a.link.dir, Need::kWrite, &dir, "LINK");
+  if (r.status != NFS3_OK) return r;
+  r.linkdir_wcc.after = PostOp(dir.attr);
+  if (file.export_index != dir.export_index) {
+    r.status = NFS3ERR_XDEV;
+    return r;
+  }
+  if (file.attr.type == FileType::kDirectory) {
+    r.status = NFS3ERR_ISDIR;
+    return r;
+  }
+  if (a.link.name == "." || a.link.name == "..") {
+    r.status = NFS3ERR_EXIST;
+    return r;
+  }
+  r.status = CheckName(a.link.name);
+  if (r.status != NFS3_OK) return r;
+  absl::StatusOr<storage::CreateResult> c =
+      store_->Link(file.attr.ino, dir.attr.ino, a.link.name);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "LINK");
+    r.linkdir_wcc = WccAfterOnly(dir.attr.ino);
+    return r;
+  }
+  r.file_attributes = PostOp(c->attr);
+  r.linkdir_wcc = Wcc(c->dir);
+  return r;
+}
+
+// §3.3.16
+READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
+  READDIR3res r;
+  Object dir;
+  r.status = Verify(ctx, a.dir, Need::kRead, &dir, "READDIR");
+  if (r.status != NFS3_OK) return r;
+  r.dir_attributes = PostOp(dir.attr);
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  // status, post_op_attr, cookieverf, end-of-list marker, eof.
+  const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
+  const size_t budget = std::min<size_t>(a.count, kMaxIoSize);
+  if (budget <= overhead) {
+    r.status = NFS3ERR_TOOSMALL;
+    return r;
+  }
+  uint32_t max_entries =
+      static_cast<uint32_t>(std::min<size_t>((budget - overhead) / 24 + 1, 4096));
+  absl::StatusOr<storage::DirPage> page =
+      store_->ReadDir(dir.attr.ino, a.cookie, max_entries, false);
+  if (!page.ok()) {
+    r.status = NfsStatusOf(page.status(), "READDIR");
+    return r;
+  }
+  uint64_t verf = FromVerifier8(a.cookieverf);
+  if (a.cookie != 0 && verf != 0 && verf != page->cookie_verifier) {
+    r.status = NFS3ERR_BAD_COOKIE;
+    return r;
+  }
+  r.cookieverf = Verifier8(page->cookie_verifier);
+  size_t used = overhead;
+  r.eof = page->eof;
+  for (const storage::DirEntry& de : page->entries) {
+    entry3 e;
+    e.fileid = de.ino;
+    e.name = de.name;
+    e.cookie = de.cookie;
+    size_t sz = EncodedSize(e);
+    if (used + sz > budget) {
+      r.eof = false;
+      break;
+    }
+    used += sz;
+    r.entries.push_back(std::move(e));
+  }
+  if (r.entries.empty() && !page->entries.empty()) {
+    r.status = NFS3ERR_TOOSMALL;
+  }
+  return r;
+}
+
+// §3.3.17
+READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
+                                       const READDIRPLUS3args& a) {
+  READDIRPLUS3res r;
+  Object dir;
+  r.status = Verify(ctx, a.dir, Need::kRead, &dir, "READDIRPLUS");
+  if (r.status != NFS3_OK) return r;
+  r.dir_attributes = PostOp(dir.attr);
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
+  const size_t budget = std::min<size_t>(a.maxcount, kMaxIoSize);
+  const size_t dir_budget = a.dircount == 0 ? budget : a.dircount;
+  if (budget <= overhead) {
+    r.status = NFS3ERR_TOOSMALL;
+    return r;
+  }
+  uint32_t max_entries = static_cast<uint32_t>(
+      std::min<size_t>((budget - overhead) / 140 + 1, 1024));
+  absl::StatusOr<storage::DirPage> page =
+      store_->ReadDir(dir.attr.ino, a.cookie, max_entries, true);
+  if (!page.ok()) {
+    r.status = NfsStatusOf(page.status(), "READDIRPLUS");
+    return r;
+  }
+  uint64_t verf = FromVerifier8(a.cookieverf);
+  if (a.cookie != 0 && verf != 0 && verf != page->cookie_verifier) {
+    r.status = NFS3ERR_BAD_COOKIE;
+    return r;
+  }
+  r.cookieverf = Verifier8(page->cookie_verifier);
+  size_t used = overhead, dir_used = 0;
+  r.eof = page->eof;
+  for (const storage::DirEntry& de : page->entries) {
+    entryplus3 e;
+    e.fileid = de.ino;
+    e.name = de.name;
+    e.cookie = de.cookie;
+    if (de.attr.ino == de.ino) {
+      e.name_attributes = PostOp(de.attr);
+      e.name_handle.handle_follows = true;
+      e.name_handle.handle = Handle(dir.export_index, de.attr);
+    }
+    size_t sz = EncodedSize(e);
+    size_t dsz = 8 + 4 + e.name.size() + XdrPad(e.name.size()) + 8;
+    if (used + sz > budget || (!r.entries.empty() && dir_used + dsz > dir_budget)) {
+      r.eof = false;
+      break;
+    }
+    used += sz;
+    dir_used += dsz;
+    r.entries.push_back(std::move(e));
+  }
+  if (r.entries.empty() && !page->entries.empty()) {
+    r.status = NFS3ERR_TOOSMALL;
+  }
+  return r;
+}
+
+// §3.3.18
+FSSTAT3res Nfs3Procs::Fsstat(const CallContext& ctx, const FSSTAT3args& a) {
+  FSSTAT3res r;
+  Object o;
+  r.status = Verify(ctx, a.fsroot, Need::kRead, &o, "FSSTAT");
+  if (r.status != NFS3_OK) return r;
+  r.obj_attributes = PostOp(o.attr);
+  absl::StatusOr<storage::StoreSpace> s = store_->GetStoreSpace();
+  if (!s.ok()) {
+    r.status = NfsStatusOf(s.status(), "FSSTAT");
+    return r;
+  }
+  r.tbytes = s->capacity;
+  r.fbytes = s->free;
+  r.abytes = s->free;
+  constexpr uint64_t kMaxFiles = uint64_t{1} << 32;
+  r.tfiles = kMaxFiles;
+  r.ffiles = s->files < kMaxFiles ? kMaxFiles - s->files : 0;
+  r.afiles = r.ffiles;
+  r.invarsec = 0;
+  return r;
+}
+
+// §3.3.19
+FSINFO3res Nfs3Procs::Fsinfo(const CallContext& ctx, const FSINFO3args& a) {
+  FSINFO3res r;
+  Object o;
+  r.status = Verify(ctx, a.fsroot, Need::kRead, &o, "FSINFO");
+  if (r.status != NFS3_OK) return r;
+  r.obj_attributes = PostOp(o.attr);
+  r.rtmax = r.rtpref = kMaxIoSize;
+  r.wtmax = r.wtpref = kMaxIoSize;
+  r.rtmult = r.wtmult = 4096;
+  r.dtpref = kMaxIoSize;
+  r.maxfilesize = kMaxFileSize;
+  r.time_delta.seconds = 0;
+  r.time_delta.nseconds = 1;
+  r.properties = FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
+  return r;
+}
+
+// §3.3.20
+PATHCONF3res Nfs3Procs::Pathconf(const CallContext& ctx,
+                                 const PATHCONF3args& a) {
+  PATHCONF3res r;
+  Object o;
+  r.status = Verify(ctx, a.object, Need::kRead, &o, "PATHCONF");
+  if (r.status != NFS3_OK) return r;
+  r.obj_attributes = PostOp(o.attr);
+  r.linkmax = 32000;
+  r.name_max = kMaxNameLen;
+  return r;
+}
+
+// §3.3.21 — the store makes every unstable write durable; the verifier is
+// the one WRITE reports.
+COMMIT3res Nfs3Procs::Commit(const CallContext& ctx, const COMMIT3args& a) {
+  COMMIT3res r;
+  Object o;
+  r.status = Verify(ctx, a.file, Need::kWrite, &o, "COMMIT");
+  if (r.status != NFS3_OK) return r;
+  absl::StatusOr<Attr> c = store_->Commit(o.attr.ino);
+  if (!c.ok()) {
+    r.status = NfsStatusOf(c.status(), "COMMIT");
+    r.file_wcc = WccAfterOnly(o.attr.ino);
+    return r;
+  }
+  // No atomic before-image for COMMIT: send none rather than a guess.
+  r.file_wcc.after = PostOp(*c);
+  r.verf = Verifier8(store_->write_verifier());
+  return r;
+}
+
+}  // namespace vnas::nfs

@@ -1,0 +1,98 @@
+// nfs3_procs.h — one handler per NFSv3 procedure (RFC 1813 §3.3).
+//
+// Every handler has the same shape: verify the file handle (and the export
+// access of the calling client), call the extent store, fill the result.
+// No XDR here: arguments arrive decoded, results leave as structs.
+//
+// Thread safety: handlers run concurrently on worker threads; the class is
+// immutable after construction (the store is thread-safe).
+#ifndef VNAS_SERVER_NFS_NFS3_PROCS_H_
+#define VNAS_SERVER_NFS_NFS3_PROCS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "server/nfs/call_context.h"
+#include "server/nfs/exports.h"
+#include "server/nfs/fh.h"
+#include "server/nfs/nfs3_types.h"
+#include "server/nfs/stats.h"
+#include "storage/extent_store.h"
+
+namespace vnas::nfs {
+
+// Converts store attributes to fattr3 (fsid = store id, fileid = ino).
+fattr3 ToFattr3(const storage::Attr& a, uint64_t fsid);
+
+class Nfs3Procs {
+ public:
+  // None of the pointers is owned; all must outlive this object.
+  Nfs3Procs(storage::ExtentStore* store, const ExportTable* exports,
+            const FileHandleCodec* fh, NfsStats* stats);
+
+  GETATTR3res Getattr(const CallContext& ctx, const GETATTR3args& a);
+  SETATTR3res Setattr(const CallContext& ctx, const SETATTR3args& a);
+  LOOKUP3res Lookup(const CallContext& ctx, const LOOKUP3args& a);
+  ACCESS3res Access(const CallContext& ctx, const ACCESS3args& a);
+  READLINK3res Readlink(const CallContext& ctx, const READLINK3args& a);
+  READ3res Read(const CallContext& ctx, const READ3args& a);
+  WRITE3res Write(const CallContext& ctx, const WRITE3args& a);
+  CREATE3res Create(const CallContext& ctx, const CREATE3args& a);
+  MKDIR3res Mkdir(const CallContext& ctx, const MKDIR3args& a);
+  SYMLINK3res Symlink(const CallContext& ctx, const SYMLINK3args& a);
+  MKNOD3res Mknod(const CallContext& ctx, const MKNOD3args& a);
+  REMOVE3res Remove(const CallContext& ctx, const REMOVE3args& a);
+  RMDIR3res Rmdir(const CallContext& ctx, const RMDIR3args& a);
+  RENAME3res Rename(const CallContext& ctx, const RENAME3args& a);
+  LINK3res Link(const CallContext& ctx, const LINK3args& a);
+  READDIR3res Readdir(const CallContext& ctx, const READDIR3args& a);
+  READDIRPLUS3res Readdirplus(const CallContext& ctx,
+                              const READDIRPLUS3args& a);
+  FSSTAT3res Fsstat(const CallContext& ctx, const FSSTAT3args& a);
+  FSINFO3res Fsinfo(const CallContext& ctx, const FSINFO3args& a);
+  PATHCONF3res Pathconf(const CallContext& ctx, const PATHCONF3args& a);
+  COMMIT3res Commit(const CallContext& ctx, const COMMIT3args& a);
+
+ private:
+  // A verified handle: the object exists with that generation and the
+  // client may use its export.
+  struct Object {
+    uint32_t export_index = 0;
+    ExportAccess access;
+    storage::Attr attr;
+  };
+  enum class Need { kRead, kWrite };
+  // Verifies `fh` for `ctx`: BADHANDLE (garbage/forged), ACCES (client not
+  // allowed), ROFS (write on a ro export), STALE (gone), or OK.
+  nfsstat3 Verify(const CallContext& ctx, const nfs_fh3& fh, Need need,
+                  Object* out, const char* proc);
+  // A name from a client: NFS3ERR_INVAL for "", "/"- or NUL-containing
+  // names; NAMETOOLONG beyond 255 (the decoder caps it anyway).
+  static nfsstat3 CheckName(absl::string_view name);
+  // uid/gid of the caller after root squash.
+  static void Creds(const CallContext& ctx, const ExportAccess& access,
+                    uint32_t* uid, uint32_t* gid);
+  post_op_attr PostOp(const storage::Attr& a) const;
+  post_op_attr PostOpOf(uint64_t ino);  // best effort
+  wcc_data Wcc(const storage::Change& c) const;
+  wcc_data WccAfterOnly(uint64_t ino);  // failure path: no before
+  FhBytes Handle(uint32_t export_index, const storage::Attr& a) const;
+  // The store inode at the root of export `index` (0 when unresolvable).
+  uint64_t ExportRoot(uint32_t index);
+  template <typename Res>
+  Res CreateLike(const CallContext& ctx, const diropargs3& where,
+                 const char* proc,
+                 const std::function<absl::StatusOr<storage::CreateResult>(
+                     uint64_t dir, uint32_t uid, uint32_t gid)>& op);
+
+  storage::ExtentStore* const store_;
+  const ExportTable* const exports_;
+  const FileHandleCodec* const fh_;
+  NfsStats* const stats_;
+  const uint64_t fsid_;
+};
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_NFS3_PROCS_H_

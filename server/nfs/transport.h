@@ -1,0 +1,75 @@
+// transport.h — ONC RPC over TCP: epoll, nonblocking sockets, record
+// marking (RFC 5531 §11), and a worker pool.
+//
+// One I/O thread owns every socket. It reassembles records (multi-fragment
+// allowed, at most kMaxRecordSize bytes in all, else the connection is
+// closed) and hands each complete record to the worker pool. Workers call
+// the handler, which fills a reply; replies go back to the I/O thread through
+// a locked queue plus an eventfd, and leave in completion order (out of
+// order with respect to the calls, as RPC over TCP allows). Each connection
+// has at most kMaxInFlight calls in the pool; beyond that it is not read.
+//
+// Large fragment bodies are received straight into the record buffer, whose
+// ownership passes to the handler (WRITE data is a view into it).
+//
+// Thread safety: Listen() before Start(); Stop() from any one thread.
+#ifndef VNAS_SERVER_NFS_TRANSPORT_H_
+#define VNAS_SERVER_NFS_TRANSPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/nfs/stats.h"
+#include "server/nfs/xdr.h"
+
+namespace vnas::nfs {
+
+// One complete RPC record from a client.
+struct RpcRequest {
+  uint32_t client_addr = 0;  // IPv4, host byte order
+  uint16_t client_port = 0;
+  ByteBuffer record;         // the record without fragment headers
+};
+
+// Fills `reply` with the record-marked reply bytes, or leaves it empty to
+// send nothing. Called on worker threads, concurrently.
+using RpcHandler = std::function<void(const RpcRequest& req, ByteBuffer* reply)>;
+
+// Splits "host:port" (IPv4 host or "localhost"); fails InvalidArgument.
+absl::Status ParseHostPort(absl::string_view s, std::string* host,
+                           uint16_t* port);
+
+class RpcTransport {
+ public:
+  static constexpr int kMaxInFlight = 64;
+
+  // `stats` (may be null) gets connect/disconnect events; not owned.
+  RpcTransport(RpcHandler handler, int num_workers, NfsStats* stats);
+  ~RpcTransport();
+  RpcTransport(const RpcTransport&) = delete;
+  RpcTransport& operator=(const RpcTransport&) = delete;
+
+  // RpcTransport::Listen()
+  // Binds and listens on "host:port" (port 0 picks one). Returns the bound
+  // port. Fails with the errno (e.g. EADDRINUSE, EACCES) as an FsError.
+  absl::StatusOr<uint16_t> Listen(absl::string_view host_port);
+
+  // Starts the I/O thread and workers.
+  absl::Status Start();
+  // Closes every socket and joins all threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_TRANSPORT_H_

@@ -1,0 +1,223 @@
+// xdr.h — bounds-checked XDR (RFC 4506) primitives.
+//
+// Wire grammar (RFC 4506 §4): every item is a multiple of 4 bytes, big-endian.
+//   unsigned int / int / bool / enum   4 bytes
+//   unsigned hyper / hyper             8 bytes
+//   opaque[n]                          n bytes + pad to 4
+//   opaque<max> / string<max>          u32 length, bytes, pad to 4
+//
+// XdrDecoder never reads past the end of its buffer: every getter returns
+// false (and leaves the decoder failed) instead. Variable-length items are
+// returned as views into the decoded buffer (zero copy); the buffer must
+// outlive them.
+//
+// XdrEncoder appends to a ByteBuffer, which grows without zero-filling so a
+// READ reply can be filled in place.
+//
+// Thread safety: none; one encoder/decoder per thread.
+#ifndef VNAS_SERVER_NFS_XDR_H_
+#define VNAS_SERVER_NFS_XDR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace vnas::nfs {
+
+// ByteBuffer
+//
+// A growable byte array whose growth does not initialize memory. Owns its
+// storage; move-only.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  explicit ByteBuffer(size_t capacity) { Reserve(capacity); }
+  ByteBuffer(ByteBuffer&& o) noexcept { *this = std::move(o); }
+  ByteBuffer& operator=(ByteBuffer&& o) noexcept {
+    data_ = std::move(o.data_);
+    size_ = o.size_;
+    cap_ = o.cap_;
+    o.size_ = o.cap_ = 0;
+    return *this;
+  }
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+
+  char* data() { return data_.get(); }
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
+  bool empty() const { return size_ == 0; }
+  absl::string_view view() const { return absl::string_view(data_.get(), size_); }
+
+  // Makes capacity at least `n`; keeps the contents.
+  void Reserve(size_t n) {
+    if (n <= cap_) return;
+    size_t c = cap_ ? cap_ : 256;
+    while (c < n) c *= 2;
+    std::unique_ptr<char[]> d(new char[c]);
+    if (size_) memcpy(d.get(), data_.get(), size_);
+    data_ = std::move(d);
+    cap_ = c;
+  }
+  // Sets the size; new bytes are uninitialized.
+  void Resize(size_t n) {
+    Reserve(n);
+    size_ = n;
+  }
+  void Append(const void* p, size_t n) {
+    Reserve(size_ + n);
+    memcpy(data_.get() + size_, p, n);
+    size_ += n;
+  }
+  void Clear() { size_ = 0; }
+  // Drops the first `n` bytes.
+  void Consume(size_t n) {
+    if (n >= size_) {
+      size_ = 0;
+      return;
+    }
+    memmove(data_.get(), data_.get() + n, size_ - n);
+    size_ -= n;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
+
+inline uint32_t LoadBe32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) |
+         (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+inline void StoreBe32(char* p, uint32_t v) {
+  auto* u = reinterpret_cast<unsigned char*>(p);
+  u[0] = static_cast<unsigned char>(v >> 24);
+  u[1] = static_cast<unsigned char>(v >> 16);
+  u[2] = static_cast<unsigned char>(v >> 8);
+  u[3] = static_cast<unsigned char>(v);
+}
+
+inline size_t XdrPad(size_t n) { return (4 - (n & 3)) & 3; }
+
+// XdrDecoder
+class XdrDecoder {
+ public:
+  XdrDecoder(const char* data, size_t size) : p_(data), end_(data + size) {}
+  explicit XdrDecoder(absl::string_view s) : XdrDecoder(s.data(), s.size()) {}
+
+  bool ok() const { return ok_; }
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+  // True when everything was consumed without error.
+  bool done() const { return ok_ && p_ == end_; }
+  const char* position() const { return p_; }
+  // Marks the decode failed (for semantic checks, e.g. bad enum values).
+  bool Fail() {
+    ok_ = false;
+    return false;
+  }
+
+  bool U32(uint32_t* v) {
+    if (!ok_ || remaining() < 4) return Fail();
+    *v = LoadBe32(p_);
+    p_ += 4;
+    return true;
+  }
+  bool I32(int32_t* v) {
+    uint32_t u;
+    if (!U32(&u)) return false;
+    *v = static_cast<int32_t>(u);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    uint32_t hi, lo;
+    if (!U32(&hi) || !U32(&lo)) return false;
+    *v = (uint64_t{hi} << 32) | lo;
+    return true;
+  }
+  bool Bool(bool* v) {
+    uint32_t u;
+    if (!U32(&u)) return false;
+    if (u > 1) return Fail();
+    *v = u != 0;
+    return true;
+  }
+  // opaque[n]: a view of n bytes (padding skipped).
+  bool Fixed(size_t n, absl::string_view* out) {
+    size_t total = n + XdrPad(n);
+    if (!ok_ || total < n || remaining() < total) return Fail();
+    *out = absl::string_view(p_, n);
+    p_ += total;
+    return true;
+  }
+  bool FixedCopy(size_t n, void* out) {
+    absl::string_view v;
+    if (!Fixed(n, &v)) return false;
+    memcpy(out, v.data(), n);
+    return true;
+  }
+  // opaque<max> / string<max>: fails when the length exceeds `max` or the
+  // buffer.
+  bool Var(uint32_t max, absl::string_view* out) {
+    uint32_t n;
+    if (!U32(&n)) return false;
+    if (n > max) return Fail();
+    return Fixed(n, out);
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+  bool ok_ = true;
+};
+
+// XdrEncoder
+class XdrEncoder {
+ public:
+  explicit XdrEncoder(ByteBuffer* out) : out_(out) {}
+  ByteBuffer* buffer() { return out_; }
+
+  void U32(uint32_t v) {
+    char b[4];
+    StoreBe32(b, v);
+    out_->Append(b, 4);
+  }
+  void I32(int32_t v) { U32(static_cast<uint32_t>(v)); }
+  void U64(uint64_t v) {
+    char b[8];
+    StoreBe32(b, static_cast<uint32_t>(v >> 32));
+    StoreBe32(b + 4, static_cast<uint32_t>(v));
+    out_->Append(b, 8);
+  }
+  void Bool(bool v) { U32(v ? 1 : 0); }
+  void Fixed(absl::string_view v) {
+    // The bytes may already sit where they belong (READ fills the reply
+    // buffer in place); then only the position advances.
+    size_t pos = out_->size();
+    out_->Reserve(pos + v.size() + 4);
+    if (v.data() != out_->data() + pos && !v.empty()) {
+      memmove(out_->data() + pos, v.data(), v.size());
+    }
+    size_t pad = XdrPad(v.size());
+    out_->Resize(pos + v.size() + pad);
+    if (pad) memset(out_->data() + pos + v.size(), 0, pad);
+  }
+  void Var(absl::string_view v) {
+    U32(static_cast<uint32_t>(v.size()));
+    Fixed(v);
+  }
+
+ private:
+  ByteBuffer* out_;
+};
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_XDR_H_

@@ -1,0 +1,189 @@
+// vnasd — the vnas datastore server: opens the extent store and serves it
+// over NFSv3 + MOUNT v3 (+ a PMAP2 portmapper), and the gRPC control plane.
+//
+// Flags may also come from a config file (--config=FILE) of `flag=value`
+// lines ('#' comments); flags on the command line win.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/nfs/exports.h"
+#include "server/nfs/fh.h"
+#include "server/nfs/server.h"
+#include "server/nfs/transport.h"
+#include "storage/extent_store.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Optional config file of flag=value lines (command line wins)");
+ABSL_FLAG(std::string, data_dir, "./data",
+          "Directory holding the datastore (metadata, member files, keys)");
+ABSL_FLAG(std::string, nfs_listen, "127.0.0.1:2049",
+          "host:port for NFSv3 and MOUNT v3 (one port)");
+ABSL_FLAG(std::string, portmap_listen, "127.0.0.1:111",
+          "host:port for the PMAP2 portmapper, or 'none'");
+ABSL_FLAG(std::string, control_listen, "127.0.0.1:50051",
+          "host:port for the gRPC control plane");
+ABSL_FLAG(std::string, exports_file, "",
+          "exports(5)-style file; default: /vnas 127.0.0.1/32(rw,no_root_squash)");
+ABSL_FLAG(uint32_t, segment_size, 64 << 10,
+          "Extent segment size in bytes at creation (4 KiB .. 1 MiB, power of 2)");
+ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
+ABSL_FLAG(uint64_t, capacity, 0,
+          "Bytes the store may use; 0 = the size of the file system");
+ABSL_FLAG(int32_t, nfs_workers, 8, "NFS worker threads");
+
+namespace {
+
+// Turns `--config=FILE` (or `--config FILE`) plus the file's flag=value lines
+// into argv entries placed before the command line's own flags.
+std::vector<std::string> ExpandConfig(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::string path;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (absl::StartsWith(args[i], "--config=")) {
+      path = args[i].substr(9);
+    } else if (args[i] == "--config" && i + 1 < args.size()) {
+      path = args[i + 1];
+    }
+  }
+  if (path.empty()) return args;
+  std::ifstream in(path);
+  if (!in) {
+    fprintf(stderr, "vnasd: cannot read config file %s\n", path.c_str());
+    exit(2);
+  }
+  std::vector<std::string> out = {args[0]};
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    absl::ConsumePrefix(&l, "--");
+    out.push_back(absl::StrCat("--", l));
+  }
+  out.insert(out.end(), args.begin() + 1, args.end());
+  return out;
+}
+
+absl::StatusOr<vnas::nfs::ExportTable> LoadExports(const std::string& path) {
+  if (path.empty()) return vnas::nfs::ExportTable::Default();
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read exports file " + path);
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  return vnas::nfs::ExportTable::Parse(text);
+}
+
+[[noreturn]] void Die(const std::string& what, const absl::Status& s) {
+  fprintf(stderr, "vnasd: %s: %s\n", what.c_str(), s.ToString().c_str());
+  exit(1);
+}
+
+// The address a local client should dial for a listen address.
+std::string DialHost(const std::string& listen) {
+  std::string host;
+  uint16_t port;
+  if (!vnas::nfs::ParseHostPort(listen, &host, &port).ok()) return "127.0.0.1";
+  return host == "0.0.0.0" ? "127.0.0.1" : host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "vnas datastore server: NFSv3 + MOUNT v3 + portmapper over the extent "
+      "store, and the gRPC control plane.\nUsage: vnasd [--flag=value ...]");
+  std::vector<std::string> expanded = ExpandConfig(argc, argv);
+  std::vector<char*> eargv;
+  for (std::string& a : expanded) eargv.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(eargv.size()), eargv.data());
+
+  // Signals are taken synchronously by main (sigwait below); every thread
+  // started from here on inherits the block.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (mkdir(data_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    Die("create " + data_dir, absl::ErrnoToStatus(errno, "mkdir"));
+  }
+
+  // ---- Extent store ------------------------------------------------------
+  vnas::storage::StoreOptions store_options;
+  store_options.dir = data_dir;
+  store_options.num_members = absl::GetFlag(FLAGS_members);
+  store_options.segment_size = absl::GetFlag(FLAGS_segment_size);
+  store_options.capacity = absl::GetFlag(FLAGS_capacity);
+  auto store = vnas::storage::ExtentStore::Open(store_options);
+  if (!store.ok()) Die("open store in " + data_dir, store.status());
+
+  // ---- NFS front end -----------------------------------------------------
+  vnas::nfs::NfsServerOptions nfs_options;
+  nfs_options.nfs_listen = absl::GetFlag(FLAGS_nfs_listen);
+  nfs_options.portmap_listen = absl::GetFlag(FLAGS_portmap_listen);
+  nfs_options.workers = absl::GetFlag(FLAGS_nfs_workers);
+  auto exports = LoadExports(absl::GetFlag(FLAGS_exports_file));
+  if (!exports.ok()) Die("exports", exports.status());
+  nfs_options.exports = *std::move(exports);
+  auto key = vnas::nfs::LoadOrCreateHandleKey(data_dir + "/nfs-handle.key");
+  if (!key.ok()) Die("file handle key", key.status());
+  nfs_options.handle_key = *key;
+  auto nfs = vnas::nfs::NfsServer::Start(store->get(), nfs_options);
+  if (!nfs.ok()) Die("NFS listen " + nfs_options.nfs_listen, nfs.status());
+
+  // ---- Control plane (server/control) ------------------------------------
+  // Start the gRPC control plane here: the store (`store->get()`) is open
+  // and the NFS counters are `(*nfs)->stats()`.
+  const std::string control_listen = absl::GetFlag(FLAGS_control_listen);
+
+  // ---- Where to find us --------------------------------------------------
+  const std::string host = DialHost(nfs_options.nfs_listen);
+  const uint16_t port = (*nfs)->nfs_port();
+  const std::string export_name = (*nfs)->exports().exports()[0].name;
+  printf("vnasd: datastore %s (store id %016llx)\n", data_dir.c_str(),
+         static_cast<unsigned long long>((*store)->store_id()));
+  for (const auto& e : (*nfs)->exports().exports()) {
+    printf("vnasd: NFSv3 export %s on %s:%u (NFS and MOUNT v3, TCP)\n",
+           e.name.c_str(), host.c_str(), port);
+  }
+  if ((*nfs)->portmap_port() != 0) {
+    printf("vnasd: portmapper on %s:%u\n",
+           DialHost(nfs_options.portmap_listen).c_str(),
+           (*nfs)->portmap_port());
+  } else if (!(*nfs)->portmap_error().empty()) {
+    printf("vnasd: portmapper off (%s): clients must name the ports "
+           "(?nfsport=%u&mountport=%u); qemu-img nfs:// URLs need it\n",
+           (*nfs)->portmap_error().c_str(), port, port);
+  } else {
+    printf("vnasd: portmapper off\n");
+  }
+  printf("vnasd: control endpoint %s (gRPC)\n", control_listen.c_str());
+  printf("vnasd: try: nfs-ls \"nfs://%s%s?nfsport=%u&mountport=%u\"\n",
+         host.c_str(), export_name.c_str(), port, port);
+  fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  printf("vnasd: signal %d, shutting down\n", sig);
+  fflush(stdout);
+  (*nfs)->Stop();
+  nfs->reset();
+  store->reset();
+  printf("vnasd: stopped\n");
+  return 0;
+}
