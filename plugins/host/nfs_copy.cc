@@ -69,8 +69,11 @@ class Conn {
       absl::Status st = NfsErrnoStatus(
           rc, absl::StrCat(side_, ": cannot mount ", ds.Url()), nfs_get_error(nfs_));
       // A refused connection or an unknown host is "unavailable".
-      if (st.code() == absl::StatusCode::kInternal) {
-        st = absl::UnavailableError(st.message());
+      if (st.code() == absl::StatusCode::kInternal ||
+          st.code() == absl::StatusCode::kUnavailable) {
+        st = absl::UnavailableError(
+            absl::StrCat(st.message(), " (is the NFS server running and exporting ",
+                         ds.export_path, "?)"));
       }
       return st;
     }

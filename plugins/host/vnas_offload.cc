@@ -89,6 +89,9 @@ vnas_status vnas_session_start(const vnas_session_params* p, vnas_session** out)
   if (p->token != nullptr) o.token = p->token;
   o.timeout = absl::Milliseconds(p->timeout_ms == 0 ? 30000 : p->timeout_ms);
   if (p->client_id != nullptr) o.client_id = p->client_id;
+  if (p->copy_chunk_bytes != 0) o.copy.chunk_size = p->copy_chunk_bytes;
+  if (p->copy_depth != 0) o.copy.depth = static_cast<int>(p->copy_depth);
+  if (p->copy_connections != 0) o.copy.connections = static_cast<int>(p->copy_connections);
   auto session = vnas::plugin::OffloadSession::Start(std::move(o));
   if (!session.ok()) {
     g_start_error = std::string(session.status().message());

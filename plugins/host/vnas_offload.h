@@ -107,6 +107,10 @@ typedef struct vnas_session_params {
   const char* token;             /* bearer token or NULL (loopback) */
   uint32_t timeout_ms;           /* per call / stall limit; 0 = 30000 */
   const char* client_id;         /* name recorded in receipts, or NULL */
+  /* Fallback copy tuning; 0 = default. */
+  uint32_t copy_chunk_bytes;     /* bytes per READ/WRITE (default 1 MiB) */
+  uint32_t copy_depth;           /* requests in flight (default 16) */
+  uint32_t copy_connections;     /* TCP connections per side (default 2) */
 } vnas_session_params;
 
 typedef struct vnas_session vnas_session;
