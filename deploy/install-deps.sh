@@ -11,7 +11,7 @@ PACKAGES=(
   librocksdb-dev libabsl-dev libnfs-dev libgtest-dev libgmock-dev
   libbenchmark-dev
   # Real clients used by the integration tests
-  qemu-utils libnfs-utils
+  qemu-utils qemu-block-extra libnfs-utils
   # Tests: network namespaces for the portmapper on port 111, process tools
   iproute2 util-linux procps python3
 )
