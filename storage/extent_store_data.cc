@@ -255,12 +255,17 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   if (t.sync && !meta_changed) {
     // In-place overwrite: only the data must be durable; mtime may ride an
     // unsynced batch.
+    t.sync = false;
     for (uint32_t m : t.members) {
       absl::Status s = members_[m]->file->Sync();
-      if (!s.ok()) return s;
+      if (!s.ok()) {
+        unsynced_members_.insert(t.members.begin(), t.members.end());
+        t.members.clear();
+        VNAS_RETURN_IF_ERROR(CommitTxn(t));
+        return s;
+      }
     }
     t.members.clear();
-    t.sync = false;
   }
   VNAS_RETURN_IF_ERROR(CommitTxn(t));
   VNAS_RETURN_IF_ERROR(status);

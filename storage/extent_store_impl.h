@@ -213,7 +213,11 @@ class ExtentStoreImpl final : public ExtentStore {
   void DeleteTreeContents(Txn& t, Inode* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(Txn& t, Inode* n, bool mtime, Timespec now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Persists the mirrors' changes named by `t` in one batch (synced when
+  // t.sync, after syncing the member files written). On a member sync error
+  // the batch is still written, unsynced, and the error returned.
   absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteBatchNow(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Data path.
   absl::Status WriteSeg(Txn& t, Inode* n, uint64_t si, uint32_t a,

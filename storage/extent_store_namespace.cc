@@ -184,14 +184,22 @@ absl::Status ExtentStoreImpl::CommitTxn(Txn& t) {
     for (uint32_t m : t.members) {
       absl::Status s = members_[m]->file->Sync();
       if (!s.ok()) {
-        // Nothing of this change is in RocksDB yet; the mirrors are.
-        broken_ = true;
-        return s;
+        // The mirrors already hold the change: record it without the
+        // durability promise (like an unstable write) and report the error.
+        t.sync = false;
+        t.members.erase(t.members.begin(), t.members.find(m));
+        unsynced_members_.insert(t.members.begin(), t.members.end());
+        absl::Status w = WriteBatchNow(t);
+        return w.ok() ? s : w;
       }
     }
   } else {
     unsynced_members_.insert(t.members.begin(), t.members.end());
   }
+  return WriteBatchNow(t);
+}
+
+absl::Status ExtentStoreImpl::WriteBatchNow(Txn& t) {
   if (t.batch.Count() == 0) return absl::OkStatus();
   rocksdb::WriteOptions wo;
   wo.sync = t.sync;

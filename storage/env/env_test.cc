@@ -1,0 +1,112 @@
+// env_test.cc — the File contract on every Env, and FaultEnv's power loss
+// and error injection.
+#include <errno.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "storage/base/status_util.h"
+#include "storage/env/env.h"
+#include "storage/env/fault_env.h"
+#include "storage/env/mem_env.h"
+
+namespace vnas::storage {
+namespace {
+
+std::string TmpPath(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  return std::string(base ? base : "/tmp") + "/" + name + "-" +
+         std::to_string(::getpid()) + "-" + std::to_string(std::rand());
+}
+
+struct EnvCase {
+  const char* name;
+  std::function<Env*()> make;  // leaked on purpose: tiny and test-only
+};
+
+class EnvContractTest : public ::testing::TestWithParam<EnvCase> {};
+
+TEST_P(EnvContractTest, ReadWriteSizeAndHoles) {
+  Env* env = GetParam().make();
+  std::string path = TmpPath("f");
+  EXPECT_EQ(ErrnoOf(env->OpenFile(path, false).status()), ENOENT);
+  auto f = env->OpenFile(path, true);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(env->FileExists(path));
+  ASSERT_TRUE((*f)->PWrite(10, "hello").ok());
+  EXPECT_EQ(*(*f)->Size(), 15u);
+  std::string buf(20, '?');
+  ASSERT_TRUE((*f)->PRead(0, 20, buf.data()).ok());
+  EXPECT_EQ(buf, std::string(10, '\0') + "hello" + std::string(5, '\0'));
+  ASSERT_TRUE((*f)->Sync().ok());
+  // Contents survive closing and reopening.
+  f->reset();
+  auto g = env->OpenFile(path, false);
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE((*g)->PRead(10, 5, buf.data()).ok());
+  EXPECT_EQ(buf.substr(0, 5), "hello");
+  auto fs = env->FilesystemSize(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp");
+  ASSERT_TRUE(fs.ok()) << fs.status();
+  EXPECT_GT(*fs, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllEnvs, EnvContractTest,
+    ::testing::Values(EnvCase{"posix", [] { return Env::Posix(); }},
+                      EnvCase{"mem", [] { return NewMemEnv().release(); }},
+                      EnvCase{"fault", [] {
+                                return new FaultEnv(NewMemEnv().release());
+                              }}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+class FaultEnvTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Env> mem_ = NewMemEnv();
+  FaultEnv env_{mem_.get()};
+  std::string Read(File* f, uint64_t off, size_t n) {
+    std::string b(n, '?');
+    EXPECT_TRUE(f->PRead(off, n, b.data()).ok());
+    return b;
+  }
+};
+
+TEST_F(FaultEnvTest, PowerLossDropsUnsyncedWritesOnly) {
+  auto f = *env_.OpenFile("/m", true);
+  ASSERT_TRUE(f->PWrite(0, "durable").ok());
+  ASSERT_TRUE(f->Sync().ok());
+  ASSERT_TRUE(f->PWrite(0, "LOST").ok());
+  ASSERT_TRUE(f->PWrite(7, "more").ok());
+  env_.CrashAfter(1);
+  EXPECT_FALSE(f->PWrite(0, "x").ok());  // the power is off
+  EXPECT_TRUE(env_.crashed());
+  EXPECT_FALSE(f->Sync().ok());
+  f.reset();
+  ASSERT_TRUE(env_.Reboot().ok());
+  auto g = *env_.OpenFile("/m", false);
+  EXPECT_EQ(Read(g.get(), 0, 11), std::string("durable") + std::string(4, '\0'));
+  EXPECT_FALSE(env_.crashed());
+  EXPECT_TRUE(g->PWrite(0, "ok").ok());
+}
+
+TEST_F(FaultEnvTest, InjectedErrors) {
+  auto f = *env_.OpenFile("/m", true);
+  env_.FailWriteAfter(2, ENOSPC);
+  EXPECT_TRUE(f->PWrite(0, "a").ok());
+  absl::Status s = f->PWrite(0, "b");
+  EXPECT_EQ(ErrnoOf(s), ENOSPC);
+  EXPECT_TRUE(HasRetryableTag(s));
+  EXPECT_TRUE(f->PWrite(0, "c").ok());
+  env_.ShortWriteAfter(1);
+  EXPECT_EQ(ErrnoOf(f->PWrite(0, "12345678")), EIO);
+  EXPECT_EQ(Read(f.get(), 0, 8), std::string("1234") + std::string(4, '\0'));
+  env_.FailSyncAfter(1);
+  EXPECT_FALSE(f->Sync().ok());
+  EXPECT_TRUE(f->Sync().ok());
+  EXPECT_GT(env_.io_events(), 5u);
+}
+
+}  // namespace
+}  // namespace vnas::storage
