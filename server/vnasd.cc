@@ -19,6 +19,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/control/control_server.h"
+#include "server/control/nfs_status.h"
 #include "server/nfs/exports.h"
 #include "server/nfs/fh.h"
 #include "server/nfs/server.h"
@@ -35,6 +37,13 @@ ABSL_FLAG(std::string, portmap_listen, "127.0.0.1:111",
           "host:port for the PMAP2 portmapper, or 'none'");
 ABSL_FLAG(std::string, control_listen, "127.0.0.1:50051",
           "host:port for the gRPC control plane");
+ABSL_FLAG(std::string, control_tls_cert, "",
+          "PEM certificate for the control plane (required off loopback)");
+ABSL_FLAG(std::string, control_tls_key, "",
+          "PEM private key for the control plane (required off loopback)");
+ABSL_FLAG(std::string, control_token_file, "",
+          "File holding the control plane's bearer token (required off "
+          "loopback)");
 ABSL_FLAG(std::string, exports_file, "",
           "exports(5)-style file; default: /vnas 127.0.0.1/32(rw,no_root_squash)");
 ABSL_FLAG(uint32_t, segment_size, 64 << 10,
@@ -147,9 +156,19 @@ int main(int argc, char** argv) {
   if (!nfs.ok()) Die("NFS listen " + nfs_options.nfs_listen, nfs.status());
 
   // ---- Control plane (server/control) ------------------------------------
-  // Start the gRPC control plane here: the store (`store->get()`) is open
-  // and the NFS counters are `(*nfs)->stats()`.
-  const std::string control_listen = absl::GetFlag(FLAGS_control_listen);
+  vnas::control::ControlServerOptions control_options;
+  control_options.listen = absl::GetFlag(FLAGS_control_listen);
+  control_options.tls_cert_file = absl::GetFlag(FLAGS_control_tls_cert);
+  control_options.tls_key_file = absl::GetFlag(FLAGS_control_tls_key);
+  control_options.token_file = absl::GetFlag(FLAGS_control_token_file);
+  control_options.service.export_path = (*nfs)->exports().exports()[0].name;
+  control_options.service.version = "vnasd 0.1";
+  control_options.service.nfs_status =
+      vnas::control::NfsStatusFrom(&(*nfs)->stats());
+  auto control =
+      vnas::control::ControlServer::Start(store->get(), control_options);
+  if (!control.ok()) Die("control listen " + control_options.listen, control.status());
+  const std::string control_listen = (*control)->address();
 
   // ---- Where to find us --------------------------------------------------
   const std::string host = DialHost(nfs_options.nfs_listen);
@@ -181,7 +200,9 @@ int main(int argc, char** argv) {
   sigwait(&sigs, &sig);
   printf("vnasd: signal %d, shutting down\n", sig);
   fflush(stdout);
+  (*control)->Shutdown();
   (*nfs)->Stop();
+  control->reset();
   nfs->reset();
   store->reset();
   printf("vnasd: stopped\n");

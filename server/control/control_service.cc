@@ -1014,7 +1014,13 @@ class ControlService::Impl {
         p->set_errors(c.errors);
         p->set_total_latency_us(c.total_latency_us);
         p->set_bytes(c.bytes);
+        p->set_max_latency_us(c.max_latency_us);
       }
+      resp->set_nfs_connected_clients(ns.connected_clients);
+      resp->set_nfs_total_connections(ns.total_connections);
+      resp->set_nfs_bytes_read(ns.bytes_read);
+      resp->set_nfs_bytes_written(ns.bytes_written);
+      resp->set_nfs_drc_hits(ns.drc_hits);
       for (const auto& c : ns.clients) {
         v1::ClientInfo* p = resp->add_clients();
         p->set_address(c.address);

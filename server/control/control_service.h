@@ -34,6 +34,7 @@ struct NfsProcedureCounter {
   std::string program;    // "NFS3", "MOUNT3", ...
   std::string procedure;  // "READ", ...
   uint64_t calls = 0, errors = 0, total_latency_us = 0, bytes = 0;
+  uint64_t max_latency_us = 0;
 };
 struct NfsClientInfo {
   std::string address;
@@ -42,7 +43,9 @@ struct NfsClientInfo {
 };
 struct NfsStatus {
   std::vector<NfsProcedureCounter> counters;
-  std::vector<NfsClientInfo> clients;
+  std::vector<NfsClientInfo> clients;  // may be empty (not tracked)
+  uint64_t connected_clients = 0, total_connections = 0;
+  uint64_t bytes_read = 0, bytes_written = 0, drc_hits = 0;
 };
 
 struct ControlServiceOptions {
