@@ -50,7 +50,7 @@ std::string ShellQuote(const std::string& s) {
 
 }  // namespace
 
-CommandResult Run(const std::string& command, int timeout_s) {
+CommandResult RunCommand(const std::string& command, int timeout_s) {
   CommandResult r;
   std::string full = absl::StrCat("timeout -s KILL ", timeout_s, " /bin/sh -c ",
                                   ShellQuote(command), " 2>&1");
@@ -73,7 +73,7 @@ absl::Status EnterPrivateNetns() {
   if (unshare(CLONE_NEWNET) != 0) {
     return absl::ErrnoToStatus(errno, "unshare(CLONE_NEWNET)");
   }
-  CommandResult r = Run("ip link set lo up", 10);
+  CommandResult r = RunCommand("ip link set lo up", 10);
   if (r.exit_code != 0) {
     return absl::InternalError("ip link set lo up: " + r.output);
   }

@@ -4,7 +4,7 @@
 // Example:
 //   auto d = vnas::harness::Vnasd::Start({});       // fresh data dir, free port
 //   ASSERT_TRUE(d.ok()) << d.status();
-//   auto r = vnas::harness::Run("nfs-ls '" + (*d)->Url("") + "'");
+//   auto r = vnas::harness::RunCommand("nfs-ls '" + (*d)->Url("") + "'");
 //   EXPECT_EQ(r.exit_code, 0) << r.output;
 //   ASSERT_TRUE((*d)->Restart().ok());              // SIGTERM + start
 //   ASSERT_TRUE((*d)->Restart(/*kill9=*/true).ok()); // crash + start
@@ -35,10 +35,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
-// Run()
+// RunCommand()
 // Runs `command` with /bin/sh, capturing its output; killed after
 // `timeout_s` seconds.
-CommandResult Run(const std::string& command, int timeout_s = 60);
+CommandResult RunCommand(const std::string& command, int timeout_s = 60);
 
 // EnterPrivateNetns()
 // unshare(CLONE_NEWNET) and bring lo up. Must run before any thread exists.

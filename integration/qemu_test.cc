@@ -1,0 +1,134 @@
+// qemu_test — qemu-img and qemu-io through nfs:// URLs against vnasd.
+// qemu's nfs:// driver always asks the portmapper on port 111, so this test
+// runs in a private network namespace (netns_gtest_main) where vnasd serves
+// PMAP2 on 127.0.0.1:111.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "integration/harness.h"
+#include "integration/libnfs_client.h"
+
+extern "C" {
+#include <nfsc/libnfs.h>
+}
+
+namespace vnas::harness {
+namespace {
+
+class QemuTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!InPrivateNetns()) return;
+    Vnasd::Options o;
+    o.portmap = true;
+    o.nfs_port = 2049;
+    auto d = Vnasd::Start(o);
+    ASSERT_TRUE(d.ok()) << d.status();
+    vnasd_ = d->release();
+    // qemu's nfs:// driver mounts the directory holding the image.
+    ASSERT_EQ(RunCommand("nfs-ls '" + vnasd_->PortmapUrl("") + "'").exit_code, 0);
+    tmp_ = MakeTempDir("qemu");
+  }
+  static void TearDownTestSuite() {
+    delete vnasd_;
+    vnasd_ = nullptr;
+  }
+  void SetUp() override {
+    if (!InPrivateNetns()) GTEST_SKIP() << "needs a private network namespace (root)";
+  }
+
+  static std::string Url(const std::string& path) { return vnasd_->PortmapUrl(path); }
+  static CommandResult Q(const std::string& cmd) { return RunCommand(cmd, 45); }
+
+  static Vnasd* vnasd_;
+  static std::string tmp_;
+};
+Vnasd* QemuTest::vnasd_ = nullptr;
+std::string QemuTest::tmp_;
+
+TEST_F(QemuTest, CreateInfoCheckForEachFormat) {
+  for (const char* fmt : {"raw", "qcow2", "vmdk"}) {
+    SCOPED_TRACE(fmt);
+    std::string u = Url(std::string("img.") + fmt);
+    auto c = Q("qemu-img create -f " + std::string(fmt) + " '" + u + "' 64M");
+    ASSERT_EQ(c.exit_code, 0) << c.output;
+    auto i = Q("qemu-img info --output=json '" + u + "'");
+    ASSERT_EQ(i.exit_code, 0) << i.output;
+    EXPECT_NE(i.output.find("\"virtual-size\": 67108864"), std::string::npos)
+        << i.output;
+    EXPECT_NE(i.output.find(std::string("\"format\": \"") + fmt + "\""),
+              std::string::npos)
+        << i.output;
+    if (std::string(fmt) != "raw") {
+      auto k = Q("qemu-img check '" + u + "'");
+      EXPECT_EQ(k.exit_code, 0) << k.output;
+    }
+  }
+}
+
+TEST_F(QemuTest, QemuIoPatternsSurviveReopen) {
+  std::string u = Url("io.qcow2");
+  ASSERT_EQ(Q("qemu-img create -f qcow2 '" + u + "' 32M").exit_code, 0);
+  auto w = Q("qemu-io -c 'write -P 0xa5 0 1M' -c 'write -P 0x5a 4M 3M' "
+             "-c 'write -P 0x11 512 4096' '" + u + "'");
+  ASSERT_EQ(w.exit_code, 0) << w.output;
+  EXPECT_EQ(w.output.find("error"), std::string::npos) << w.output;
+  auto r = Q("qemu-io -c 'read -P 0xa5 0 512' -c 'read -P 0x11 512 4096' "
+             "-c 'read -P 0xa5 4608 1043968' -c 'read -P 0x5a 4M 3M' "
+             "-c 'read -P 0 7M 1M' '" + u + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Pattern verification failed"), std::string::npos)
+      << r.output;
+  auto bad = Q("qemu-io -c 'read -P 0x77 0 512' '" + u + "'");
+  EXPECT_NE(bad.output.find("Pattern verification failed"), std::string::npos)
+      << "a wrong pattern must be noticed: " << bad.output;
+}
+
+TEST_F(QemuTest, ConvertBetweenFormatsAndCompare) {
+  // A local raw image with data, converted onto the datastore as qcow2 and
+  // vmdk (inside a VM directory: qemu mounts /vnas/vm1), and back.
+  std::string local = tmp_ + "/src.raw";
+  ASSERT_TRUE(WriteRandomFile(local, 8 << 20, 7));
+  ASSERT_EQ(RunCommand("nfs-ls '" + vnasd_->Url("") + "' >/dev/null").exit_code, 0);
+  auto mk = Q("qemu-img convert -f raw -O qcow2 " + local + " '" + Url("a.qcow2") + "'");
+  ASSERT_EQ(mk.exit_code, 0) << mk.output;
+  auto v = Q("qemu-img convert -O vmdk '" + Url("a.qcow2") + "' '" + Url("a.vmdk") + "'");
+  ASSERT_EQ(v.exit_code, 0) << v.output;
+  auto cmp = Q("qemu-img compare '" + Url("a.qcow2") + "' '" + Url("a.vmdk") + "'");
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+  auto cmp2 = Q("qemu-img compare -f raw " + local + " '" + Url("a.vmdk") + "'");
+  EXPECT_EQ(cmp2.exit_code, 0) << cmp2.output;
+  std::string back = tmp_ + "/back.raw";
+  auto out = Q("qemu-img convert -O raw '" + Url("a.vmdk") + "' " + back);
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(ReadFile(back), ReadFile(local));
+  // Changing one byte on the datastore copy must make compare fail.
+  ASSERT_EQ(Q("qemu-io -c 'write -P 0x01 1M 512' '" + Url("a.qcow2") + "'").exit_code, 0);
+  auto diff = Q("qemu-img compare '" + Url("a.qcow2") + "' '" + Url("a.vmdk") + "'");
+  EXPECT_EQ(diff.exit_code, 1) << diff.output;
+}
+
+TEST_F(QemuTest, ImagesInsideAVmDirectory) {
+  // qemu mounts the parent directory of the image: MNT /vnas/vm1.
+  auto c = NfsClient::Mount(vnasd_->nfs_port());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0) << (*c)->Error();
+  std::string local = tmp_ + "/vm.raw";
+  ASSERT_TRUE(WriteRandomFile(local, 4 << 20, 9));
+  std::string u = Url("vm1/vm1.vmdk");
+  auto cv = Q("qemu-img convert -f raw -O vmdk " + local + " '" + u + "'");
+  ASSERT_EQ(cv.exit_code, 0) << cv.output;
+  auto i = Q("qemu-img info '" + u + "'");
+  EXPECT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_NE(i.output.find("file format: vmdk"), std::string::npos) << i.output;
+  auto cmp = Q("qemu-img compare -f raw " + local + " '" + u + "'");
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+  auto io = Q("qemu-io -c 'write -P 0x42 0 64k' -c 'read -P 0x42 0 64k' '" + u + "'");
+  EXPECT_EQ(io.exit_code, 0) << io.output;
+  EXPECT_EQ(io.output.find("failed"), std::string::npos) << io.output;
+  auto ls = RunCommand("nfs-ls '" + vnasd_->Url("vm1") + "'");
+  EXPECT_NE(ls.output.find("vm1.vmdk"), std::string::npos) << ls.output;
+}
+
+}  // namespace
+}  // namespace vnas::harness
