@@ -1,0 +1,380 @@
+// control_e2e_test — the control plane of a real vnasd, driven by a real
+// gRPC client (the generated stub), with VMs written and checked through NFS
+// by real clients (libnfs C API, nfs-cp) and qcow2 chains made by qemu-img.
+#include <fcntl.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "integration/harness.h"
+#include "integration/libnfs_client.h"
+#include "proto/vnas.grpc.pb.h"
+
+extern "C" {
+#include <nfsc/libnfs.h>
+}
+
+namespace vnas::harness {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Pattern(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = 2463534242u + seed;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s[i] = static_cast<char>(x);
+  }
+  return s;
+}
+
+std::string Descriptor(const std::string& cid, const std::string& parent_cid,
+                       const std::string& create_type, const std::string& hint,
+                       const std::string& kind, const std::string& extent) {
+  std::string s = absl::StrCat("# Disk DescriptorFile\nversion=1\nCID=", cid,
+                               "\nparentCID=", parent_cid, "\ncreateType=\"",
+                               create_type, "\"\n");
+  if (!hint.empty()) absl::StrAppend(&s, "parentFileNameHint=\"", hint, "\"\n");
+  absl::StrAppend(&s, "\n# Extent description\nRW 4096 ", kind, " \"", extent,
+                  "\"\n\n# The Disk Data Base\n#DDB\n",
+                  "ddb.adapterType = \"lsilogic\"\n");
+  return s;
+}
+
+std::string Vmx(const std::string& base, const std::string& disk) {
+  return absl::StrCat(".encoding = \"UTF-8\"\nconfig.version = \"8\"\n",
+                      "displayName = \"", base, "\"\n",
+                      "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"", disk,
+                      "\"\n");
+}
+
+std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
+  const auto& md = ctx.GetServerTrailingMetadata();
+  auto it = md.find(key);
+  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+class ControlE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    control_port_ = PickFreePort();
+    Vnasd::Options o;
+    o.extra_flags = {absl::StrCat("--control_listen=127.0.0.1:", control_port_)};
+    auto d = Vnasd::Start(o);
+    ASSERT_TRUE(d.ok()) << d.status();
+    vnasd_ = *std::move(d);
+    auto c = NfsClient::Mount(vnasd_->nfs_port());
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = *std::move(c);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", control_port_),
+                                   grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(10)))
+        << vnasd_->Output();
+    stub_ = v1::Control::NewStub(channel_);
+  }
+
+  nfs_context* nfs() { return client_->ctx(); }
+
+  void Mkdir(const std::string& path) {
+    ASSERT_EQ(nfs_mkdir(nfs(), path.c_str()), 0) << client_->Error();
+  }
+
+  void WriteFile(const std::string& path, const std::string& data) {
+    nfsfh* fh = nullptr;
+    ASSERT_EQ(nfs_creat(nfs(), path.c_str(), 0644, &fh), 0)
+        << path << ": " << client_->Error();
+    size_t off = 0;
+    while (off < data.size()) {
+      size_t n = std::min<size_t>(data.size() - off, 256 << 10);
+      ASSERT_EQ(nfs_pwrite(nfs(), fh, off, n, const_cast<char*>(data.data() + off)),
+                static_cast<int>(n))
+          << client_->Error();
+      off += n;
+    }
+    ASSERT_EQ(nfs_close(nfs(), fh), 0);
+  }
+
+  void PWrite(const std::string& path, uint64_t off, const std::string& data) {
+    nfsfh* fh = nullptr;
+    ASSERT_EQ(nfs_open(nfs(), path.c_str(), O_RDWR, &fh), 0) << client_->Error();
+    ASSERT_EQ(nfs_pwrite(nfs(), fh, off, data.size(),
+                         const_cast<char*>(data.data())),
+              static_cast<int>(data.size()));
+    ASSERT_EQ(nfs_close(nfs(), fh), 0);
+  }
+
+  // Whole file through NFS; "<missing>" when it cannot be opened.
+  std::string ReadFile(const std::string& path) {
+    nfsfh* fh = nullptr;
+    if (nfs_open(nfs(), path.c_str(), O_RDONLY, &fh) != 0) return "<missing>";
+    std::string out;
+    std::string buf(256 << 10, '\0');
+    uint64_t off = 0;
+    while (true) {
+      int r = nfs_pread(nfs(), fh, off, buf.size(), buf.data());
+      if (r <= 0) break;
+      out.append(buf.data(), r);
+      off += r;
+    }
+    nfs_close(nfs(), fh);
+    return out;
+  }
+
+  bool Exists(const std::string& path) {
+    nfs_stat_64 st;
+    return nfs_stat64(nfs(), path.c_str(), &st) == 0;
+  }
+
+  grpc::Status Clone(const std::string& src, const std::string& dst,
+                     uint32_t flags, v1::CloneFileResponse* resp,
+                     grpc::ClientContext* ctx) {
+    v1::CloneFileRequest req;
+    req.set_source(src);
+    req.set_destination(dst);
+    req.set_flags(flags);
+    req.set_client_id("control_e2e_test");
+    return stub_->CloneFile(ctx, req, resp);
+  }
+
+  std::vector<v1::Receipt> Receipts() {
+    grpc::ClientContext ctx;
+    v1::ListReceiptsRequest req;
+    req.set_last(1000);
+    v1::ListReceiptsResponse resp;
+    EXPECT_TRUE(stub_->ListReceipts(&ctx, req, &resp).ok());
+    return {resp.receipts().begin(), resp.receipts().end()};
+  }
+
+  int control_port_ = 0;
+  std::unique_ptr<Vnasd> vnasd_;
+  std::unique_ptr<NfsClient> client_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Control::Stub> stub_;
+};
+
+TEST_F(ControlE2eTest, FlatVmdkCloneIsIdenticalIndependentAndReceipted) {
+  Mkdir("/vm1");
+  const std::string flat = Pattern(1 << 20, 1);
+  WriteFile("/vm1/vm1.vmx", Vmx("vm1", "vm1.vmdk"));
+  WriteFile("/vm1/vm1.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
+                                        "VMFS", "vm1-flat.vmdk"));
+  WriteFile("/vm1/vm1-flat.vmdk", flat);
+
+  // DRYRUN first: a verdict, and nothing changes.
+  v1::ExtendedStatsResponse before;
+  {
+    grpc::ClientContext ctx;
+    v1::ExtendedStatsRequest req;
+    ASSERT_TRUE(stub_->ExtendedStats(&ctx, req, &before).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::CloneFileResponse resp;
+    grpc::Status st = Clone("/vnas/vm1/vm1-flat.vmdk", "/vnas/vm1/copy-flat.vmdk",
+                            v1::CLONE_FLAG_DRYRUN, &resp, &ctx);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(resp.verdict().offloaded()) << resp.verdict().explanation();
+    EXPECT_FALSE(Exists("/vm1/copy-flat.vmdk"));
+    grpc::ClientContext sctx;
+    v1::ExtendedStatsRequest sreq;
+    v1::ExtendedStatsResponse after;
+    ASSERT_TRUE(stub_->ExtendedStats(&sctx, sreq, &after).ok());
+    EXPECT_EQ(after.allocated(), before.allocated());
+    EXPECT_EQ(after.space().files(), before.space().files());
+  }
+
+  // The real clone.
+  grpc::ClientContext ctx;
+  v1::CloneFileResponse resp;
+  grpc::Status st = Clone("vm1/vm1-flat.vmdk", "vm1/copy-flat.vmdk", 0, &resp, &ctx);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.bytes_copied(), 0u);
+  EXPECT_EQ(ReadFile("/vm1/copy-flat.vmdk"), flat);
+
+  // Shared in the store: the pair's allocation did not double.
+  {
+    grpc::ClientContext sctx;
+    v1::ExtendedStatsRequest sreq;
+    sreq.set_path("vm1");
+    v1::ExtendedStatsResponse s;
+    ASSERT_TRUE(stub_->ExtendedStats(&sctx, sreq, &s).ok());
+    EXPECT_GE(s.space().shared(), 2u << 20);
+    // Only the two small text files (one 64 KiB segment each) are unique.
+    EXPECT_LE(s.unique(), 2u * (64u << 10));
+  }
+
+  // Writes through NFS to either side stay on that side.
+  PWrite("/vm1/vm1-flat.vmdk", 4096, "written to the source");
+  PWrite("/vm1/copy-flat.vmdk", 500000, "written to the clone");
+  std::string src = ReadFile("/vm1/vm1-flat.vmdk");
+  std::string dst = ReadFile("/vm1/copy-flat.vmdk");
+  EXPECT_EQ(src.substr(4096, 21), "written to the source");
+  EXPECT_EQ(dst.substr(4096, 21), flat.substr(4096, 21));
+  EXPECT_EQ(dst.substr(500000, 20), "written to the clone");
+  EXPECT_EQ(src.substr(500000, 20), flat.substr(500000, 20));
+
+  // GUARDED on the now existing destination.
+  grpc::ClientContext gctx;
+  st = Clone("vm1/vm1-flat.vmdk", "vm1/copy-flat.vmdk", v1::CLONE_FLAG_GUARDED,
+             &resp, &gctx);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Trailer(gctx, "vnas-reason-code"), "100");
+
+  auto rs = Receipts();
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_TRUE(rs[0].dry_run());
+  EXPECT_TRUE(rs[1].offloaded());
+  EXPECT_EQ(rs[1].mechanism(), v1::MECHANISM_EXTENT_CLONE);
+  EXPECT_EQ(rs[1].bytes_shared(), 1u << 20);
+  EXPECT_EQ(rs[1].client_id(), "control_e2e_test");
+  EXPECT_THAT(rs[1].peer(), HasSubstr("127.0.0.1"));
+  EXPECT_FALSE(rs[2].offloaded());
+  EXPECT_EQ(rs[2].reason(), v1::REASON_DESTINATION_EXISTS);
+
+  // GetStatus sees the NFS traffic.
+  grpc::ClientContext sctx;
+  v1::GetStatusResponse status;
+  ASSERT_TRUE(stub_->GetStatus(&sctx, {}, &status).ok());
+  EXPECT_TRUE(status.nfs_stats_available());
+  EXPECT_GE(status.nfs_connected_clients(), 1u);
+  uint64_t writes = 0;
+  for (const auto& c : status.counters()) {
+    if (c.program() == "NFS3" && c.procedure() == "WRITE") writes = c.calls();
+  }
+  EXPECT_GE(writes, 4u);
+  ASSERT_EQ(status.exports_size(), 1);
+  EXPECT_EQ(status.exports(0), "/vnas");
+}
+
+TEST_F(ControlE2eTest, VssSiblingsAreRefusedWithReasonAndReceipt) {
+  Mkdir("/win");
+  WriteFile("/win/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
+  WriteFile("/win/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
+                                       "VMFS", "vm-flat.vmdk"));
+  WriteFile("/win/vm-flat.vmdk", Pattern(256 << 10, 2));
+  WriteFile("/win/vm-000001.vmdk",
+            Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
+                       "VMFSSPARSE", "vm-000001-delta.vmdk"));
+  WriteFile("/win/vm-000001-delta.vmdk", Pattern(64 << 10, 3));
+  WriteFile("/win/vm-000002.vmdk",
+            Descriptor("5e90b7c1", "3a5c0f21", "vmfsSparse", "vm.vmdk",
+                       "VMFSSPARSE", "vm-000002-delta.vmdk"));
+  WriteFile("/win/vm-000002-delta.vmdk", Pattern(64 << 10, 4));
+
+  grpc::ClientContext ctx;
+  v1::CloneFileResponse resp;
+  grpc::Status st = Clone("win/vm-flat.vmdk", "win/clone-flat.vmdk", 0, &resp, &ctx);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(ctx, "vnas-reason-code"), "1");
+  EXPECT_THAT(st.error_message(), HasSubstr("vm-000001.vmdk"));
+  EXPECT_THAT(st.error_message(), HasSubstr("vm-000002.vmdk"));
+  EXPECT_FALSE(Exists("/win/clone-flat.vmdk"));
+
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("win");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  EXPECT_FALSE(chain.linear());
+  EXPECT_EQ(chain.clone_vm().refusal().code(), v1::REASON_VSS_SIBLING_REDO_LOGS);
+
+  auto rs = Receipts();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_FALSE(rs[0].offloaded());
+  EXPECT_EQ(rs[0].reason(), v1::REASON_VSS_SIBLING_REDO_LOGS);
+  EXPECT_THAT(rs[0].reason_text(), HasSubstr("VSS"));
+}
+
+TEST_F(ControlE2eTest, LinearChainCloneVmIsSelfConsistent) {
+  Mkdir("/lin");
+  WriteFile("/lin/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
+  WriteFile("/lin/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
+                                       "VMFS", "vm-flat.vmdk"));
+  WriteFile("/lin/vm-flat.vmdk", Pattern(512 << 10, 5));
+  WriteFile("/lin/vm-000001.vmdk",
+            Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
+                       "VMFSSPARSE", "vm-000001-delta.vmdk"));
+  WriteFile("/lin/vm-000001-delta.vmdk", Pattern(64 << 10, 6));
+  WriteFile("/lin/vm-000002.vmdk",
+            Descriptor("c41f0a93", "7b2e9d44", "vmfsSparse", "vm-000001.vmdk",
+                       "VMFSSPARSE", "vm-000002-delta.vmdk"));
+  WriteFile("/lin/vm-000002-delta.vmdk", Pattern(64 << 10, 7));
+
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest req;
+  req.set_source("lin");
+  req.set_destination("lin2");
+  req.set_wait(true);
+  v1::CloneVmResponse resp;
+  grpc::Status st = stub_->CloneVm(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
+      << resp.operation().error().text();
+  EXPECT_EQ(ReadFile("/lin2/lin2-flat.vmdk"), ReadFile("/lin/vm-flat.vmdk"));
+  EXPECT_EQ(ReadFile("/lin2/lin2-000002-delta.vmdk"),
+            ReadFile("/lin/vm-000002-delta.vmdk"));
+  EXPECT_THAT(ReadFile("/lin2/lin2.vmx"), HasSubstr("\"lin2-000002.vmdk\""));
+  EXPECT_THAT(ReadFile("/lin2/lin2-000002.vmdk"),
+              HasSubstr("parentFileNameHint=\"lin2-000001.vmdk\""));
+  // Writes to the clone leave the source alone.
+  PWrite("/lin2/lin2-flat.vmdk", 0, "CLONE");
+  EXPECT_EQ(ReadFile("/lin/vm-flat.vmdk").substr(0, 5),
+            Pattern(512 << 10, 5).substr(0, 5));
+  auto rs = Receipts();
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(rs.back().kind(), v1::RECEIPT_CLONE_VM);
+  EXPECT_TRUE(rs.back().offloaded());
+}
+
+TEST_F(ControlE2eTest, Qcow2ChainFromQemuImgClonesAndStillOpens) {
+  const std::string dir = MakeTempDir("control-qcow2");
+  ASSERT_FALSE(dir.empty());
+  auto run = [&](const std::string& cmd) {
+    CommandResult r = RunCommand("cd '" + dir + "' && " + cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  };
+  run("qemu-img create -q -f qcow2 base.qcow2 4M");
+  run("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' base.qcow2 >/dev/null");
+  run("qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2");
+  run("qemu-io -f qcow2 -c 'write -P 0xcd 1M 512k' top.qcow2 >/dev/null");
+  Mkdir("/qc");
+  const std::string base = ::vnas::harness::ReadFile(dir + "/base.qcow2");
+  const std::string top = ::vnas::harness::ReadFile(dir + "/top.qcow2");
+  ASSERT_FALSE(base.empty());
+  WriteFile("/qc/base.qcow2", base);
+  WriteFile("/qc/top.qcow2", top);
+
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("qc/top.qcow2");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  EXPECT_TRUE(chain.linear());
+  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
+  EXPECT_EQ(chain.chains(0).files_size(), 2);
+  EXPECT_TRUE(chain.focus().offloaded());
+
+  grpc::ClientContext ctx;
+  v1::CloneFileResponse resp;
+  grpc::Status st = Clone("qc/top.qcow2", "qc/clone.qcow2", 0, &resp, &ctx);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(ReadFile("/qc/clone.qcow2"), top);
+
+  // Copied out with nfs-cp next to its (relative) backing file, the clone
+  // reads the same guest data as the original.
+  CommandResult cp = RunCommand("nfs-cp '" + vnasd_->Url("qc/clone.qcow2") + "' '" +
+                         dir + "/clone.qcow2'");
+  ASSERT_EQ(cp.exit_code, 0) << cp.output;
+  run("qemu-img compare -f qcow2 -F qcow2 top.qcow2 clone.qcow2");
+}
+
+}  // namespace
+}  // namespace vnas::harness
