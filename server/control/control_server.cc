@@ -154,6 +154,7 @@ void ControlServer::Shutdown() {
   if (auto* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  service_->CancelAll();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();
 }

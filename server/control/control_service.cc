@@ -517,33 +517,37 @@ class ControlService::Impl {
 
   // ---- CloneVm ------------------------------------------------------------
 
-  absl::Status CloneVm(grpc::CallbackServerContext* ctx,
-                       const v1::CloneVmRequest& req,
-                       v1::CloneVmResponse* resp) {
+  // Finishes `reactor` exactly once: now, or (wait = true) on the worker
+  // when the operation has ended — no gRPC thread blocks meanwhile.
+  void CloneVm(grpc::CallbackServerContext* ctx, const v1::CloneVmRequest& req,
+               v1::CloneVmResponse* resp, grpc::ServerUnaryReactor* reactor) {
     auto d = std::make_shared<ReceiptDraft>(
         Draft(ctx, v1::RECEIPT_CLONE_VM, req.client_id(), req.source(),
               req.destination(), req.flags()));
+    std::function<void(const v1::Operation&)> after_final;
+    if (req.wait()) {
+      after_final = [resp, reactor](const v1::Operation& op) {
+        *resp->mutable_operation() = op;
+        resp->set_receipt_seq(op.receipt_seq());
+        reactor->Finish(grpc::Status::OK);
+      };
+    }
     bool submitted = false;
-    absl::Status st = DoCloneVm(req, resp, d, &submitted);
+    absl::Status st = DoCloneVm(req, resp, d, std::move(after_final), &submitted);
     if (submitted) {
       // The operation writes the receipt when it ends.
-      if (req.wait()) {
-        absl::StatusOr<v1::Operation> op =
-            ops_.WaitFinal(resp->operation().id(), absl::Hours(1));
-        if (op.ok()) {
-          *resp->mutable_operation() = *op;
-          resp->set_receipt_seq(op->receipt_seq());
-        }
-      }
-      return absl::OkStatus();
+      if (!req.wait()) reactor->Finish(grpc::Status::OK);
+      return;
     }
     resp->set_receipt_seq(Record(ctx, *d, st));
-    return st;
+    reactor->Finish(ToGrpcStatus(st));
   }
 
   absl::Status DoCloneVm(const v1::CloneVmRequest& req,
                          v1::CloneVmResponse* resp,
-                         std::shared_ptr<ReceiptDraft> d, bool* submitted) {
+                         std::shared_ptr<ReceiptDraft> d,
+                         std::function<void(const v1::Operation&)> after_final,
+                         bool* submitted) {
     VNAS_RETURN_IF_ERROR(CheckClientId(req.client_id()));
     if (req.flags() & ~kKnownFlags) {
       return BadArg(absl::StrCat("unknown flag bits 0x",
@@ -651,8 +655,13 @@ class ControlService::Impl {
       }
       return Record(nullptr, *d, st);
     };
-    *resp->mutable_operation() =
-        ops_.Submit(std::move(initial), std::move(job), std::move(on_done));
+    // With wait = true the reply is filled by after_final on the worker,
+    // possibly before Submit returns: do not touch it here.
+    const bool wait = static_cast<bool>(after_final);
+    v1::Operation pending = ops_.Submit(std::move(initial), std::move(job),
+                                        std::move(on_done),
+                                        std::move(after_final));
+    if (!wait) *resp->mutable_operation() = std::move(pending);
     *submitted = true;
     return absl::OkStatus();
   }
@@ -1145,12 +1154,26 @@ grpc::ServerUnaryReactor* ControlService::CloneFile(
 grpc::ServerUnaryReactor* ControlService::CloneVm(
     grpc::CallbackServerContext* ctx, const v1::CloneVmRequest* req,
     v1::CloneVmResponse* resp) {
-  return Done(ctx, impl_->CloneVm(ctx, *req, resp));
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  impl_->CloneVm(ctx, *req, resp, reactor);
+  return reactor;
 }
+
+void ControlService::CancelAll() { impl_->ops_.CancelAll(); }
+
+namespace {
+absl::Status CheckOpId(const std::string& id) {
+  if (id.empty() || id.size() > 64) {
+    return BadArg("operation id must be 1..64 bytes, e.g. \"op-1\"");
+  }
+  return absl::OkStatus();
+}
+}  // namespace
 
 grpc::ServerUnaryReactor* ControlService::GetOperation(
     grpc::CallbackServerContext* ctx, const v1::GetOperationRequest* req,
     v1::Operation* resp) {
+  if (absl::Status bad = CheckOpId(req->id()); !bad.ok()) return Done(ctx, bad);
   absl::StatusOr<v1::Operation> op = impl_->ops_.Get(req->id());
   if (op.ok()) *resp = std::move(*op);
   return Done(ctx, op.status());
@@ -1168,6 +1191,7 @@ grpc::ServerUnaryReactor* ControlService::ListOperations(
 grpc::ServerUnaryReactor* ControlService::CancelOperation(
     grpc::CallbackServerContext* ctx, const v1::CancelOperationRequest* req,
     v1::Operation* resp) {
+  if (absl::Status bad = CheckOpId(req->id()); !bad.ok()) return Done(ctx, bad);
   absl::StatusOr<v1::Operation> op = impl_->ops_.Cancel(req->id());
   if (op.ok()) *resp = std::move(*op);
   return Done(ctx, op.status());

@@ -75,6 +75,10 @@ class ControlService final : public v1::Control::CallbackService {
   ControlService(const ControlService&) = delete;
   ControlService& operator=(const ControlService&) = delete;
 
+  // Requests cancellation of every running operation (server shutdown:
+  // CloneVm callers with wait = true are answered once theirs has stopped).
+  void CancelAll();
+
   grpc::ServerUnaryReactor* GetCapabilities(
       grpc::CallbackServerContext* ctx, const v1::GetCapabilitiesRequest* req,
       v1::Capabilities* resp) override;

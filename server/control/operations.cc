@@ -47,8 +47,22 @@ OperationRegistry::~OperationRegistry() {
   worker_.join();
 }
 
-v1::Operation OperationRegistry::Submit(v1::Operation initial, Job job,
-                                        OnDone on_done) {
+void OperationRegistry::CancelAll() {
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& [id, e] : ops_) {
+      if (!IsFinal(e.op.state()) && !e.op.cancel_requested()) {
+        e.op.set_cancel_requested(true);
+        ++e.version;
+      }
+    }
+  }
+  changes_.Publish();
+}
+
+v1::Operation OperationRegistry::Submit(
+    v1::Operation initial, Job job, OnDone on_done,
+    std::function<void(const v1::Operation&)> after_final) {
   v1::Operation out;
   {
     absl::MutexLock l(&mu_);
@@ -61,6 +75,7 @@ v1::Operation OperationRegistry::Submit(v1::Operation initial, Job job,
     e.version = 1;
     e.job = std::move(job);
     e.on_done = std::move(on_done);
+    e.after_final = std::move(after_final);
     queue_.push_back(id);
     order_.push_back(id);
     out = e.op;
@@ -203,12 +218,14 @@ void OperationRegistry::WorkerLoop() {
                 return job(ctx);
               }();
     OnDone on_done;
+    std::function<void(const v1::Operation&)> after_final;
     v1::Operation final_op;
     {
       absl::MutexLock l(&mu_);
       Entry& e = ops_[id];
       final_op = e.op;
       on_done = std::move(e.on_done);
+      after_final = std::move(e.after_final);
     }
     if (st.ok()) {
       final_op.set_state(v1::OPERATION_SUCCEEDED);
@@ -228,12 +245,13 @@ void OperationRegistry::WorkerLoop() {
       absl::MutexLock l(&mu_);
       Entry& e = ops_[id];
       final_op.set_cancel_requested(e.op.cancel_requested());
-      e.op = std::move(final_op);
+      e.op = final_op;
       ++e.version;
       finished_.push_back(id);
       Trim();
     }
     changes_.Publish();
+    if (after_final) after_final(final_op);
   }
 }
 

@@ -70,8 +70,15 @@ class OperationRegistry {
   // OperationRegistry::Submit()
   //
   // Queues `job`; `initial` supplies kind, source, destination, client_id.
-  // Returns the PENDING operation (with its id).
-  v1::Operation Submit(v1::Operation initial, Job job, OnDone on_done);
+  // Returns the PENDING operation (with its id). `after_final` (may be
+  // empty) is called on the worker with the final state, after watchers
+  // were notified (e.g. to answer a caller that waits).
+  v1::Operation Submit(v1::Operation initial, Job job, OnDone on_done,
+                       std::function<void(const v1::Operation&)> after_final =
+                           nullptr);
+
+  // Requests cancellation of every pending and running operation.
+  void CancelAll();
 
   // NotFound for an unknown id.
   absl::StatusOr<v1::Operation> Get(const std::string& id) const;
@@ -102,6 +109,7 @@ class OperationRegistry {
     uint64_t version = 0;
     Job job;
     OnDone on_done;
+    std::function<void(const v1::Operation&)> after_final;
   };
 
   void WorkerLoop();
