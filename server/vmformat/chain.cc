@@ -1,15 +1,892 @@
-// chain.cc — placeholder until the analyzer lands.
+// chain.cc — AnalyzeVm: classify the files of a VM directory, parse the
+// disks, link children to parents, and explain what blocks an offload.
+//
+// Pipeline (each step only reads what the previous ones produced):
+//   1. validate names; classify each file: lock, .vmx, .vmsd, disk (by
+//      content: KDMV, QFI\xfb, vhdxfile, text descriptor), extent data
+//      (COWD, SESparse, KDMV without descriptor), other;
+//   2. parse disks; descriptors claim their extent files;
+//   3. resolve parent references (relative to the VM directory), check the
+//      link (VMDK CID rule, VHDX parent_linkage), cut cycles;
+//   4. build children, chains root->leaf;
+//   5. cross-check .vmx (running leaves) and .vmsd (frozen disks);
+//   6. findings, verdict, summary.
 #include "server/vmformat/chain.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "server/vmformat/internal/file_view.h"
+#include "server/vmformat/qcow2.h"
+#include "server/vmformat/vhdx.h"
+#include "server/vmformat/vmdk_descriptor.h"
+#include "server/vmformat/vmdk_sparse.h"
+#include "server/vmformat/vmsd.h"
+#include "server/vmformat/vmx.h"
 
 namespace vnas::vmformat {
+namespace {
 
-absl::StatusOr<ChainReport> AnalyzeVm(absl::Span<const FileSample>,
-                                      const AnalyzeOptions&) {
-  return absl::UnimplementedError("AnalyzeVm: not implemented yet");
+constexpr size_t kMaxChainEntries = 1 << 20;  // bound on the chains output
+constexpr uint64_t kMaxWanted = 1024 * 1024;
+
+enum class Kind { kOther, kLock, kVmx, kVmsd, kDisk, kExtentData, kMalformed };
+
+// Where a reference (parent hint, extent name, .vmx fileName) points.
+struct Ref {
+  enum Where { kLocal, kOutside, kInvalid } where = kInvalid;
+  std::string name;  // kLocal: the file name in this directory
+};
+
+Ref ResolveRef(absl::string_view raw, bool windows,
+               const std::vector<std::string>& self_dirs) {
+  Ref r;
+  std::string ref(raw);
+  if (windows) absl::StrReplaceAll({{"\\", "/"}}, &ref);
+  if (ref.empty() || ref.find('\0') != std::string::npos) return r;
+  if (ref.find("://") != std::string::npos || absl::StartsWith(ref, "json:") ||
+      (ref.size() >= 2 && ref[1] == ':' && absl::ascii_isalpha(ref[0]))) {
+    r.where = Ref::kOutside;
+    return r;
+  }
+  if (ref[0] == '/') {
+    for (const std::string& dir : self_dirs) {
+      absl::string_view d(dir);
+      while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
+      if (d.empty()) continue;
+      absl::string_view rest(ref);
+      if (!absl::StartsWith(rest, d) || rest.size() <= d.size() ||
+          rest[d.size()] != '/') {
+        continue;
+      }
+      rest.remove_prefix(d.size() + 1);
+      if (!rest.empty() && rest.find('/') == absl::string_view::npos) {
+        r.where = Ref::kLocal;
+        r.name = std::string(rest);
+        return r;
+      }
+    }
+    r.where = Ref::kOutside;
+    return r;
+  }
+  std::vector<std::string> parts;
+  for (absl::string_view c : absl::StrSplit(ref, '/')) {
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (parts.empty()) {
+        r.where = Ref::kOutside;  // escapes the VM directory
+        return r;
+      }
+      parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(c);
+  }
+  if (parts.size() == 1) {
+    r.where = Ref::kLocal;
+    r.name = parts[0];
+  } else if (!parts.empty()) {
+    r.where = Ref::kOutside;  // a subdirectory: not a file of this directory
+  }
+  return r;
 }
 
-const char* ReasonName(Reason) { return "UNKNOWN"; }
+bool ContainsIgnoreCase(absl::string_view hay, absl::string_view needle) {
+  return absl::StrContains(absl::AsciiStrToLower(hay),
+                           absl::AsciiStrToLower(needle));
+}
+
+bool IsLockName(absl::string_view name) {
+  return absl::EndsWithIgnoreCase(name, ".lck") ||
+         ContainsIgnoreCase(name, ".lck-") ||
+         absl::StartsWithIgnoreCase(name, ".lck");
+}
+
+std::string CidText(uint32_t v) { return absl::StrFormat("%08x", v); }
+
+std::string NormGuid(absl::string_view g) {
+  std::string s = absl::AsciiStrToUpper(g);
+  s.erase(std::remove_if(s.begin(), s.end(),
+                         [](char c) { return c == '{' || c == '}'; }),
+          s.end());
+  return s;
+}
+
+// Working state of one disk.
+struct Disk {
+  DiskNode node;
+  size_t file = 0;           // index into the samples
+  bool malformed = false;
+  bool vmdk = false;
+  bool has_cid = false;
+  uint32_t cid = 0;
+  bool has_parent_cid = false;
+  uint32_t parent_cid = kNoParentCid;
+  bool wants_parent = false;  // names a parent (hint / backing / HasParent)
+  bool windows_ref = false;
+  std::string vhdx_linkage, vhdx_linkage2, vhdx_data_write_guid;
+  bool raw_device = false;
+  int parent = -1;            // index into disks
+  std::vector<int> children;
+};
+
+class Analyzer {
+ public:
+  Analyzer(absl::Span<const FileSample> files, const AnalyzeOptions& options)
+      : files_(files), opt_(options) {}
+
+  absl::StatusOr<ChainReport> Run();
+
+ private:
+  void Add(Reason reason, bool blocks, std::string detail,
+           std::vector<std::string> files) {
+    Finding f;
+    f.reason = reason;
+    f.blocks_offload = blocks;
+    f.detail = std::move(detail);
+    f.files = std::move(files);
+    report_.findings.push_back(std::move(f));
+  }
+  const std::string& Name(size_t i) const { return files_[i].name; }
+  void Classify();
+  void ParseDiskFile(size_t i);
+  void AddVmdkDisk(size_t i, const VmdkDescriptor& d, DiskFormat format,
+                   uint64_t virtual_size);
+  void ClaimExtents();
+  void LinkParents();
+  void CutCycles();
+  void BuildChains();
+  void CheckVmx();
+  void CheckVmsd();
+  void CheckBranches();
+  void Finish();
+
+  absl::Span<const FileSample> files_;
+  const AnalyzeOptions& opt_;
+  ChainReport report_;
+  std::map<std::string, size_t> by_name_;
+  std::vector<Kind> kind_;
+  std::vector<Disk> disks_;
+  std::map<size_t, int> disk_of_file_;
+  std::vector<bool> claimed_;
+  std::vector<std::pair<size_t, Vmx>> vmx_;
+  std::vector<std::pair<size_t, Vmsd>> vmsd_;
+  std::set<std::string> vmx_leaves_, vmsd_frozen_;
+};
+
+void Analyzer::Classify() {
+  kind_.assign(files_.size(), Kind::kOther);
+  claimed_.assign(files_.size(), false);
+  std::vector<std::string> fresh, stale;
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const FileSample& f = files_[i];
+    if (IsLockName(f.name)) {
+      kind_[i] = Kind::kLock;
+      const bool is_fresh = f.mtime_sec >= opt_.now_sec - opt_.lock_fresh_sec;
+      (is_fresh ? fresh : stale).push_back(f.name);
+      continue;
+    }
+    if (absl::EndsWithIgnoreCase(f.name, ".vmx")) {
+      kind_[i] = Kind::kVmx;
+      absl::StatusOr<Vmx> v = f.head.size() < f.size
+                                  ? absl::InvalidArgumentError(
+                                        "larger than the sample")
+                                  : ParseVmx(f.head);
+      if (!v.ok()) {
+        kind_[i] = Kind::kMalformed;
+        Add(Reason::kMalformed, true,
+            absl::StrCat(f.name, ": unreadable .vmx: ", v.status().message()),
+            {f.name});
+      } else {
+        vmx_.emplace_back(i, std::move(*v));
+      }
+      continue;
+    }
+    if (absl::EndsWithIgnoreCase(f.name, ".vmsd")) {
+      kind_[i] = Kind::kVmsd;
+      absl::StatusOr<Vmsd> v = f.head.size() < f.size
+                                   ? absl::InvalidArgumentError(
+                                         "larger than the sample")
+                                   : ParseVmsd(f.head);
+      if (!v.ok()) {
+        // The snapshot database is advisory for offload; say so, don't block.
+        Add(Reason::kMalformed, false,
+            absl::StrCat(f.name, ": unreadable .vmsd (snapshot cross-check "
+                                 "skipped): ",
+                         v.status().message()),
+            {f.name});
+      } else {
+        vmsd_.emplace_back(i, std::move(*v));
+      }
+      continue;
+    }
+    if (IsCowd(f.head) || IsSeSparse(f.head)) {
+      kind_[i] = Kind::kExtentData;
+      continue;
+    }
+    if (IsHostedSparse(f.head) || IsQcow2(f.head) || IsVhdx(f.head) ||
+        LooksLikeVmdkDescriptor(f.head)) {
+      ParseDiskFile(i);
+      continue;
+    }
+  }
+  if (!fresh.empty()) {
+    Add(Reason::kRunningVm, true,
+        absl::StrCat("lock files modified within the last ",
+                     opt_.lock_fresh_sec, " s (", absl::StrJoin(fresh, ", "),
+                     "): the VM is powered on or its disks are open; power it "
+                     "off (or clone from a snapshot's frozen disks) first"),
+        fresh);
+  }
+  if (!stale.empty()) {
+    Add(Reason::kNone, false,
+        absl::StrCat("stale lock files (older than ", opt_.lock_fresh_sec,
+                     " s): ", absl::StrJoin(stale, ", "),
+                     "; a clone does not copy them"),
+        stale);
+  }
+}
+
+void Analyzer::AddVmdkDisk(size_t i, const VmdkDescriptor& d, DiskFormat format,
+                           uint64_t virtual_size) {
+  Disk disk;
+  disk.file = i;
+  disk.vmdk = true;
+  disk.node.file = Name(i);
+  disk.node.format = format;
+  disk.node.create_type = d.create_type;
+  disk.has_cid = true;
+  disk.cid = d.cid;
+  disk.node.cid = CidText(d.cid);
+  disk.has_parent_cid = d.has_parent_cid;
+  disk.parent_cid = d.parent_cid;
+  if (d.has_parent_cid) disk.node.parent_cid = CidText(d.parent_cid);
+  disk.node.parent_hint = d.parent_hint;
+  disk.wants_parent = d.HasParent();
+  disk.node.virtual_size = virtual_size;
+  for (const VmdkExtent& e : d.extents) {
+    if (e.type == "VMFSRDM" || e.type == "VMFSRAW") disk.raw_device = true;
+    if (e.has_file) disk.node.extent_files.push_back(e.file);
+  }
+  if (ContainsIgnoreCase(d.create_type, "raw")) disk.raw_device = true;
+  disk_of_file_[i] = static_cast<int>(disks_.size());
+  disks_.push_back(std::move(disk));
+  kind_[i] = Kind::kDisk;
+}
+
+void Analyzer::ParseDiskFile(size_t i) {
+  const FileSample& f = files_[i];
+  auto malformed = [&](absl::string_view what, absl::string_view why) {
+    kind_[i] = Kind::kMalformed;
+    Add(Reason::kMalformed, true,
+        absl::StrCat(f.name, ": unreadable ", what, ": ", why), {f.name});
+  };
+  if (IsHostedSparse(f.head)) {
+    absl::StatusOr<SparseHeader> h = ParseSparseHeader(f.head);
+    if (!h.ok()) return malformed("hosted sparse VMDK header", h.status().message());
+    if (h->descriptor_offset == 0 || h->descriptor.empty()) {
+      kind_[i] = Kind::kExtentData;  // an extent of a twoGbMaxExtentSparse disk
+      return;
+    }
+    absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(h->descriptor);
+    if (!d.ok()) return malformed("embedded VMDK descriptor", d.status().message());
+    AddVmdkDisk(i, *d, DiskFormat::kVmdkHostedSparse, h->capacity_sectors * 512);
+    return;
+  }
+  if (IsQcow2(f.head)) {
+    absl::StatusOr<Qcow2Header> h = ParseQcow2Header(f.head);
+    if (!h.ok()) return malformed("qcow2 header", h.status().message());
+    Disk disk;
+    disk.file = i;
+    disk.node.file = f.name;
+    disk.node.format = DiskFormat::kQcow2;
+    disk.node.create_type = "qcow2";
+    disk.node.virtual_size = h->size;
+    disk.wants_parent = h->has_backing;
+    disk.node.parent_hint = h->backing_file;
+    if (!h->external_data_file.empty()) {
+      disk.node.extent_files.push_back(h->external_data_file);
+    }
+    if (h->nb_snapshots > 0) {
+      Add(Reason::kNone, false,
+          absl::StrCat(f.name, " holds ", h->nb_snapshots,
+                       " internal qcow2 snapshot(s); they are cloned with the "
+                       "file"),
+          {f.name});
+    }
+    disk_of_file_[i] = static_cast<int>(disks_.size());
+    disks_.push_back(std::move(disk));
+    kind_[i] = Kind::kDisk;
+    return;
+  }
+  if (IsVhdx(f.head)) {
+    internal::FileView view;
+    view.head = f.head;
+    for (const FileRange& r : f.extra) view.ranges.emplace_back(r.offset, r.bytes);
+    absl::StatusOr<VhdxInfo> v = ParseVhdx(view);
+    if (!v.ok()) return malformed("VHDX", v.status().message());
+    Disk disk;
+    disk.file = i;
+    disk.node.file = f.name;
+    disk.node.format = DiskFormat::kVhdx;
+    disk.node.create_type = "vhdx";
+    disk.node.virtual_size = v->virtual_size;
+    disk.windows_ref = true;
+    disk.vhdx_data_write_guid = v->data_write_guid;
+    if (!v->metadata_seen) {
+      Add(Reason::kUnsupportedFormat, true,
+          absl::StrCat(f.name, ": VHDX ", v->missing,
+                       ", so whether it has a parent is unknown; supply the "
+                       "ranges WantedRanges() names to decide"),
+          {f.name});
+    } else {
+      disk.wants_parent = v->has_parent;
+      auto get = [&](const char* k) {
+        auto it = v->parent_locator.find(k);
+        return it == v->parent_locator.end() ? std::string() : it->second;
+      };
+      if (v->has_parent) {
+        disk.node.create_type = "vhdx-differencing";
+        disk.vhdx_linkage = get("parent_linkage");
+        disk.vhdx_linkage2 = get("parent_linkage2");
+        std::string rel = get("relative_path");
+        disk.node.parent_hint = !rel.empty() ? rel
+                                : !get("absolute_win32_path").empty()
+                                    ? get("absolute_win32_path")
+                                    : get("volume_path");
+      }
+    }
+    disk_of_file_[i] = static_cast<int>(disks_.size());
+    disks_.push_back(std::move(disk));
+    kind_[i] = Kind::kDisk;
+    return;
+  }
+  // Text descriptor.
+  if (f.head.size() < f.size) {
+    return malformed("VMDK descriptor", "larger than the 64 KiB sample");
+  }
+  absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(f.head);
+  if (!d.ok()) return malformed("VMDK descriptor", d.status().message());
+  AddVmdkDisk(i, *d, DiskFormat::kVmdkDescriptor, d->capacity_sectors * 512);
+}
+
+void Analyzer::ClaimExtents() {
+  for (Disk& disk : disks_) {
+    std::vector<std::string> local;
+    for (const std::string& e : disk.node.extent_files) {
+      Ref r = ResolveRef(e, false, opt_.self_dirs);
+      if (r.where == Ref::kLocal && r.name == disk.node.file) continue;  // KDMV
+      if (disk.raw_device) {
+        local.push_back(r.where == Ref::kLocal ? r.name : e);
+        if (r.where == Ref::kLocal && by_name_.count(r.name)) {
+          claimed_[by_name_[r.name]] = true;
+        }
+        continue;
+      }
+      if (r.where == Ref::kOutside) {
+        Add(Reason::kParentOutsideDatastore, true,
+            absl::StrCat(disk.node.file, " keeps its data in \"", e,
+                         "\", outside this VM directory; a clone of the "
+                         "directory would not carry it"),
+            {disk.node.file});
+        local.push_back(e);
+        continue;
+      }
+      if (r.where == Ref::kInvalid) {
+        Add(Reason::kMalformed, true,
+            absl::StrCat(disk.node.file, ": invalid extent file name"),
+            {disk.node.file});
+        continue;
+      }
+      local.push_back(r.name);
+      auto it = by_name_.find(r.name);
+      if (it == by_name_.end()) {
+        Add(Reason::kMissingExtent, true,
+            absl::StrCat(disk.node.file, " names extent data file ", r.name,
+                         ", which is not in this directory"),
+            {disk.node.file, r.name});
+        continue;
+      }
+      claimed_[it->second] = true;
+    }
+    disk.node.extent_files = std::move(local);
+    if (disk.raw_device) {
+      Add(Reason::kUnsupportedFormat, true,
+          absl::StrCat(disk.node.file, " is a raw device mapping (",
+                       disk.node.create_type,
+                       "): its data lives on a LUN, not in this datastore, so "
+                       "it cannot be cloned by sharing extents"),
+          {disk.node.file});
+    }
+  }
+  // Unclaimed data files are harmless leftovers; descriptors-in-disguise are
+  // not: a small NUL-free .vmdk nobody references is a broken descriptor.
+  for (size_t i = 0; i < files_.size(); ++i) {
+    if (claimed_[i]) continue;
+    const FileSample& f = files_[i];
+    if (kind_[i] == Kind::kExtentData) {
+      Add(Reason::kNone, false,
+          absl::StrCat(f.name, " is VMDK extent data that no descriptor "
+                               "references (orphan; not part of any chain)"),
+          {f.name});
+    } else if (kind_[i] == Kind::kOther &&
+               absl::EndsWithIgnoreCase(f.name, ".vmdk") &&
+               f.size <= kSampleBytes && f.head.size() == f.size &&
+               !f.head.empty() &&
+               f.head.find('\0') == std::string::npos) {
+      kind_[i] = Kind::kMalformed;
+      Add(Reason::kMalformed, true,
+          absl::StrCat(f.name, ": small text .vmdk that is neither a VMDK "
+                               "descriptor nor referenced as extent data"),
+          {f.name});
+    }
+  }
+}
+
+void Analyzer::LinkParents() {
+  for (size_t di = 0; di < disks_.size(); ++di) {
+    Disk& c = disks_[di];
+    if (!c.wants_parent) continue;
+    const std::string& child = c.node.file;
+    if (c.node.parent_hint.empty()) {
+      std::string candidates;
+      if (c.vmdk) {
+        for (const Disk& p : disks_) {
+          if (p.vmdk && p.cid == c.parent_cid && &p != &c) {
+            absl::StrAppend(&candidates, candidates.empty() ? "" : ", ",
+                            p.node.file);
+          }
+        }
+      }
+      Add(Reason::kMissingParent, true,
+          absl::StrCat(child, " has a parent (parentCID=", c.node.parent_cid,
+                       ") but names no parent file",
+                       candidates.empty()
+                           ? std::string()
+                           : absl::StrCat("; disks with that CID: ", candidates)),
+          {child});
+      continue;
+    }
+    Ref r = ResolveRef(c.node.parent_hint, c.windows_ref, opt_.self_dirs);
+    if (r.where == Ref::kOutside) {
+      Add(Reason::kParentOutsideDatastore, true,
+          absl::StrCat(child, "'s parent \"", c.node.parent_hint,
+                       "\" lies outside this VM directory (another datastore, "
+                       "directory or host path); a clone would depend on a file "
+                       "the offload does not copy"),
+          {child});
+      continue;
+    }
+    if (r.where == Ref::kInvalid) {
+      Add(Reason::kMalformed, true,
+          absl::StrCat(child, ": invalid parent file name"), {child});
+      continue;
+    }
+    auto it = by_name_.find(r.name);
+    if (it == by_name_.end()) {
+      std::string near;
+      for (const auto& [name, idx] : by_name_) {
+        if (absl::EqualsIgnoreCase(name, r.name)) near = name;
+      }
+      Add(Reason::kMissingParent, true,
+          absl::StrCat(child, "'s parent ", r.name,
+                       " is not in this directory",
+                       near.empty() ? std::string()
+                                    : absl::StrCat(" (only ", near,
+                                                   ", which differs in case)")),
+          {child, r.name});
+      continue;
+    }
+    auto pd = disk_of_file_.find(it->second);
+    if (pd == disk_of_file_.end()) {
+      if (kind_[it->second] != Kind::kMalformed) {
+        Add(Reason::kBrokenChain, true,
+            absl::StrCat(child, "'s parent ", r.name, " is not a disk"),
+            {child, r.name});
+      }
+      continue;
+    }
+    if (pd->second == static_cast<int>(di)) {
+      Add(Reason::kBrokenChain, true,
+          absl::StrCat(child, " names itself as its parent"), {child});
+      continue;
+    }
+    Disk& p = disks_[pd->second];
+    c.node.parent = p.node.file;
+    c.parent = pd->second;
+    if (c.vmdk && p.vmdk) {
+      if (!c.has_parent_cid || c.parent_cid == kNoParentCid) {
+        Add(Reason::kBrokenChain, true,
+            absl::StrCat(child, " names parent ", p.node.file,
+                         " but has no parentCID"),
+            {child, p.node.file});
+      } else if (c.parent_cid != p.cid) {
+        Add(Reason::kBrokenChain, true,
+            absl::StrCat(child, " parentCID=", CidText(c.parent_cid),
+                         " does not match ", p.node.file, " CID=",
+                         CidText(p.cid),
+                         ": the parent was modified after the child was "
+                         "created (or the wrong parent is in place)"),
+            {child, p.node.file});
+      }
+    }
+    if (!c.vhdx_linkage.empty() && !p.vhdx_data_write_guid.empty()) {
+      const std::string want = NormGuid(p.vhdx_data_write_guid);
+      if (NormGuid(c.vhdx_linkage) != want &&
+          NormGuid(c.vhdx_linkage2) != want) {
+        Add(Reason::kBrokenChain, true,
+            absl::StrCat(child, " parent_linkage ", c.vhdx_linkage,
+                         " does not match ", p.node.file, " DataWriteGuid ",
+                         p.vhdx_data_write_guid),
+            {child, p.node.file});
+      }
+    }
+    if (c.node.virtual_size != 0 && p.node.virtual_size != 0 &&
+        c.node.virtual_size != p.node.virtual_size) {
+      Add(Reason::kNone, false,
+          absl::StrCat(child, " is ", c.node.virtual_size, " bytes but its parent ",
+                       p.node.file, " is ", p.node.virtual_size, " bytes"),
+          {child, p.node.file});
+    }
+  }
+}
+
+void Analyzer::CutCycles() {
+  std::vector<int> state(disks_.size(), 0);  // 0 new, 1 on path, 2 done
+  for (size_t s = 0; s < disks_.size(); ++s) {
+    std::vector<int> path;
+    int cur = static_cast<int>(s);
+    while (cur != -1 && state[cur] == 0) {
+      state[cur] = 1;
+      path.push_back(cur);
+      cur = disks_[cur].parent;
+    }
+    if (cur != -1 && state[cur] == 1) {
+      std::vector<std::string> names;
+      auto at = std::find(path.begin(), path.end(), cur);
+      for (auto it = at; it != path.end(); ++it) {
+        names.push_back(disks_[*it].node.file);
+      }
+      Add(Reason::kBrokenChain, true,
+          absl::StrCat("parent cycle: ", absl::StrJoin(names, " -> "), " -> ",
+                       disks_[cur].node.file),
+          names);
+      disks_[path.back()].parent = -1;
+      disks_[path.back()].node.parent.clear();
+    }
+    for (int x : path) state[x] = 2;
+  }
+}
+
+void Analyzer::BuildChains() {
+  for (size_t i = 0; i < disks_.size(); ++i) {
+    if (disks_[i].parent >= 0) {
+      disks_[disks_[i].parent].children.push_back(static_cast<int>(i));
+    }
+  }
+  for (Disk& d : disks_) {
+    std::sort(d.children.begin(), d.children.end(), [&](int a, int b) {
+      return disks_[a].node.file < disks_[b].node.file;
+    });
+    for (int c : d.children) d.node.children.push_back(disks_[c].node.file);
+    if (d.children.size() > 1) report_.linear = false;
+  }
+  size_t emitted = 0;
+  bool truncated = false;
+  for (size_t r = 0; r < disks_.size(); ++r) {
+    if (disks_[r].parent >= 0) continue;
+    // Iterative DFS keeping the current path.
+    std::vector<std::pair<int, size_t>> stack = {{static_cast<int>(r), 0}};
+    std::vector<std::string> path = {disks_[r].node.file};
+    while (!stack.empty()) {
+      auto& [d, next] = stack.back();
+      const Disk& disk = disks_[d];
+      if (disk.children.empty() && next == 0) {
+        if (emitted + path.size() > kMaxChainEntries) {
+          truncated = true;
+        } else {
+          report_.chains.push_back(path);
+          emitted += path.size();
+        }
+        next = 1;
+      }
+      if (next >= disk.children.size() || disk.children.empty()) {
+        stack.pop_back();
+        path.pop_back();
+        continue;
+      }
+      int c = disk.children[next++];
+      stack.emplace_back(c, 0);
+      path.push_back(disks_[c].node.file);
+    }
+  }
+  if (truncated) {
+    Add(Reason::kNone, false, "chain list truncated (too many layers)", {});
+  }
+  std::sort(report_.chains.begin(), report_.chains.end(),
+            [](const auto& a, const auto& b) { return a.back() < b.back(); });
+}
+
+void Analyzer::CheckVmx() {
+  if (vmx_.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& [i, v] : vmx_) names.push_back(Name(i));
+    Add(Reason::kNone, false,
+        absl::StrCat("more than one .vmx: ", absl::StrJoin(names, ", ")), names);
+  }
+  for (const auto& [vi, vmx] : vmx_) {
+    for (const VmxDisk& vd : vmx.disks) {
+      if (!vd.present) continue;
+      const std::string where = absl::StrCat(Name(vi), " ", vd.node);
+      Ref r = ResolveRef(vd.file_name, false, opt_.self_dirs);
+      if (r.where != Ref::kLocal) {
+        Add(Reason::kParentOutsideDatastore, true,
+            absl::StrCat(where, " uses disk \"", vd.file_name,
+                         "\" outside this VM directory; a clone of the "
+                         "directory would share or lose it"),
+            {Name(vi)});
+        continue;
+      }
+      auto it = by_name_.find(r.name);
+      if (it == by_name_.end()) {
+        Add(Reason::kLeafMismatch, true,
+            absl::StrCat(where, " names ", r.name,
+                         ", which is not in this directory"),
+            {Name(vi), r.name});
+        continue;
+      }
+      auto dd = disk_of_file_.find(it->second);
+      if (dd == disk_of_file_.end()) {
+        if (kind_[it->second] != Kind::kMalformed) {
+          Add(Reason::kLeafMismatch, true,
+              absl::StrCat(where, " names ", r.name,
+                           ", which is not a disk descriptor (extent data?)"),
+              {Name(vi), r.name});
+        }
+        continue;
+      }
+      Disk& d = disks_[dd->second];
+      d.node.in_use_by_vmx = true;
+      vmx_leaves_.insert(d.node.file);
+      if (!d.children.empty()) {
+        Add(Reason::kLeafMismatch, true,
+            absl::StrCat(where, " runs ", d.node.file, ", which is not a leaf: ",
+                         absl::StrJoin(d.node.children, ", "),
+                         " descend from it; writing to it would corrupt them "
+                         "(a stale .vmx or a half-finished snapshot operation)"),
+            {Name(vi), d.node.file});
+      }
+    }
+  }
+}
+
+void Analyzer::CheckVmsd() {
+  for (const auto& [si, vmsd] : vmsd_) {
+    for (const std::string& p : vmsd.problems) {
+      Add(Reason::kNone, false, absl::StrCat(Name(si), ": ", p), {Name(si)});
+    }
+    if (vmsd.need_consolidate) {
+      Add(Reason::kNone, false,
+          absl::StrCat(Name(si), " says the disks need consolidation"),
+          {Name(si)});
+    }
+    for (const VmsdSnapshot& s : vmsd.snapshots) {
+      for (const VmsdDisk& vd : s.disks) {
+        Ref r = ResolveRef(vd.file_name, false, opt_.self_dirs);
+        if (r.where != Ref::kLocal) continue;
+        auto it = by_name_.find(r.name);
+        const auto dd = it == by_name_.end() ? disk_of_file_.end()
+                                              : disk_of_file_.find(it->second);
+        if (dd == disk_of_file_.end()) {
+          Add(Reason::kNone, false,
+              absl::StrCat(Name(si), ": snapshot ", s.uid,
+                           s.display_name.empty()
+                               ? std::string()
+                               : absl::StrCat(" (", s.display_name, ")"),
+                           " froze ", r.name, ", which is not a disk here"),
+              {Name(si), r.name});
+          continue;
+        }
+        const Disk& d = disks_[dd->second];
+        vmsd_frozen_.insert(d.node.file);
+        if (d.children.empty()) {
+          Add(Reason::kNone, false,
+              absl::StrCat(Name(si), ": snapshot ", s.uid, " froze ",
+                           d.node.file, ", but no redo log descends from it"),
+              {Name(si), d.node.file});
+        }
+      }
+    }
+  }
+}
+
+void Analyzer::CheckBranches() {
+  for (const Disk& p : disks_) {
+    if (p.children.size() < 2) continue;
+    std::vector<std::string> unaccounted, running;
+    for (int c : p.children) {
+      const std::string& n = disks_[c].node.file;
+      if (vmx_leaves_.count(n)) running.push_back(n);
+      if (!vmx_leaves_.count(n) && !vmsd_frozen_.count(n)) {
+        unaccounted.push_back(n);
+      }
+    }
+    std::vector<std::string> files = p.node.children;
+    files.push_back(p.node.file);
+    std::string cause;
+    if (!unaccounted.empty() || vmsd_.empty()) {
+      cause = absl::StrCat(
+          "likely cause: an application-consistent (VSS-quiesced) snapshot of "
+          "Windows Server 2008/2008 R2, which leaves two redo logs per disk on "
+          "the same parent",
+          unaccounted.empty()
+              ? std::string()
+              : absl::StrCat("; not recorded in the .vmsd or .vmx: ",
+                             absl::StrJoin(unaccounted, ", ")));
+    } else {
+      cause =
+          "every branch is recorded in the .vmsd/.vmx, so this is a snapshot "
+          "tree (a revert followed by new snapshots)";
+    }
+    Add(Reason::kVssSiblingRedoLogs, true,
+        absl::StrCat(p.node.file, " has ", p.children.size(),
+                     " child redo logs (", absl::StrJoin(p.node.children, ", "),
+                     "): the disk is a tree, not a chain",
+                     running.empty()
+                         ? std::string()
+                         : absl::StrCat("; the VM runs ",
+                                        absl::StrJoin(running, ", ")),
+                     "; ", cause,
+                     ". Consolidate the snapshots (Delete All) before cloning"),
+        files);
+  }
+}
+
+void Analyzer::Finish() {
+  for (Disk& d : disks_) report_.disks.push_back(std::move(d.node));
+  std::sort(report_.disks.begin(), report_.disks.end(),
+            [](const DiskNode& a, const DiskNode& b) { return a.file < b.file; });
+  std::vector<std::string> blocking;
+  for (const Finding& f : report_.findings) {
+    if (!f.blocks_offload) continue;
+    report_.offloadable = false;
+    std::string n = ReasonName(f.reason);
+    if (std::find(blocking.begin(), blocking.end(), n) == blocking.end()) {
+      blocking.push_back(n);
+    }
+  }
+  if (report_.offloadable && report_.linear) {
+    for (const auto& chain : report_.chains) {
+      const DiskNode* leaf = nullptr;
+      for (const DiskNode& d : report_.disks) {
+        if (d.file == chain.back()) leaf = &d;
+      }
+      Add(Reason::kNone, false,
+          absl::StrCat(
+              chain.size() == 1 ? "single-layer disk " : "linear chain ",
+              absl::StrJoin(chain, " <- "),
+              leaf != nullptr && leaf->in_use_by_vmx ? " (the .vmx runs "
+                                                     : " (leaf ",
+              chain.back(), "): offload clones each of the ", chain.size(),
+              " layer(s) with its extent files, sharing extents, then "
+              "rewrites names and CIDs"),
+          chain);
+    }
+  }
+  const size_t n_disks = report_.disks.size();
+  std::string shape = absl::StrCat(
+      n_disks, n_disks == 1 ? " disk" : " disks", " in ", report_.chains.size(),
+      report_.chains.size() == 1 ? " chain" : " chains",
+      report_.linear ? " (linear)" : " (tree: a parent has several children)");
+  if (report_.offloadable) {
+    report_.summary = absl::StrCat("offloadable: ", shape);
+  } else {
+    std::string first;
+    for (const Finding& f : report_.findings) {
+      if (f.blocks_offload) {
+        first = f.detail;
+        break;
+      }
+    }
+    if (first.size() > 200) first = absl::StrCat(first.substr(0, 197), "...");
+    report_.summary = absl::StrCat("not offloadable (",
+                                   absl::StrJoin(blocking, ", "), "): ", shape,
+                                   "; ", first);
+  }
+}
+
+absl::StatusOr<ChainReport> Analyzer::Run() {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const std::string& n = files_[i].name;
+    if (n.empty() || n == "." || n == ".." ||
+        n.find('/') != std::string::npos || n.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("file ", i, ": invalid name"));
+    }
+    if (!by_name_.emplace(n, i).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate file name ", n));
+    }
+  }
+  Classify();
+  ClaimExtents();
+  LinkParents();
+  CutCycles();
+  BuildChains();
+  CheckVmx();
+  CheckVmsd();
+  CheckBranches();
+  Finish();
+  return std::move(report_);
+}
+
+}  // namespace
+
+absl::StatusOr<ChainReport> AnalyzeVm(absl::Span<const FileSample> files,
+                                      const AnalyzeOptions& options) {
+  Analyzer a(files, options);
+  return a.Run();
+}
+
+std::vector<WantedRange> WantedRanges(const FileSample& file) {
+  if (!IsVhdx(file.head)) return {};
+  internal::FileView view;
+  view.head = file.head;
+  for (const FileRange& r : file.extra) view.ranges.emplace_back(r.offset, r.bytes);
+  std::vector<WantedRange> out;
+  for (const auto& [off, len] : VhdxWantedRanges(view)) {
+    if (off >= file.size) continue;
+    WantedRange w;
+    w.offset = off;
+    w.length = std::min<uint64_t>({len, kMaxWanted, file.size - off});
+    out.push_back(w);
+  }
+  return out;
+}
+
+const char* ReasonName(Reason reason) {
+  switch (reason) {
+    case Reason::kNone: return "NONE";
+    case Reason::kVssSiblingRedoLogs: return "VSS_SIBLING_REDO_LOGS";
+    case Reason::kRunningVm: return "RUNNING_VM";
+    case Reason::kBrokenChain: return "BROKEN_CHAIN";
+    case Reason::kMissingParent: return "MISSING_PARENT";
+    case Reason::kParentOutsideDatastore: return "PARENT_OUTSIDE_DATASTORE";
+    case Reason::kUnsupportedFormat: return "UNSUPPORTED_FORMAT";
+    case Reason::kMalformed: return "MALFORMED";
+    case Reason::kLeafMismatch: return "LEAF_MISMATCH";
+    case Reason::kMissingExtent: return "MISSING_EXTENT";
+  }
+  return "UNKNOWN";
+}
 
 }  // namespace vnas::vmformat

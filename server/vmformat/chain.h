@@ -25,13 +25,39 @@ namespace vnas::vmformat {
 // and the VHDX metadata region offsets the parser asks for.
 inline constexpr uint64_t kSampleBytes = 64 * 1024;
 
+// Bytes of a file beyond its head, read because a parser asked for them
+// (see WantedRanges).
+struct FileRange {
+  uint64_t offset = 0;  // byte offset in the file
+  std::string bytes;    // the bytes at that offset (may be short at EOF)
+};
+
 // One file of the VM directory.
 struct FileSample {
   std::string name;       // name inside the VM directory (no '/')
   uint64_t size = 0;      // full file size in bytes
   int64_t mtime_sec = 0;  // modification time, seconds since the epoch
   std::string head;       // the first min(size, kSampleBytes) bytes
+  // Optional: ranges beyond `head` that WantedRanges() asked for. Empty is
+  // fine: the analyzer then reports what it could not see as a finding.
+  std::vector<FileRange> extra;
 };
+
+// A byte range a parser needs beyond the head.
+struct WantedRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;  // <= 1 MiB
+};
+
+// WantedRanges()
+//
+// The byte ranges of `file` (beyond its head and the ranges already in
+// `file.extra`) that the analyzer would read to finish parsing it — today
+// only VHDX, whose headers, region table and metadata region live at 64 KiB
+// and beyond. A caller that wants full VHDX answers loops: read the ranges,
+// append them to `file.extra`, ask again, until the answer is empty (at most
+// 4 rounds, a few MiB in total). Returns {} for every other format.
+std::vector<WantedRange> WantedRanges(const FileSample& file);
 
 enum class DiskFormat {
   kUnknown = 0,
@@ -53,6 +79,7 @@ enum class Reason {
   kUnsupportedFormat = 6,   // a disk format we cannot read safely
   kMalformed = 7,           // a header or descriptor that does not parse
   kLeafMismatch = 8,        // .vmx names a disk that is not a chain leaf
+  kMissingExtent = 9,       // a descriptor's extent data file is not there
 };
 
 struct Finding {
@@ -88,6 +115,11 @@ struct ChainReport {
 struct AnalyzeOptions {
   int64_t now_sec = 0;              // for lock-file freshness
   int64_t lock_fresh_sec = 35;      // ESXi: stale after 10*3+5 s
+  // Absolute paths under which the hypervisor knows this VM directory (e.g.
+  // "/vmfs/volumes/<uuid>/vm", "/vmfs/volumes/<name>/vm"). An absolute parent
+  // path inside one of them counts as local; any other absolute parent path
+  // is outside the datastore directory.
+  std::vector<std::string> self_dirs;
 };
 
 // AnalyzeVm()

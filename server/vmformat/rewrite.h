@@ -78,8 +78,9 @@ absl::StatusOr<std::string> RewriteVmdkDescriptor(absl::string_view text,
 // Like RewriteVmdkDescriptor, and also sets CID to `new_cid` and parentCID to
 // `new_parent_cid` (each 8 lower-case hex digits, e.g. "3a5c0f21"; pass
 // "ffffffff" as the parent CID of a base disk). An empty string keeps that
-// value unchanged. When the descriptor carries `ddb.longContentID` (ESXi), its
-// last 8 hex digits are the CID: they are updated with it.
+// value unchanged. When the descriptor carries `ddb.longContentID` (ESXi)
+// whose last 8 hex digits equal the old CID, those 8 digits follow the new
+// CID; a longContentID that does not end in the CID is left alone.
 //
 // Errors: as RewriteVmdkDescriptor, plus InvalidArgument for a CID that is
 // not 8 hex digits.
@@ -138,8 +139,9 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
 // displayName is set to `new_display_name` (added after the last line when
 // absent; left as is when `new_display_name` is empty). Keys are matched
 // case-insensitively; the original key spelling, spacing and quoting are
-// kept. Non-file values that merely look like a name are compared as whole
-// values only, so substrings are never replaced.
+// kept. Values are compared as whole file names, so substrings are never
+// replaced; free-text keys (*displayName, *annotation, *description,
+// guestinfo.*) are never treated as file references.
 //
 // Errors: InvalidArgument for a NUL byte, or for a display name containing a
 // '"', line break or NUL.
@@ -151,7 +153,8 @@ absl::StatusOr<std::string> RewriteVmx(absl::string_view text,
 //
 // Rewrites a .vmsd for the clone: snapshotN.filename (.vmsn) and
 // snapshotN.diskM.fileName values (and any other value that is a file name
-// in `rename_map`) are renamed. Everything else is kept.
+// in `rename_map`, free-text keys excepted as in RewriteVmx) are renamed.
+// Everything else is kept.
 //
 // Errors: InvalidArgument for a NUL byte.
 absl::StatusOr<std::string> RewriteVmsd(absl::string_view text,

@@ -1,0 +1,56 @@
+// kv_text.h — line splitting and `key = value` parsing for VMware's text
+// formats (VMDK descriptors, .vmx, .vmsd), with byte offsets so rewriters can
+// splice a value and keep everything else byte for byte.
+//
+// Grammar (ABNF-ish; WS = SP / HTAB):
+//   text      = *(line eol) [line]
+//   eol       = CRLF / LF                ; a lone CR is line content
+//   kv-line   = *WS key *WS "=" *WS value *WS
+//   key       = 1*(any octet except WS, "=", DQUOTE, "#", CR, LF)
+//   value     = DQUOTE *(any octet except DQUOTE) DQUOTE   ; quoted
+//             / *(any octet)                               ; bare, WS-trimmed
+//   comment   = *WS "#" *(any octet)
+// A quoted value followed by more than WS is still accepted (the rest is
+// reported as `trailing`). Keys keep their spelling; callers compare them
+// case-insensitively where the format says so (.vmx, .vmsd).
+#ifndef VNAS_SERVER_VMFORMAT_INTERNAL_KV_TEXT_H_
+#define VNAS_SERVER_VMFORMAT_INTERNAL_KV_TEXT_H_
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace vnas::vmformat::internal {
+
+struct TextLine {
+  absl::string_view body;  // the line without its end-of-line bytes
+  absl::string_view eol;   // "\n", "\r\n" or "" (last line)
+  size_t offset = 0;       // offset of `body` in the text
+};
+
+// Splits `text` into lines; the concatenation of body+eol is `text`.
+std::vector<TextLine> SplitLines(absl::string_view text);
+
+struct KeyValue {
+  absl::string_view key;
+  absl::string_view value;   // without quotes
+  size_t value_begin = 0;    // offset of `value` within the line body
+  bool quoted = false;
+  bool trailing = false;     // non-WS bytes after the closing quote
+};
+
+// Parses one line body as `key = value`. Returns nullopt for blank lines,
+// comments and anything else that is not a key/value line.
+std::optional<KeyValue> ParseKeyValue(absl::string_view body);
+
+// Strips SP/HTAB on both ends.
+absl::string_view TrimWs(absl::string_view s);
+
+// True when the body is empty/WS only or a '#' comment.
+bool IsBlankOrComment(absl::string_view body);
+
+}  // namespace vnas::vmformat::internal
+
+#endif  // VNAS_SERVER_VMFORMAT_INTERNAL_KV_TEXT_H_

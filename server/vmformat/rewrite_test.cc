@@ -1,0 +1,295 @@
+#include "server/vmformat/rewrite.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+#include "server/vmformat/chain.h"
+#include "server/vmformat/vmdk_descriptor.h"
+
+namespace vnas::vmformat {
+namespace {
+
+FileSample Text(const std::string& name, const std::string& text) {
+  FileSample f;
+  f.name = name;
+  f.size = text.size();
+  f.head = text;
+  return f;
+}
+
+const RenameMap kMap = {
+    {"vm.vmdk", "web2.vmdk"},
+    {"vm-flat.vmdk", "web2-flat.vmdk"},
+    {"vm-000001.vmdk", "web2-000001.vmdk"},
+    {"vm-000001-delta.vmdk", "web2-000001-delta.vmdk"},
+    {"vm.vmx", "web2.vmx"},
+    {"vm.vmsd", "web2.vmsd"},
+    {"vm.nvram", "web2.nvram"},
+    {"vm.vmxf", "web2.vmxf"},
+    {"vm-Snapshot1.vmsn", "web2-Snapshot1.vmsn"},
+};
+
+TEST(ProposeRenameMap, Table) {
+  const std::vector<std::string> names = {
+      "vm.vmx", "vm.vmdk", "vm-flat.vmdk", "vm_1.vmdk", "vm-000001-delta.vmdk",
+      "vm-Snapshot1.vmsn", "vmware.log", "vmware-1.log", "vm.vmx.lck",
+      ".lck-00000000abcd", "vm", "other.vmdk"};
+  absl::StatusOr<RenameMap> m = ProposeRenameMap(names, "vm", "web2");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const RenameMap want = {
+      {"vm.vmx", "web2.vmx"},
+      {"vm.vmdk", "web2.vmdk"},
+      {"vm-flat.vmdk", "web2-flat.vmdk"},
+      {"vm_1.vmdk", "web2_1.vmdk"},
+      {"vm-000001-delta.vmdk", "web2-000001-delta.vmdk"},
+      {"vm-Snapshot1.vmsn", "web2-Snapshot1.vmsn"},
+  };
+  EXPECT_EQ(*m, want);
+  EXPECT_EQ(ProposeRenameMap(names, "", "x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ProposeRenameMap(names, "vm", "a/b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<std::string> clash = {"vm.vmx", "web2.vmx"};
+  EXPECT_EQ(ProposeRenameMap(clash, "vm", "web2").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  const std::vector<std::string> dup = {"vm.vmx", "vm.vmx"};
+  EXPECT_FALSE(ProposeRenameMap(dup, "vm", "web2").ok());
+}
+
+TEST(RewriteVmdkDescriptor, RenamesAndPreservesEverythingElse) {
+  const std::string in =
+      "# Disk DescriptorFile\r\n"
+      "version=1\r\n"
+      "CID=7b2e9d44\r\n"
+      "parentCID=3a5c0f21\r\n"
+      "createType=\"vmfsSparse\"\r\n"
+      "parentFileNameHint=\"vm.vmdk\"\r\n"
+      "# Extent description\r\n"
+      "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\"\r\n"
+      "\r\n"
+      "ddb.custom.unknown = \"vm.vmdk\"\r\n"
+      "ddb.longContentID = \"0123456789abcdef0123456d7b2e9d44\"\r\n";
+  absl::StatusOr<std::string> out = RewriteVmdkDescriptor(in, kMap);
+  ASSERT_TRUE(out.ok()) << out.status();
+  const std::string want =
+      "# Disk DescriptorFile\r\n"
+      "version=1\r\n"
+      "CID=7b2e9d44\r\n"
+      "parentCID=3a5c0f21\r\n"
+      "createType=\"vmfsSparse\"\r\n"
+      "parentFileNameHint=\"web2.vmdk\"\r\n"
+      "# Extent description\r\n"
+      "RW 41943040 VMFSSPARSE \"web2-000001-delta.vmdk\"\r\n"
+      "\r\n"
+      "ddb.custom.unknown = \"vm.vmdk\"\r\n"
+      "ddb.longContentID = \"0123456789abcdef0123456d7b2e9d44\"\r\n";
+  EXPECT_EQ(*out, want);
+
+  absl::StatusOr<std::string> cids =
+      RewriteVmdkDescriptorCids(in, kMap, "0badc0de", "feedf00d");
+  ASSERT_TRUE(cids.ok()) << cids.status();
+  absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(*cids);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->cid, 0x0badc0deu);
+  EXPECT_EQ(d->parent_cid, 0xfeedf00du);
+  EXPECT_NE(cids->find("ddb.longContentID = \"0123456789abcdef0123456d0badc0de\"\r\n"),
+            std::string::npos)
+      << *cids;
+  EXPECT_EQ(RewriteVmdkDescriptorCids(in, kMap, "xyz", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RewriteVmdkDescriptor, LeavesForeignPathsAndHandlesVariants) {
+  const std::string in =
+      "version = 1\n"
+      "CID = 1\n"
+      "parentCID = 2\n"
+      "createType = twoGbMaxExtentFlat\n"
+      "parentFileNameHint = /vmfs/volumes/other/vm/vm.vmdk\n"
+      "RW 8 FLAT vm-flat.vmdk 0\n"
+      "RW 8 FLAT \"./vm-flat.vmdk\" 8\n"
+      "RW 8 FLAT \"../x/vm-flat.vmdk\" 16\n"
+      "RW 8 ZERO";
+  RenameMap m = {{"vm-flat.vmdk", "my clone-flat.vmdk"}};
+  absl::StatusOr<std::string> out = RewriteVmdkDescriptor(in, m);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out,
+            "version = 1\n"
+            "CID = 1\n"
+            "parentCID = 2\n"
+            "createType = twoGbMaxExtentFlat\n"
+            "parentFileNameHint = /vmfs/volumes/other/vm/vm.vmdk\n"
+            "RW 8 FLAT \"my clone-flat.vmdk\" 0\n"
+            "RW 8 FLAT \"./my clone-flat.vmdk\" 8\n"
+            "RW 8 FLAT \"../x/vm-flat.vmdk\" 16\n"
+            "RW 8 ZERO");
+  EXPECT_FALSE(RewriteVmdkDescriptor("not a descriptor", m).ok());
+  EXPECT_FALSE(RewriteVmdkDescriptor(in, {{"a", "b\"c"}}).ok());
+  EXPECT_FALSE(RewriteVmdkDescriptor(in, {{"a", "d/e"}}).ok());
+}
+
+std::string Desc(const std::string& cid, const std::string& parent_cid,
+                 const std::string& hint, const std::string& extent) {
+  std::string d = "version=1\nCID=" + cid + "\nparentCID=" + parent_cid +
+                  "\ncreateType=\"vmfsSparse\"\n";
+  if (!hint.empty()) d += "parentFileNameHint=\"" + hint + "\"\n";
+  return d + extent + "\n";
+}
+
+TEST(RewriteVmdkSet, FreshCidsFollowTheChain) {
+  std::vector<FileSample> files = {
+      Text("vm.vmdk", Desc("3a5c0f21", "ffffffff", "", "RW 8 VMFS \"vm-flat.vmdk\"")),
+      Text("vm-000001.vmdk", Desc("7b2e9d44", "3a5c0f21", "vm.vmdk",
+                                  "RW 8 VMFSSPARSE \"vm-000001-delta.vmdk\"")),
+      Text("vm-000002.vmdk", Desc("c41f0a93", "deadbeef", "vm-000001.vmdk",
+                                  "RW 8 VMFSSPARSE \"vm-000002-delta.vmdk\"")),
+      Text("vm-000003.vmdk", Desc("11111111", "22222222", "/vmfs/volumes/x/base.vmdk",
+                                  "RW 8 VMFSSPARSE \"vm-000003-delta.vmdk\"")),
+      Text("vm.vmx", "displayName = \"vm\"\n"),
+  };
+  files.push_back(FileSample{"vm-flat.vmdk", 1ull << 30, 0, std::string(4096, '\0'), {}});
+  // A deterministic source that repeats and offers reserved values.
+  std::vector<uint32_t> seq = {0xffffffff, 0xaaaa0001, 0xaaaa0001, 0xfffffffe,
+                               0xaaaa0002, 0xaaaa0003, 0xaaaa0004};
+  size_t next = 0;
+  RewriteOptions opt;
+  opt.cid_source = [&] { return seq[next++ % seq.size()]; };
+  absl::StatusOr<std::vector<DescriptorEdit>> edits = RewriteVmdkSet(files, kMap, opt);
+  ASSERT_TRUE(edits.ok()) << edits.status();
+  ASSERT_EQ(edits->size(), 4u);
+  const DescriptorEdit& base = (*edits)[0];
+  const DescriptorEdit& d1 = (*edits)[1];
+  const DescriptorEdit& d2 = (*edits)[2];
+  const DescriptorEdit& d3 = (*edits)[3];
+  EXPECT_EQ(base.new_name, "web2.vmdk");
+  EXPECT_EQ(base.new_cid, "aaaa0001");
+  EXPECT_EQ(d1.new_cid, "aaaa0002");
+  EXPECT_EQ(d2.new_cid, "aaaa0003");
+  EXPECT_EQ(d3.new_cid, "aaaa0004");
+  EXPECT_EQ(d1.new_parent_cid, "aaaa0001");   // follows the parent
+  EXPECT_EQ(d2.new_parent_cid, "deadbeef");   // broken link kept as is
+  EXPECT_EQ(d3.new_parent_cid, "22222222");   // parent outside the set
+  for (const DescriptorEdit& e : *edits) {
+    EXPECT_TRUE(e.whole_file);
+    absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(e.bytes);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(absl::StrFormat("%08x", d->cid), e.new_cid);
+  }
+  absl::StatusOr<VmdkDescriptor> child = ParseVmdkDescriptor(d1.bytes);
+  EXPECT_EQ(child->parent_hint, "web2.vmdk");
+  EXPECT_EQ(child->extents[0].file, "web2-000001-delta.vmdk");
+  EXPECT_EQ(child->parent_cid, 0xaaaa0001u);
+
+  // The rewritten set analyzes as a consistent chain.
+  std::vector<FileSample> clone;
+  for (const DescriptorEdit& e : *edits) {
+    if (e.old_name == "vm.vmdk" || e.old_name == "vm-000001.vmdk") {
+      clone.push_back(Text(e.new_name, e.bytes));
+    }
+  }
+  clone.push_back(FileSample{"web2-flat.vmdk", 1ull << 30, 0, std::string(4096, '\0'), {}});
+  clone.push_back(FileSample{"web2-000001-delta.vmdk", 1ull << 30, 0,
+                             std::string("COWD\1\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0", 20) +
+                                 std::string(100, '\0'),
+                             {}});
+  absl::StatusOr<ChainReport> r = AnalyzeVm(clone, AnalyzeOptions{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  ASSERT_EQ(r->chains.size(), 1u);
+  EXPECT_EQ(r->chains[0], (std::vector<std::string>{"web2.vmdk", "web2-000001.vmdk"}));
+}
+
+TEST(RewriteVmdkSet, EmbeddedDescriptorPatchKeepsAreaSize) {
+  const std::string desc =
+      "# Disk DescriptorFile\nversion=1\nCID=00000001\nparentCID=ffffffff\n"
+      "createType=\"monolithicSparse\"\nRW 8 SPARSE \"vm.vmdk\"\n";
+  std::string head(64 * 1024, '\0');
+  head.replace(0, 4, "KDMV");
+  head[4] = 1;
+  head[20] = static_cast<char>(128);  // grain 128
+  head[28] = 1;                       // descriptor at sector 1
+  head[36] = 2;                       // 2 sectors
+  head.replace(512, desc.size(), desc);
+  FileSample f{"vm.vmdk", 1ull << 20, 0, head, {}};
+  RewriteOptions opt;
+  opt.cid_source = [] { return 0x12345678u; };
+  absl::StatusOr<std::vector<DescriptorEdit>> edits =
+      RewriteVmdkSet({f}, {{"vm.vmdk", "clone.vmdk"}}, opt);
+  ASSERT_TRUE(edits.ok()) << edits.status();
+  ASSERT_EQ(edits->size(), 1u);
+  EXPECT_FALSE((*edits)[0].whole_file);
+  EXPECT_EQ((*edits)[0].offset, 512u);
+  EXPECT_EQ((*edits)[0].bytes.size(), 1024u);
+  EXPECT_NE((*edits)[0].bytes.find("SPARSE \"clone.vmdk\""), std::string::npos);
+  EXPECT_NE((*edits)[0].bytes.find("CID=12345678"), std::string::npos);
+  // A rename that does not fit the area is refused.
+  RenameMap big = {{"vm.vmdk", std::string(2000, 'x')}};
+  EXPECT_EQ(RewriteVmdkSet({f}, big, opt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A truncated text descriptor sample is refused.
+  FileSample t = Text("a.vmdk", desc);
+  t.size += 10;
+  EXPECT_FALSE(RewriteVmdkSet({t}, {}, opt).ok());
+}
+
+TEST(RewriteVmx, RenamesFilesAndDisplayName) {
+  const std::string in =
+      ".encoding = \"UTF-8\"\r\n"
+      "displayName = \"vm\"\r\n"
+      "nvram = \"vm.nvram\"\r\n"
+      "extendedConfigFile = \"vm.vmxf\"\r\n"
+      "scsi0:0.fileName = \"vm-000001.vmdk\"\r\n"
+      "SATA0:1.FILENAME = \"/vmfs/volumes/iso/vm.vmdk\"\r\n"
+      "checkpoint.vmState = \"vm-Snapshot1.vmsn\"\r\n"
+      "annotation = \"copied from vm.vmdk\"\r\n"
+      "junk line without equals\r\n"
+      "# vm.vmdk in a comment\r\n";
+  absl::StatusOr<std::string> out = RewriteVmx(in, kMap, "web 2 | prod");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out,
+            ".encoding = \"UTF-8\"\r\n"
+            "displayName = \"web 2 |7C prod\"\r\n"
+            "nvram = \"web2.nvram\"\r\n"
+            "extendedConfigFile = \"web2.vmxf\"\r\n"
+            "scsi0:0.fileName = \"web2-000001.vmdk\"\r\n"
+            "SATA0:1.FILENAME = \"/vmfs/volumes/iso/vm.vmdk\"\r\n"
+            "checkpoint.vmState = \"web2-Snapshot1.vmsn\"\r\n"
+            "annotation = \"copied from vm.vmdk\"\r\n"
+            "junk line without equals\r\n"
+            "# vm.vmdk in a comment\r\n");
+  // No displayName: appended with the file's line ending.
+  absl::StatusOr<std::string> added = RewriteVmx("a = \"b\"\r\n", {}, "n");
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(*added, "a = \"b\"\r\ndisplayName = \"n\"\r\n");
+  absl::StatusOr<std::string> noeol = RewriteVmx("a = \"b\"", {}, "n");
+  EXPECT_EQ(*noeol, "a = \"b\"\ndisplayName = \"n\"\n");
+  EXPECT_EQ(*RewriteVmx(in, {}, ""), in);
+  EXPECT_FALSE(RewriteVmx(in, kMap, "bad\"name").ok());
+  EXPECT_FALSE(RewriteVmx(std::string("a=\"\0\"", 5), kMap, "x").ok());
+}
+
+TEST(RewriteVmsd, RenamesSnapshotFiles) {
+  const std::string in =
+      "snapshot.lastUID = \"1\"\n"
+      "snapshot0.uid = \"1\"\n"
+      "snapshot0.filename = \"vm-Snapshot1.vmsn\"\n"
+      "snapshot0.displayName = \"vm.vmdk\"\n"
+      "snapshot0.disk0.fileName = \"vm.vmdk\"\n"
+      "snapshot0.disk0.node = \"scsi0:0\"\n";
+  absl::StatusOr<std::string> out = RewriteVmsd(in, kMap);
+  ASSERT_TRUE(out.ok());
+  // Free-text keys (displayName) are never renamed, even when they equal a
+  // file name.
+  EXPECT_EQ(*out,
+            "snapshot.lastUID = \"1\"\n"
+            "snapshot0.uid = \"1\"\n"
+            "snapshot0.filename = \"web2-Snapshot1.vmsn\"\n"
+            "snapshot0.displayName = \"vm.vmdk\"\n"
+            "snapshot0.disk0.fileName = \"web2.vmdk\"\n"
+            "snapshot0.disk0.node = \"scsi0:0\"\n");
+}
+
+}  // namespace
+}  // namespace vnas::vmformat
