@@ -67,7 +67,7 @@ std::string Table::Render() const {
 
   std::vector<std::string> titles;
   for (const Column& c : columns_) titles.push_back(c.title);
-  std::string out = line(titles);
+  std::string out = show_header_ ? line(titles) : "";
   for (const auto& row : rows_) {
     if (row.empty()) {
       out += std::string(total, '-') + "\n";

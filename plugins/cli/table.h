@@ -40,6 +40,11 @@ class Table {
 
   size_t rows() const { return rows_.size(); }
 
+  // Table::set_show_header()
+  //
+  // false: Render() omits the title line (key/value listings).
+  void set_show_header(bool show) { show_header_ = show; }
+
   // Table::Render()
   //
   // The header line, then every row, each ending in '\n'. Columns are
@@ -48,6 +53,7 @@ class Table {
 
  private:
   std::vector<Column> columns_;
+  bool show_header_ = true;
   // An empty vector is a separator.
   std::vector<std::vector<std::string>> rows_;
 };

@@ -45,5 +45,13 @@ TEST(TableTest, NewlinesBecomeSpacesAndUtf8Width) {
             "two lines  2\n");
 }
 
+TEST(TableTest, WithoutHeader) {
+  Table t({{"K"}, {"V"}});
+  t.set_show_header(false);
+  t.AddRow({"size", "1 B"});
+  t.AddRow({"allocated", "0 B"});
+  EXPECT_EQ(t.Render(), "size       1 B\nallocated  0 B\n");
+}
+
 }  // namespace
 }  // namespace vnas::cli
