@@ -14,6 +14,8 @@ PACKAGES=(
   qemu-utils qemu-block-extra libnfs-utils
   # Tests: network namespaces for the portmapper on port 111, process tools
   iproute2 util-linux procps python3
+  # libFuzzer targets (bazel --config=fuzz): clang + its fuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
