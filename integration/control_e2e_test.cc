@@ -376,5 +376,79 @@ TEST_F(ControlE2eTest, Qcow2ChainFromQemuImgClonesAndStillOpens) {
   run("qemu-img compare -f qcow2 -F qcow2 top.qcow2 clone.qcow2");
 }
 
+TEST_F(ControlE2eTest, RunningVmRefusalSnapshotRestoreAndReceiptStream) {
+  Mkdir("/run");
+  const std::string flat = Pattern(256 << 10, 8);
+  WriteFile("/run/run.vmx", Vmx("run", "run.vmdk"));
+  WriteFile("/run/run.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
+                                        "VMFS", "run-flat.vmdk"));
+  WriteFile("/run/run-flat.vmdk", flat);
+  // ESXi's NFS lock file, just written: the VM is powered on.
+  WriteFile("/run/.lck-0000000000000011", std::string(84, 'L'));
+
+  // Watch receipts as they are written.
+  grpc::ClientContext wctx;
+  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::WatchReceiptsRequest wreq;
+  auto reader = stub_->WatchReceipts(&wctx, wreq);
+
+  grpc::ClientContext ctx;
+  v1::CloneFileResponse resp;
+  grpc::Status st = Clone("run/run-flat.vmdk", "run/copy.vmdk", 0, &resp, &ctx);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(ctx, "vnas-reason-code"), "2");
+  v1::Receipt streamed;
+  ASSERT_TRUE(reader->Read(&streamed));
+  EXPECT_EQ(streamed.reason(), v1::REASON_RUNNING_VM);
+  EXPECT_EQ(streamed.source(), "run/run-flat.vmdk");
+
+  // A snapshot of the running VM is allowed (crash-consistent).
+  grpc::ClientContext sctx;
+  v1::CreateSnapshotRequest sreq;
+  sreq.set_path("run");
+  sreq.set_name("hot");
+  v1::CreateSnapshotResponse sresp;
+  st = stub_->CreateSnapshot(&sctx, sreq, &sresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(sresp.verdict().explanation(), HasSubstr("crash-consistent"));
+  ASSERT_TRUE(reader->Read(&streamed));
+  EXPECT_EQ(streamed.kind(), v1::RECEIPT_CREATE_SNAPSHOT);
+  EXPECT_TRUE(streamed.offloaded());
+
+  PWrite("/run/run-flat.vmdk", 0, "changed after the snapshot");
+
+  // Restoring under a running VM is refused ...
+  grpc::ClientContext rctx;
+  v1::RestoreSnapshotRequest rreq;
+  rreq.set_id(sresp.snapshot().id());
+  v1::RestoreSnapshotResponse rresp;
+  st = stub_->RestoreSnapshot(&rctx, rreq, &rresp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(rctx, "vnas-reason-code"), "2");
+  // ... and allowed once the VM is off (lock gone).
+  ASSERT_EQ(nfs_unlink(nfs(), "/run/.lck-0000000000000011"), 0)
+      << client_->Error();
+  grpc::ClientContext rctx2;
+  st = stub_->RestoreSnapshot(&rctx2, rreq, &rresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(ReadFile("/run/run-flat.vmdk"), flat);
+
+  // A linked clone of the snapshot, visible through NFS.
+  grpc::ClientContext kctx;
+  v1::CloneSnapshotRequest kreq;
+  kreq.set_id(sresp.snapshot().id());
+  kreq.set_destination("run-linked");
+  v1::CloneSnapshotResponse kresp;
+  st = stub_->CloneSnapshot(&kctx, kreq, &kresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(ReadFile("/run-linked/run-flat.vmdk"), flat);
+
+  wctx.TryCancel();
+  while (reader->Read(&streamed)) {
+  }
+  reader->Finish().IgnoreError();
+  EXPECT_EQ(Receipts().size(), 5u);
+}
+
 }  // namespace
 }  // namespace vnas::harness
