@@ -1,6 +1,7 @@
 // control_service_test.cc — every rpc of vnas.v1.Control against a real
 // extent store (temp dir) through a real gRPC channel on 127.0.0.1.
 #include <atomic>
+#include <iostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -793,6 +794,26 @@ TEST_F(ControlServiceTest, AdminRpcs) {
     ASSERT_TRUE(f_.stub()->ListMembers(&ctx, {}, &r).ok());
     EXPECT_EQ(r.members_size(), 2);
   }
+}
+
+TEST_F(ControlServiceTest, CloneCopiesNoDataWhateverTheSize) {
+  const size_t big = 32 << 20;
+  f_.WriteFile("small.img", Pattern(64 << 10, 1));
+  f_.WriteFile("big.img", Pattern(big, 2));
+  auto before = f_.store()->GetStoreSpace();
+  ASSERT_TRUE(before.ok());
+  v1::CloneFileResponse small_resp, big_resp;
+  ASSERT_TRUE(CloneFile("small.img", "small2.img", 0, &small_resp).ok());
+  ASSERT_TRUE(CloneFile("big.img", "big2.img", 0, &big_resp).ok());
+  auto after = f_.store()->GetStoreSpace();
+  // No data segment was allocated by either clone.
+  EXPECT_EQ(after->used, before->used);
+  EXPECT_EQ(big_resp.bytes_shared(), big);
+  auto rs = Receipts();
+  ASSERT_EQ(rs.size(), 2u);
+  std::cout << "[ figures ] CloneFile 64 KiB: " << rs[0].duration_us()
+            << " us, 32 MiB: " << rs[1].duration_us() << " us (server side)\n";
+  EXPECT_EQ(*f_.ReadFile("big2.img"), Pattern(big, 2));
 }
 
 }  // namespace
