@@ -278,7 +278,13 @@ void Analyzer::AddVmdkDisk(size_t i, const VmdkDescriptor& d, DiskFormat format,
     if (e.type == "VMFSRDM" || e.type == "VMFSRAW") disk.raw_device = true;
     if (e.has_file) disk.node.extent_files.push_back(e.file);
   }
-  if (ContainsIgnoreCase(d.create_type, "raw")) disk.raw_device = true;
+  // vmfsRaw, vmfsRawDeviceMap, vmfsPassthroughRawDeviceMap; hosted
+  // fullDevice/partitionedDevice map host disks the same way.
+  if (ContainsIgnoreCase(d.create_type, "raw") ||
+      absl::EqualsIgnoreCase(d.create_type, "fullDevice") ||
+      absl::EqualsIgnoreCase(d.create_type, "partitionedDevice")) {
+    disk.raw_device = true;
+  }
   disk_of_file_[i] = static_cast<int>(disks_.size());
   disks_.push_back(std::move(disk));
   kind_[i] = Kind::kDisk;

@@ -136,8 +136,14 @@ absl::StatusOr<VmdkExtent> ParseExtentLine(absl::string_view body) {
   return e;
 }
 
+// A UTF-8 byte-order mark some Windows editors prepend.
+absl::string_view SkipBom(absl::string_view s) {
+  if (absl::StartsWith(s, "\xEF\xBB\xBF")) s.remove_prefix(3);
+  return s;
+}
+
 bool LooksLikeVmdkDescriptor(absl::string_view head) {
-  absl::string_view first = head.substr(0, 1024);
+  absl::string_view first = SkipBom(head).substr(0, 1024);
   if (first.find('\0') != absl::string_view::npos) return false;
   for (const internal::TextLine& line : SplitLines(first)) {
     absl::string_view t = TrimWs(line.body);
@@ -154,6 +160,7 @@ absl::StatusOr<VmdkDescriptor> ParseVmdkDescriptor(absl::string_view text) {
   if (text.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("descriptor: NUL byte");
   }
+  text = SkipBom(text);
   VmdkDescriptor d;
   bool has_version = false, has_cid = false, has_type = false;
   int line_no = 0;

@@ -26,6 +26,7 @@
 //       offset  = 1*DIGIT               ; sectors into `file` (FLAT only)
 //   ddb-kv      = "ddb." key *WS "=" *WS value
 //
+// A leading UTF-8 BOM is skipped (rewriters then keep it byte for byte).
 // Keys are matched case-insensitively. A duplicated header key, a NUL byte,
 // or a line that is none of the above makes the descriptor invalid.
 #ifndef VNAS_SERVER_VMFORMAT_VMDK_DESCRIPTOR_H_

@@ -158,6 +158,14 @@ TEST(VmdkDescriptor, ToleratesNonUtf8AndHugeLines) {
   EXPECT_FALSE(ParseVmdkDescriptor(std::string(1 << 20, 'x')).ok());
 }
 
+TEST(VmdkDescriptor, Utf8Bom) {
+  const std::string text = std::string("\xEF\xBB\xBF") + kFlatBase;
+  EXPECT_TRUE(LooksLikeVmdkDescriptor(text));
+  absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(text);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->cid, 0x3a5c0f21u);
+}
+
 TEST(VmdkDescriptor, Sniff) {
   EXPECT_TRUE(LooksLikeVmdkDescriptor("# Disk DescriptorFile\nversion=1\n"));
   EXPECT_TRUE(LooksLikeVmdkDescriptor("\n\n# other comment\nversion=1\n"));
