@@ -128,6 +128,16 @@ absl::StatusOr<CloneReport> OffloadSession::Clone(const CloneRequest& req) {
 
     cli::RpcFailure f = client_->Failure(st, &ctx, "CloneFile");
     report.receipt_seq = f.receipt_seq;
+    if (f.reason_code == kReasonDestinationParentMissing ||
+        f.reason_name == "DESTINATION_PARENT_MISSING") {
+      // A host copy would create the directory; so does the plugin, then
+      // asks again (whatever status code the server chose).
+      if (attempt == 0 && !req.dry_run) {
+        absl::Status made = mkdir_(*dst, options_.timeout);
+        if (!made.ok()) return made;
+        continue;
+      }
+    }
     switch (st.error_code()) {
       case grpc::StatusCode::NOT_FOUND:
       case grpc::StatusCode::ALREADY_EXISTS:
@@ -137,13 +147,6 @@ absl::StatusOr<CloneReport> OffloadSession::Clone(const CloneRequest& req) {
       case grpc::StatusCode::INVALID_ARGUMENT:
         if (f.reason_name == "CROSS_DATASTORE" || f.reason_name == "NOT_A_REGULAR_FILE") {
           break;  // the host copy decides for itself
-        }
-        if ((f.reason_code == kReasonDestinationParentMissing ||
-             f.reason_name == "DESTINATION_PARENT_MISSING") &&
-            attempt == 0 && !req.dry_run) {
-          absl::Status made = mkdir_(*dst, options_.timeout);
-          if (!made.ok()) return made;
-          continue;  // ask again, now that the directory exists
         }
         return f.status;
       case grpc::StatusCode::FAILED_PRECONDITION:

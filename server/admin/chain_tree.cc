@@ -4,6 +4,7 @@
 #include <set>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "plugins/cli/size.h"
@@ -44,14 +45,22 @@ void Draw(const std::map<std::string, const DiskNode*>& by_file,
 
 }  // namespace
 
+std::string ReasonText(const vnas::v1::Reason& r) {
+  std::string name = r.name();
+  if (name.empty()) {
+    name = vnas::v1::ReasonCode_Name(r.code());
+    if (absl::StartsWith(name, "REASON_")) name = name.substr(7);
+  }
+  if (absl::StartsWith(r.text(), name)) return r.text();
+  return absl::StrCat(name, ": ", r.text());
+}
+
 std::string VerdictLine(const vnas::v1::Verdict& v) {
   if (v.offloaded()) {
     std::string m = vnas::v1::Mechanism_Name(v.mechanism());
     return absl::StrCat("offloadable (", m, ")");
   }
-  std::string name = v.refusal().name();
-  if (name.empty()) name = vnas::v1::ReasonCode_Name(v.refusal().code());
-  return absl::StrCat("NOT offloadable: ", name, ": ", v.refusal().text());
+  return absl::StrCat("NOT offloadable: ", ReasonText(v.refusal()));
 }
 
 std::string RenderChain(const vnas::v1::GetChainResponse& c) {
@@ -80,9 +89,7 @@ std::string RenderChain(const vnas::v1::GetChainResponse& c) {
   for (int i = 0; i < c.findings_size(); ++i) {
     const auto& f = c.findings(i);
     const bool blocks = i < c.findings_block_size() && c.findings_block(i);
-    std::string name = f.name().empty() ? vnas::v1::ReasonCode_Name(f.code()) : f.name();
-    absl::StrAppend(&out, "  ", blocks ? "\u2717 blocks  " : "\u00b7 info    ", name, ": ",
-                    f.text());
+    absl::StrAppend(&out, "  ", blocks ? "\u2717 blocks  " : "\u00b7 info    ", ReasonText(f));
     if (f.files_size() > 0) absl::StrAppend(&out, " (", absl::StrJoin(f.files(), ", "), ")");
     absl::StrAppend(&out, "\n");
   }

@@ -23,6 +23,9 @@ namespace vnas::admin {
 // missing from the response are drawn as roots; a cycle is cut and marked.
 std::string RenderChain(const vnas::v1::GetChainResponse& chain);
 
+// "NAME: text" of a reason (the name once, even when the text repeats it).
+std::string ReasonText(const vnas::v1::Reason& reason);
+
 // One-line verdict text: "offloaded" / "refused: NAME: text".
 std::string VerdictLine(const vnas::v1::Verdict& verdict);
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/numeric/int128.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -102,9 +103,13 @@ std::string ReceiptKind(vnas::v1::ReceiptKind k) {
 }
 
 std::vector<std::string> ReceiptRow(const vnas::v1::Receipt& r) {
-  std::string reason = r.reason() == vnas::v1::REASON_NONE
-                           ? ""
-                           : absl::StrCat(r.reason_name(), ": ", r.reason_text());
+  std::string reason;
+  if (r.reason() != vnas::v1::REASON_NONE) {
+    // The text may already start with the name.
+    reason = absl::StartsWith(r.reason_text(), r.reason_name())
+                 ? r.reason_text()
+                 : absl::StrCat(r.reason_name(), ": ", r.reason_text());
+  }
   return {absl::StrCat(r.seq()),
           TimeNs(r.time_unix_ns()),
           ReceiptKind(r.kind()),
