@@ -816,5 +816,43 @@ TEST_F(ControlServiceTest, CloneCopiesNoDataWhateverTheSize) {
   EXPECT_EQ(*f_.ReadFile("big2.img"), Pattern(big, 2));
 }
 
+TEST_F(ControlServiceTest, ParentOutsideTheDatastoreIsRefused) {
+  f_.WriteFile("ext/vm.vmx", Vmx("vm", "vm-000001.vmdk"));
+  f_.WriteFile("ext/vm-000001.vmdk",
+               Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse",
+                          "/vmfs/volumes/5f1e-other/base/base.vmdk",
+                          "VMFSSPARSE", "vm-000001-delta.vmdk"));
+  f_.WriteFile("ext/vm-000001-delta.vmdk", Pattern(65536, 3));
+  grpc::ClientContext ctx;
+  v1::CloneFileResponse resp;
+  grpc::Status st =
+      CloneFile("ext/vm-000001.vmdk", "ext/copy.vmdk", 0, &resp, &ctx);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << st.error_message();
+  EXPECT_EQ(Trailer(ctx, "vnas-reason-code"), "5");
+  EXPECT_THAT(st.error_message(), HasSubstr("/vmfs/volumes/5f1e-other"));
+}
+
+TEST_F(ControlServiceTest, FileSnapshotRestore) {
+  f_.WriteFile("d.img", "original");
+  grpc::ClientContext c1;
+  v1::CreateSnapshotRequest creq;
+  creq.set_path("d.img");
+  creq.set_name("s");
+  v1::CreateSnapshotResponse cresp;
+  ASSERT_TRUE(f_.stub()->CreateSnapshot(&c1, creq, &cresp).ok());
+  EXPECT_FALSE(cresp.snapshot().directory());
+  auto a = f_.store()->ResolvePath("d.img");
+  ASSERT_TRUE(f_.store()->Write(a->ino, 0, "CHANGED!",
+                                storage::Stability::kFileSync).ok());
+  grpc::ClientContext c2;
+  v1::RestoreSnapshotRequest rreq;
+  rreq.set_id(cresp.snapshot().id());
+  v1::RestoreSnapshotResponse rresp;
+  grpc::Status st = f_.stub()->RestoreSnapshot(&c2, rreq, &rresp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(*f_.ReadFile("d.img"), "original");
+}
+
 }  // namespace
 }  // namespace vnas::control
