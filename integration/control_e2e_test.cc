@@ -450,5 +450,16 @@ TEST_F(ControlE2eTest, RunningVmRefusalSnapshotRestoreAndReceiptStream) {
   EXPECT_EQ(Receipts().size(), 5u);
 }
 
+// vnasd refuses to expose the control plane off loopback without TLS and a
+// token (it exits before binding anything).
+TEST(ControlE2eStartTest, NonLoopbackControlWithoutTlsIsRefused) {
+  Vnasd::Options o;
+  o.extra_flags = {"--control_listen=0.0.0.0:0"};
+  auto d = Vnasd::Start(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("--control_token_file"));
+}
+
 }  // namespace
 }  // namespace vnas::harness
