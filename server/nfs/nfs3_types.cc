@@ -8,8 +8,10 @@
 namespace vnas::nfs {
 namespace {
 
+// Names up to kMaxPathLen decode, so that handlers can answer
+// NFS3ERR_NAMETOOLONG for 256..1024 bytes instead of GARBAGE_ARGS.
 bool DecodeName(XdrDecoder& d, absl::string_view* name) {
-  return d.Var(kMaxNameLen, name);
+  return d.Var(kMaxPathLen, name);
 }
 
 bool DecodeTime(XdrDecoder& d, nfstime3* t) {

@@ -8,8 +8,9 @@
 // reads past the end). Encode*(): appends to the encoder.
 //
 // Grammar version: RFC 1813 (NFS program 100003, version 3). Limits we
-// enforce while decoding: nfs_fh3 ≤ NFS3_FHSIZE (64), filename3/nfspath3 ≤
-// 255/1024 bytes, WRITE data ≤ kMaxIoSize and equal to `count`.
+// enforce while decoding: nfs_fh3 ≤ NFS3_FHSIZE (64), filename3 and nfspath3
+// ≤ 1024 bytes (handlers answer NAMETOOLONG beyond 255), WRITE data ≤
+// kMaxIoSize and equal to `count`.
 #ifndef VNAS_SERVER_NFS_NFS3_TYPES_H_
 #define VNAS_SERVER_NFS_NFS3_TYPES_H_
 

@@ -1,0 +1,356 @@
+// dispatch_test — NFS/MOUNT/PMAP procedures through the dispatcher over a
+// real ExtentStore (in-memory Env): RPC errors, exports enforcement, root
+// squash, the duplicate-request cache, counters, and strict RFC 1813 points.
+#include "server/nfs/dispatch.h"
+
+#include "gtest/gtest.h"
+#include "server/nfs/dispatch_test_util.h"
+#include "server/nfs/mount_types.h"
+#include "server/nfs/nfs3_types.h"
+
+namespace vnas::nfs {
+namespace {
+
+constexpr uint32_t kLocal = 0x7f000001;     // 127.0.0.1
+constexpr uint32_t kTenNet = 0x0a010203;    // 10.1.2.3
+constexpr uint32_t kStranger = 0xc0a80105;  // 192.168.1.5
+
+std::string NoAttrs() { return std::string(24, '\0'); }  // sattr3: all unset
+
+std::string CreateArgs(const std::string& dir, const std::string& name,
+                       uint32_t mode = UNCHECKED) {
+  return XOpaque(dir) + XOpaque(name) + XU32(mode) + NoAttrs();
+}
+
+// The object handle out of a CREATE/MKDIR OK reply body.
+std::string CreatedHandle(const Reply& r) {
+  if (r.FirstWord() != NFS3_OK || r.body.size() < 12) return "";
+  uint32_t len = LoadBe32(r.body.data() + 8);
+  return r.body.substr(12, len);
+}
+
+// fattr3 from a GETATTR OK reply body.
+fattr3 Attrs(const Reply& r) {
+  fattr3 f;
+  XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+  Decode(d, &f);
+  return f;
+}
+
+TEST(Dispatch, NullAnswersOnEveryProgram) {
+  DispatchFixture f;
+  for (uint32_t prog : {kNfsProgram, kMountProgram, kPmapProgram}) {
+    uint32_t vers = prog == kPmapProgram ? 2 : 3;
+    Reply r = f.Call(prog, vers, 0, "", 42);
+    EXPECT_TRUE(r.accepted);
+    EXPECT_EQ(r.stat, SUCCESS);
+    EXPECT_EQ(r.xid, 42u);
+    EXPECT_TRUE(r.body.empty());
+  }
+}
+
+TEST(Dispatch, PortmapperReportsTheNfsPort) {
+  DispatchFixture f;
+  Reply nfs = f.Call(kPmapProgram, 2, PMAPPROC_GETPORT,
+                     XU32(kNfsProgram) + XU32(3) + XU32(6) + XU32(0));
+  EXPECT_EQ(nfs.FirstWord(), 2049u);
+  Reply mnt = f.Call(kPmapProgram, 2, PMAPPROC_GETPORT,
+                     XU32(kMountProgram) + XU32(3) + XU32(6) + XU32(0));
+  EXPECT_EQ(mnt.FirstWord(), 2049u);
+  Reply udp = f.Call(kPmapProgram, 2, PMAPPROC_GETPORT,
+                     XU32(kNfsProgram) + XU32(3) + XU32(17) + XU32(0));
+  EXPECT_EQ(udp.FirstWord(), 0u);
+  Reply set = f.Call(kPmapProgram, 2, PMAPPROC_SET,
+                     XU32(1) + XU32(1) + XU32(6) + XU32(1));
+  EXPECT_EQ(set.FirstWord(), 0u);  // false
+  Reply dump = f.Call(kPmapProgram, 2, PMAPPROC_DUMP, "");
+  EXPECT_EQ(dump.body.size(), 3 * 20u + 4);
+}
+
+TEST(Dispatch, MountAcceptsSubdirectoriesAndMatchesLookup) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  ASSERT_FALSE(root.empty());
+  Reply mk = f.Call(kNfsProgram, 3, NFSPROC3_MKDIR,
+                    XOpaque(root) + XOpaque("vm1") + NoAttrs());
+  ASSERT_EQ(mk.FirstWord(), NFS3_OK);
+  std::string vm1 = CreatedHandle(mk);
+  EXPECT_EQ(f.Mount("/vnas/vm1"), vm1);
+  EXPECT_EQ(f.Mount("/vnas/vm1/"), vm1);
+  Reply lk = f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP,
+                    XOpaque(root) + XOpaque("vm1"));
+  ASSERT_EQ(lk.FirstWord(), NFS3_OK);
+  EXPECT_EQ(lk.body.substr(8, LoadBe32(lk.body.data() + 4)), vm1);
+  // A file is not a mount point.
+  f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(vm1, "disk"));
+  Reply mf = f.Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas/vm1/disk"));
+  EXPECT_EQ(mf.FirstWord(), MNT3ERR_NOTDIR);
+  // EXPORT lists the export and its clients; DUMP the mounts.
+  Reply ex = f.Call(kMountProgram, 3, MOUNTPROC3_EXPORT, "");
+  EXPECT_NE(ex.body.find("/vnas"), std::string::npos);
+  EXPECT_NE(ex.body.find("127.0.0.1/32"), std::string::npos);
+  Reply du = f.Call(kMountProgram, 3, MOUNTPROC3_DUMP, "");
+  EXPECT_NE(du.body.find("/vnas/vm1"), std::string::npos);
+}
+
+TEST(Dispatch, ExportsAreEnforcedAtMountAndOnEveryCall) {
+  DispatchFixture f(
+      "/vnas 127.0.0.1/32(rw,no_root_squash) 10.0.0.0/8(ro,root_squash)\n");
+  std::string root = f.Mount("/vnas");
+  ASSERT_FALSE(root.empty());
+  // Not allowed at all.
+  Reply m = f.Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas"), 1, 0,
+                   kStranger);
+  EXPECT_EQ(m.FirstWord(), MNT3ERR_ACCES);
+  Reply g = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 2, 0,
+                   kStranger);
+  EXPECT_EQ(g.FirstWord(), NFS3ERR_ACCES) << "a handle is no pass";
+  // Read-only network: reads work, changes fail ROFS.
+  EXPECT_FALSE(f.Mount("/vnas", kTenNet).empty());
+  Reply gr = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 3, 0,
+                    kTenNet);
+  EXPECT_EQ(gr.FirstWord(), NFS3_OK);
+  Reply c = f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "x"), 4,
+                   1000, kTenNet);
+  EXPECT_EQ(c.FirstWord(), NFS3ERR_ROFS);
+  Reply acc = f.Call(kNfsProgram, 3, NFSPROC3_ACCESS, XOpaque(root) + XU32(0x3f),
+                     5, 1000, kTenNet);
+  ASSERT_EQ(acc.FirstWord(), NFS3_OK);
+  uint32_t granted = LoadBe32(acc.body.data() + acc.body.size() - 4);
+  EXPECT_EQ(granted & (ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE), 0u);
+  EXPECT_NE(granted & ACCESS3_READ, 0u);
+}
+
+TEST(Dispatch, RootSquashMapsUidZeroToNobody) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,root_squash) 10.0.0.0/8(rw,no_root_squash)\n");
+  std::string root = f.Mount("/vnas");
+  Reply sq = f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "sq"), 1, 0);
+  ASSERT_EQ(sq.FirstWord(), NFS3_OK);
+  Reply a = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(CreatedHandle(sq)));
+  EXPECT_EQ(Attrs(a).uid, kSquashedId);
+  EXPECT_EQ(Attrs(a).gid, kSquashedId);
+  Reply ns = f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "ns"), 2,
+                    0, kTenNet);
+  ASSERT_EQ(ns.FirstWord(), NFS3_OK);
+  Reply b = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(CreatedHandle(ns)));
+  EXPECT_EQ(Attrs(b).uid, 0u);
+  Reply u = f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "user"), 3,
+                   1000);
+  Reply c = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(CreatedHandle(u)));
+  EXPECT_EQ(Attrs(c).uid, 1000u);
+}
+
+TEST(Dispatch, SubdirectoryExportCannotClimbOut) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw)\n/vnas/vm1 10.0.0.0/8(rw)\n");
+  std::string root = f.Mount("/vnas");
+  f.Call(kNfsProgram, 3, NFSPROC3_MKDIR, XOpaque(root) + XOpaque("vm1") + NoAttrs());
+  EXPECT_EQ(f.Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas"), 1, 0,
+                   kTenNet).FirstWord(), MNT3ERR_ACCES);
+  std::string vm1 = f.Mount("/vnas/vm1", kTenNet);
+  ASSERT_FALSE(vm1.empty());
+  Reply up = f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP, XOpaque(vm1) + XOpaque(".."),
+                    2, 0, kTenNet);
+  ASSERT_EQ(up.FirstWord(), NFS3_OK);
+  EXPECT_EQ(up.body.substr(8, LoadBe32(up.body.data() + 4)), vm1)
+      << "'..' of an export root is the export root";
+}
+
+TEST(Dispatch, DuplicateRequestCacheReplaysNonIdempotentCalls) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  Reply first = f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                       CreateArgs(root, "dup", GUARDED), 777);
+  ASSERT_EQ(first.FirstWord(), NFS3_OK);
+  Reply again = f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                       CreateArgs(root, "dup", GUARDED), 777);
+  EXPECT_EQ(again.FirstWord(), NFS3_OK) << "a retransmit must not see EXIST";
+  EXPECT_EQ(again.raw, first.raw);
+  EXPECT_EQ(f.stats().drc_hits(), 1u);
+  Reply other = f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                       CreateArgs(root, "dup", GUARDED), 778);
+  EXPECT_EQ(other.FirstWord(), NFS3ERR_EXIST) << "a new xid is a new call";
+  Reply rm1 = f.Call(kNfsProgram, 3, NFSPROC3_REMOVE,
+                     XOpaque(root) + XOpaque("dup"), 900);
+  Reply rm2 = f.Call(kNfsProgram, 3, NFSPROC3_REMOVE,
+                     XOpaque(root) + XOpaque("dup"), 900);
+  EXPECT_EQ(rm1.FirstWord(), NFS3_OK);
+  EXPECT_EQ(rm2.FirstWord(), NFS3_OK) << "a retransmit must not see NOENT";
+}
+
+TEST(Dispatch, CountersPerProcedure) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  for (int i = 0; i < 3; ++i) {
+    f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 10 + i);
+  }
+  f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP, XOpaque(root) + XOpaque("nope"), 20);
+  bool seen_getattr = false, seen_lookup = false;
+  for (const ProcStats& p : f.stats().Snapshot()) {
+    if (p.name == "NFS3.GETATTR") {
+      seen_getattr = true;
+      EXPECT_EQ(p.calls, 3u);
+      EXPECT_EQ(p.errors, 0u);
+      EXPECT_GE(p.total_latency_us, p.max_latency_us);
+    }
+    if (p.name == "NFS3.LOOKUP") {
+      seen_lookup = true;
+      EXPECT_EQ(p.calls, 1u);
+      EXPECT_EQ(p.errors, 1u);
+    }
+  }
+  EXPECT_TRUE(seen_getattr);
+  EXPECT_TRUE(seen_lookup);
+  EXPECT_EQ(f.stats().Snapshot().size(), 22u + 6 + 5);
+}
+
+TEST(Dispatch, ReadSetsEofWheneverTheReadReachesTheEnd) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  std::string fh = CreatedHandle(
+      f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "f"), 1));
+  Reply w = f.Call(kNfsProgram, 3, NFSPROC3_WRITE,
+                   XOpaque(fh) + XU64(0) + XU32(10) + XU32(FILE_SYNC) +
+                       XOpaque("0123456789"),
+                   2);
+  ASSERT_EQ(w.FirstWord(), NFS3_OK);
+  struct Case {
+    uint64_t off;
+    uint32_t count;
+    uint32_t want_count;
+    bool want_eof;
+    const char* want;
+  } cases[] = {{0, 5, 5, false, "01234"},
+               {0, 10, 10, true, "0123456789"},
+               {5, 100, 5, true, "56789"},
+               {10, 4, 0, true, ""},
+               {50, 4, 0, true, ""}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.off);
+    Reply r = f.Call(kNfsProgram, 3, NFSPROC3_READ,
+                     XOpaque(fh) + XU64(c.off) + XU32(c.count), 3);
+    ASSERT_EQ(r.FirstWord(), NFS3_OK);
+    size_t p = 4 + kPostOpAttrSize;
+    EXPECT_EQ(LoadBe32(r.body.data() + p), c.want_count);
+    EXPECT_EQ(LoadBe32(r.body.data() + p + 4), c.want_eof ? 1u : 0u);
+    EXPECT_EQ(r.body.substr(p + 12, c.want_count), c.want);
+  }
+}
+
+TEST(Dispatch, SetattrGuardMismatchIsNotSync) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  std::string fh = CreatedHandle(
+      f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "g"), 1));
+  fattr3 a = Attrs(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(fh)));
+  std::string set_mode = XU32(1) + XU32(0600) + std::string(20, '\0');
+  Reply bad = f.Call(kNfsProgram, 3, NFSPROC3_SETATTR,
+                     XOpaque(fh) + set_mode + XU32(1) +
+                         XU32(a.ctime.seconds + 1) + XU32(a.ctime.nseconds),
+                     2);
+  EXPECT_EQ(bad.FirstWord(), NFS3ERR_NOT_SYNC);
+  EXPECT_EQ(Attrs(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(fh))).mode,
+            a.mode) << "nothing may change on NOT_SYNC";
+  Reply good = f.Call(kNfsProgram, 3, NFSPROC3_SETATTR,
+                      XOpaque(fh) + set_mode + XU32(1) +
+                          XU32(a.ctime.seconds) + XU32(a.ctime.nseconds),
+                      3);
+  EXPECT_EQ(good.FirstWord(), NFS3_OK);
+  EXPECT_EQ(Attrs(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(fh))).mode,
+            0600u);
+}
+
+TEST(Dispatch, ExclusiveCreateRetriesWithTheSameVerifierSucceed) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  auto excl = [&](const std::string& verf, uint32_t xid) {
+    return f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                  XOpaque(root) + XOpaque("x") + XU32(EXCLUSIVE) + verf, xid);
+  };
+  Reply a = excl("verf0001", 1);
+  ASSERT_EQ(a.FirstWord(), NFS3_OK);
+  Reply b = excl("verf0001", 2);  // new xid: not the DRC, the verifier
+  EXPECT_EQ(b.FirstWord(), NFS3_OK);
+  EXPECT_EQ(CreatedHandle(a), CreatedHandle(b));
+  Reply c = excl("verf0002", 3);
+  EXPECT_EQ(c.FirstWord(), NFS3ERR_EXIST);
+}
+
+TEST(Dispatch, WccDataAndStableFileids) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  Reply c = f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "w"), 1);
+  std::string fh = CreatedHandle(c);
+  Reply w = f.Call(kNfsProgram, 3, NFSPROC3_WRITE,
+                   XOpaque(fh) + XU64(100) + XU32(4) + XU32(UNSTABLE) +
+                       XOpaque("abcd"),
+                   2);
+  ASSERT_EQ(w.FirstWord(), NFS3_OK);
+  XdrDecoder d(w.body.data() + 4, w.body.size() - 4);
+  bool before_follows;
+  uint64_t before_size;
+  ASSERT_TRUE(d.Bool(&before_follows) && d.U64(&before_size));
+  EXPECT_TRUE(before_follows);
+  EXPECT_EQ(before_size, 0u);
+  uint32_t skip;
+  for (int i = 0; i < 4; ++i) d.U32(&skip);
+  post_op_attr after;
+  ASSERT_TRUE(Decode(d, &after));
+  EXPECT_TRUE(after.attributes_follow);
+  EXPECT_EQ(after.attributes.size, 104u);
+  EXPECT_EQ(after.attributes.fsid, f.store()->store_id());
+  uint32_t count, committed;
+  ASSERT_TRUE(d.U32(&count) && d.U32(&committed));
+  EXPECT_EQ(count, 4u);
+  absl::string_view verf;
+  ASSERT_TRUE(d.Fixed(8, &verf));
+  uint64_t v = 0;
+  for (char ch : verf) v = (v << 8) | static_cast<uint8_t>(ch);
+  EXPECT_EQ(v, f.store()->write_verifier());
+  // Rename keeps the fileid.
+  uint64_t id = after.attributes.fileid;
+  Reply rn = f.Call(kNfsProgram, 3, NFSPROC3_RENAME,
+                    XOpaque(root) + XOpaque("w") + XOpaque(root) + XOpaque("w2"), 3);
+  ASSERT_EQ(rn.FirstWord(), NFS3_OK);
+  Reply lk = f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP, XOpaque(root) + XOpaque("w2"));
+  ASSERT_EQ(lk.FirstWord(), NFS3_OK);
+  EXPECT_EQ(lk.body.substr(8, LoadBe32(lk.body.data() + 4)), fh);
+}
+
+TEST(Dispatch, ReaddirPagesWithStableCookies) {
+  DispatchFixture f;
+  std::string root = f.Mount("/vnas");
+  for (int i = 0; i < 50; ++i) {
+    f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+           CreateArgs(root, "entry-" + std::to_string(i)), 100 + i);
+  }
+  std::set<std::string> names;
+  uint64_t cookie = 0;
+  std::string verf(8, '\0');
+  bool eof = false;
+  int rounds = 0;
+  while (!eof && rounds++ < 100) {
+    Reply r = f.Call(kNfsProgram, 3, NFSPROC3_READDIR,
+                     XOpaque(root) + XU64(cookie) + verf + XU32(512), 500 + rounds);
+    ASSERT_EQ(r.FirstWord(), NFS3_OK);
+    ASSERT_LE(r.body.size(), 512u);
+    XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+    post_op_attr dir;
+    ASSERT_TRUE(Decode(d, &dir));
+    absl::string_view v;
+    ASSERT_TRUE(d.Fixed(8, &v));
+    verf = std::string(v);
+    bool follows;
+    while (d.Bool(&follows) && follows) {
+      uint64_t fileid;
+      absl::string_view name;
+      ASSERT_TRUE(d.U64(&fileid) && d.Var(255, &name) && d.U64(&cookie));
+      EXPECT_TRUE(names.insert(std::string(name)).second);
+    }
+    ASSERT_TRUE(d.Bool(&eof));
+  }
+  EXPECT_EQ(names.size(), 50u);
+  EXPECT_GT(rounds, 2) << "512-byte pages must take several calls";
+}
+
+}  // namespace
+}  // namespace vnas::nfs

@@ -1,0 +1,108 @@
+#include "server/nfs/dispatch_test_util.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "server/nfs/mount_types.h"
+#include "storage/env/mem_env.h"
+
+namespace vnas::nfs {
+
+uint32_t Reply::FirstWord() const {
+  return body.size() >= 4 ? LoadBe32(body.data()) : 0xffffffffu;
+}
+
+DispatchFixture::DispatchFixture(const std::string& exports_text) {
+  env_ = storage::NewMemEnv();
+  storage::StoreOptions o;
+  // RocksDB keeps the metadata on the real disk; member data is in memory.
+  static int n = 0;
+  const char* tmp = getenv("TEST_TMPDIR");
+  o.dir = std::string(tmp ? tmp : "/tmp") + "/dispatch-store-" +
+          std::to_string(getpid()) + "-" + std::to_string(n++);
+  o.env = env_.get();
+  o.num_members = 1;
+  o.segment_size = 64 << 10;
+  o.capacity = 256 << 20;
+  auto s = storage::ExtentStore::Open(o);
+  if (!s.ok()) {
+    fprintf(stderr, "DispatchFixture: store: %s\n", s.status().ToString().c_str());
+    abort();
+  }
+  store_ = *std::move(s);
+  auto e = ExportTable::Parse(exports_text);
+  if (!e.ok()) abort();
+  exports_ = *std::move(e);
+  HandleKey key;
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i * 7);
+  codec_ = std::make_unique<FileHandleCodec>(key);
+  dispatcher_ = std::make_unique<Dispatcher>(store_.get(), &exports_,
+                                             codec_.get(), &stats_, 64);
+  dispatcher_->SetPorts(2049, 111);
+}
+
+DispatchFixture::~DispatchFixture() = default;
+
+Reply DispatchFixture::Send(const std::string& record, uint32_t client) {
+  RpcRequest req;
+  req.client_addr = client;
+  req.record.Append(record.data(), record.size());
+  ByteBuffer out;
+  dispatcher_->Handle(req, &out);
+  Reply r;
+  if (out.empty()) {
+    r.dropped = true;
+    return r;
+  }
+  r.raw = std::string(out.view());
+  XdrDecoder d(out.data() + 4, out.size() - 4);
+  uint32_t mtype, reply_stat, flavor;
+  absl::string_view verf;
+  d.U32(&r.xid);
+  d.U32(&mtype);
+  d.U32(&reply_stat);
+  r.accepted = reply_stat == 0;
+  if (r.accepted) {
+    d.U32(&flavor);
+    d.Var(400, &verf);
+  }
+  d.U32(&r.stat);
+  r.body = std::string(d.position(), d.remaining());
+  return r;
+}
+
+Reply DispatchFixture::Call(uint32_t prog, uint32_t vers, uint32_t proc,
+                            const std::string& args, uint32_t xid,
+                            uint32_t uid, uint32_t client) {
+  ByteBuffer b;
+  XdrEncoder e(&b);
+  WriteCallHeader(e, xid, prog, vers, proc, true, uid, uid);
+  b.Append(args.data(), args.size());
+  return Send(std::string(b.view()), client);
+}
+
+std::string DispatchFixture::Mount(const std::string& path, uint32_t client) {
+  Reply r = Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque(path), 99, 0, client);
+  if (r.FirstWord() != 0 || r.body.size() < 8) return "";
+  uint32_t len = LoadBe32(r.body.data() + 4);
+  return r.body.substr(8, len);
+}
+
+std::string XU32(uint32_t v) {
+  char b[4];
+  StoreBe32(b, v);
+  return std::string(b, 4);
+}
+
+std::string XU64(uint64_t v) {
+  return XU32(static_cast<uint32_t>(v >> 32)) + XU32(static_cast<uint32_t>(v));
+}
+
+std::string XOpaque(const std::string& s) {
+  return XU32(static_cast<uint32_t>(s.size())) + s +
+         std::string(XdrPad(s.size()), '\0');
+}
+
+}  // namespace vnas::nfs

@@ -1,0 +1,65 @@
+// dispatch_test_util.h — testonly: a Dispatcher over a real ExtentStore on
+// the in-memory Env, and a tiny RPC client that calls it directly.
+#ifndef VNAS_SERVER_NFS_DISPATCH_TEST_UTIL_H_
+#define VNAS_SERVER_NFS_DISPATCH_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+
+#include "server/nfs/dispatch.h"
+#include "server/nfs/exports.h"
+#include "server/nfs/fh.h"
+#include "server/nfs/rpc.h"
+#include "server/nfs/stats.h"
+#include "storage/env/env.h"
+#include "storage/extent_store.h"
+
+namespace vnas::nfs {
+
+struct Reply {
+  bool dropped = false;    // no reply bytes at all
+  uint32_t xid = 0;
+  bool accepted = false;   // MSG_ACCEPTED
+  uint32_t stat = 0;       // accept_stat, or reject_stat when denied
+  std::string body;        // bytes after the header (results)
+  std::string raw;         // the whole record-marked reply
+  uint32_t FirstWord() const;  // body's first u32 (the result status)
+};
+
+class DispatchFixture {
+ public:
+  explicit DispatchFixture(const std::string& exports_text =
+                               "/vnas 127.0.0.1/32(rw,no_root_squash)\n");
+  ~DispatchFixture();
+
+  // Sends one raw record from `client` (IPv4 host order).
+  Reply Send(const std::string& record, uint32_t client = 0x7f000001);
+  // Builds and sends a call with AUTH_SYS uid/gid.
+  Reply Call(uint32_t prog, uint32_t vers, uint32_t proc,
+             const std::string& args, uint32_t xid = 1, uint32_t uid = 0,
+             uint32_t client = 0x7f000001);
+  // MNT `path` and return the handle ("" on failure).
+  std::string Mount(const std::string& path, uint32_t client = 0x7f000001);
+
+  storage::ExtentStore* store() { return store_.get(); }
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  NfsStats& stats() { return stats_; }
+  const FileHandleCodec& codec() { return *codec_; }
+
+ private:
+  std::unique_ptr<storage::Env> env_;
+  std::unique_ptr<storage::ExtentStore> store_;
+  ExportTable exports_;
+  std::unique_ptr<FileHandleCodec> codec_;
+  NfsStats stats_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+// XDR helpers for building arguments in tests.
+std::string XU32(uint32_t v);
+std::string XU64(uint64_t v);
+std::string XOpaque(const std::string& s);
+
+}  // namespace vnas::nfs
+
+#endif  // VNAS_SERVER_NFS_DISPATCH_TEST_UTIL_H_
