@@ -137,6 +137,28 @@ absl::StatusOr<CloneReport> OffloadSession::Clone(const CloneRequest& req) {
         if (!made.ok()) return made;
         continue;
       }
+      if (req.dry_run) {
+        // Nothing may be created in a dry run: ask what a CloneFile of the
+        // source would do instead (GetChain's focus verdict).
+        vnas::v1::GetChainRequest creq;
+        creq.set_path(src->path);
+        vnas::v1::GetChainResponse cresp;
+        grpc::ClientContext cctx;
+        client_->Prepare(&cctx);
+        if (client_->stub()->GetChain(&cctx, creq, &cresp).ok() && cresp.has_focus()) {
+          const vnas::v1::Verdict& v = cresp.focus();
+          report.outcome = CloneOutcome::kDryRun;
+          report.would_offload = v.offloaded();
+          if (!v.offloaded()) {
+            report.reason_name = ReasonName(v.refusal());
+            report.reason = v.refusal().text();
+          }
+          report.explanation = absl::StrCat(v.explanation(), " (the destination directory ",
+                                            "does not exist yet; it would be created)");
+          report.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+          return report;
+        }
+      }
     }
     switch (st.error_code()) {
       case grpc::StatusCode::NOT_FOUND:

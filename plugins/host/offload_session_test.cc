@@ -267,6 +267,36 @@ TEST_F(OffloadSessionTest, DryRunOfRefusalStatus) {
   EXPECT_EQ(copies_, 0);
 }
 
+TEST_F(OffloadSessionTest, DryRunWithMissingParentAsksChainFocus) {
+  EXPECT_CALL(*stub_, CloneFile(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                    "DESTINATION_PARENT_MISSING: \"c\" does not exist")));
+  vnas::v1::GetChainRequest asked;
+  vnas::v1::GetChainResponse chain;
+  chain.mutable_focus()->set_offloaded(false);
+  chain.mutable_focus()->mutable_refusal()->set_name("VSS_SIBLING_REDO_LOGS");
+  chain.mutable_focus()->mutable_refusal()->set_text("two children");
+  EXPECT_CALL(*stub_, GetChain(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&asked), SetArgPointee<2>(chain), Return(grpc::Status::OK)));
+  int mkdirs = 0;
+  session_->set_mkdir_for_testing([&](const NfsLocation&, absl::Duration) {
+    ++mkdirs;
+    return absl::OkStatus();
+  });
+  CloneRequest req;
+  req.source = "vm/vm-flat.vmdk";
+  req.destination = "c/vm-flat.vmdk";
+  req.dry_run = true;
+  auto r = session_->Clone(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CloneOutcome::kDryRun);
+  EXPECT_FALSE(r->would_offload);
+  EXPECT_EQ(r->reason_name, "VSS_SIBLING_REDO_LOGS");
+  EXPECT_EQ(asked.path(), "vm/vm-flat.vmdk");
+  EXPECT_EQ(mkdirs, 0);
+  EXPECT_EQ(copies_, 0);
+}
+
 TEST_F(OffloadSessionTest, NoOffloadAlwaysCopies) {
   EXPECT_CALL(*stub_, CloneFile(_, _, _)).Times(0);
   CloneRequest req;
