@@ -461,5 +461,62 @@ TEST(ControlE2eStartTest, NonLoopbackControlWithoutTlsIsRefused) {
               HasSubstr("--control_token_file"));
 }
 
+TEST_F(ControlE2eTest, HostedSparseVmdkChainCloneVmStillOpensInQemu) {
+  const std::string dir = MakeTempDir("control-vmdk");
+  ASSERT_FALSE(dir.empty());
+  auto run = [&](const std::string& cmd) {
+    CommandResult r = RunCommand("cd '" + dir + "' && " + cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+  };
+  run("mkdir src out");
+  run("qemu-img create -q -f vmdk -o subformat=monolithicSparse src/hv.vmdk 4M");
+  run("qemu-io -f vmdk -c 'write -P 0x5a 0 1M' src/hv.vmdk >/dev/null");
+  run("cd src && qemu-img create -q -f vmdk -b hv.vmdk -F vmdk hv-000001.vmdk");
+  run("qemu-io -f vmdk -c 'write -P 0xa5 1M 256k' src/hv-000001.vmdk >/dev/null");
+  Mkdir("/hv");
+  for (const char* f : {"hv.vmdk", "hv-000001.vmdk"}) {
+    std::string bytes = ::vnas::harness::ReadFile(dir + "/src/" + f);
+    ASSERT_FALSE(bytes.empty()) << f;
+    WriteFile(std::string("/hv/") + f, bytes);
+  }
+  WriteFile("/hv/hv.vmx", Vmx("hv", "hv-000001.vmdk"));
+
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("hv");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
+  EXPECT_EQ(chain.chains(0).files_size(), 2);
+
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest req;
+  req.set_source("hv");
+  req.set_destination("hv2");
+  req.set_wait(true);
+  v1::CloneVmResponse resp;
+  grpc::Status st = stub_->CloneVm(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
+      << resp.operation().error().text();
+  bool patched = false;
+  for (const auto& f : resp.plan()) patched |= f.action() == "patch";
+  EXPECT_TRUE(patched);
+
+  // Copied out with nfs-cp, the clone's chain opens in qemu under its new
+  // names and reads the same guest data as the source chain.
+  for (const char* f : {"hv2.vmdk", "hv2-000001.vmdk"}) {
+    CommandResult cp = RunCommand("nfs-cp '" + vnasd_->Url(std::string("hv2/") + f) +
+                                  "' '" + dir + "/out/" + f + "'");
+    ASSERT_EQ(cp.exit_code, 0) << cp.output;
+  }
+  CommandResult info = RunCommand("qemu-img info --backing-chain '" + dir +
+                                  "/out/hv2-000001.vmdk'");
+  EXPECT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_THAT(info.output, HasSubstr("hv2.vmdk"));
+  EXPECT_THAT(info.output, ::testing::Not(HasSubstr("backing file: hv.vmdk")));
+  run("qemu-img compare -f vmdk -F vmdk src/hv-000001.vmdk out/hv2-000001.vmdk");
+}
+
 }  // namespace
 }  // namespace vnas::harness
