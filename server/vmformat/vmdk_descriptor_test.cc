@@ -1,8 +1,10 @@
 #include "server/vmformat/vmdk_descriptor.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "server/vmformat/qemu_img_testutil.h"
 
 namespace vnas::vmformat {
 namespace {
@@ -186,6 +188,41 @@ TEST(ParseCid, Table) {
   EXPECT_FALSE(ParseCid("", &v));
   EXPECT_FALSE(ParseCid("123456789", &v));
   EXPECT_FALSE(ParseCid("12g4", &v));
+}
+
+TEST(VmdkDescriptor, QemuImgFlatDescriptors) {
+  const std::string dir = testing::FreshDir("desc_flat");
+  struct Case {
+    const char* subformat;
+    const char* file;
+    std::vector<std::string> extents;
+    std::vector<uint64_t> sectors;
+  };
+  const Case cases[] = {
+      {"monolithicFlat", "m.vmdk", {"m-flat.vmdk"}, {6291456}},
+      {"twoGbMaxExtentFlat", "t.vmdk", {"t-f001.vmdk", "t-f002.vmdk"}, {4194304, 2097152}},
+      {"twoGbMaxExtentSparse", "s.vmdk", {"s-s001.vmdk", "s-s002.vmdk"}, {4194304, 2097152}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.subformat);
+    absl::Status s = testing::RunQemuImg(
+        dir, {"create", "-q", "-f", "vmdk", "-o",
+              std::string("subformat=") + c.subformat, c.file, "3G"});
+    ASSERT_TRUE(s.ok()) << s;
+    absl::StatusOr<std::string> text = testing::ReadRange(dir + "/" + c.file, 0, 65536);
+    ASSERT_TRUE(text.ok());
+    ASSERT_TRUE(LooksLikeVmdkDescriptor(*text));
+    absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(*text);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(d->create_type, c.subformat);
+    EXPECT_FALSE(d->HasParent());
+    EXPECT_EQ(d->capacity_sectors, 3ull << 21);
+    ASSERT_EQ(d->extents.size(), c.extents.size());
+    for (size_t i = 0; i < c.extents.size(); ++i) {
+      EXPECT_EQ(d->extents[i].file, c.extents[i]);
+      EXPECT_EQ(d->extents[i].sectors, c.sectors[i]);
+    }
+  }
 }
 
 }  // namespace

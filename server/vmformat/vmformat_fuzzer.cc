@@ -1,8 +1,6 @@
 // vmformat_fuzzer.cc — libFuzzer target over every vmformat parser, the
 // analyzer and the rewriters (see fuzz_entry.h for the input grammar).
-//   bazel --output_base=/tmp/vnas-fuzz-ob build --config=fuzz \
-//       //server/vmformat:vmformat_fuzzer
-//   bazel-bin/server/vmformat/vmformat_fuzzer server/vmformat/testdata/corpus
+// Build and run: see the comment above the target in BUILD.
 #include <cstddef>
 #include <cstdint>
 
