@@ -1,0 +1,218 @@
+// transport_test — record marking, pipelining with out-of-order replies,
+// size limits and connection handling of RpcTransport over real sockets.
+#include "server/nfs/transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/nfs/rpc.h"
+
+namespace vnas::nfs {
+namespace {
+
+// Test records: u32 tag, u32 delay_ms, payload. The reply (one fragment)
+// carries the tag, the record length and a byte sum of the record.
+void EchoHandler(const RpcRequest& req, ByteBuffer* reply) {
+  absl::string_view r = req.record.view();
+  if (r.size() < 8) return;  // no reply
+  uint32_t delay = LoadBe32(r.data() + 4);
+  if (delay) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+  uint32_t sum = 0;
+  for (char c : r) sum += static_cast<uint8_t>(c);
+  reply->Resize(16);
+  StoreBe32(reply->data(), 0x80000000u | 12);
+  StoreBe32(reply->data() + 4, LoadBe32(r.data()));
+  StoreBe32(reply->data() + 8, static_cast<uint32_t>(r.size()));
+  StoreBe32(reply->data() + 12, sum);
+}
+
+std::string Be32(uint32_t v) {
+  char b[4];
+  StoreBe32(b, v);
+  return std::string(b, 4);
+}
+
+std::string Body(uint32_t tag, uint32_t delay, const std::string& payload = "") {
+  return Be32(tag) + Be32(delay) + payload;
+}
+
+std::string Fragment(const std::string& body, bool last) {
+  return Be32((last ? 0x80000000u : 0) | static_cast<uint32_t>(body.size())) + body;
+}
+
+uint32_t Sum(const std::string& s) {
+  uint32_t sum = 0;
+  for (char c : s) sum += static_cast<uint8_t>(c);
+  return sum;
+}
+
+class TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    transport_ = std::make_unique<RpcTransport>(&EchoHandler, 4, &stats_);
+    auto p = transport_->Listen("127.0.0.1:0");
+    ASSERT_TRUE(p.ok()) << p.status();
+    port_ = *p;
+    ASSERT_TRUE(transport_->Start().ok());
+  }
+  void TearDown() override { transport_->Stop(); }
+
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port_);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    return fd;
+  }
+  static void SendAll(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Reads one 16-byte reply; false on EOF/timeout.
+  static bool ReadReply(int fd, uint32_t* tag, uint32_t* len, uint32_t* sum) {
+    char buf[16];
+    size_t got = 0;
+    while (got < sizeof(buf)) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) != 1) return false;
+      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    *tag = LoadBe32(buf + 4);
+    *len = LoadBe32(buf + 8);
+    *sum = LoadBe32(buf + 12);
+    return true;
+  }
+  // True when the server closed the connection (EOF) within 5 s.
+  static bool Closed(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) return false;
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    // Closing with unread input makes the kernel send a reset.
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+  NfsStats stats_;
+  std::unique_ptr<RpcTransport> transport_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(TransportTest, MultiFragmentRecordIsReassembled) {
+  int fd = Connect();
+  std::string body = Body(7, 0, "hello, fragmented world");
+  SendAll(fd, Fragment(body.substr(0, 5), false) +
+                  Fragment(body.substr(5, 10), false) +
+                  Fragment(body.substr(15), true));
+  uint32_t tag, len, sum;
+  ASSERT_TRUE(ReadReply(fd, &tag, &len, &sum));
+  EXPECT_EQ(tag, 7u);
+  EXPECT_EQ(len, body.size());
+  EXPECT_EQ(sum, Sum(body));
+  close(fd);
+}
+
+TEST_F(TransportTest, PipelinedCallsAreAnsweredOutOfOrder) {
+  int fd = Connect();
+  SendAll(fd, Fragment(Body(1, 400), true) + Fragment(Body(2, 0), true) +
+                  Fragment(Body(3, 0), true));
+  std::vector<uint32_t> order;
+  for (int i = 0; i < 3; ++i) {
+    uint32_t tag, len, sum;
+    ASSERT_TRUE(ReadReply(fd, &tag, &len, &sum));
+    order.push_back(tag);
+  }
+  EXPECT_EQ(order.back(), 1u) << "the slow call must not block the others";
+  close(fd);
+}
+
+TEST_F(TransportTest, OneMebibyteRecordArrivesIntact) {
+  int fd = Connect();
+  std::string payload(1 << 20, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7 + (i >> 9));
+  std::string body = Body(9, 0, payload);
+  // Split across two fragments and many small writes.
+  std::string wire = Fragment(body.substr(0, 300000), false) +
+                     Fragment(body.substr(300000), true);
+  for (size_t off = 0; off < wire.size(); off += 70000) {
+    SendAll(fd, wire.substr(off, 70000));
+  }
+  uint32_t tag, len, sum;
+  ASSERT_TRUE(ReadReply(fd, &tag, &len, &sum));
+  EXPECT_EQ(tag, 9u);
+  EXPECT_EQ(len, body.size());
+  EXPECT_EQ(sum, Sum(body));
+  close(fd);
+}
+
+TEST_F(TransportTest, OversizedFragmentClosesTheConnection) {
+  int fd = Connect();
+  SendAll(fd, Be32(0xffffffffu) + "xxxx");
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+  // The server still serves others.
+  int fd2 = Connect();
+  SendAll(fd2, Fragment(Body(5, 0), true));
+  uint32_t tag, len, sum;
+  ASSERT_TRUE(ReadReply(fd2, &tag, &len, &sum));
+  EXPECT_EQ(tag, 5u);
+  close(fd2);
+}
+
+TEST_F(TransportTest, RecordOverTheCapAcrossFragmentsClosesTheConnection) {
+  int fd = Connect();
+  std::string chunk(512 << 10, 'z');
+  SendAll(fd, Fragment(chunk, false) + Fragment(chunk, false) +
+                  Fragment(chunk, false));
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+}
+
+TEST_F(TransportTest, ClientVanishingWithCallsInFlightIsHarmless) {
+  for (int i = 0; i < 5; ++i) {
+    int fd = Connect();
+    SendAll(fd, Fragment(Body(1, 100), true) + Fragment(Body(2, 0), true));
+    close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int fd = Connect();
+  SendAll(fd, Fragment(Body(8, 0), true));
+  uint32_t tag, len, sum;
+  ASSERT_TRUE(ReadReply(fd, &tag, &len, &sum));
+  EXPECT_EQ(tag, 8u);
+  EXPECT_EQ(stats_.connected_clients(), 1u);
+  close(fd);
+}
+
+TEST(ParseHostPort, AcceptsAndRejects) {
+  std::string h;
+  uint16_t p;
+  EXPECT_TRUE(ParseHostPort("127.0.0.1:2049", &h, &p).ok());
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_EQ(p, 2049);
+  EXPECT_TRUE(ParseHostPort("localhost:111", &h, &p).ok());
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_FALSE(ParseHostPort("127.0.0.1", &h, &p).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:70000", &h, &p).ok());
+  EXPECT_FALSE(ParseHostPort("nohost:1", &h, &p).ok());
+}
+
+}  // namespace
+}  // namespace vnas::nfs
