@@ -175,6 +175,7 @@ absl::StatusOr<std::unique_ptr<Vnasd>> Vnasd::Start(Options options) {
   }
   std::unique_ptr<Vnasd> d(new Vnasd(std::move(options)));
   d->port_ = d->opts_.nfs_port ? d->opts_.nfs_port : PickFreePort();
+  d->control_port_ = PickFreePort();
   d->log_path_ = d->opts_.data_dir + ".log";
   absl::Status s = d->Spawn();
   if (!s.ok()) return s;
@@ -189,7 +190,7 @@ absl::Status Vnasd::Spawn() {
       "--data_dir=" + opts_.data_dir,
       absl::StrCat("--nfs_listen=127.0.0.1:", port_),
       opts_.portmap ? "--portmap_listen=127.0.0.1:111" : "--portmap_listen=none",
-      absl::StrCat("--control_listen=127.0.0.1:", PickFreePort()),
+      absl::StrCat("--control_listen=127.0.0.1:", control_port_),
       absl::StrCat("--capacity=", opts_.capacity),
   };
   if (!opts_.exports.empty()) {

@@ -83,6 +83,9 @@ class Vnasd {
   void Kill9();
 
   int nfs_port() const { return port_; }
+  // The gRPC control port on 127.0.0.1 (picked once; kept across restarts
+  // unless extra_flags override --control_listen).
+  int control_port() const { return control_port_; }
   const std::string& data_dir() const { return opts_.data_dir; }
   pid_t pid() const { return pid_; }
   // Everything the daemon printed so far (all runs).
@@ -100,6 +103,7 @@ class Vnasd {
 
   Options opts_;
   int port_ = 0;
+  int control_port_ = 0;
   pid_t pid_ = -1;
   std::string log_path_;
 };

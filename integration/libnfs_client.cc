@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -110,7 +111,8 @@ absl::StatusOr<NfsClient::WriteReply> NfsClient::RawWrite(
   a.stable = static_cast<stable_how>(stable);
   a.data.data_len = static_cast<u_int>(data.size());
   a.data.data_val = const_cast<char*>(data.data());
-  Pending p;
+  auto owned = std::make_unique<Pending>();
+  Pending& p = *owned;
   rpc_context* rpc = nfs_get_rpc_context(nfs_);
   auto cb = [](rpc_context* r, int status, void* data, void* priv) {
     auto* p = static_cast<Pending*>(priv);
@@ -132,6 +134,11 @@ absl::StatusOr<NfsClient::WriteReply> NfsClient::RawWrite(
     return absl::InternalError("rpc_nfs3_write_async");
   }
   absl::Status s = Wait(rpc, &p);
+  if (!p.done) {
+    // The call is still queued in libnfs, which calls back (cancelled) from
+    // rpc_destroy_context: `p` must outlive the context, so leak it.
+    owned.release();
+  }
   if (!s.ok()) return s;
   WriteReply w;
   w.status = p.nfs_status;
@@ -146,7 +153,8 @@ absl::StatusOr<std::pair<uint32_t, std::string>> NfsClient::RawCommit(
   COMMIT3args a;
   memset(&a, 0, sizeof(a));
   a.file = ToFh3(fh);
-  Pending p;
+  auto owned = std::make_unique<Pending>();
+  Pending& p = *owned;
   rpc_context* rpc = nfs_get_rpc_context(nfs_);
   auto cb = [](rpc_context* r, int status, void* data, void* priv) {
     auto* p = static_cast<Pending*>(priv);
@@ -164,6 +172,11 @@ absl::StatusOr<std::pair<uint32_t, std::string>> NfsClient::RawCommit(
     return absl::InternalError("rpc_nfs3_commit_async");
   }
   absl::Status s = Wait(rpc, &p);
+  if (!p.done) {
+    // The call is still queued in libnfs, which calls back (cancelled) from
+    // rpc_destroy_context: `p` must outlive the context, so leak it.
+    owned.release();
+  }
   if (!s.ok()) return s;
   return std::make_pair(p.nfs_status, p.verf);
 }
@@ -173,7 +186,8 @@ absl::StatusOr<std::pair<uint32_t, uint64_t>> NfsClient::RawGetattr(
   GETATTR3args a;
   memset(&a, 0, sizeof(a));
   a.object = ToFh3(fh);
-  Pending p;
+  auto owned = std::make_unique<Pending>();
+  Pending& p = *owned;
   rpc_context* rpc = nfs_get_rpc_context(nfs_);
   auto cb = [](rpc_context* r, int status, void* data, void* priv) {
     auto* p = static_cast<Pending*>(priv);
@@ -193,6 +207,11 @@ absl::StatusOr<std::pair<uint32_t, uint64_t>> NfsClient::RawGetattr(
     return absl::InternalError("rpc_nfs3_getattr_async");
   }
   absl::Status s = Wait(rpc, &p);
+  if (!p.done) {
+    // The call is still queued in libnfs, which calls back (cancelled) from
+    // rpc_destroy_context: `p` must outlive the context, so leak it.
+    owned.release();
+  }
   if (!s.ok()) return s;
   return std::make_pair(p.nfs_status, p.size);
 }
