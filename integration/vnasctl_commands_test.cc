@@ -244,8 +244,15 @@ TEST_F(VnasctlCommandsTest, SnapshotsAndReserve) {
   // Overwrite, restore, and the old data is back.
   const std::string orig = *live_->Read("vm1/vm1-flat.vmdk");
   ASSERT_TRUE(live_->WriteAt("vm1/vm1-flat.vmdk", 0, RandomBytes(kMiB, 99)).ok());
-  // The snapshot now holds the overwritten MiB alone.
-  EXPECT_EQ(Ctl("snapshot list").At("snapshots.0.space.snapshot_only").AsUint(), kMiB);
+  // The snapshot now holds the overwritten MiB alone, and vm1's row in the
+  // space table counts it as snapshot-only.
+  EXPECT_EQ(Ctl("snapshot list").At("snapshots.0.space.unique").AsUint(), kMiB);
+  for (const Json& vm : Ctl("space").At("vms").items) {
+    if (vm.At("name").Str() == "vm1") {
+      EXPECT_EQ(vm.At("space.snapshot_only").AsUint(), kMiB);
+      EXPECT_EQ(vm.At("snapshots").AsUint(), 1u);
+    }
+  }
   Ctl(absl::StrCat("snapshot restore ", id));
   EXPECT_TRUE(*live_->Read("vm1/vm1-flat.vmdk") == orig);
 

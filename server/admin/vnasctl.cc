@@ -296,8 +296,11 @@ int Vnasctl::Clone(const std::string& src, const std::string& dst) {
     req.set_client_id(options_.client_id);
     vnas::v1::CloneFileResponse resp;
     VNAS_CALL(CloneFile, req, resp);
-    if (options_.json) return PrintJson(resp);
     const auto& v = resp.verdict();
+    if (options_.json) {
+      PrintJson(resp);
+      return options_.dry_run && !v.offloaded() ? kExitFailed : kExitOk;
+    }
     if (options_.dry_run) {
       out_ << "dry run: " << src << " -> " << dst << ": " << VerdictLine(v) << "\n";
       if (!v.explanation().empty()) out_ << v.explanation() << "\n";
@@ -325,7 +328,12 @@ int Vnasctl::Clone(const std::string& src, const std::string& dst) {
     absl::Status st = client_->Convert(client_->stub()->CloneVm(&ctx, req, &resp), &ctx, "CloneVm");
     if (!st.ok()) return Fail(st);
   }
-  if (options_.json) return PrintJson(resp);
+  if (options_.json) {
+    PrintJson(resp);
+    if (options_.dry_run && !resp.verdict().offloaded()) return kExitFailed;
+    if (req.wait() && resp.operation().state() != vnas::v1::OPERATION_SUCCEEDED) return kExitFailed;
+    return kExitOk;
+  }
   if (options_.dry_run) {
     out_ << "dry run: clone VM " << src << " -> " << dst << ": " << VerdictLine(resp.verdict())
          << "\n";
@@ -457,7 +465,7 @@ int Vnasctl::Snapshot(const std::vector<std::string>& args) {
                                ? absl::StrCat("(gone, fileid ", s.source_fileid(), ")")
                                : s.source_path() + (s.directory() ? "/" : "");
       t.AddRow({absl::StrCat(s.id()), s.name(), source, TimeNs(s.created_unix_ns()),
-                FormatSize(s.space().logical()), FormatSize(s.space().snapshot_only())});
+                FormatSize(s.space().logical()), FormatSize(s.space().unique())});
     }
     out_ << t.Render();
     return kExitOk;
