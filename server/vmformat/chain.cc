@@ -389,6 +389,11 @@ void Analyzer::ParseDiskFile(size_t i) {
 void Analyzer::ClaimExtents() {
   for (Disk& disk : disks_) {
     std::vector<std::string> local;
+    if (disk.node.format == DiskFormat::kVmdkHostedSparse) {
+      // The data is in the file itself, whatever name its embedded
+      // descriptor still carries (qemu and VMware both read it in place).
+      disk.node.extent_files.clear();
+    }
     for (const std::string& e : disk.node.extent_files) {
       Ref r = ResolveRef(e, false, opt_.self_dirs);
       if (r.where == Ref::kLocal && r.name == disk.node.file) continue;  // KDMV

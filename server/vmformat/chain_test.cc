@@ -1,6 +1,7 @@
 #include "server/vmformat/chain.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -423,6 +424,18 @@ TEST(AnalyzeVmQemu, VmdkChainsAndFlatExtents) {
   r = AnalyzeDir(dir);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(Blocking(*r).count(Reason::kBrokenChain)) << r->summary;
+}
+
+TEST(AnalyzeVmQemu, RenamedMonolithicSparseReadsInPlace) {
+  const std::string dir = FreshDir("chain_renamed");
+  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "vmdk", "-o",
+                               "subformat=monolithicSparse", "orig.vmdk", "64M"})
+                  .ok());
+  ASSERT_EQ(std::rename((dir + "/orig.vmdk").c_str(), (dir + "/copy.vmdk").c_str()), 0);
+  absl::StatusOr<ChainReport> r = AnalyzeDir(dir);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  EXPECT_EQ(Chains(*r), "copy.vmdk");
 }
 
 TEST(AnalyzeVmQemu, Qcow2Chain) {
