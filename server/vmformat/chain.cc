@@ -179,6 +179,7 @@ class Analyzer {
   std::vector<Disk> disks_;
   std::map<size_t, int> disk_of_file_;
   std::vector<bool> claimed_;
+  std::vector<size_t> big_text_;  // descriptor-like files above the sample
   std::vector<std::pair<size_t, Vmx>> vmx_;
   std::vector<std::pair<size_t, Vmsd>> vmsd_;
   std::set<std::string> vmx_leaves_, vmsd_frozen_;
@@ -238,6 +239,19 @@ void Analyzer::Classify() {
         LooksLikeVmdkDescriptor(f.head)) {
       ParseDiskFile(i);
       continue;
+    }
+  }
+  if (fresh.empty()) {
+    // ESXi creates <vm>-<hash>.vswp at power-on and removes it at power-off;
+    // one left without fresh locks usually means a crash: worth saying.
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (kind_[i] == Kind::kOther && absl::EndsWithIgnoreCase(Name(i), ".vswp")) {
+        Add(Reason::kNone, false,
+            absl::StrCat(Name(i), " exists but no lock file is fresh: the VM "
+                                  "was probably not shut down cleanly; a clone "
+                                  "does not need the swap file"),
+            {Name(i)});
+      }
     }
   }
   if (!fresh.empty()) {
@@ -377,9 +391,12 @@ void Analyzer::ParseDiskFile(size_t i) {
     kind_[i] = Kind::kDisk;
     return;
   }
-  // Text descriptor.
+  // Text descriptor. One larger than the sample is either extent data that
+  // happens to start like a descriptor (decided once extents are claimed)
+  // or a broken descriptor.
   if (f.head.size() < f.size) {
-    return malformed("VMDK descriptor", "larger than the 64 KiB sample");
+    big_text_.push_back(i);
+    return;
   }
   absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(f.head);
   if (!d.ok()) return malformed("VMDK descriptor", d.status().message());
@@ -439,6 +456,14 @@ void Analyzer::ClaimExtents() {
                        "it cannot be cloned by sharing extents"),
           {disk.node.file});
     }
+  }
+  for (size_t i : big_text_) {
+    if (claimed_[i]) continue;
+    kind_[i] = Kind::kMalformed;
+    Add(Reason::kMalformed, true,
+        absl::StrCat(Name(i), ": unreadable VMDK descriptor: larger than the ",
+                     kSampleBytes, "-byte sample"),
+        {Name(i)});
   }
   // Unclaimed data files are harmless leftovers; descriptors-in-disguise are
   // not: a small NUL-free .vmdk nobody references is a broken descriptor.
@@ -797,11 +822,10 @@ void Analyzer::Finish() {
     }
   }
   if (report_.offloadable && report_.linear) {
+    std::map<std::string, const DiskNode*> by_file;
+    for (const DiskNode& d : report_.disks) by_file[d.file] = &d;
     for (const auto& chain : report_.chains) {
-      const DiskNode* leaf = nullptr;
-      for (const DiskNode& d : report_.disks) {
-        if (d.file == chain.back()) leaf = &d;
-      }
+      const DiskNode* leaf = by_file[chain.back()];
       Add(Reason::kNone, false,
           absl::StrCat(
               chain.size() == 1 ? "single-layer disk " : "linear chain ",

@@ -254,6 +254,19 @@ TEST(AnalyzeVm, Verdicts) {
        "vm.vmdk<-vm-000001.vmdk | vm-000002.vmdk", {Reason::kMissingParent}},
       {"orphan delta is informational", Replace(FlatBase(), Data("old-delta.vmdk", Cowd())),
        "vm.vmdk", {}},
+      {"flat extent that starts like a descriptor",
+       Replace(FlatBase(), [] {
+         FileSample f = Data("vm-flat.vmdk");
+         f.head.replace(0, 60, "# Disk DescriptorFile\nversion=1\nCID=1\ncreateType=\"x\"\n");
+         return f;
+       }()),
+       "vm.vmdk", {}},
+      {"oversized descriptor", Replace(FlatBase(), [] {
+         FileSample f = Text("big.vmdk", "# Disk DescriptorFile\nversion=1\n");
+         f.size = 1 << 20;
+         return f;
+       }()),
+       "vm.vmdk", {Reason::kMalformed}},
       {"small junk .vmdk", Replace(FlatBase(), Text("junk.vmdk", "hello\n")), "vm.vmdk",
        {Reason::kMalformed}},
   };

@@ -274,9 +274,23 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
       return absl::InvalidArgumentError(absl::StrCat("duplicate file name ", f.name));
     }
   }
+  // Extent data named by a whole text descriptor is never a descriptor, even
+  // when its first bytes look like one (a guest disk holding a VMDK).
+  std::set<std::string> extents;
+  for (const FileSample& f : files) {
+    if (f.head.size() != f.size || !LooksLikeVmdkDescriptor(f.head)) continue;
+    absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(f.head);
+    if (!d.ok()) continue;
+    for (const VmdkExtent& e : d->extents) {
+      absl::string_view n = e.file;
+      if (absl::StartsWith(n, "./")) n.remove_prefix(2);
+      if (e.has_file && n != f.name) extents.insert(std::string(n));
+    }
+  }
   std::vector<Item> items;
   for (size_t i = 0; i < files.size(); ++i) {
     const FileSample& f = files[i];
+    if (extents.count(f.name)) continue;
     Item it;
     it.file = i;
     if (IsHostedSparse(f.head)) {

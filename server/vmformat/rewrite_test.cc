@@ -149,7 +149,10 @@ TEST(RewriteVmdkSet, FreshCidsFollowTheChain) {
                                   "RW 8 VMFSSPARSE \"vm-000003-delta.vmdk\"")),
       Text("vm.vmx", "displayName = \"vm\"\n"),
   };
-  files.push_back(FileSample{"vm-flat.vmdk", 1ull << 30, 0, std::string(4096, '\0'), {}});
+  // Extent data whose first bytes look like a descriptor is skipped.
+  files.push_back(FileSample{"vm-flat.vmdk", 1ull << 30, 0,
+                             "# Disk DescriptorFile\nversion=1\n" + std::string(4096, '\0'),
+                             {}});
   // A deterministic source that repeats and offers reserved values.
   std::vector<uint32_t> seq = {0xffffffff, 0xaaaa0001, 0xaaaa0001, 0xfffffffe,
                                0xaaaa0002, 0xaaaa0003, 0xaaaa0004};
