@@ -152,6 +152,14 @@ absl::Status ExtentStoreImpl::ZeroRange(Txn& t, Inode* n, uint64_t off,
 
 absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
   if (size < n->rec.size) {
+    if (size % seg_) {  // fail before changing anything
+      std::string zeros(seg_ - size % seg_, '\0');
+      VNAS_RETURN_IF_ERROR(CheckSpace(
+          *n,
+          NeedsAlloc(*n, size / seg_, size % seg_, zeros.data(),
+                     static_cast<uint32_t>(zeros.size())),
+          0));
+    }
     const uint64_t keep = (size + seg_ - 1) / seg_;
     tree_->UnmapRange(&n->rec.maps, keep, ~uint64_t{0});
     if (size % seg_) {
@@ -256,16 +264,14 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     // In-place overwrite: only the data must be durable; mtime may ride an
     // unsynced batch.
     t.sync = false;
-    for (uint32_t m : t.members) {
-      absl::Status s = members_[m]->file->Sync();
-      if (!s.ok()) {
-        unsynced_members_.insert(t.members.begin(), t.members.end());
-        t.members.clear();
-        VNAS_RETURN_IF_ERROR(CommitTxn(t));
-        return s;
-      }
-    }
+    std::set<uint32_t> failed;
+    absl::Status s = SyncMembers(t.members, &failed);
     t.members.clear();
+    if (!s.ok()) {
+      unsynced_members_.insert(failed.begin(), failed.end());
+      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      return s;
+    }
   }
   VNAS_RETURN_IF_ERROR(CommitTxn(t));
   VNAS_RETURN_IF_ERROR(status);
@@ -277,13 +283,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
 absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
   absl::MutexLock l(&mu_);
   VNAS_RETURN_IF_ERROR(Usable());
-  for (uint32_t m : unsynced_members_) {
-    VNAS_RETURN_IF_ERROR(members_[m]->file->Sync());
-  }
-  unsynced_members_.clear();
+  std::set<uint32_t> failed;
+  absl::Status s = SyncMembers(unsynced_members_, &failed);
+  unsynced_members_ = std::move(failed);
+  VNAS_RETURN_IF_ERROR(s);
   if (db_unsynced_) {
-    rocksdb::Status s = db_->SyncWAL();
-    if (!s.ok()) return RocksError(s, "sync metadata log");
+    rocksdb::Status rs = db_->SyncWAL();
+    if (!rs.ok()) return RocksError(rs, "sync metadata log");
     db_unsynced_ = false;
   }
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
@@ -303,8 +309,13 @@ absl::StatusOr<Change> ExtentStoreImpl::PunchHole(InodeId ino, uint64_t offset,
   end = std::min(end, n->rec.size);
   Txn t;
   if (offset < end) {
-    VNAS_RETURN_IF_ERROR(ZeroRange(t, n, offset, end - offset));
+    absl::Status s = ZeroRange(t, n, offset, end - offset);
     if (n->rec.reserve) RecomputeOutstanding(n);
+    if (!s.ok()) {  // keep what was done: it is consistent
+      Touch(t, n, true, Now());
+      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      return s;
+    }
   }
   Touch(t, n, true, Now());
   VNAS_RETURN_IF_ERROR(CommitTxn(t));

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -218,6 +219,10 @@ class ExtentStoreImpl final : public ExtentStore {
   // the batch is still written, unsynced, and the error returned.
   absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteBatchNow(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Syncs the members in `ms` in parallel; members whose sync failed are
+  // added to `failed`; returns the first error.
+  absl::Status SyncMembers(const std::set<uint32_t>& ms,
+                           std::set<uint32_t>* failed);
 
   // Data path.
   absl::Status WriteSeg(Txn& t, Inode* n, uint64_t si, uint32_t a,

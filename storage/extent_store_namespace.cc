@@ -181,22 +181,42 @@ absl::Status ExtentStoreImpl::CommitTxn(Txn& t) {
     // data goes first too.
     t.members.insert(unsynced_members_.begin(), unsynced_members_.end());
     unsynced_members_.clear();
-    for (uint32_t m : t.members) {
-      absl::Status s = members_[m]->file->Sync();
-      if (!s.ok()) {
-        // The mirrors already hold the change: record it without the
-        // durability promise (like an unstable write) and report the error.
-        t.sync = false;
-        t.members.erase(t.members.begin(), t.members.find(m));
-        unsynced_members_.insert(t.members.begin(), t.members.end());
-        absl::Status w = WriteBatchNow(t);
-        return w.ok() ? s : w;
-      }
+    std::set<uint32_t> failed;
+    absl::Status s = SyncMembers(t.members, &failed);
+    if (!s.ok()) {
+      // The mirrors already hold the change: record it without the
+      // durability promise (like an unstable write) and report the error.
+      t.sync = false;
+      unsynced_members_.insert(failed.begin(), failed.end());
+      absl::Status w = WriteBatchNow(t);
+      return w.ok() ? s : w;
     }
   } else {
     unsynced_members_.insert(t.members.begin(), t.members.end());
   }
   return WriteBatchNow(t);
+}
+
+absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
+                                          std::set<uint32_t>* failed) {
+  std::vector<uint32_t> list(ms.begin(), ms.end());
+  std::vector<absl::Status> res(list.size());
+  // fdatasync of several members runs in parallel; the device queues them.
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < list.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { res[i] = members_[list[i]]->file->Sync(); });
+  }
+  if (!list.empty()) res[0] = members_[list[0]]->file->Sync();
+  for (auto& th : threads) th.join();
+  absl::Status first;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!res[i].ok()) {
+      failed->insert(list[i]);
+      if (first.ok()) first = res[i];
+    }
+  }
+  return first;
 }
 
 absl::Status ExtentStoreImpl::WriteBatchNow(Txn& t) {
@@ -278,9 +298,10 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
           return FsError(EEXIST, absl::StrCat("'", name, "' exists"));
         }
         if (req.size && *req.size != n->rec.size) {
-          VNAS_RETURN_IF_ERROR(Truncate(t, n, *req.size));
+          absl::Status s = Truncate(t, n, *req.size);
           Touch(t, n, true, Now());
           VNAS_RETURN_IF_ERROR(CommitTxn(t));
+          VNAS_RETURN_IF_ERROR(s);
         }
         r.attr = ToAttr(*n);
         r.dir.after = ToAttr(*d);
@@ -537,9 +558,14 @@ absl::StatusOr<Change> ExtentStoreImpl::SetAttr(InodeId ino,
   Txn t;
   Timespec now = Now();
   if (req.size && *req.size != n->rec.size) {
-    VNAS_RETURN_IF_ERROR(Truncate(t, n, *req.size));
+    absl::Status s = Truncate(t, n, *req.size);
     n->rec.mtime_sec = now.sec;
     n->rec.mtime_nsec = now.nsec;
+    if (!s.ok()) {  // a failed truncate may have done part: keep it
+      Touch(t, n, false, now);
+      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      return s;
+    }
   }
   if (req.mode) n->rec.mode = *req.mode & 07777;
   if (req.uid) n->rec.uid = *req.uid;

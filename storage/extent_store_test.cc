@@ -376,6 +376,32 @@ TEST_F(StoreTest, ReservationGuaranteesSpace) {
   ExpectClean();
 }
 
+// Truncating a shared file inside a segment needs a copy of that segment;
+// with no space left it must fail cleanly, changing nothing.
+TEST_F(StoreTest, TruncateOfSharedSegmentWithoutSpaceChangesNothing) {
+  opts_.capacity = 8 * (64 << 10);
+  opts_.dir = TempDir("full");
+  Reopen();
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(4 * (64 << 10), 'a'));
+  ASSERT_OK(store_->CloneFile(f, kRootInode, "c", false));
+  InodeId g = MakeFile("g");
+  Put(g, 0, std::string(4 * (64 << 10), 'g'));  // the store is now full
+  SetAttrRequest req;
+  req.size = 100000;
+  EXPECT_EQ(ErrnoOf(store_->SetAttr(f, req).status()), ENOSPC);
+  EXPECT_EQ(store_->GetAttr(f)->size, 4u * (64 << 10));
+  EXPECT_EQ(Get(f, 200000, 4), "aaaa");
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(f, 200000, 4), "aaaa");
+  ExpectClean();
+  // Truncating at a segment boundary needs no copy and works.
+  req.size = 2 * (64 << 10);
+  ASSERT_OK(store_->SetAttr(f, req));
+  ExpectClean();
+}
+
 TEST_F(StoreTest, PunchHole) {
   InodeId f = MakeFile("f");
   Put(f, 0, std::string(4 * (64 << 10), 'p'));
