@@ -202,6 +202,15 @@ int main(int argc, char** argv) {
   fflush(stdout);
   (*control)->Shutdown();
   (*nfs)->Stop();
+  // Per-procedure NFS counters of this run, for the operator's log.
+  for (const vnas::nfs::ProcStats& p : (*nfs)->stats().Snapshot()) {
+    if (p.calls == 0) continue;
+    printf("vnasd: %-18s calls=%llu errors=%llu avg=%lluus max=%lluus\n",
+           p.name.c_str(), static_cast<unsigned long long>(p.calls),
+           static_cast<unsigned long long>(p.errors),
+           static_cast<unsigned long long>(p.total_latency_us / p.calls),
+           static_cast<unsigned long long>(p.max_latency_us));
+  }
   control->reset();
   nfs->reset();
   store->reset();
