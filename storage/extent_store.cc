@@ -120,6 +120,7 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     VNAS_ASSIGN_OR_RETURN(capacity_, env_->FilesystemSize(options.dir));
   }
   cap_segs_ = capacity_ / seg_;
+  dirty_gen_.assign(nmembers_, 0);
   alloc_ = NewBitmapAllocator(nmembers_);
   for (uint32_t i = 0; i < nmembers_; ++i) {
     alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);

@@ -268,7 +268,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     absl::Status s = SyncMembers(t.members, &failed);
     t.members.clear();
     if (!s.ok()) {
-      unsynced_members_.insert(failed.begin(), failed.end());
+      MarkUnsynced(failed);
       VNAS_RETURN_IF_ERROR(CommitTxn(t));
       return s;
     }
@@ -280,18 +280,36 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   return r;
 }
 
+// Commit syncs outside mu_ (syncing gigabytes of unstable data takes
+// seconds; GETATTR heartbeats must not wait for it). Members first, then the
+// metadata log, so no mapping becomes durable before its data.
 absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
-  absl::MutexLock l(&mu_);
-  VNAS_RETURN_IF_ERROR(Usable());
-  std::set<uint32_t> failed;
-  absl::Status s = SyncMembers(unsynced_members_, &failed);
-  unsynced_members_ = std::move(failed);
-  VNAS_RETURN_IF_ERROR(s);
-  if (db_unsynced_) {
-    rocksdb::Status rs = db_->SyncWAL();
-    if (!rs.ok()) return RocksError(rs, "sync metadata log");
-    db_unsynced_ = false;
+  std::vector<std::pair<uint32_t, uint64_t>> todo;
+  std::set<uint32_t> ms;
+  bool db = false;
+  uint64_t db_gen = 0;
+  {
+    absl::MutexLock l(&mu_);
+    VNAS_RETURN_IF_ERROR(Usable());
+    for (uint32_t m : unsynced_members_) {
+      todo.emplace_back(m, dirty_gen_[m]);
+      ms.insert(m);
+    }
+    db = db_unsynced_;
+    db_gen = db_gen_;
   }
+  std::set<uint32_t> failed;
+  absl::Status s = SyncMembers(ms, &failed);
+  if (s.ok() && db) {
+    rocksdb::Status rs = db_->SyncWAL();
+    if (!rs.ok()) s = RocksError(rs, "sync metadata log");
+  }
+  absl::MutexLock l(&mu_);
+  for (const auto& [m, gen] : todo) {
+    if (!failed.count(m) && dirty_gen_[m] == gen) unsynced_members_.erase(m);
+  }
+  if (s.ok() && db && db_gen_ == db_gen) db_unsynced_ = false;
+  VNAS_RETURN_IF_ERROR(s);
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   return ToAttr(*n);
 }

@@ -219,6 +219,8 @@ class ExtentStoreImpl final : public ExtentStore {
   // the batch is still written, unsynced, and the error returned.
   absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteBatchNow(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkUnsynced(const std::set<uint32_t>& ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Syncs the members in `ms` in parallel; members whose sync failed are
   // added to `failed`; returns the first error.
   absl::Status SyncMembers(const std::set<uint32_t>& ms,
@@ -303,8 +305,13 @@ class ExtentStoreImpl final : public ExtentStore {
   std::map<uint64_t, SnapRec> snaps_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LogState> logs_ ABSL_GUARDED_BY(mu_);
   uint64_t total_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  // Members with unsynced writes, and a generation per member bumped on every
+  // unsynced write, so Commit() can sync outside mu_ and clear only what it
+  // covered. Likewise for unsynced metadata batches.
   std::set<uint32_t> unsynced_members_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> dirty_gen_ ABSL_GUARDED_BY(mu_);
   bool db_unsynced_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t db_gen_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace internal

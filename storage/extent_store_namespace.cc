@@ -187,12 +187,12 @@ absl::Status ExtentStoreImpl::CommitTxn(Txn& t) {
       // The mirrors already hold the change: record it without the
       // durability promise (like an unstable write) and report the error.
       t.sync = false;
-      unsynced_members_.insert(failed.begin(), failed.end());
+      MarkUnsynced(failed);
       absl::Status w = WriteBatchNow(t);
       return w.ok() ? s : w;
     }
   } else {
-    unsynced_members_.insert(t.members.begin(), t.members.end());
+    MarkUnsynced(t.members);
   }
   return WriteBatchNow(t);
 }
@@ -228,8 +228,20 @@ absl::Status ExtentStoreImpl::WriteBatchNow(Txn& t) {
     broken_ = true;
     return RocksError(s, "metadata write");
   }
-  if (!t.sync) db_unsynced_ = true;
+  if (t.sync) {
+    db_unsynced_ = false;  // a synced write syncs the log before it
+  } else {
+    db_unsynced_ = true;
+    ++db_gen_;
+  }
   return absl::OkStatus();
+}
+
+void ExtentStoreImpl::MarkUnsynced(const std::set<uint32_t>& ms) {
+  for (uint32_t m : ms) {
+    unsynced_members_.insert(m);
+    ++dirty_gen_[m];
+  }
 }
 
 // ---- namespace -------------------------------------------------------------
