@@ -20,7 +20,7 @@ struct CallContext {
   // Space for `count` bytes of READ data at the place a READ3resok will put
   // it (kRead3DataOffset past the current end), so the store can read
   // straight into the reply. Valid until the reply is encoded.
-  char* ReserveReadData(size_t count, size_t data_offset) {
+  char* ReserveReadData(size_t count, size_t data_offset) const {
     size_t at = reply->size() + data_offset;
     reply->Reserve(at + count + 8);
     return reply->data() + at;

@@ -308,8 +308,7 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
     return r;
   }
   uint32_t count = std::min(a.count, kMaxIoSize);
-  char* buf = const_cast<CallContext&>(ctx).ReserveReadData(count,
-                                                            kRead3DataOffset);
+  char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
   absl::StatusOr<storage::ReadResult> rr =
       store_->Read(o.attr.ino, a.offset, count, buf);
   if (!rr.ok()) {
@@ -422,8 +421,16 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
         }
         return store_->Create(dir, a.where.name, req);
       });
-  // UNCHECKED on an existing file acts as SETATTR for the other attributes.
-  if (r.status == NFS3_OK && a.how.mode != EXCLUSIVE && HasOtherThanSize(s)) {
+  // UNCHECKED on an existing file acts as SETATTR for the other attributes;
+  // skip the extra durable write when the object already has them (the
+  // usual case: a new file created with mode/uid/gid).
+  const fattr3& got = r.obj_attributes.attributes;
+  const bool differs = (s.set_mode && got.mode != (s.mode & 07777)) ||
+                       (s.set_uid && got.uid != s.uid) ||
+                       (s.set_gid && got.gid != s.gid) ||
+                       s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
+  if (r.status == NFS3_OK && a.how.mode != EXCLUSIVE && HasOtherThanSize(s) &&
+      differs) {
     std::optional<DecodedHandle> h = fh_->Decode(r.obj.handle.view());
     sattr3 rest = s;
     rest.set_size = false;

@@ -415,11 +415,7 @@ void RpcTransport::Impl::OnReadable(Connection* c) {
     Close(c);
     return;
   }
-  bool had_work = c->in_flight > 0;
-  (void)had_work;
-  {
-    // Wake workers (records were queued under work_mu already).
-  }
+  // Complete records were queued under work_mu; the workers' Await wakes.
   if (conns.find(id) != conns.end()) UpdateEvents(c);
 }
 

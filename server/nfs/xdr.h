@@ -58,8 +58,10 @@ class ByteBuffer {
   // Makes capacity at least `n`; keeps the contents.
   void Reserve(size_t n) {
     if (n <= cap_) return;
-    size_t c = cap_ ? cap_ : 256;
-    while (c < n) c *= 2;
+    // Double for small appends; jump straight to `n` for big reservations
+    // (a READ reply reserves its whole data area at once).
+    size_t c = cap_ * 2 > n ? cap_ * 2 : n;
+    if (c < 256) c = 256;
     std::unique_ptr<char[]> d(new char[c]);
     if (size_) memcpy(d.get(), data_.get(), size_);
     data_ = std::move(d);
