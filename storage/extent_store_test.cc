@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
 #include "storage/env/mem_env.h"
@@ -438,6 +439,56 @@ TEST_F(StoreTest, RefusesUnknownMembersAndFormat) {
   auto s = ExtentStore::Open(o);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, RefusesUnknownFormatVersion) {
+  store_.reset();
+  {
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), opts_.dir + "/meta", &db)
+                    .ok());
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "S", &v).ok());
+    v[0] = 2;  // the version varint
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "S", v).ok());
+    delete db;
+  }
+  auto s = ExtentStore::Open(opts_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition)
+      << s.status();
+}
+
+// Cloning copies no page and no extent, however large or fragmented the
+// file: only the map-node references are counted up.
+TEST_F(StoreTest, CloneCostIsIndependentOfFileSize) {
+  opts_.segment_size = 4096;  // a map node covers 1 GiB
+  opts_.dir = TempDir("clonecost");
+  opts_.capacity = uint64_t{8} << 30;
+  Reopen();
+  InodeId f = MakeFile("sparse");
+  // 3 map nodes, many leaves.
+  for (uint64_t gib = 0; gib < 3; ++gib) {
+    for (uint64_t k = 0; k < 50; ++k) {
+      Put(f, (gib << 30) + k * (1 << 20), "x", Stability::kUnstable);
+    }
+  }
+  auto before = store_->Fsck();
+  ASSERT_OK(before);
+  ASSERT_OK(store_->CloneFile(f, kRootInode, "c1", false));
+  ASSERT_OK(store_->CloneFile(f, kRootInode, "c2", false));
+  auto after = store_->Fsck();
+  ASSERT_OK(after);
+  EXPECT_TRUE(after->clean);
+  EXPECT_EQ(after->pages, before->pages);
+  EXPECT_EQ(after->extents, before->extents);
+  EXPECT_EQ(after->inodes, before->inodes + 2);
+  // The first write to a clone copies one map node and one leaf.
+  Put(store_->Lookup(kRootInode, "c1")->ino, (uint64_t{2} << 30) + 5, "y");
+  auto third = store_->Fsck();
+  ASSERT_OK(third);
+  EXPECT_EQ(third->pages, before->pages + 2);
+  EXPECT_EQ(third->extents, before->extents + 1);
 }
 
 TEST_F(StoreTest, MembersSpreadSequentialWrites) {
