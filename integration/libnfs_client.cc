@@ -37,6 +37,12 @@ struct Pending {
   uint64_t size = 0;
 };
 
+// rpc_get_error() may be NULL (e.g. a call failed by a disconnect).
+std::string ErrorText(rpc_context* r) {
+  const char* e = rpc_get_error(r);
+  return e ? e : "";
+}
+
 absl::Status Wait(rpc_context* rpc, Pending* p) {
   for (int i = 0; i < 300 && !p->done; ++i) {
     pollfd pfd{rpc_get_fd(rpc), static_cast<short>(rpc_which_events(rpc)), 0};
@@ -44,7 +50,7 @@ absl::Status Wait(rpc_context* rpc, Pending* p) {
     if (n < 0) return absl::InternalError("poll");
     if (rpc_service(rpc, n == 0 ? 0 : pfd.revents) < 0) {
       return absl::UnavailableError(
-          absl::StrCat("rpc_service: ", rpc_get_error(rpc)));
+          absl::StrCat("rpc_service: ", ErrorText(rpc)));
     }
   }
   if (!p->done) return absl::DeadlineExceededError("no reply in 30 s");
@@ -65,12 +71,13 @@ nfs_fh3 ToFh3(const std::string& fh) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NfsClient>> NfsClient::Mount(
-    int port, const std::string& export_path) {
+    int port, const std::string& export_path, const std::string& url_options) {
   std::unique_ptr<NfsClient> c(new NfsClient);
   c->nfs_ = nfs_init_context();
   if (!c->nfs_) return absl::InternalError("nfs_init_context");
   std::string url = absl::StrCat("nfs://127.0.0.1", export_path,
-                                 "?nfsport=", port, "&mountport=", port);
+                                 "?nfsport=", port, "&mountport=", port,
+                                 url_options);
   nfs_url* u = nfs_parse_url_dir(c->nfs_, url.c_str());
   if (!u) return absl::InvalidArgumentError("url: " + c->Error());
   nfs_set_timeout(c->nfs_, 20000);
@@ -119,7 +126,7 @@ absl::StatusOr<NfsClient::WriteReply> NfsClient::RawWrite(
     p->done = true;
     p->status = status;
     if (status != RPC_STATUS_SUCCESS) {
-      p->error = rpc_get_error(r);
+      p->error = ErrorText(r);
       return;
     }
     auto* res = static_cast<WRITE3res*>(data);
@@ -161,7 +168,7 @@ absl::StatusOr<std::pair<uint32_t, std::string>> NfsClient::RawCommit(
     p->done = true;
     p->status = status;
     if (status != RPC_STATUS_SUCCESS) {
-      p->error = rpc_get_error(r);
+      p->error = ErrorText(r);
       return;
     }
     auto* res = static_cast<COMMIT3res*>(data);
@@ -194,7 +201,7 @@ absl::StatusOr<std::pair<uint32_t, uint64_t>> NfsClient::RawGetattr(
     p->done = true;
     p->status = status;
     if (status != RPC_STATUS_SUCCESS) {
-      p->error = rpc_get_error(r);
+      p->error = ErrorText(r);
       return;
     }
     auto* res = static_cast<GETATTR3res*>(data);

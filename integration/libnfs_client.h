@@ -18,8 +18,11 @@ namespace vnas::harness {
 class NfsClient {
  public:
   // Mounts `export_path` of 127.0.0.1 with NFS and MOUNT on `port`.
+  // `url_options` are extra libnfs URL options, e.g. "&autoreconnect=0"
+  // (calls fail at once when the server dies instead of waiting for it).
   static absl::StatusOr<std::unique_ptr<NfsClient>> Mount(
-      int port, const std::string& export_path = "/vnas");
+      int port, const std::string& export_path = "/vnas",
+      const std::string& url_options = "");
   ~NfsClient();
 
   nfs_context* ctx() { return nfs_; }
