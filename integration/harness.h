@@ -51,7 +51,7 @@ bool InPrivateNetns();
 std::string MakeTempDir(const std::string& prefix);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int PickFreePort();
-// Path of the vnasd binary in the test's runfiles.
+// Path of the vnasd binary in the test's runfiles ($VNAS_VNASD overrides).
 std::string VnasdPath();
 // Whole contents of a file ("" when missing).
 std::string ReadFile(const std::string& path);
