@@ -46,10 +46,16 @@ bool SplitReason(absl::string_view msg, std::string* name, std::string* text) {
 
 std::unique_ptr<ControlClient> ControlClient::Connect(const std::string& endpoint,
                                                       const std::string& token,
-                                                      absl::Duration timeout) {
-  std::shared_ptr<grpc::ChannelCredentials> creds =
-      IsLoopback(endpoint) ? grpc::InsecureChannelCredentials()
-                           : grpc::SslCredentials(grpc::SslCredentialsOptions());
+                                                      absl::Duration timeout,
+                                                      const std::string& tls_ca_pem) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (IsLoopback(endpoint) && tls_ca_pem.empty()) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = tls_ca_pem;  // empty: the system roots
+    creds = grpc::SslCredentials(ssl);
+  }
   grpc::ChannelArguments args;
   // Fail fast when nothing listens instead of backing off for long.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -129,6 +135,15 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::string line;
   std::getline(in, line);
   return std::string(absl::StripAsciiWhitespace(line));
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace vnas::cli

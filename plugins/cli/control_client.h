@@ -37,11 +37,13 @@ class ControlClient {
   // ControlClient::Connect()
   //
   // A client for `endpoint` ("host:port"). Loopback endpoints use a plain
-  // channel; others TLS with the system roots. `token` (may be empty) is sent
-  // as "authorization: Bearer <token>". Does not connect yet.
+  // channel unless `tls_ca_pem` is given; others use TLS, trusting
+  // `tls_ca_pem` (PEM text) or else the system roots. `token` (may be empty)
+  // is sent as "authorization: Bearer <token>". Does not connect yet.
   static std::unique_ptr<ControlClient> Connect(const std::string& endpoint,
                                                 const std::string& token,
-                                                absl::Duration timeout);
+                                                absl::Duration timeout,
+                                                const std::string& tls_ca_pem = "");
 
   // For tests and custom channels. `stub` must not be null.
   ControlClient(std::shared_ptr<vnas::v1::Control::StubInterface> stub,
@@ -84,6 +86,9 @@ class ControlClient {
 
 // Reads a token file: its first line, whitespace trimmed. Empty path -> "".
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+// Reads a whole file (e.g. a PEM CA bundle). Empty path -> "".
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 }  // namespace vnas::cli
 

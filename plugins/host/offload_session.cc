@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<OffloadSession>> OffloadSession::Start(
   }
   if (client == nullptr) {
     client = cli::ControlClient::Connect(options.control_endpoint, options.token,
-                                         options.timeout);
+                                         options.timeout, options.tls_ca_pem);
   }
   return std::unique_ptr<OffloadSession>(
       new OffloadSession(std::move(options), std::move(client)));

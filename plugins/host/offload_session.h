@@ -29,6 +29,7 @@ struct SessionOptions {
   Datastore datastore;            // the session's datastore (export)
   std::string control_endpoint;   // "host:port"; "" = "<server>:50051"
   std::string token;              // bearer token, may be empty
+  std::string tls_ca_pem;         // CA bundle (PEM) for a TLS endpoint, may be empty
   absl::Duration timeout = absl::Seconds(30);
   std::string client_id = "vnas-offload";
   CopyOptions copy;               // fallback copy tuning

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "plugins/cli/control_client.h"
 #include "plugins/host/offload_session.h"
 
 struct vnas_session {
@@ -89,6 +90,14 @@ vnas_status vnas_session_start(const vnas_session_params* p, vnas_session** out)
   if (p->token != nullptr) o.token = p->token;
   o.timeout = absl::Milliseconds(p->timeout_ms == 0 ? 30000 : p->timeout_ms);
   if (p->client_id != nullptr) o.client_id = p->client_id;
+  if (p->tls_ca_file != nullptr && p->tls_ca_file[0] != '\0') {
+    auto pem = vnas::cli::ReadWholeFile(p->tls_ca_file);
+    if (!pem.ok()) {
+      g_start_error = std::string(pem.status().message());
+      return VNAS_ERR_INVALID_ARGUMENT;
+    }
+    o.tls_ca_pem = *std::move(pem);
+  }
   if (p->copy_chunk_bytes != 0) o.copy.chunk_size = p->copy_chunk_bytes;
   if (p->copy_depth != 0) o.copy.depth = static_cast<int>(p->copy_depth);
   if (p->copy_connections != 0) o.copy.connections = static_cast<int>(p->copy_connections);

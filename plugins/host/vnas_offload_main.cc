@@ -22,6 +22,7 @@
 ABSL_FLAG(std::string, control, "",
           "vnasd control endpoint host:port (default: <NFS server>:50051)");
 ABSL_FLAG(std::string, token_file, "", "file holding the bearer token (non-loopback)");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle that signed vnasd's control TLS certificate");
 ABSL_FLAG(std::string, export_path, "/vnas", "the datastore's NFS export");
 ABSL_FLAG(std::string, server, "", "NFS server, when SRC is not an nfs:// URL");
 ABSL_FLAG(int, nfsport, 0, "NFS port, when SRC is not an nfs:// URL (0 = portmapper)");
@@ -164,6 +165,8 @@ int main(int argc, char** argv) {
   p.token = token->empty() ? nullptr : token->c_str();
   p.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout)) * 1000;
   p.client_id = client_id.c_str();
+  const std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  p.tls_ca_file = tls_ca.empty() ? nullptr : tls_ca.c_str();
   p.copy_chunk_bytes = chunk;
   p.copy_depth = static_cast<uint32_t>(absl::GetFlag(FLAGS_depth));
   p.copy_connections = static_cast<uint32_t>(absl::GetFlag(FLAGS_connections));

@@ -14,6 +14,7 @@
 
 ABSL_FLAG(std::string, control, "127.0.0.1:50051", "vnasd control endpoint host:port");
 ABSL_FLAG(std::string, token_file, "", "file holding the bearer token (non-loopback endpoints)");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA bundle that signed vnasd's control TLS certificate");
 ABSL_FLAG(bool, json, false, "print the full reply as JSON");
 ABSL_FLAG(int, timeout, 30, "seconds per call");
 ABSL_FLAG(bool, lazy, false, "clone: fast (linked) clone through a snapshot");
@@ -37,8 +38,13 @@ int main(int argc, char** argv) {
     std::cerr << "vnasctl: " << token.status().message() << "\n";
     return vnas::admin::kExitUsage;
   }
+  auto ca = vnas::cli::ReadWholeFile(absl::GetFlag(FLAGS_tls_ca));
+  if (!ca.ok()) {
+    std::cerr << "vnasctl: " << ca.status().message() << "\n";
+    return vnas::admin::kExitUsage;
+  }
   auto client = vnas::cli::ControlClient::Connect(absl::GetFlag(FLAGS_control), *token,
-                                                  absl::Seconds(absl::GetFlag(FLAGS_timeout)));
+                                                  absl::Seconds(absl::GetFlag(FLAGS_timeout)), *ca);
   vnas::admin::CtlOptions o;
   o.json = absl::GetFlag(FLAGS_json);
   o.terminal = isatty(STDOUT_FILENO) == 1;
