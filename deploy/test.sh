@@ -49,6 +49,24 @@ PY
   fi
 done < <(sed -nE 's#^(//[^ ]+)[[:space:]]+(\(cached\) )?(PASSED|FAILED|TIMEOUT|FLAKY|NO STATUS|FAILED TO BUILD|INCOMPLETE)( in .*)?$#\1 \3#p' "$log" | sed 's/FAILED TO BUILD/FAILED_TO_BUILD/; s/NO STATUS/NO_STATUS/')
 
+# ---- Fuzzing (deploy/fuzz.sh) ------------------------------------------------
+# Every *_fuzzer target, built with clang in its own output base, runs for
+# ${VNAS_FUZZ_SECONDS:-30} s over its checked-in corpus; each fuzzer counts as
+# one test (passed, or failed on a crash / build failure). VNAS_SKIP_FUZZ=1
+# skips this step.
+if [ "${VNAS_SKIP_FUZZ:-0}" != "1" ]; then
+  fuzz_log=$(mktemp)
+  bash deploy/fuzz.sh --seconds "${VNAS_FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_log"
+  fuzz_rc=${PIPESTATUS[0]}
+  fuzz_passed=$(grep -cE '^FUZZ [^ ]+ PASSED' "$fuzz_log")
+  fuzz_failed=$(grep -cE '^FUZZ [^ ]+ FAILED' "$fuzz_log")
+  if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_failed" -eq 0 ]; then fuzz_failed=1; fi
+  passed=$((passed + fuzz_passed))
+  failed=$((failed + fuzz_failed))
+  rm -f "$fuzz_log"
+fi
+# ------------------------------------------------------------------------------
+
 if [ "$bazel_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "bazel test exited $bazel_rc (build error or no tests)"
   failed=1
