@@ -1,6 +1,7 @@
 // exports_test — vnasd started with an exports file; real clients see the
 // rules: a client network not listed is refused at MNT, a read-only export
 // refuses changes but serves reads, root_squash maps uid 0 to 65534.
+#include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -95,6 +96,36 @@ TEST(ExportsTest, SubdirectoryExport) {
                        std::to_string((*d)->nfs_port()) + "&mountport=" +
                        std::to_string((*d)->nfs_port()) + "'");
   EXPECT_NE(ls.output.find(" a"), std::string::npos) << ls.output;
+}
+
+}  // namespace
+}  // namespace vnas::harness
+
+namespace vnas::harness {
+namespace {
+
+// Flags from a config file of flag=value lines; the command line wins.
+TEST(ConfigFileTest, FlagsComeFromTheConfigFile) {
+  std::string tmp = MakeTempDir("config");
+  std::string exports = tmp + "/exports";
+  { std::ofstream(exports) << "/vnas 127.0.0.1/32(ro)\n"; }
+  std::string conf = tmp + "/vnasd.conf";
+  {
+    std::ofstream(conf) << "# vnasd config\n\nexports_file=" << exports
+                        << "\nnfs_workers=2\n--members=2\n"
+                        << "nfs_listen=127.0.0.1:1\n";  // overridden below
+  }
+  Vnasd::Options o;
+  o.extra_flags = {"--config=" + conf};
+  auto d = Vnasd::Start(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  std::string src = tmp + "/f";
+  ASSERT_TRUE(WriteRandomFile(src, 1000, 1));
+  auto in = RunCommand("nfs-cp " + src + " '" + (*d)->Url("f") + "'");
+  EXPECT_NE(in.exit_code, 0);
+  EXPECT_NE(in.output.find("ROFS"), std::string::npos) << in.output;
+  auto ls = RunCommand("nfs-ls '" + (*d)->Url("") + "'");
+  EXPECT_EQ(ls.exit_code, 0) << ls.output;
 }
 
 }  // namespace

@@ -352,5 +352,24 @@ TEST(Dispatch, ReaddirPagesWithStableCookies) {
   EXPECT_GT(rounds, 2) << "512-byte pages must take several calls";
 }
 
+TEST(Dispatch, FullStoreAnswersNoSpace) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,no_root_squash)\n", 1 << 20);
+  std::string root = f.Mount("/vnas");
+  std::string fh = CreatedHandle(
+      f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "big"), 1));
+  ASSERT_FALSE(fh.empty());
+  std::string chunk(256 << 10, 'n');
+  uint32_t status = NFS3_OK;
+  for (int i = 0; i < 16 && status == NFS3_OK; ++i) {
+    Reply w = f.Call(kNfsProgram, 3, NFSPROC3_WRITE,
+                     XOpaque(fh) + XU64(uint64_t(i) * chunk.size()) +
+                         XU32(static_cast<uint32_t>(chunk.size())) +
+                         XU32(FILE_SYNC) + XOpaque(chunk),
+                     100 + i);
+    status = w.FirstWord();
+  }
+  EXPECT_EQ(status, NFS3ERR_NOSPC);
+}
+
 }  // namespace
 }  // namespace vnas::nfs

@@ -14,7 +14,8 @@ uint32_t Reply::FirstWord() const {
   return body.size() >= 4 ? LoadBe32(body.data()) : 0xffffffffu;
 }
 
-DispatchFixture::DispatchFixture(const std::string& exports_text) {
+DispatchFixture::DispatchFixture(const std::string& exports_text,
+                                 uint64_t capacity) {
   env_ = storage::NewMemEnv();
   storage::StoreOptions o;
   // RocksDB keeps the metadata on the real disk; member data is in memory.
@@ -25,7 +26,7 @@ DispatchFixture::DispatchFixture(const std::string& exports_text) {
   o.env = env_.get();
   o.num_members = 1;
   o.segment_size = 64 << 10;
-  o.capacity = 256 << 20;
+  o.capacity = capacity;
   auto s = storage::ExtentStore::Open(o);
   if (!s.ok()) {
     fprintf(stderr, "DispatchFixture: store: %s\n", s.status().ToString().c_str());

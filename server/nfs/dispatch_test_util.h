@@ -29,7 +29,8 @@ struct Reply {
 class DispatchFixture {
  public:
   explicit DispatchFixture(const std::string& exports_text =
-                               "/vnas 127.0.0.1/32(rw,no_root_squash)\n");
+                               "/vnas 127.0.0.1/32(rw,no_root_squash)\n",
+                           uint64_t capacity = 256 << 20);
   ~DispatchFixture();
 
   // Sends one raw record from `client` (IPv4 host order).
