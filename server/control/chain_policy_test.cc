@@ -106,7 +106,7 @@ TEST(ChainPolicyTest, CleanFlatDiskOffloads) {
 }
 
 TEST(ChainPolicyTest, ReasonNumbersMirrorVmformat) {
-  for (int i = 0; i <= 8; ++i) {
+  for (int i = 0; i <= static_cast<int>(Reason::kMissingExtent); ++i) {
     EXPECT_EQ(static_cast<int>(ToProtoReason(static_cast<Reason>(i))), i);
     EXPECT_EQ(vmformat::ReasonName(static_cast<Reason>(i)),
               v1::ReasonCode_Name(static_cast<v1::ReasonCode>(i)).substr(7));

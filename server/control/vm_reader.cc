@@ -9,6 +9,31 @@
 
 namespace vnas::control {
 
+namespace {
+
+// WantedRanges() needs at most 4 rounds (chain.h); one more is a bug guard.
+constexpr int kMaxWantedRounds = 5;
+
+// Up to `length` bytes of `ino` at `offset` (short at end of file).
+absl::StatusOr<std::string> ReadRange(storage::ExtentStore* store,
+                                      storage::InodeId ino, uint64_t offset,
+                                      uint64_t length) {
+  std::string out(length, '\0');
+  uint64_t done = 0;
+  while (done < length) {
+    uint32_t want =
+        static_cast<uint32_t>(std::min<uint64_t>(length - done, 1 << 20));
+    VNAS_ASSIGN_OR_RETURN(storage::ReadResult r,
+                          store->Read(ino, offset + done, want, &out[done]));
+    done += r.count;
+    if (r.count == 0 || r.eof) break;
+  }
+  out.resize(done);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> ReadWhole(storage::ExtentStore* store,
                                       storage::InodeId ino,
                                       uint64_t max_bytes) {
@@ -17,18 +42,7 @@ absl::StatusOr<std::string> ReadWhole(storage::ExtentStore* store,
     return absl::FailedPreconditionError(absl::StrCat(
         "file of ", attr.size, " bytes is larger than ", max_bytes));
   }
-  std::string out(attr.size, '\0');
-  uint64_t off = 0;
-  while (off < attr.size) {
-    uint32_t want = static_cast<uint32_t>(
-        std::min<uint64_t>(attr.size - off, 1 << 20));
-    VNAS_ASSIGN_OR_RETURN(storage::ReadResult r,
-                          store->Read(ino, off, want, &out[off]));
-    if (r.count == 0) break;
-    off += r.count;
-  }
-  out.resize(off);
-  return out;
+  return ReadRange(store, ino, 0, attr.size);
 }
 
 bool IsLockFile(const std::string& name) {
@@ -63,18 +77,21 @@ absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
     s.name = e.name;
     s.size = e.attr.size;
     s.mtime_sec = e.attr.mtime.sec;
-    uint64_t want = std::min<uint64_t>(e.attr.size, vmformat::kSampleBytes);
-    s.head.assign(want, '\0');
-    uint64_t off = 0;
-    while (off < want) {
-      VNAS_ASSIGN_OR_RETURN(
-          storage::ReadResult r,
-          store->Read(e.ino, off, static_cast<uint32_t>(want - off),
-                      &s.head[off]));
-      if (r.count == 0) break;
-      off += r.count;
+    VNAS_ASSIGN_OR_RETURN(s.head,
+                          ReadRange(store, e.ino, 0, vmformat::kSampleBytes));
+    // Formats whose metadata lies beyond the head (VHDX) ask for more; the
+    // analyzer bounds the rounds and the bytes.
+    for (int round = 0; round < kMaxWantedRounds; ++round) {
+      std::vector<vmformat::WantedRange> wanted = vmformat::WantedRanges(s);
+      if (wanted.empty()) break;
+      for (const vmformat::WantedRange& w : wanted) {
+        vmformat::FileRange range;
+        range.offset = w.offset;
+        VNAS_ASSIGN_OR_RETURN(range.bytes,
+                              ReadRange(store, e.ino, w.offset, w.length));
+        s.extra.push_back(std::move(range));
+      }
     }
-    s.head.resize(off);
     vm.samples.push_back(std::move(s));
   }
   vmformat::AnalyzeOptions opts;

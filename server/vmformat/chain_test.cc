@@ -375,6 +375,7 @@ TEST(AnalyzeVm, ReasonNamesAreStable) {
 using testing::FetchWantedRanges;
 using testing::FreshDir;
 using testing::MakeDifferencingVhdx;
+using testing::VhdxDataWriteGuid;
 using testing::ReadRange;
 using testing::RunQemuImg;
 using testing::SampleDir;
@@ -493,15 +494,9 @@ TEST(AnalyzeVmQemu, VhdxDifferencing) {
   }
   // Build two children: one with the right linkage, one with a wrong one.
   // The right one is found by trying the header GUID through the parser.
-  absl::StatusOr<std::string> hdr = ReadRange(dir + "/p.vhdx", 64 * 1024, 4096);
-  ASSERT_TRUE(hdr.ok());
-  auto hex = [&](int i) {
-    return absl::StrCat(absl::Hex(static_cast<unsigned char>((*hdr)[32 + i]),
-                                  absl::kZeroPad2));
-  };
-  guid = absl::StrCat("{", hex(3), hex(2), hex(1), hex(0), "-", hex(5), hex(4), "-",
-                      hex(7), hex(6), "-", hex(8), hex(9), "-", hex(10), hex(11),
-                      hex(12), hex(13), hex(14), hex(15), "}");
+  absl::StatusOr<std::string> write_guid = VhdxDataWriteGuid(*base);
+  ASSERT_TRUE(write_guid.ok()) << write_guid.status();
+  guid = *write_guid;
   absl::StatusOr<std::string> child = MakeDifferencingVhdx(*base, ".\\p.vhdx", guid);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(WriteFile(dir + "/c.vhdx", *child).ok());

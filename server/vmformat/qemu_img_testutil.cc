@@ -148,6 +148,22 @@ std::string Utf16(const std::string& a) {
 }
 }  // namespace
 
+absl::StatusOr<std::string> VhdxDataWriteGuid(const std::string& file) {
+  constexpr size_t kHeader = 64 * 1024, kGuidAt = 32;
+  if (file.size() < kHeader + kGuidAt + 16) {
+    return absl::InvalidArgumentError("VHDX shorter than its first header");
+  }
+  auto hex = [&](int i) {
+    return absl::StrCat(absl::Hex(static_cast<unsigned char>(
+                                      file[kHeader + kGuidAt + i]),
+                                  absl::kZeroPad2));
+  };
+  // GUIDs are stored little-endian in their first three fields.
+  return absl::StrCat("{", hex(3), hex(2), hex(1), hex(0), "-", hex(5), hex(4),
+                      "-", hex(7), hex(6), "-", hex(8), hex(9), "-", hex(10),
+                      hex(11), hex(12), hex(13), hex(14), hex(15), "}");
+}
+
 absl::StatusOr<std::string> MakeDifferencingVhdx(
     const std::string& base, const std::string& relative_path,
     const std::string& parent_linkage) {

@@ -47,6 +47,11 @@ absl::StatusOr<std::string> MakeDifferencingVhdx(
     const std::string& base, const std::string& relative_path,
     const std::string& parent_linkage);
 
+// The DataWriteGuid of a qemu-made VHDX (`file` holds at least its first
+// 68 KiB), as "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" — what a child's
+// parent_linkage must say. Reads the first header (at 64 KiB).
+absl::StatusOr<std::string> VhdxDataWriteGuid(const std::string& file);
+
 // Fills `file.extra` the way a careful caller does: asks WantedRanges() and
 // reads them from dir/name until nothing more is wanted. Returns the number
 // of rounds.
