@@ -208,7 +208,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    uint64_t offset,
                                                    absl::string_view data,
                                                    Stability stability) {
-  absl::MutexLock l(&mu_);
+  absl::ReleasableMutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -260,29 +260,34 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     meta_changed = true;
   }
   Touch(t, n, true, Now());
+  // In-place overwrite only: the data must be durable, the metadata need not
+  // be (mtime rides an unsynced batch), and the member sync happens after
+  // the lock is released so other clients are not serialized behind it.
+  std::set<uint32_t> to_sync;
   if (t.sync && !meta_changed) {
-    // In-place overwrite: only the data must be durable; mtime may ride an
-    // unsynced batch.
     t.sync = false;
+    to_sync.swap(t.members);
+  }
+  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  if (!status.ok()) {
+    MarkUnsynced(to_sync);
+    return status;
+  }
+  r.count = static_cast<uint32_t>(data.size());
+  r.file.after = ToAttr(*n);
+  if (!to_sync.empty()) {
+    l.Release();
     std::set<uint32_t> failed;
-    absl::Status s = SyncMembers(t.members, &failed);
-    t.members.clear();
+    absl::Status s = SyncMembers(to_sync, &failed);
     if (!s.ok()) {
+      absl::MutexLock relock(&mu_);
       MarkUnsynced(failed);
-      VNAS_RETURN_IF_ERROR(CommitTxn(t));
       return s;
     }
   }
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
-  VNAS_RETURN_IF_ERROR(status);
-  r.count = static_cast<uint32_t>(data.size());
-  r.file.after = ToAttr(*n);
   return r;
 }
 
-// Commit syncs outside mu_ (syncing gigabytes of unstable data takes
-// seconds; GETATTR heartbeats must not wait for it). Members first, then the
-// metadata log, so no mapping becomes durable before its data.
 absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
   std::vector<std::pair<uint32_t, uint64_t>> todo;
   std::set<uint32_t> ms;

@@ -8,7 +8,7 @@
 // 16 GiB files and of a file with 100,000 scattered 4 KiB extents; snapshot
 // time; Space() of a 100 GiB VM built from clones. Everything it creates
 // under --dir is deleted at the end. --quick: 256 MiB sequential, no 16 GiB
-// file; --only=seq|rand|meta|scatter|clone runs one part.
+// file; --only=seq|rand|scatter|clone runs one part.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "storage/env/env.h"
-#include "storage/env/mem_env.h"
 #include "storage/extent_store.h"
 
 namespace vnas::storage {
@@ -238,28 +237,6 @@ void RandomSmall(const std::string& dir, uint64_t bytes) {
               (unsigned long)al->partial_segment_writes);
 }
 
-// Metadata cost alone: the same sequential writes with members in memory.
-void MetaOnly(const std::string& dir) {
-  std::unique_ptr<Env> mem = NewMemEnv();
-  StoreOptions o;
-  o.dir = dir + "/meta-only";
-  o.env = mem.get();
-  o.capacity = uint64_t{4} << 30;
-  auto s = ExtentStore::Open(o);
-  CHECK_OK(s);
-  auto st = std::move(s).value();
-  auto c = st->Create(kRootInode, "f", CreateRequest{});
-  CHECK_OK(c);
-  const std::string buf = Pattern(1 << 20, 7);
-  auto t0 = Clock::now();
-  for (uint64_t off = 0; off < (uint64_t{256} << 20); off += buf.size()) {
-    CHECK_OK(st->Write(c->attr.ino, off, buf, Stability::kUnstable));
-  }
-  std::printf("256 x 1 MiB new writes, members in memory: %.3f s (%.0f us "
-              "per write)\n",
-              Secs(t0), Secs(t0) / 256 * 1e6);
-}
-
 void Clones(const std::string& dir, bool big) {
   auto st = OpenStore(dir + "/clone", 64 << 10, 0);
   const std::string buf = Pattern(1 << 20, 9);
@@ -348,10 +325,13 @@ void Scattered(const std::string& dir) {
   const std::string b4 = Pattern(4096, 11);
   std::mt19937_64 rng(5);
   const uint64_t range = uint64_t{4} << 30;  // 4 GiB of address space
+  std::vector<uint64_t> blocks(range / 4096);
+  for (uint64_t i = 0; i < blocks.size(); ++i) blocks[i] = i;
+  std::shuffle(blocks.begin(), blocks.end(), rng);
+  blocks.resize(100000);  // distinct, scattered
   auto t0 = Clock::now();
-  for (int i = 0; i < 100000; ++i) {
-    uint64_t off = (rng() % (range / 4096)) * 4096;
-    CHECK_OK(st->Write(c->attr.ino, off, b4, Stability::kUnstable));
+  for (uint64_t b : blocks) {
+    CHECK_OK(st->Write(c->attr.ino, b * 4096, b4, Stability::kUnstable));
   }
   CHECK_OK(st->Commit(c->attr.ino));
   auto a = st->GetAttr(c->attr.ino);
@@ -383,6 +363,7 @@ void Scattered(const std::string& dir) {
 }  // namespace vnas::storage
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they come
   std::string dir = "/work/tmp/store_bench";
   bool quick = false;
   std::string only;
@@ -400,7 +381,6 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "rand") {
     vnas::storage::RandomSmall(dir, seq_bytes);
   }
-  if (only.empty() || only == "meta") vnas::storage::MetaOnly(dir);
   if (only.empty() || only == "scatter") vnas::storage::Scattered(dir);
   if (only.empty() || only == "clone") vnas::storage::Clones(dir, !quick);
   std::filesystem::remove_all(dir);
