@@ -226,6 +226,17 @@ TEST_F(VnasctlCommandsTest, CloneVmWaitAndOps) {
   // Human form with a progress bar.
   const std::string out = Human("clone vm1 vm6 --wait");
   EXPECT_THAT(out, HasSubstr("SUCCEEDED"));
+
+  // Without --wait the reply names the operation; ops watch follows it to
+  // its final state.
+  Json started = Ctl("clone vm1 vm8");
+  const std::string id8 = started.At("operation.id").Str();
+  ASSERT_FALSE(id8.empty());
+  Json watched = Ctl("ops watch " + id8);
+  EXPECT_EQ(watched.At("id").Str(), id8);
+  EXPECT_EQ(watched.At("state").Str(), "OPERATION_SUCCEEDED");
+  EXPECT_EQ(watched.At("bytes_done").AsUint(), watched.At("bytes_total").AsUint());
+  EXPECT_TRUE(live_->Exists("vm8/vm8-flat.vmdk"));
 }
 
 TEST_F(VnasctlCommandsTest, SnapshotsAndReserve) {
