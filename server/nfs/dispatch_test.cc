@@ -314,6 +314,10 @@ TEST(Dispatch, WccDataAndStableFileids) {
   Reply lk = f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP, XOpaque(root) + XOpaque("w2"));
   ASSERT_EQ(lk.FirstWord(), NFS3_OK);
   EXPECT_EQ(lk.body.substr(8, LoadBe32(lk.body.data() + 4)), fh);
+  XdrDecoder ld(lk.body.data() + 8 + fh.size(), lk.body.size() - 8 - fh.size());
+  post_op_attr obj;
+  ASSERT_TRUE(Decode(ld, &obj));
+  EXPECT_EQ(obj.attributes.fileid, id);
 }
 
 TEST(Dispatch, ReaddirPagesWithStableCookies) {

@@ -100,7 +100,9 @@ TEST(MalformedCorpus, EveryRecordGetsTheAnswerItsNamePromises) {
     } else {
       ADD_FAILURE() << "corpus file with an unknown expectation";
     }
-    if (!r.dropped) EXPECT_EQ(r.xid, LoadBe32(rec.data())) << "reply xid";
+    if (!r.dropped) {
+      EXPECT_EQ(r.xid, LoadBe32(rec.data())) << "reply xid";
+    }
   }
   // The server still works and nothing was created by the bad calls.
   Reply g = f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root));

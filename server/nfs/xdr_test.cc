@@ -9,8 +9,6 @@
 namespace vnas::nfs {
 namespace {
 
-std::string Bytes(const ByteBuffer& b) { return std::string(b.view()); }
-
 TEST(Xdr, PrimitivesRoundTripWithExactSize) {
   ByteBuffer b;
   XdrEncoder e(&b);
