@@ -62,6 +62,14 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
   const bool fresh = s.IsNotFound();
   if (!s.ok() && !fresh) return RocksError(s, "read superblock");
   if (fresh) {
+    // No superblock: only an empty database may become a new store.
+    std::unique_ptr<rocksdb::Iterator> probe(
+        db_->NewIterator(rocksdb::ReadOptions()));
+    probe->SeekToFirst();
+    if (probe->Valid()) {
+      return absl::DataLossError("metadata without a superblock in " +
+                                 db_path + "; refusing to format over it");
+    }
     uint32_t seg = options.segment_size;
     if (seg < 4096 || seg > (1u << 20) || (seg & (seg - 1)) != 0) {
       return FsError(EINVAL, "segment_size must be a power of two in "
