@@ -606,6 +606,64 @@ LINK3res Nfs3Procs::Link(const CallContext& ctx, const LINK3args& a) {
   return r;
 }
 
+// READDIR / READDIRPLUS cookies (stable across restarts):
+//   0 start, 1 after ".", 2 after "..", n ≥ 3 after the store entry whose
+//   store cookie is n - 2 (store cookies start at 1).
+namespace {
+constexpr uint64_t kDotCookie = 1;
+constexpr uint64_t kDotDotCookie = 2;
+constexpr uint64_t kCookieBias = 2;
+}  // namespace
+
+std::vector<storage::DirEntry> Nfs3Procs::DirEntries(const Object& dir,
+                                                     uint64_t cookie,
+                                                     uint32_t max_entries,
+                                                     bool want_attrs,
+                                                     nfsstat3* status,
+                                                     bool* eof,
+                                                     uint64_t* verifier,
+                                                     const char* proc) {
+  std::vector<storage::DirEntry> out;
+  *status = NFS3_OK;
+  if (cookie < kDotCookie) {
+    storage::DirEntry e;
+    e.name = ".";
+    e.ino = dir.attr.ino;
+    e.cookie = kDotCookie;
+    e.attr = dir.attr;
+    out.push_back(std::move(e));
+  }
+  if (cookie < kDotDotCookie) {
+    storage::DirEntry e;
+    e.name = "..";
+    e.cookie = kDotDotCookie;
+    e.attr = dir.attr;
+    if (dir.attr.ino != ExportRoot(dir.export_index)) {
+      absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
+      absl::StatusOr<storage::Attr> pa =
+          parent.ok() ? store_->GetAttr(*parent)
+                      : absl::StatusOr<storage::Attr>(parent.status());
+      if (pa.ok()) e.attr = *pa;
+    }
+    e.ino = e.attr.ino;
+    out.push_back(std::move(e));
+  }
+  uint64_t store_cookie = cookie <= kCookieBias ? 0 : cookie - kCookieBias;
+  absl::StatusOr<storage::DirPage> page =
+      store_->ReadDir(dir.attr.ino, store_cookie, max_entries, want_attrs);
+  if (!page.ok()) {
+    *status = NfsStatusOf(page.status(), proc);
+    return {};
+  }
+  *eof = page->eof;
+  *verifier = page->cookie_verifier;
+  for (storage::DirEntry& e : page->entries) {
+    e.cookie += kCookieBias;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 // §3.3.16
 READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
   READDIR3res r;
@@ -626,21 +684,19 @@ READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
   }
   uint32_t max_entries =
       static_cast<uint32_t>(std::min<size_t>((budget - overhead) / 24 + 1, 4096));
-  absl::StatusOr<storage::DirPage> page =
-      store_->ReadDir(dir.attr.ino, a.cookie, max_entries, false);
-  if (!page.ok()) {
-    r.status = NfsStatusOf(page.status(), "READDIR");
-    return r;
-  }
+  uint64_t verifier = 0;
+  std::vector<storage::DirEntry> entries =
+      DirEntries(dir, a.cookie, max_entries, false, &r.status, &r.eof,
+                 &verifier, "READDIR");
+  if (r.status != NFS3_OK) return r;
   uint64_t verf = FromVerifier8(a.cookieverf);
-  if (a.cookie != 0 && verf != 0 && verf != page->cookie_verifier) {
+  if (a.cookie != 0 && verf != 0 && verf != verifier) {
     r.status = NFS3ERR_BAD_COOKIE;
     return r;
   }
-  r.cookieverf = Verifier8(page->cookie_verifier);
+  r.cookieverf = Verifier8(verifier);
   size_t used = overhead;
-  r.eof = page->eof;
-  for (const storage::DirEntry& de : page->entries) {
+  for (const storage::DirEntry& de : entries) {
     entry3 e;
     e.fileid = de.ino;
     e.name = de.name;
@@ -653,9 +709,7 @@ READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
     used += sz;
     r.entries.push_back(std::move(e));
   }
-  if (r.entries.empty() && !page->entries.empty()) {
-    r.status = NFS3ERR_TOOSMALL;
-  }
+  if (r.entries.empty() && !entries.empty()) r.status = NFS3ERR_TOOSMALL;
   return r;
 }
 
@@ -680,21 +734,19 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
   }
   uint32_t max_entries = static_cast<uint32_t>(
       std::min<size_t>((budget - overhead) / 140 + 1, 1024));
-  absl::StatusOr<storage::DirPage> page =
-      store_->ReadDir(dir.attr.ino, a.cookie, max_entries, true);
-  if (!page.ok()) {
-    r.status = NfsStatusOf(page.status(), "READDIRPLUS");
-    return r;
-  }
+  uint64_t verifier = 0;
+  std::vector<storage::DirEntry> entries =
+      DirEntries(dir, a.cookie, max_entries, true, &r.status, &r.eof,
+                 &verifier, "READDIRPLUS");
+  if (r.status != NFS3_OK) return r;
   uint64_t verf = FromVerifier8(a.cookieverf);
-  if (a.cookie != 0 && verf != 0 && verf != page->cookie_verifier) {
+  if (a.cookie != 0 && verf != 0 && verf != verifier) {
     r.status = NFS3ERR_BAD_COOKIE;
     return r;
   }
-  r.cookieverf = Verifier8(page->cookie_verifier);
+  r.cookieverf = Verifier8(verifier);
   size_t used = overhead, dir_used = 0;
-  r.eof = page->eof;
-  for (const storage::DirEntry& de : page->entries) {
+  for (const storage::DirEntry& de : entries) {
     entryplus3 e;
     e.fileid = de.ino;
     e.name = de.name;
@@ -706,7 +758,8 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
     }
     size_t sz = EncodedSize(e);
     size_t dsz = 8 + 4 + e.name.size() + XdrPad(e.name.size()) + 8;
-    if (used + sz > budget || (!r.entries.empty() && dir_used + dsz > dir_budget)) {
+    if (used + sz > budget ||
+        (!r.entries.empty() && dir_used + dsz > dir_budget)) {
       r.eof = false;
       break;
     }
@@ -714,9 +767,7 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
     dir_used += dsz;
     r.entries.push_back(std::move(e));
   }
-  if (r.entries.empty() && !page->entries.empty()) {
-    r.status = NFS3ERR_TOOSMALL;
-  }
+  if (r.entries.empty() && !entries.empty()) r.status = NFS3ERR_TOOSMALL;
   return r;
 }
 

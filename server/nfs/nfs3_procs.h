@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "server/nfs/call_context.h"
 #include "server/nfs/exports.h"
@@ -80,6 +81,14 @@ class Nfs3Procs {
   FhBytes Handle(uint32_t export_index, const storage::Attr& a) const;
   // The store inode at the root of export `index` (0 when unresolvable).
   uint64_t ExportRoot(uint32_t index);
+  // The entries of `dir` after NFS cookie `cookie`: "." and ".." first
+  // (cookies 1 and 2), then the store's entries with cookie + 2.
+  std::vector<storage::DirEntry> DirEntries(const Object& dir,
+                                            uint64_t cookie,
+                                            uint32_t max_entries,
+                                            bool want_attrs, nfsstat3* status,
+                                            bool* eof, uint64_t* verifier,
+                                            const char* proc);
   template <typename Res>
   Res CreateLike(const CallContext& ctx, const diropargs3& where,
                  const char* proc,
