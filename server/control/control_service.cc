@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/control/broadcaster.h"
 #include "server/control/chain_policy.h"
 #include "server/control/paths.h"
 #include "server/control/reasons.h"
@@ -135,121 +136,27 @@ struct ReceiptDraft {
 
 namespace {
 
-// WatchReceipts: the tail, then every new receipt, until the client cancels.
-class ReceiptWatcher final : public grpc::ServerWriteReactor<v1::Receipt> {
+// A server stream that writes what Poll() yields, one message at a time. It
+// polls again after each write and whenever `changes` publishes, and ends
+// when the client cancels, a write fails, or Poll() says so.
+template <typename Msg>
+class WatchReactor : public grpc::ServerWriteReactor<Msg> {
  public:
-  ReceiptWatcher(ReceiptLog* log, uint32_t tail) : log_(log) {
-    absl::StatusOr<std::vector<v1::Receipt>> last =
-        log_->Last(std::max<uint32_t>(tail, 1));
-    if (!last.ok()) {
-      done_ = true;
-      Finish(ToGrpcStatus(last.status()));
-      return;
-    }
-    if (!last->empty()) cursor_ = last->back().seq();
-    if (tail > 0) {
-      for (auto& r : *last) pending_.push_back(std::move(r));
-    }
-    token_ = log_->changes().Subscribe([this] { Pump(); });
-    subscribed_ = true;
-    Pump();
-  }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock l(&mu_);
-      writing_ = false;
-      if (!ok) {
-        if (done_) return;
-        done_ = true;
-      }
-    }
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
-      return;
-    }
-    Pump();
-  }
-
-  void OnCancel() override {
-    {
-      absl::MutexLock l(&mu_);
-      if (done_) return;
-      done_ = true;
-    }
-    Finish(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    if (subscribed_) log_->changes().Unsubscribe(token_);
-    delete this;
-  }
-
- private:
-  void Pump() {
-    {
-      absl::MutexLock l(&mu_);
-      if (done_ || writing_) return;
-      if (pending_.empty()) {
-        absl::StatusOr<std::vector<v1::Receipt>> more =
-            log_->After(cursor_, 100);
-        if (more.ok()) {
-          for (auto& r : *more) {
-            cursor_ = r.seq();
-            pending_.push_back(std::move(r));
-          }
-        }
-      }
-      if (pending_.empty()) return;
-      out_ = std::move(pending_.front());
-      pending_.pop_front();
-      writing_ = true;
-    }
-    StartWrite(&out_);
-  }
-
-  ReceiptLog* const log_;
-  absl::Mutex mu_;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<v1::Receipt> pending_ ABSL_GUARDED_BY(mu_);
-  v1::Receipt out_;
-  uint64_t token_ = 0;
-  bool subscribed_ = false;
-};
-
-// WatchOperation: the current state, then every change; ends after the
-// final state has been sent.
-class OperationWatcher final : public grpc::ServerWriteReactor<v1::Operation> {
- public:
-  OperationWatcher(OperationRegistry* reg, std::string id)
-      : reg_(reg), id_(std::move(id)) {
-    auto first = reg_->GetVersioned(id_);
-    if (!first.ok()) {
-      done_ = true;
-      Finish(ToGrpcStatus(first.status()));
-      return;
-    }
-    token_ = reg_->changes().Subscribe([this] { Pump(); });
-    subscribed_ = true;
-    Pump();
-  }
-
   void OnWriteDone(bool ok) override {
     bool finish = false;
     {
       absl::MutexLock l(&mu_);
       writing_ = false;
       if (done_) return;
-      if (!ok || sent_final_) {
+      if (!ok || sent_last_) {
         done_ = true;
         finish = true;
       }
     }
     if (finish) {
-      Finish(ok ? grpc::Status::OK
-                : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      this->Finish(ok ? grpc::Status::OK
+                      : grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "write failed"));
       return;
     }
     Pump();
@@ -261,49 +168,156 @@ class OperationWatcher final : public grpc::ServerWriteReactor<v1::Operation> {
       if (done_) return;
       done_ = true;
     }
-    Finish(grpc::Status::CANCELLED);
+    this->Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
-    if (subscribed_) reg_->changes().Unsubscribe(token_);
+    if (changes_ != nullptr) changes_->Unsubscribe(token_);
     delete this;
   }
 
- private:
-  void Pump() {
-    bool gone = false;
+ protected:
+  enum class Next {
+    kNothing,   // nothing new yet
+    kSend,      // *out filled
+    kSendLast,  // *out filled; the stream ends OK once it is written
+    kEnd,       // end the stream now with *end
+  };
+
+  // Called with mu_ held and no write in flight.
+  virtual Next Poll(Msg* out, grpc::Status* end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+
+  // The last step of a subclass's constructor: subscribes, then writes what
+  // Poll() has.
+  void Start(Broadcaster* changes) {
+    token_ = changes->Subscribe([this] { Pump(); });
+    changes_ = changes;
+    Pump();
+  }
+
+  // Instead of Start(): ends the stream at once with `status`.
+  void FinishNow(const grpc::Status& status) {
     {
       absl::MutexLock l(&mu_);
-      if (done_ || writing_ || sent_final_) return;
-      auto cur = reg_->GetVersioned(id_);
-      if (!cur.ok()) {
-        done_ = true;
-        gone = true;
-      } else {
-        if (cur->second <= sent_version_) return;
-        sent_version_ = cur->second;
-        out_ = std::move(cur->first);
-        sent_final_ = OperationRegistry::IsFinal(out_.state());
-        writing_ = true;
+      done_ = true;
+    }
+    this->Finish(status);
+  }
+
+  absl::Mutex mu_;
+
+ private:
+  void Pump() {
+    bool write = false;
+    grpc::Status end;
+    {
+      absl::MutexLock l(&mu_);
+      if (done_ || writing_ || sent_last_) return;
+      switch (Poll(&out_, &end)) {
+        case Next::kNothing:
+          return;
+        case Next::kSendLast:
+          sent_last_ = true;
+          [[fallthrough]];
+        case Next::kSend:
+          writing_ = write = true;
+          break;
+        case Next::kEnd:
+          done_ = true;
+          break;
       }
     }
-    if (gone) {
-      Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "operation expired"));
+    if (write) {
+      this->StartWrite(&out_);
+    } else {
+      this->Finish(end);
+    }
+  }
+
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool sent_last_ ABSL_GUARDED_BY(mu_) = false;
+  Msg out_;
+  Broadcaster* changes_ = nullptr;  // set once subscribed
+  uint64_t token_ = 0;
+};
+
+// WatchReceipts: the tail, then every new receipt, until the client cancels.
+class ReceiptWatcher final : public WatchReactor<v1::Receipt> {
+ public:
+  ReceiptWatcher(ReceiptLog* log, uint32_t tail) : log_(log) {
+    absl::StatusOr<std::vector<v1::Receipt>> last =
+        log_->Last(std::max<uint32_t>(tail, 1));
+    if (!last.ok()) {
+      FinishNow(ToGrpcStatus(last.status()));
       return;
     }
-    StartWrite(&out_);
+    {
+      absl::MutexLock l(&mu_);
+      if (!last->empty()) cursor_ = last->back().seq();
+      if (tail > 0) {
+        for (auto& r : *last) pending_.push_back(std::move(r));
+      }
+    }
+    Start(&log_->changes());
+  }
+
+ private:
+  Next Poll(v1::Receipt* out, grpc::Status*) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_.empty()) {
+      absl::StatusOr<std::vector<v1::Receipt>> more = log_->After(cursor_, 100);
+      if (more.ok()) {
+        for (auto& r : *more) {
+          cursor_ = r.seq();
+          pending_.push_back(std::move(r));
+        }
+      }
+    }
+    if (pending_.empty()) return Next::kNothing;
+    *out = std::move(pending_.front());
+    pending_.pop_front();
+    return Next::kSend;
+  }
+
+  ReceiptLog* const log_;
+  uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<v1::Receipt> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+// WatchOperation: the current state, then every change; ends after the
+// final state has been sent.
+class OperationWatcher final : public WatchReactor<v1::Operation> {
+ public:
+  OperationWatcher(OperationRegistry* reg, std::string id)
+      : reg_(reg), id_(std::move(id)) {
+    auto first = reg_->GetVersioned(id_);
+    if (!first.ok()) {
+      FinishNow(ToGrpcStatus(first.status()));
+      return;
+    }
+    Start(&reg_->changes());
+  }
+
+ private:
+  Next Poll(v1::Operation* out, grpc::Status* end) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto cur = reg_->GetVersioned(id_);
+    if (!cur.ok()) {
+      *end = grpc::Status(grpc::StatusCode::NOT_FOUND, "operation expired");
+      return Next::kEnd;
+    }
+    if (cur->second <= sent_version_) return Next::kNothing;
+    sent_version_ = cur->second;
+    *out = std::move(cur->first);
+    return OperationRegistry::IsFinal(out->state()) ? Next::kSendLast
+                                                    : Next::kSend;
   }
 
   OperationRegistry* const reg_;
   const std::string id_;
-  absl::Mutex mu_;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool sent_final_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sent_version_ ABSL_GUARDED_BY(mu_) = 0;
-  v1::Operation out_;
-  uint64_t token_ = 0;
-  bool subscribed_ = false;
 };
 
 }  // namespace
