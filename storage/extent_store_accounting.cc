@@ -90,10 +90,27 @@ std::vector<MemberStats> ExtentStoreImpl::Members() {
 // Fsck reads RocksDB (one consistent iterator snapshot), not the mirrors, and
 // recomputes every reference count from the references themselves.
 absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
+  // A RocksDB snapshot and the mirrors' sizes taken at the same moment (no
+  // mutation is half done while mu_ is held shared); the scan runs unlocked.
+  const rocksdb::Snapshot* snap = nullptr;
+  uint64_t mirror_inodes, mirror_extents, mirror_pages, mirror_used;
   {
     absl::ReaderMutexLock l(&mu_);
     VNAS_RETURN_IF_ERROR(Usable());
+    snap = db_->GetSnapshot();
+    mirror_inodes = inodes_.size();
+    mirror_extents = tree_->extents();
+    mirror_pages = tree_->pages();
+    mirror_used = 0;
+    for (uint32_t i = 0; i < nmembers_; ++i) mirror_used += alloc_->Used(i);
   }
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
   FsckReport r;
   auto problem = [&](std::string p) {
     r.clean = false;
@@ -114,8 +131,7 @@ absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
   std::map<std::string, uint64_t> counters;
   bool have_super = false;
 
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     absl::string_view v(it->value().data(), it->value().size());
@@ -276,6 +292,11 @@ absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
       }
     }
   };
+  auto refs_of = [&](char kind) {
+    uint64_t n = 0;
+    for (const auto& [key, rc] : refs) n += key.first == kind;
+    return n;
+  };
   compare('m', "map node", mref, maps);
   compare('l', "leaf", lref, leaves);
   compare('e', "extent", eref, std::map<uint64_t, int>{});
@@ -386,6 +407,15 @@ absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
   r.inodes = inodes.size();
   r.extents = eref.size();
   r.pages = maps.size() + leaves.size();
+  // The in-memory mirrors must describe the same store.
+  if (mirror_inodes != r.inodes || mirror_extents != refs_of('e') ||
+      mirror_pages != r.pages || mirror_used != bits.size()) {
+    problem(absl::StrCat("in-memory state differs from the metadata: inodes ",
+                         mirror_inodes, "/", r.inodes, ", extents ",
+                         mirror_extents, "/", refs_of('e'), ", pages ",
+                         mirror_pages, "/", r.pages, ", used segments ",
+                         mirror_used, "/", bits.size()));
+  }
   return r;
 }
 
