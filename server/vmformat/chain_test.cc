@@ -74,14 +74,20 @@ std::vector<FileSample> FlatBase() {
           Data("vm-flat.vmdk"), Text("vm.vmx", Vmx("vm.vmdk"))};
 }
 
-// Linear, 2 deep: vm.vmdk <- vm-000001 <- vm-000002, vmx on vm-000002.
-std::vector<FileSample> Linear() {
+// FlatBase without its .vmx, plus the redo log vm-000001.vmdk on vm.vmdk.
+std::vector<FileSample> FlatBaseAndFirstRedoLog() {
   std::vector<FileSample> f = FlatBase();
   f.pop_back();
   f.push_back(Text("vm-000001.vmdk",
                    Desc("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
                         "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\"")));
   f.push_back(Data("vm-000001-delta.vmdk", Cowd()));
+  return f;
+}
+
+// Linear, 2 deep: vm.vmdk <- vm-000001 <- vm-000002, vmx on vm-000002.
+std::vector<FileSample> Linear() {
+  std::vector<FileSample> f = FlatBaseAndFirstRedoLog();
   f.push_back(Text("vm-000002.vmdk",
                    Desc("c41f0a93", "7b2e9d44", "seSparse", "vm-000001.vmdk",
                         "RW 41943040 SESPARSE \"vm-000002-sesparse.vmdk\"")));
@@ -101,12 +107,7 @@ std::vector<FileSample> Linear() {
 
 // VSS-quiesced Windows 2008: two redo logs on vm.vmdk.
 std::vector<FileSample> Vss() {
-  std::vector<FileSample> f = FlatBase();
-  f.pop_back();
-  f.push_back(Text("vm-000001.vmdk",
-                   Desc("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                        "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\"")));
-  f.push_back(Data("vm-000001-delta.vmdk", Cowd()));
+  std::vector<FileSample> f = FlatBaseAndFirstRedoLog();
   f.push_back(Text("vm-000002.vmdk",
                    Desc("5e90b7c1", "3a5c0f21", "vmfsSparse", "vm.vmdk",
                         "RW 41943040 VMFSSPARSE \"vm-000002-delta.vmdk\"")));
