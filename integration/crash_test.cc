@@ -150,9 +150,13 @@ class CrashTest : public ::testing::Test {
   }
 
   std::unique_ptr<v1::Control::Stub> Stub() {
-    auto ch = grpc::CreateChannel(
+    // A private subchannel pool: a channel must not reuse the connection to
+    // the daemon that was just killed.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto ch = grpc::CreateCustomChannel(
         absl::StrCat("127.0.0.1:", vnasd_->control_port()),
-        grpc::InsecureChannelCredentials());
+        grpc::InsecureChannelCredentials(), args);
     ch->WaitForConnected(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
     return v1::Control::NewStub(ch);
