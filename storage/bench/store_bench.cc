@@ -272,18 +272,18 @@ void Clones(const std::string& dir, bool big) {
       t16.push_back(Secs(t));
     }
   }
-  auto best = [](const std::vector<double>& v) {
+  auto best_of = [](const std::vector<double>& v) {
     return *std::min_element(v.begin(), v.end());
   };
   if (big) {
     std::printf("clone (durable), best / median of 20 interleaved: 1 GiB "
                 "%.3f / %.3f ms, 16 GiB %.3f / %.3f ms, ratio %.2f / %.2f\n",
-                best(t1) * 1e3, Median(t1) * 1e3, best(t16) * 1e3,
-                Median(t16) * 1e3, best(t16) / best(t1),
+                best_of(t1) * 1e3, Median(t1) * 1e3, best_of(t16) * 1e3,
+                Median(t16) * 1e3, best_of(t16) / best_of(t1),
                 Median(t16) / Median(t1));
   } else {
     std::printf("clone (durable) of 1 GiB: best %.3f ms, median %.3f ms\n",
-                best(t1) * 1e3, Median(t1) * 1e3);
+                best_of(t1) * 1e3, Median(t1) * 1e3);
   }
   // Snapshot of the VM directory.
   t0 = Clock::now();
