@@ -13,6 +13,7 @@
 #include "integration/harness.h"
 #include "integration/libnfs_client.h"
 #include "proto/vnas.grpc.pb.h"
+#include "server/control/test_helpers.h"
 
 extern "C" {
 #include <nfsc/libnfs.h>
@@ -22,18 +23,8 @@ namespace vnas::harness {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Pattern(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint32_t x = 2463534242u + seed;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
+using ::vnas::control::testing::Pattern;
+using ::vnas::control::testing::Trailer;
 
 std::string Descriptor(const std::string& cid, const std::string& parent_cid,
                        const std::string& create_type, const std::string& hint,
@@ -55,10 +46,10 @@ std::string Vmx(const std::string& base, const std::string& disk) {
                       "\"\n");
 }
 
-std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
-  const auto& md = ctx.GetServerTrailingMetadata();
-  auto it = md.find(key);
-  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+// Runs `cmd` in `dir` through the shell; expects it to succeed.
+void RunIn(const std::string& dir, const std::string& cmd) {
+  CommandResult r = RunCommand("cd '" + dir + "' && " + cmd);
+  EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
 }
 
 class ControlE2eTest : public ::testing::Test {
@@ -133,6 +124,28 @@ class ControlE2eTest : public ::testing::Test {
     return nfs_stat64(nfs(), path.c_str(), &st) == 0;
   }
 
+  // A VM in `dir`: <base>.vmx naming `vmx_disk`, and the flat disk
+  // <base>.vmdk + <base>-flat.vmdk holding `flat`.
+  void WriteFlatVm(const std::string& dir, const std::string& base,
+                   const std::string& vmx_disk, const std::string& flat) {
+    Mkdir(dir);
+    WriteFile(dir + "/" + base + ".vmx", Vmx(base, vmx_disk));
+    WriteFile(dir + "/" + base + ".vmdk",
+              Descriptor("3a5c0f21", "ffffffff", "vmfs", "", "VMFS",
+                         base + "-flat.vmdk"));
+    WriteFile(dir + "/" + base + "-flat.vmdk", flat);
+  }
+
+  // A redo log <name>.vmdk on `parent_hint` in `dir`, with a 64 KiB delta.
+  void WriteRedoLog(const std::string& dir, const std::string& name,
+                    const std::string& cid, const std::string& parent_cid,
+                    const std::string& parent_hint, uint32_t seed) {
+    WriteFile(dir + "/" + name + ".vmdk",
+              Descriptor(cid, parent_cid, "vmfsSparse", parent_hint,
+                         "VMFSSPARSE", name + "-delta.vmdk"));
+    WriteFile(dir + "/" + name + "-delta.vmdk", Pattern(64 << 10, seed));
+  }
+
   grpc::Status Clone(const std::string& src, const std::string& dst,
                      uint32_t flags, v1::CloneFileResponse* resp,
                      grpc::ClientContext* ctx) {
@@ -142,6 +155,32 @@ class ControlE2eTest : public ::testing::Test {
     req.set_flags(flags);
     req.set_client_id("control_e2e_test");
     return stub_->CloneFile(ctx, req, resp);
+  }
+
+  // CloneVm with wait = true.
+  grpc::Status CloneVmAndWait(const std::string& src, const std::string& dst,
+                              v1::CloneVmResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::CloneVmRequest req;
+    req.set_source(src);
+    req.set_destination(dst);
+    req.set_wait(true);
+    return stub_->CloneVm(&ctx, req, resp);
+  }
+
+  grpc::Status GetChain(const std::string& path, v1::GetChainResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::GetChainRequest req;
+    req.set_path(path);
+    return stub_->GetChain(&ctx, req, resp);
+  }
+
+  grpc::Status ExtendedStats(const std::string& path,
+                             v1::ExtendedStatsResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::ExtendedStatsRequest req;
+    req.set_path(path);
+    return stub_->ExtendedStats(&ctx, req, resp);
   }
 
   std::vector<v1::Receipt> Receipts() {
@@ -161,20 +200,12 @@ class ControlE2eTest : public ::testing::Test {
 };
 
 TEST_F(ControlE2eTest, FlatVmdkCloneIsIdenticalIndependentAndReceipted) {
-  Mkdir("/vm1");
   const std::string flat = Pattern(1 << 20, 1);
-  WriteFile("/vm1/vm1.vmx", Vmx("vm1", "vm1.vmdk"));
-  WriteFile("/vm1/vm1.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
-                                        "VMFS", "vm1-flat.vmdk"));
-  WriteFile("/vm1/vm1-flat.vmdk", flat);
+  WriteFlatVm("/vm1", "vm1", "vm1.vmdk", flat);
 
   // DRYRUN first: a verdict, and nothing changes.
   v1::ExtendedStatsResponse before;
-  {
-    grpc::ClientContext ctx;
-    v1::ExtendedStatsRequest req;
-    ASSERT_TRUE(stub_->ExtendedStats(&ctx, req, &before).ok());
-  }
+  ASSERT_TRUE(ExtendedStats("", &before).ok());
   {
     grpc::ClientContext ctx;
     v1::CloneFileResponse resp;
@@ -183,10 +214,8 @@ TEST_F(ControlE2eTest, FlatVmdkCloneIsIdenticalIndependentAndReceipted) {
     ASSERT_TRUE(st.ok()) << st.error_message();
     EXPECT_TRUE(resp.verdict().offloaded()) << resp.verdict().explanation();
     EXPECT_FALSE(Exists("/vm1/copy-flat.vmdk"));
-    grpc::ClientContext sctx;
-    v1::ExtendedStatsRequest sreq;
     v1::ExtendedStatsResponse after;
-    ASSERT_TRUE(stub_->ExtendedStats(&sctx, sreq, &after).ok());
+    ASSERT_TRUE(ExtendedStats("", &after).ok());
     EXPECT_EQ(after.allocated(), before.allocated());
     EXPECT_EQ(after.space().files(), before.space().files());
   }
@@ -201,11 +230,8 @@ TEST_F(ControlE2eTest, FlatVmdkCloneIsIdenticalIndependentAndReceipted) {
 
   // Shared in the store: the pair's allocation did not double.
   {
-    grpc::ClientContext sctx;
-    v1::ExtendedStatsRequest sreq;
-    sreq.set_path("vm1");
     v1::ExtendedStatsResponse s;
-    ASSERT_TRUE(stub_->ExtendedStats(&sctx, sreq, &s).ok());
+    ASSERT_TRUE(ExtendedStats("vm1", &s).ok());
     EXPECT_GE(s.space().shared(), 2u << 20);
     // Only the two small text files (one 64 KiB segment each) are unique.
     EXPECT_LE(s.unique(), 2u * (64u << 10));
@@ -255,19 +281,9 @@ TEST_F(ControlE2eTest, FlatVmdkCloneIsIdenticalIndependentAndReceipted) {
 }
 
 TEST_F(ControlE2eTest, VssSiblingsAreRefusedWithReasonAndReceipt) {
-  Mkdir("/win");
-  WriteFile("/win/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
-  WriteFile("/win/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
-                                       "VMFS", "vm-flat.vmdk"));
-  WriteFile("/win/vm-flat.vmdk", Pattern(256 << 10, 2));
-  WriteFile("/win/vm-000001.vmdk",
-            Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                       "VMFSSPARSE", "vm-000001-delta.vmdk"));
-  WriteFile("/win/vm-000001-delta.vmdk", Pattern(64 << 10, 3));
-  WriteFile("/win/vm-000002.vmdk",
-            Descriptor("5e90b7c1", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                       "VMFSSPARSE", "vm-000002-delta.vmdk"));
-  WriteFile("/win/vm-000002-delta.vmdk", Pattern(64 << 10, 4));
+  WriteFlatVm("/win", "vm", "vm-000002.vmdk", Pattern(256 << 10, 2));
+  WriteRedoLog("/win", "vm-000001", "7b2e9d44", "3a5c0f21", "vm.vmdk", 3);
+  WriteRedoLog("/win", "vm-000002", "5e90b7c1", "3a5c0f21", "vm.vmdk", 4);
 
   grpc::ClientContext ctx;
   v1::CloneFileResponse resp;
@@ -278,11 +294,8 @@ TEST_F(ControlE2eTest, VssSiblingsAreRefusedWithReasonAndReceipt) {
   EXPECT_THAT(st.error_message(), HasSubstr("vm-000002.vmdk"));
   EXPECT_FALSE(Exists("/win/clone-flat.vmdk"));
 
-  grpc::ClientContext cctx;
-  v1::GetChainRequest creq;
-  creq.set_path("win");
   v1::GetChainResponse chain;
-  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  ASSERT_TRUE(GetChain("win", &chain).ok());
   EXPECT_FALSE(chain.linear());
   EXPECT_EQ(chain.clone_vm().refusal().code(), v1::REASON_VSS_SIBLING_REDO_LOGS);
 
@@ -294,27 +307,12 @@ TEST_F(ControlE2eTest, VssSiblingsAreRefusedWithReasonAndReceipt) {
 }
 
 TEST_F(ControlE2eTest, LinearChainCloneVmIsSelfConsistent) {
-  Mkdir("/lin");
-  WriteFile("/lin/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
-  WriteFile("/lin/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
-                                       "VMFS", "vm-flat.vmdk"));
-  WriteFile("/lin/vm-flat.vmdk", Pattern(512 << 10, 5));
-  WriteFile("/lin/vm-000001.vmdk",
-            Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                       "VMFSSPARSE", "vm-000001-delta.vmdk"));
-  WriteFile("/lin/vm-000001-delta.vmdk", Pattern(64 << 10, 6));
-  WriteFile("/lin/vm-000002.vmdk",
-            Descriptor("c41f0a93", "7b2e9d44", "vmfsSparse", "vm-000001.vmdk",
-                       "VMFSSPARSE", "vm-000002-delta.vmdk"));
-  WriteFile("/lin/vm-000002-delta.vmdk", Pattern(64 << 10, 7));
+  WriteFlatVm("/lin", "vm", "vm-000002.vmdk", Pattern(512 << 10, 5));
+  WriteRedoLog("/lin", "vm-000001", "7b2e9d44", "3a5c0f21", "vm.vmdk", 6);
+  WriteRedoLog("/lin", "vm-000002", "c41f0a93", "7b2e9d44", "vm-000001.vmdk", 7);
 
-  grpc::ClientContext ctx;
-  v1::CloneVmRequest req;
-  req.set_source("lin");
-  req.set_destination("lin2");
-  req.set_wait(true);
   v1::CloneVmResponse resp;
-  grpc::Status st = stub_->CloneVm(&ctx, req, &resp);
+  grpc::Status st = CloneVmAndWait("lin", "lin2", &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
       << resp.operation().error().text();
@@ -337,10 +335,7 @@ TEST_F(ControlE2eTest, LinearChainCloneVmIsSelfConsistent) {
 TEST_F(ControlE2eTest, Qcow2ChainFromQemuImgClonesAndStillOpens) {
   const std::string dir = MakeTempDir("control-qcow2");
   ASSERT_FALSE(dir.empty());
-  auto run = [&](const std::string& cmd) {
-    CommandResult r = RunCommand("cd '" + dir + "' && " + cmd);
-    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
-  };
+  auto run = [&](const std::string& cmd) { RunIn(dir, cmd); };
   run("qemu-img create -q -f qcow2 base.qcow2 4M");
   run("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' base.qcow2 >/dev/null");
   run("qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2");
@@ -352,11 +347,8 @@ TEST_F(ControlE2eTest, Qcow2ChainFromQemuImgClonesAndStillOpens) {
   WriteFile("/qc/base.qcow2", base);
   WriteFile("/qc/top.qcow2", top);
 
-  grpc::ClientContext cctx;
-  v1::GetChainRequest creq;
-  creq.set_path("qc/top.qcow2");
   v1::GetChainResponse chain;
-  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  ASSERT_TRUE(GetChain("qc/top.qcow2", &chain).ok());
   EXPECT_TRUE(chain.linear());
   ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
   EXPECT_EQ(chain.chains(0).files_size(), 2);
@@ -377,12 +369,8 @@ TEST_F(ControlE2eTest, Qcow2ChainFromQemuImgClonesAndStillOpens) {
 }
 
 TEST_F(ControlE2eTest, RunningVmRefusalSnapshotRestoreAndReceiptStream) {
-  Mkdir("/run");
   const std::string flat = Pattern(256 << 10, 8);
-  WriteFile("/run/run.vmx", Vmx("run", "run.vmdk"));
-  WriteFile("/run/run.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
-                                        "VMFS", "run-flat.vmdk"));
-  WriteFile("/run/run-flat.vmdk", flat);
+  WriteFlatVm("/run", "run", "run.vmdk", flat);
   // ESXi's NFS lock file, just written: the VM is powered on.
   WriteFile("/run/.lck-0000000000000011", std::string(84, 'L'));
 
@@ -464,10 +452,7 @@ TEST(ControlE2eStartTest, NonLoopbackControlWithoutTlsIsRefused) {
 TEST_F(ControlE2eTest, HostedSparseVmdkChainCloneVmStillOpensInQemu) {
   const std::string dir = MakeTempDir("control-vmdk");
   ASSERT_FALSE(dir.empty());
-  auto run = [&](const std::string& cmd) {
-    CommandResult r = RunCommand("cd '" + dir + "' && " + cmd);
-    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
-  };
+  auto run = [&](const std::string& cmd) { RunIn(dir, cmd); };
   run("mkdir src out");
   run("qemu-img create -q -f vmdk -o subformat=monolithicSparse src/hv.vmdk 4M");
   run("qemu-io -f vmdk -c 'write -P 0x5a 0 1M' src/hv.vmdk >/dev/null");
@@ -481,21 +466,13 @@ TEST_F(ControlE2eTest, HostedSparseVmdkChainCloneVmStillOpensInQemu) {
   }
   WriteFile("/hv/hv.vmx", Vmx("hv", "hv-000001.vmdk"));
 
-  grpc::ClientContext cctx;
-  v1::GetChainRequest creq;
-  creq.set_path("hv");
   v1::GetChainResponse chain;
-  ASSERT_TRUE(stub_->GetChain(&cctx, creq, &chain).ok());
+  ASSERT_TRUE(GetChain("hv", &chain).ok());
   ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
   EXPECT_EQ(chain.chains(0).files_size(), 2);
 
-  grpc::ClientContext ctx;
-  v1::CloneVmRequest req;
-  req.set_source("hv");
-  req.set_destination("hv2");
-  req.set_wait(true);
   v1::CloneVmResponse resp;
-  grpc::Status st = stub_->CloneVm(&ctx, req, &resp);
+  grpc::Status st = CloneVmAndWait("hv", "hv2", &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
       << resp.operation().error().text();

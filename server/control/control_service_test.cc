@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/vnas.grpc.pb.h"
+#include "server/control/test_helpers.h"
 #include "server/control/test_util.h"
 
 namespace vnas::control {
@@ -22,19 +23,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::ControlFixture;
+using testing::Pattern;
 using testing::Trailer;
-
-std::string Pattern(size_t n, int seed) {
-  std::string s(n, '\0');
-  uint32_t x = 2463534242u + seed;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
 
 std::string Descriptor(const std::string& cid, const std::string& parent_cid,
                        const std::string& create_type,

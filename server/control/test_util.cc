@@ -116,11 +116,4 @@ bool ControlFixture::Exists(const std::string& path) {
   return store_->ResolvePath(path).ok();
 }
 
-std::string Trailer(const grpc::ClientContext& ctx, const std::string& key) {
-  const auto& md = ctx.GetServerTrailingMetadata();
-  auto it = md.find(key);
-  if (it == md.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 }  // namespace vnas::control::testing

@@ -54,9 +54,6 @@ class ControlFixture {
   std::unique_ptr<v1::Control::Stub> stub_;
 };
 
-// Trailing metadata value of a finished call ("" when absent).
-std::string Trailer(const grpc::ClientContext& ctx, const std::string& key);
-
 }  // namespace vnas::control::testing
 
 #endif  // VNAS_SERVER_CONTROL_TEST_UTIL_H_
