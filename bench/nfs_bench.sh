@@ -18,8 +18,8 @@ SIZE_MB=${1:-1024}
 FILES=${2:-2000}
 
 if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
-  bazel build -c opt //server:vnasd //bench:small_files >/dev/null 2>&1 ||
-    bazel build -c opt //server:vnasd //bench:small_files
+  bazel build -c opt //server:vnasd //bench:small_files //bench:rpc_load >/dev/null 2>&1 ||
+    bazel build -c opt //server:vnasd //bench:small_files //bench:rpc_load
   BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
   if ! command -v ganesha.nfsd >/dev/null || ! command -v rpcbind >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -50,7 +50,7 @@ head -c $((SIZE_MB << 20)) /dev/urandom > "$WORK/src"
 SUM=$(sha256sum "$WORK/src" | cut -d' ' -f1)
 sync
 
-declare -A IN OUT CREATE REMOVE
+declare -A IN OUT CREATE REMOVE RPC
 
 # ---- local disk -------------------------------------------------------------
 mkdir -p "$WORK/local"
@@ -79,6 +79,7 @@ nfs_case() {
 PIDS+=($!)
 for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
 nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049"
+RPC[vnasd]=$("$BIN/bench/rpc_load" --port=2049 --conns=4 --depth=32 --seconds=3 | sed -E 's/.*: ([0-9]+) calls.*/\1/')
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 # ---- nfs-ganesha ----------------------------------------------------------------
@@ -100,20 +101,25 @@ CONF
   PIDS+=($!)
   G="nfs://127.0.0.1$WORK/ganesha/export"
   for _ in $(seq 100); do nfs-ls "$G?nfsport=2049&mountport=20048" >/dev/null 2>&1 && HAVE_GANESHA=1 && break; sleep 0.2; done
-  if [ $HAVE_GANESHA = 1 ]; then nfs_case ganesha "$G" "?nfsport=2049&mountport=20048"; fi
+  if [ $HAVE_GANESHA = 1 ]; then
+    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048"
+    RPC[ganesha]=$("$BIN/bench/rpc_load" --port=2049 --mount_port=20048 \
+      --export_path="$WORK/ganesha/export" --conns=4 --depth=32 --seconds=3 |
+      sed -E 's/.*: ([0-9]+) calls.*/\1/')
+  fi
 fi
 
 # ---- report ---------------------------------------------------------------------
-printf '\n%-10s %14s %14s %18s %12s\n' "" "nfs-cp in" "nfs-cp out" "create+write 4K/s" "remove/s"
+printf '\n%-10s %14s %14s %18s %12s %16s\n' "" "nfs-cp in" "nfs-cp out" "create+write 4K/s" "remove/s" "GETATTR/s (4x32)"
 for n in local vnasd ganesha; do
   [ -n "${IN[$n]:-}" ] || continue
-  printf '%-10s %9s MB/s %9s MB/s %18s %12s\n' "$n" "$(mbps "${IN[$n]}")" "$(mbps "${OUT[$n]}")" "${CREATE[$n]}" "${REMOVE[$n]}"
+  printf '%-10s %9s MB/s %9s MB/s %18s %12s %16s\n' "$n" "$(mbps "${IN[$n]}")" "$(mbps "${OUT[$n]}")" "${CREATE[$n]}" "${REMOVE[$n]}" "${RPC[$n]:--}"
 done
 echo
 echo "(local = dd conv=fsync in, cat out, POSIX create/write/close and unlink)"
 echo "vnasd / local:   in $(ratio "${IN[local]}" "${IN[vnasd]}")x  out $(ratio "${OUT[local]}" "${OUT[vnasd]}")x  create $(ratio "${CREATE[vnasd]}" "${CREATE[local]}")x  remove $(ratio "${REMOVE[vnasd]}" "${REMOVE[local]}")x"
 if [ $HAVE_GANESHA = 1 ]; then
-  echo "vnasd / ganesha: in $(ratio "${IN[ganesha]}" "${IN[vnasd]}")x  out $(ratio "${OUT[ganesha]}" "${OUT[vnasd]}")x  create $(ratio "${CREATE[vnasd]}" "${CREATE[ganesha]}")x  remove $(ratio "${REMOVE[vnasd]}" "${REMOVE[ganesha]}")x"
+  echo "vnasd / ganesha: in $(ratio "${IN[ganesha]}" "${IN[vnasd]}")x  out $(ratio "${OUT[ganesha]}" "${OUT[vnasd]}")x  create $(ratio "${CREATE[vnasd]}" "${CREATE[ganesha]}")x  remove $(ratio "${REMOVE[vnasd]}" "${REMOVE[ganesha]}")x  GETATTR $(ratio "${RPC[vnasd]}" "${RPC[ganesha]}")x"
 else
   echo "nfs-ganesha: not available (apt-get install nfs-ganesha nfs-ganesha-vfs rpcbind)"
 fi
