@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
     e.Var(root);
     args = std::string(a.view());
   }
-  const uint32_t proc = getattr ? vnas::nfs::NFSPROC3_GETATTR : 0;
+  const uint32_t proc =
+      getattr ? static_cast<uint32_t>(vnas::nfs::NFSPROC3_GETATTR) : 0u;
   std::atomic<uint64_t> total{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
