@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
@@ -522,6 +523,208 @@ TEST_F(ControlSecurityTest, TlsEndpointNeedsTheToken) {
   v1::GetStatusResponse resp;
   EXPECT_NE(plain->GetStatus(&ctx, v1::GetStatusRequest(), &resp).error_code(),
             grpc::StatusCode::OK);
+}
+
+// ---- hostile control-plane requests against the real daemon -----------------
+//
+// server/control's in-process tests cover CloneFile paths table-wise; this
+// sends hostile paths, names, ids and sizes to every path-taking rpc of a
+// running vnasd over its real endpoint, then checks that nothing was created
+// inside or outside the datastore, the daemon is up, and fsck is clean.
+TEST(ControlHostileRequestsTest, EveryPathTakingRpcRefusesHostileInput) {
+  std::string tmp = MakeTempDir("hostile");
+  Vnasd::Options o;
+  o.data_dir = tmp + "/data";
+  auto d = Vnasd::Start(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  {
+    auto c = NfsClient::Mount((*d)->nfs_port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0);
+    nfsfh* fh = nullptr;
+    ASSERT_EQ(nfs_creat((*c)->ctx(), "/vm1/a.img", 0644, &fh), 0);
+    ASSERT_EQ(nfs_pwrite((*c)->ctx(), fh, 0, 4, const_cast<char*>("data")), 4);
+    nfs_close((*c)->ctx(), fh);
+    ASSERT_EQ(nfs_symlink((*c)->ctx(), "/etc", "/vm1/link"), 0);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  auto stub = v1::Control::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", (*d)->control_port()),
+      grpc::InsecureChannelCredentials(), args));
+
+  const std::string nul("vm1/a\0.img", 10);
+  const std::vector<std::string> bad_paths = {
+      "../x", "vm1/../../x", "/etc/passwd", "/vnas/../x", "vm1/./a.img",
+      "vm1//a.img", nul, std::string(256, 'n'), std::string(5000, 'p'),
+      "vm1/link/passwd", "vm1/link/x", tmp + "/outside",
+      std::string(8 << 20, 'q')};  // 8 MiB: past gRPC's 4 MiB default
+  auto bad = [](const grpc::Status& s) {
+    // Refused for what it is, not a server failure.
+    return s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+           s.error_code() == grpc::StatusCode::NOT_FOUND ||
+           s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+           s.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+  };
+  int calls = 0;
+  for (const std::string& p : bad_paths) {
+    SCOPED_TRACE(absl::StrCat("path of ", p.size(), " bytes: ", p.substr(0, 40)));
+    auto check = [&](const char* rpc, const grpc::Status& s) {
+      ++calls;
+      EXPECT_TRUE(bad(s)) << rpc << ": code " << s.error_code() << " "
+                          << s.error_message().substr(0, 200);
+    };
+    {
+      grpc::ClientContext ctx;
+      v1::CloneFileRequest req;
+      req.set_source("vm1/a.img");
+      req.set_destination(p);
+      v1::CloneFileResponse resp;
+      check("CloneFile(dst)", stub->CloneFile(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::CloneVmRequest req;
+      req.set_source(p);
+      req.set_destination("vm2");
+      req.set_wait(true);
+      v1::CloneVmResponse resp;
+      check("CloneVm(src)", stub->CloneVm(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::CloneVmRequest req;
+      req.set_source("vm1");
+      req.set_destination(p);
+      req.set_wait(true);
+      v1::CloneVmResponse resp;
+      check("CloneVm(dst)", stub->CloneVm(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::CreateSnapshotRequest req;
+      req.set_path(p);
+      req.set_name("s");
+      v1::CreateSnapshotResponse resp;
+      check("CreateSnapshot", stub->CreateSnapshot(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::ReserveSpaceRequest req;
+      req.set_path(p);
+      req.set_size(1 << 20);
+      v1::ReserveSpaceResponse resp;
+      check("ReserveSpace", stub->ReserveSpace(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::ExtendedStatsRequest req;
+      req.set_path(p);
+      v1::ExtendedStatsResponse resp;
+      check("ExtendedStats", stub->ExtendedStats(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::GetChainRequest req;
+      req.set_path(p);
+      v1::GetChainResponse resp;
+      check("GetChain", stub->GetChain(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::GetAlignmentRequest req;
+      req.set_path(p);
+      v1::GetAlignmentResponse resp;
+      check("GetAlignment", stub->GetAlignment(&ctx, req, &resp));
+    }
+    {
+      grpc::ClientContext ctx;
+      v1::ListSnapshotsRequest req;
+      req.set_path(p);
+      v1::ListSnapshotsResponse resp;
+      check("ListSnapshots", stub->ListSnapshots(&ctx, req, &resp));
+    }
+  }
+  // Snapshot names, ids and sizes.
+  uint64_t snap_id = 0;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateSnapshotRequest req;
+    req.set_path("vm1/a.img");
+    req.set_name("good");
+    v1::CreateSnapshotResponse resp;
+    ASSERT_TRUE(stub->CreateSnapshot(&ctx, req, &resp).ok());
+    snap_id = resp.snapshot().id();
+  }
+  for (const std::string& name : {std::string(), std::string(256, 'n'),
+                                  std::string("a\0b", 3)}) {
+    grpc::ClientContext ctx;
+    v1::CreateSnapshotRequest req;
+    req.set_path("vm1/a.img");
+    req.set_name(name);
+    v1::CreateSnapshotResponse resp;
+    grpc::Status s = stub->CreateSnapshot(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << "snapshot name of " << name.size() << " bytes";
+  }
+  for (uint64_t id : {uint64_t{0}, snap_id + 1000, ~uint64_t{0}}) {
+    grpc::ClientContext c1, c2, c3;
+    v1::DeleteSnapshotRequest dreq;
+    dreq.set_id(id);
+    v1::DeleteSnapshotResponse dresp;
+    EXPECT_TRUE(bad(stub->DeleteSnapshot(&c1, dreq, &dresp))) << id;
+    v1::RestoreSnapshotRequest rreq;
+    rreq.set_id(id);
+    v1::RestoreSnapshotResponse rresp;
+    EXPECT_TRUE(bad(stub->RestoreSnapshot(&c2, rreq, &rresp))) << id;
+    v1::CloneSnapshotRequest creq;
+    creq.set_id(id);
+    creq.set_destination("vm1/from-snap");
+    v1::CloneSnapshotResponse cresp;
+    EXPECT_TRUE(bad(stub->CloneSnapshot(&c3, creq, &cresp))) << id;
+  }
+  for (const std::string& p : {std::string("../x"), std::string("/etc/x"), nul,
+                               std::string("vm1/link/x")}) {
+    grpc::ClientContext ctx;
+    v1::CloneSnapshotRequest req;
+    req.set_id(snap_id);
+    req.set_destination(p);
+    v1::CloneSnapshotResponse resp;
+    EXPECT_TRUE(bad(stub->CloneSnapshot(&ctx, req, &resp))) << p;
+  }
+  for (uint64_t size : {~uint64_t{0}, uint64_t{1} << 62}) {
+    grpc::ClientContext ctx;
+    v1::ReserveSpaceRequest req;
+    req.set_path("vm1/a.img");
+    req.set_size(size);
+    v1::ReserveSpaceResponse resp;
+    EXPECT_TRUE(bad(stub->ReserveSpace(&ctx, req, &resp))) << size;
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetOperationRequest req;
+    req.set_id(std::string(1 << 20, 'o'));
+    v1::Operation resp;
+    EXPECT_TRUE(bad(stub->GetOperation(&ctx, req, &resp)));
+  }
+  printf("hostile control requests: %d path cases refused\n", calls);
+
+  // Nothing escaped: no new entries next to the data dir, only vm1/ (a.img,
+  // link) in the datastore; the daemon is up and the store is consistent.
+  auto ls = RunCommand("ls -A " + tmp);
+  EXPECT_EQ(ls.output, "data\ndata.log\n");
+  auto c = NfsClient::Mount((*d)->nfs_port());
+  ASSERT_TRUE(c.ok()) << "vnasd down after hostile requests:\n" << (*d)->Output();
+  nfsdir* dir = nullptr;
+  ASSERT_EQ(nfs_opendir((*c)->ctx(), "/", &dir), 0);
+  std::string names;
+  while (nfsdirent* e = nfs_readdir((*c)->ctx(), dir)) names += std::string(e->name) + " ";
+  nfs_closedir((*c)->ctx(), dir);
+  EXPECT_EQ(names.find("vm2"), std::string::npos) << names;
+  grpc::ClientContext ctx;
+  v1::FsckResponse fsck;
+  ASSERT_TRUE(stub->Fsck(&ctx, v1::FsckRequest(), &fsck).ok());
+  EXPECT_TRUE(fsck.clean());
 }
 
 }  // namespace
