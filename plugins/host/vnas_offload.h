@@ -109,8 +109,8 @@ typedef struct vnas_session_params {
   const char* client_id;         /* name recorded in receipts, or NULL */
   /* Fallback copy tuning; 0 = default. */
   uint32_t copy_chunk_bytes;     /* bytes per READ/WRITE (default 1 MiB) */
-  uint32_t copy_depth;           /* requests in flight (default 16) */
-  uint32_t copy_connections;     /* TCP connections per side (default 2) */
+  uint32_t copy_depth;           /* requests in flight (default 8) */
+  uint32_t copy_connections;     /* TCP connections per side (default 1) */
   const char* tls_ca_file;       /* PEM CA bundle for a TLS control endpoint,
                                     or NULL (system roots; loopback: plain) */
 } vnas_session_params;

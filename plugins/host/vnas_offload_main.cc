@@ -34,9 +34,9 @@ ABSL_FLAG(bool, guarded, false, "clone: fail if the destination exists");
 ABSL_FLAG(bool, no_fallback, false, "clone: fail instead of copying when refused");
 ABSL_FLAG(bool, no_offload, false, "clone: skip the offload, always copy on the host");
 ABSL_FLAG(int, timeout, 30, "seconds per call / without progress");
-ABSL_FLAG(int, depth, 0, "host copy: requests in flight (default 16)");
+ABSL_FLAG(int, depth, 0, "host copy: requests in flight (default 8)");
 ABSL_FLAG(std::string, chunk, "", "host copy: bytes per request, e.g. 1M (default 1M)");
-ABSL_FLAG(int, connections, 0, "host copy: TCP connections per side (default 2)");
+ABSL_FLAG(int, connections, 0, "host copy: TCP connections per side (default 1)");
 ABSL_FLAG(bool, progress, true, "show progress during a host copy");
 ABSL_FLAG(std::string, client_id, "vnas-offload", "name recorded in vnasd's receipts");
 
