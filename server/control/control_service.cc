@@ -49,6 +49,26 @@ absl::Status CheckClientId(const std::string& id) {
   return absl::OkStatus();
 }
 
+// CheckClientId(), then refuses flag bits this server does not know.
+absl::Status CheckClientIdAndFlags(const std::string& id, uint32_t flags) {
+  VNAS_RETURN_IF_ERROR(CheckClientId(id));
+  if (flags & ~kKnownFlags) {
+    return BadArg(
+        absl::StrCat("unknown flag bits 0x", absl::Hex(flags & ~kKnownFlags)));
+  }
+  return absl::OkStatus();
+}
+
+// A verdict that offloads with `mechanism`, explained by `explanation`.
+v1::Verdict OffloadedVerdict(v1::Mechanism mechanism, std::string explanation) {
+  v1::Verdict v;
+  v.set_offloaded(true);
+  v.set_mechanism(mechanism);
+  *v.mutable_refusal() = MakeReason(v1::REASON_NONE, "");
+  v.set_explanation(std::move(explanation));
+  return v;
+}
+
 int64_t ToUnixNs(const storage::Timespec& t) {
   return t.sec * 1000000000 + t.nsec;
 }
@@ -409,13 +429,30 @@ class ControlService::Impl {
     return a;
   }
 
+  // ResolveSource(), and refuses anything but a regular file.
+  absl::StatusOr<storage::Attr> ResolveRegularFile(
+      const std::vector<std::string>& comps) {
+    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveSource(comps));
+    if (a.type != storage::FileType::kRegular) {
+      return Refusal(absl::StatusCode::kFailedPrecondition,
+                     v1::REASON_NOT_A_REGULAR_FILE,
+                     absl::StrCat("\"", JoinPath(comps),
+                                  "\" is not a regular file"));
+    }
+    return a;
+  }
+
+  // The VM directory at `dir_comps`, analyzed now.
+  absl::StatusOr<VmDirectory> LoadVmAt(
+      const std::vector<std::string>& dir_comps) {
+    VNAS_ASSIGN_OR_RETURN(storage::Attr dir, Resolve(store_, dir_comps));
+    return LoadVmDirectory(store_, dir.ino, NowSec());
+  }
+
   // Verdict for CloneFile of a file in directory `dir_comps`.
   v1::Verdict FileVerdict(const std::vector<std::string>& dir_comps,
                           const std::string& name, v1::Mechanism mech) {
-    absl::StatusOr<storage::Attr> dir = Resolve(store_, dir_comps);
-    absl::StatusOr<VmDirectory> vm =
-        dir.ok() ? LoadVmDirectory(store_, dir->ino, NowSec())
-                 : absl::StatusOr<VmDirectory>(dir.status());
+    absl::StatusOr<VmDirectory> vm = LoadVmAt(dir_comps);
     if (vm.ok()) return DecideCloneFile(vm->report, name, mech);
     v1::Verdict v;
     if (LooksLikeDisk(name)) {
@@ -429,14 +466,12 @@ class ControlService::Impl {
                                      " is refused: ", v.refusal().text()));
       return v;
     }
-    v.set_offloaded(true);
-    v.set_mechanism(mech);
-    *v.mutable_refusal() = MakeReason(v1::REASON_NONE, "");
-    v.set_explanation(absl::StrCat(
-        name, " offloads as an extent-sharing clone; chain analysis of its "
-              "directory was not possible (",
-        vm.status().message(), ") and is not needed for a non-disk file."));
-    return v;
+    return OffloadedVerdict(
+        mech, absl::StrCat(name,
+                           " offloads as an extent-sharing clone; chain "
+                           "analysis of its directory was not possible (",
+                           vm.status().message(),
+                           ") and is not needed for a non-disk file."));
   }
 
   // ---- CloneFile ----------------------------------------------------------
@@ -454,11 +489,7 @@ class ControlService::Impl {
 
   absl::Status DoCloneFile(const v1::CloneFileRequest& req,
                            v1::CloneFileResponse* resp, ReceiptDraft& d) {
-    VNAS_RETURN_IF_ERROR(CheckClientId(req.client_id()));
-    if (req.flags() & ~kKnownFlags) {
-      return BadArg(absl::StrCat("unknown flag bits 0x",
-                                 absl::Hex(req.flags() & ~kKnownFlags)));
-    }
+    VNAS_RETURN_IF_ERROR(CheckClientIdAndFlags(req.client_id(), req.flags()));
     const bool lazy = req.flags() & v1::CLONE_FLAG_LAZY;
     const bool dry = req.flags() & v1::CLONE_FLAG_DRYRUN;
     const bool guarded = req.flags() & v1::CLONE_FLAG_GUARDED;
@@ -562,11 +593,7 @@ class ControlService::Impl {
                          std::shared_ptr<ReceiptDraft> d,
                          std::function<void(const v1::Operation&)> after_final,
                          bool* submitted) {
-    VNAS_RETURN_IF_ERROR(CheckClientId(req.client_id()));
-    if (req.flags() & ~kKnownFlags) {
-      return BadArg(absl::StrCat("unknown flag bits 0x",
-                                 absl::Hex(req.flags() & ~kKnownFlags)));
-    }
+    VNAS_RETURN_IF_ERROR(CheckClientIdAndFlags(req.client_id(), req.flags()));
     for (const std::string* s : {&req.new_base_name(), &req.display_name()}) {
       if (s->size() > kMaxNameBytes || s->find('\0') != std::string::npos ||
           s->find('/') != std::string::npos || s->find('"') != std::string::npos ||
@@ -692,19 +719,12 @@ class ControlService::Impl {
       file = dir.back();
       dir.pop_back();
     }
-    absl::StatusOr<storage::Attr> a = Resolve(store_, dir);
-    absl::StatusOr<VmDirectory> vm =
-        a.ok() ? LoadVmDirectory(store_, a->ino, NowSec())
-               : absl::StatusOr<VmDirectory>(a.status());
+    absl::StatusOr<VmDirectory> vm = LoadVmAt(dir);
     if (vm.ok()) return DecideSnapshot(vm->report, file, restore);
-    v1::Verdict v;
-    v.set_offloaded(true);
-    v.set_mechanism(restore ? v1::MECHANISM_RESTORE : v1::MECHANISM_SNAPSHOT);
-    *v.mutable_refusal() = MakeReason(v1::REASON_NONE, "");
-    v.set_explanation(absl::StrCat("done in the store; chain analysis was not "
-                                   "possible: ",
-                                   vm.status().message()));
-    return v;
+    return OffloadedVerdict(
+        restore ? v1::MECHANISM_RESTORE : v1::MECHANISM_SNAPSHOT,
+        absl::StrCat("done in the store; chain analysis was not possible: ",
+                     vm.status().message()));
   }
 
   absl::StatusOr<v1::SnapshotInfo> SnapToProto(
@@ -824,13 +844,10 @@ class ControlService::Impl {
         }
       }
       if (!resp->has_verdict()) {
-        v1::Verdict v;
-        v.set_offloaded(true);
-        v.set_mechanism(v1::MECHANISM_RESTORE);
-        *v.mutable_refusal() = MakeReason(v1::REASON_NONE, "");
-        v.set_explanation("restored in the store; the source's path is not "
-                          "known, so no chain analysis was done");
-        *resp->mutable_verdict() = v;
+        *resp->mutable_verdict() = OffloadedVerdict(
+            v1::MECHANISM_RESTORE,
+            "restored in the store; the source's path is not known, so no "
+            "chain analysis was done");
       }
       FromVerdict(d, resp->verdict());
       if (!resp->verdict().offloaded()) return RefusedStatus(resp->verdict());
@@ -863,15 +880,11 @@ class ControlService::Impl {
       }
       VNAS_ASSIGN_OR_RETURN(storage::CreateResult made,
                             store_->CloneSnapshot(s.id, dst.dir.ino, dst.name));
-      v1::Verdict v;
-      v.set_offloaded(true);
-      v.set_mechanism(v1::MECHANISM_SNAPSHOT_CLONE);
-      *v.mutable_refusal() = MakeReason(v1::REASON_NONE, "");
-      v.set_explanation(absl::StrCat("linked clone of snapshot ", s.id, " (\"",
-                                     s.name, "\"): extents shared, no data "
-                                     "copied"));
-      *resp->mutable_verdict() = v;
-      FromVerdict(d, v);
+      *resp->mutable_verdict() = OffloadedVerdict(
+          v1::MECHANISM_SNAPSHOT_CLONE,
+          absl::StrCat("linked clone of snapshot ", s.id, " (\"", s.name,
+                       "\"): extents shared, no data copied"));
+      FromVerdict(d, resp->verdict());
       *resp->mutable_destination() = ToFileInfo(JoinPath(dst_comps), made.attr);
       d.r.set_bytes_shared(s.space.logical);
       return absl::OkStatus();
@@ -890,13 +903,7 @@ class ControlService::Impl {
                                  kMaxReserveBytes, " bytes"));
     }
     VNAS_ASSIGN_OR_RETURN(auto comps, Parse(req.path()));
-    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveSource(comps));
-    if (a.type != storage::FileType::kRegular) {
-      return Refusal(absl::StatusCode::kFailedPrecondition,
-                     v1::REASON_NOT_A_REGULAR_FILE,
-                     absl::StrCat("\"", JoinPath(comps),
-                                  "\" is not a regular file"));
-    }
+    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveRegularFile(comps));
     VNAS_ASSIGN_OR_RETURN(storage::Attr after, store_->Reserve(a.ino, req.size()));
     *resp->mutable_file() = ToFileInfo(JoinPath(comps), after);
     VNAS_ASSIGN_OR_RETURN(storage::SpaceStats sp, store_->Space(a.ino));
@@ -1070,13 +1077,7 @@ class ControlService::Impl {
   absl::Status GetAlignment(const v1::GetAlignmentRequest& req,
                             v1::GetAlignmentResponse* resp) {
     VNAS_ASSIGN_OR_RETURN(auto comps, Parse(req.path()));
-    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveSource(comps));
-    if (a.type != storage::FileType::kRegular) {
-      return Refusal(absl::StatusCode::kFailedPrecondition,
-                     v1::REASON_NOT_A_REGULAR_FILE,
-                     absl::StrCat("\"", JoinPath(comps),
-                                  "\" is not a regular file"));
-    }
+    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveRegularFile(comps));
     VNAS_ASSIGN_OR_RETURN(storage::AlignmentStats s, store_->Alignment(a.ino));
     resp->set_writes(s.writes);
     resp->set_offset_aligned_4k(s.offset_aligned_4k);
