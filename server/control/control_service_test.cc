@@ -56,49 +56,48 @@ class ControlServiceTest : public ::testing::Test {
  protected:
   explicit ControlServiceTest(ControlServerOptions opts = {}) : f_(opts) {}
 
+  // dir/base.vmx naming `vmx_disk`, and a flat disk base.vmdk +
+  // base-flat.vmdk (`size` bytes of Pattern(seed)).
+  void MakeFlatDisk(const std::string& dir, const std::string& base,
+                    const std::string& vmx_disk, size_t size, uint32_t seed) {
+    f_.WriteFile(absl::StrCat(dir, "/", base, ".vmx"), Vmx(base, vmx_disk));
+    f_.WriteFile(absl::StrCat(dir, "/", base, ".vmdk"),
+                 Descriptor("3a5c0f21", "ffffffff", "vmfs", "", "VMFS",
+                            absl::StrCat(base, "-flat.vmdk")));
+    f_.WriteFile(absl::StrCat(dir, "/", base, "-flat.vmdk"),
+                 Pattern(size, seed));
+  }
+
+  // A redo log dir/name.vmdk on `parent_hint`, with a 64 KiB delta.
+  void MakeRedoLog(const std::string& dir, const std::string& name,
+                   const std::string& cid, const std::string& parent_cid,
+                   const std::string& parent_hint, uint32_t seed) {
+    f_.WriteFile(absl::StrCat(dir, "/", name, ".vmdk"),
+                 Descriptor(cid, parent_cid, "vmfsSparse", parent_hint,
+                            "VMFSSPARSE", absl::StrCat(name, "-delta.vmdk")));
+    f_.WriteFile(absl::StrCat(dir, "/", name, "-delta.vmdk"),
+                 Pattern(64 << 10, seed));
+  }
+
   // A powered-off VM with one flat disk: dir/base.vmx, base.vmdk,
   // base-flat.vmdk (`size` bytes).
   void MakeFlatVm(const std::string& dir, const std::string& base,
                   size_t size = 256 << 10) {
-    f_.WriteFile(absl::StrCat(dir, "/", base, ".vmx"),
-                 Vmx(base, absl::StrCat(base, ".vmdk")));
-    f_.WriteFile(absl::StrCat(dir, "/", base, ".vmdk"),
-                 Descriptor("3a5c0f21", "ffffffff", "vmfs", "", "VMFS",
-                            absl::StrCat(base, "-flat.vmdk")));
-    f_.WriteFile(absl::StrCat(dir, "/", base, "-flat.vmdk"), Pattern(size, 1));
+    MakeFlatDisk(dir, base, absl::StrCat(base, ".vmdk"), size, 1);
   }
 
   // Linear chain vm.vmdk <- vm-000001 <- vm-000002 (vmx on the leaf).
   void MakeLinearVm(const std::string& dir) {
-    f_.WriteFile(dir + "/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
-    f_.WriteFile(dir + "/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs",
-                                              "", "VMFS", "vm-flat.vmdk"));
-    f_.WriteFile(dir + "/vm-flat.vmdk", Pattern(128 << 10, 2));
-    f_.WriteFile(dir + "/vm-000001.vmdk",
-                 Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                            "VMFSSPARSE", "vm-000001-delta.vmdk"));
-    f_.WriteFile(dir + "/vm-000001-delta.vmdk", Pattern(64 << 10, 3));
-    f_.WriteFile(dir + "/vm-000002.vmdk",
-                 Descriptor("c41f0a93", "7b2e9d44", "vmfsSparse",
-                            "vm-000001.vmdk", "VMFSSPARSE",
-                            "vm-000002-delta.vmdk"));
-    f_.WriteFile(dir + "/vm-000002-delta.vmdk", Pattern(64 << 10, 4));
+    MakeFlatDisk(dir, "vm", "vm-000002.vmdk", 128 << 10, 2);
+    MakeRedoLog(dir, "vm-000001", "7b2e9d44", "3a5c0f21", "vm.vmdk", 3);
+    MakeRedoLog(dir, "vm-000002", "c41f0a93", "7b2e9d44", "vm-000001.vmdk", 4);
   }
 
   // VSS case: vm.vmdk has two children, vm-000001 and vm-000002.
   void MakeVssVm(const std::string& dir) {
-    f_.WriteFile(dir + "/vm.vmx", Vmx("vm", "vm-000002.vmdk"));
-    f_.WriteFile(dir + "/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs",
-                                              "", "VMFS", "vm-flat.vmdk"));
-    f_.WriteFile(dir + "/vm-flat.vmdk", Pattern(128 << 10, 5));
-    f_.WriteFile(dir + "/vm-000001.vmdk",
-                 Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                            "VMFSSPARSE", "vm-000001-delta.vmdk"));
-    f_.WriteFile(dir + "/vm-000001-delta.vmdk", Pattern(64 << 10, 6));
-    f_.WriteFile(dir + "/vm-000002.vmdk",
-                 Descriptor("5e90b7c1", "3a5c0f21", "vmfsSparse", "vm.vmdk",
-                            "VMFSSPARSE", "vm-000002-delta.vmdk"));
-    f_.WriteFile(dir + "/vm-000002-delta.vmdk", Pattern(64 << 10, 7));
+    MakeFlatDisk(dir, "vm", "vm-000002.vmdk", 128 << 10, 5);
+    MakeRedoLog(dir, "vm-000001", "7b2e9d44", "3a5c0f21", "vm.vmdk", 6);
+    MakeRedoLog(dir, "vm-000002", "5e90b7c1", "3a5c0f21", "vm.vmdk", 7);
   }
 
   grpc::Status CloneFile(const std::string& src, const std::string& dst,
@@ -429,14 +428,8 @@ TEST_F(ControlServiceTest, LinearChainCloneFileOffloadsAndExplains) {
 }
 
 TEST_F(ControlServiceTest, BrokenChainIsRefused) {
-  f_.WriteFile("brk/vm.vmx", Vmx("vm", "vm-000001.vmdk"));
-  f_.WriteFile("brk/vm.vmdk", Descriptor("3a5c0f21", "ffffffff", "vmfs", "",
-                                         "VMFS", "vm-flat.vmdk"));
-  f_.WriteFile("brk/vm-flat.vmdk", Pattern(65536, 1));
-  f_.WriteFile("brk/vm-000001.vmdk",
-               Descriptor("7b2e9d44", "deadbeef", "vmfsSparse", "vm.vmdk",
-                          "VMFSSPARSE", "vm-000001-delta.vmdk"));
-  f_.WriteFile("brk/vm-000001-delta.vmdk", Pattern(65536, 2));
+  MakeFlatDisk("brk", "vm", "vm-000001.vmdk", 64 << 10, 1);
+  MakeRedoLog("brk", "vm-000001", "7b2e9d44", "deadbeef", "vm.vmdk", 2);
   grpc::ClientContext ctx;
   v1::CloneFileResponse resp;
   grpc::Status st =
@@ -808,11 +801,8 @@ TEST_F(ControlServiceTest, CloneCopiesNoDataWhateverTheSize) {
 
 TEST_F(ControlServiceTest, ParentOutsideTheDatastoreIsRefused) {
   f_.WriteFile("ext/vm.vmx", Vmx("vm", "vm-000001.vmdk"));
-  f_.WriteFile("ext/vm-000001.vmdk",
-               Descriptor("7b2e9d44", "3a5c0f21", "vmfsSparse",
-                          "/vmfs/volumes/5f1e-other/base/base.vmdk",
-                          "VMFSSPARSE", "vm-000001-delta.vmdk"));
-  f_.WriteFile("ext/vm-000001-delta.vmdk", Pattern(65536, 3));
+  MakeRedoLog("ext", "vm-000001", "7b2e9d44", "3a5c0f21",
+              "/vmfs/volumes/5f1e-other/base/base.vmdk", 3);
   grpc::ClientContext ctx;
   v1::CloneFileResponse resp;
   grpc::Status st =
