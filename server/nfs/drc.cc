@@ -12,22 +12,30 @@ DuplicateRequestCache::Lookup DuplicateRequestCache::Begin(
     *reply = it->second.reply;
     return Lookup::kReplay;
   }
-  map_.emplace(key, Entry());
-  order_.push_back(key);
-  // Evict the oldest entries beyond capacity (in-progress ones are kept
-  // until they finish; their key is re-queued).
+  Entry fresh;
+  fresh.seq = ++next_seq_;
+  map_.emplace(key, fresh);
+  order_.emplace_back(key, fresh.seq);
+  // Evict the oldest completed entries beyond capacity; in-progress ones are
+  // re-queued until they finish.
   size_t scanned = 0;
-  while (map_.size() > capacity_ && !order_.empty() &&
-         scanned++ < order_.size()) {
-    DrcKey old = order_.front();
+  const size_t limit = order_.size();
+  while (map_.size() > capacity_ && !order_.empty() && scanned++ < limit) {
+    auto [old, seq] = order_.front();
     order_.pop_front();
     auto o = map_.find(old);
-    if (o == map_.end()) continue;
+    if (o == map_.end() || o->second.seq != seq) continue;  // stale record
     if (!o->second.done) {
-      order_.push_back(old);
+      order_.emplace_back(old, seq);
       continue;
     }
     map_.erase(o);
+  }
+  // Stale records (abandoned keys) are dropped as they reach the front.
+  while (!order_.empty()) {
+    auto o = map_.find(order_.front().first);
+    if (o != map_.end() && o->second.seq == order_.front().second) break;
+    order_.pop_front();
   }
   return Lookup::kNew;
 }

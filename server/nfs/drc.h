@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -55,13 +56,17 @@ class DuplicateRequestCache {
 
  private:
   struct Entry {
+    uint64_t seq = 0;  // matches its order_ record; stale records skip
     bool done = false;
     std::string reply;
   };
   const size_t capacity_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<DrcKey, Entry> map_ ABSL_GUARDED_BY(mu_);
-  std::deque<DrcKey> order_ ABSL_GUARDED_BY(mu_);  // insertion order
+  // Insertion order; a record whose seq no longer matches the entry's (the
+  // key was abandoned and begun again) is skipped.
+  std::deque<std::pair<DrcKey, uint64_t>> order_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A 64-bit checksum of argument bytes (FNV-1a over at most the first 4 KiB

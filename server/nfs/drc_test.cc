@@ -46,5 +46,22 @@ TEST(Drc, AbandonForgets) {
   EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
 }
 
+TEST(Drc, AbandonedAndRebegunKeyIsNotEvictedEarly) {
+  DuplicateRequestCache c(2);
+  std::string r;
+  DrcKey a{1, 1, 1, 1, 0}, b{1, 2, 1, 1, 0}, k{1, 3, 1, 1, 0};
+  c.Begin(a, &r);
+  c.Abandon(a);  // a's first order record is now stale
+  c.Begin(b, &r);
+  c.Finish(b, "B");
+  ASSERT_EQ(c.Begin(a, &r), DuplicateRequestCache::Lookup::kNew);
+  c.Finish(a, "A");  // a is now newer than b
+  c.Begin(k, &r);    // over capacity: the oldest live entry (b) goes
+  c.Finish(k, "K");
+  EXPECT_EQ(c.Begin(a, &r), DuplicateRequestCache::Lookup::kReplay);
+  EXPECT_EQ(r, "A");
+  EXPECT_EQ(c.Begin(b, &r), DuplicateRequestCache::Lookup::kNew);
+}
+
 }  // namespace
 }  // namespace vnas::nfs
