@@ -126,22 +126,6 @@ bool LooksLikeDisk(const std::string& name) {
          absl::EndsWithIgnoreCase(name, ".vmsd");
 }
 
-absl::StatusOr<std::vector<storage::DirEntry>> ReadAll(
-    storage::ExtentStore* store, storage::InodeId dir, bool attrs) {
-  std::vector<storage::DirEntry> out;
-  uint64_t cookie = 0;
-  while (true) {
-    VNAS_ASSIGN_OR_RETURN(storage::DirPage page,
-                          store->ReadDir(dir, cookie, 512, attrs));
-    for (auto& e : page.entries) {
-      cookie = e.cookie;
-      out.push_back(std::move(e));
-    }
-    if (page.eof || page.entries.empty()) break;
-  }
-  return out;
-}
-
 // A request's receipt, filled as the request is served and written once.
 struct ReceiptDraft {
   v1::Receipt r;
@@ -925,7 +909,8 @@ class ControlService::Impl {
   }
 
   absl::Status ListVms(v1::ListVmsResponse* resp) {
-    VNAS_ASSIGN_OR_RETURN(auto entries, ReadAll(store_, storage::kRootInode, true));
+    VNAS_ASSIGN_OR_RETURN(auto entries,
+                          ReadDirEntries(store_, storage::kRootInode, true));
     VNAS_ASSIGN_OR_RETURN(auto snaps, store_->ListSnapshots(0));
     VNAS_ASSIGN_OR_RETURN(auto paths, ReadSnapshotPaths(store_));
     std::map<std::string, uint32_t> snaps_per_dir;
@@ -956,7 +941,7 @@ class ControlService::Impl {
         *vm->mutable_space() = p;
         vm->set_snapshots(snaps_per_dir[e.name]);
         absl::StatusOr<std::vector<storage::DirEntry>> inner =
-            ReadAll(store_, e.ino, false);
+            ReadDirEntries(store_, e.ino, false);
         if (inner.ok()) {
           for (const auto& i : *inner) {
             if (absl::EndsWithIgnoreCase(i.name, ".vmx")) vm->set_has_vmx(true);

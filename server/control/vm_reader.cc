@@ -45,6 +45,23 @@ absl::StatusOr<std::string> ReadWhole(storage::ExtentStore* store,
   return ReadRange(store, ino, 0, attr.size);
 }
 
+absl::StatusOr<std::vector<storage::DirEntry>> ReadDirEntries(
+    storage::ExtentStore* store, storage::InodeId dir, bool attrs,
+    size_t limit) {
+  std::vector<storage::DirEntry> out;
+  uint64_t cookie = 0;
+  while (true) {
+    VNAS_ASSIGN_OR_RETURN(storage::DirPage page,
+                          store->ReadDir(dir, cookie, 512, attrs));
+    for (auto& e : page.entries) {
+      cookie = e.cookie;
+      out.push_back(std::move(e));
+    }
+    if (out.size() > limit || page.eof || page.entries.empty()) break;
+  }
+  return out;
+}
+
 bool IsLockFile(const std::string& name) {
   return absl::StartsWith(name, ".lck-") || absl::EndsWith(name, ".lck") ||
          absl::StrContains(name, ".lck-");
@@ -55,21 +72,13 @@ absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
                                             int64_t now_sec) {
   VmDirectory vm;
   vm.ino = dir;
-  uint64_t cookie = 0;
-  while (true) {
-    VNAS_ASSIGN_OR_RETURN(storage::DirPage page,
-                          store->ReadDir(dir, cookie, 512, true));
-    for (auto& e : page.entries) {
-      cookie = e.cookie;
-      vm.entries.push_back(std::move(e));
-    }
-    if (vm.entries.size() > kMaxVmDirEntries) {
-      return Refusal(absl::StatusCode::kInvalidArgument,
-                     v1::REASON_INVALID_ARGUMENT,
-                     absl::StrCat("directory has more than ", kMaxVmDirEntries,
-                                  " entries; not a VM directory"));
-    }
-    if (page.eof || page.entries.empty()) break;
+  VNAS_ASSIGN_OR_RETURN(vm.entries,
+                        ReadDirEntries(store, dir, true, kMaxVmDirEntries));
+  if (vm.entries.size() > kMaxVmDirEntries) {
+    return Refusal(absl::StatusCode::kInvalidArgument,
+                   v1::REASON_INVALID_ARGUMENT,
+                   absl::StrCat("directory has more than ", kMaxVmDirEntries,
+                                " entries; not a VM directory"));
   }
   for (const storage::DirEntry& e : vm.entries) {
     if (e.attr.type != storage::FileType::kRegular) continue;

@@ -9,6 +9,7 @@
 #ifndef VNAS_SERVER_CONTROL_VM_READER_H_
 #define VNAS_SERVER_CONTROL_VM_READER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,6 +39,13 @@ struct VmDirectory {
 absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
                                             storage::InodeId dir,
                                             int64_t now_sec);
+
+// ReadDirEntries(): the entries of directory `dir` (with attributes when
+// `attrs`), read page by page; stops early once more than `limit` are read.
+// Errors: the store's.
+absl::StatusOr<std::vector<storage::DirEntry>> ReadDirEntries(
+    storage::ExtentStore* store, storage::InodeId dir, bool attrs,
+    size_t limit = SIZE_MAX);
 
 // ReadWhole(): the whole content of a regular file of at most `max_bytes`
 // (FailedPrecondition beyond that).

@@ -1,8 +1,11 @@
 #include "server/control/vm_reader.h"
 
 #include <ctime>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/control/test_util.h"
 #include "server/vmformat/chain.h"
@@ -27,6 +30,30 @@ TEST(VmReaderTest, ReadWholeReturnsEveryByteAndRefusesBigFiles) {
   EXPECT_EQ(*whole, data);
   EXPECT_EQ(ReadWhole(fx.store(), ino, data.size() - 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// ReadDirEntries() pages through a whole directory; LoadVmDirectory()
+// refuses one of more than kMaxVmDirEntries entries.
+TEST(VmReaderTest, DirectoryIsReadInPagesAndBounded) {
+  testing::ControlFixture fx;
+  for (uint32_t i = 0; i <= kMaxVmDirEntries; ++i) {
+    fx.WriteFile(absl::StrCat("big/f", i), "");
+  }
+  absl::StatusOr<storage::Attr> dir = fx.store()->ResolvePath("big");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  absl::StatusOr<std::vector<storage::DirEntry>> all =
+      ReadDirEntries(fx.store(), dir->ino, false);
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::set<std::string> names;
+  for (const storage::DirEntry& e : *all) names.insert(e.name);
+  EXPECT_EQ(all->size(), kMaxVmDirEntries + 1);
+  EXPECT_EQ(names.size(), kMaxVmDirEntries + 1);
+  absl::StatusOr<VmDirectory> vm =
+      LoadVmDirectory(fx.store(), dir->ino, std::time(nullptr));
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(vm.status().message().find("not a VM directory"),
+            absl::string_view::npos)
+      << vm.status();
 }
 
 // A VHDX keeps its headers and metadata beyond the 64 KiB head: the reader
