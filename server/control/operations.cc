@@ -8,6 +8,16 @@
 
 namespace vnas::control {
 
+namespace {
+
+// NotFound for an id the registry does not hold (never, or no longer).
+absl::Status UnknownOperation(const std::string& id) {
+  return Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
+                 absl::StrCat("no operation \"", id, "\""));
+}
+
+}  // namespace
+
 int64_t NowUnixNs() { return absl::ToUnixNanos(absl::Now()); }
 
 void OpContext::SetTotals(uint64_t bytes, uint32_t files) {
@@ -89,8 +99,7 @@ absl::StatusOr<v1::Operation> OperationRegistry::Get(
   absl::MutexLock l(&mu_);
   auto it = ops_.find(id);
   if (it == ops_.end()) {
-    return Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
-                   absl::StrCat("no operation \"", id, "\""));
+    return UnknownOperation(id);
   }
   return it->second.op;
 }
@@ -113,8 +122,7 @@ absl::StatusOr<v1::Operation> OperationRegistry::Cancel(const std::string& id) {
     absl::MutexLock l(&mu_);
     auto it = ops_.find(id);
     if (it == ops_.end()) {
-      return Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
-                     absl::StrCat("no operation \"", id, "\""));
+      return UnknownOperation(id);
     }
     if (IsFinal(it->second.op.state())) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -139,8 +147,7 @@ absl::StatusOr<v1::Operation> OperationRegistry::WaitFinal(
   mu_.AwaitWithTimeout(absl::Condition(&final_or_gone), timeout);
   auto it = ops_.find(id);
   if (it == ops_.end()) {
-    return Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
-                   absl::StrCat("no operation \"", id, "\""));
+    return UnknownOperation(id);
   }
   return it->second.op;
 }
@@ -150,8 +157,7 @@ OperationRegistry::GetVersioned(const std::string& id) const {
   absl::MutexLock l(&mu_);
   auto it = ops_.find(id);
   if (it == ops_.end()) {
-    return Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
-                   absl::StrCat("no operation \"", id, "\""));
+    return UnknownOperation(id);
   }
   return std::make_pair(it->second.op, it->second.version);
 }
