@@ -323,6 +323,41 @@ TEST_F(SecurityTest, ReadOnlyExportRefusesRawWritesWithRofs) {
   EXPECT_EQ(ReadDisk(), "original");
 }
 
+TEST_F(SecurityTest, RootSquashMakesRootNobody) {
+  StartWith("/vnas 127.0.0.1/32(rw,root_squash)\n");
+  // uid 0 creates: owned by 65534.
+  auto root = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&uid=0&gid=0");
+  ASSERT_TRUE(root.ok()) << root.status();
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_creat((*root)->ctx(), "/by-root", 0644, &fh), 0) << (*root)->Error();
+  nfs_close((*root)->ctx(), fh);
+  nfs_stat_64 st;
+  ASSERT_EQ(nfs_stat64((*root)->ctx(), "/by-root", &st), 0);
+  EXPECT_EQ(st.nfs_uid, 65534u);
+  EXPECT_EQ(st.nfs_gid, 65534u);
+  // A user's private file (0600) is out of reach for squashed root.
+  auto user = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&uid=1000&gid=1000");
+  ASSERT_TRUE(user.ok()) << user.status();
+  ASSERT_EQ(nfs_creat((*user)->ctx(), "/private", 0600, &fh), 0) << (*user)->Error();
+  ASSERT_EQ(nfs_pwrite((*user)->ctx(), fh, 0, 6, const_cast<char*>("secret")), 6);
+  nfs_close((*user)->ctx(), fh);
+  ASSERT_EQ(nfs_stat64((*user)->ctx(), "/private", &st), 0);
+  EXPECT_EQ(st.nfs_uid, 1000u) << "a non-root uid is not squashed";
+  // (libnfs's open does not ask the server; the WRITE and READ must fail.)
+  if (nfs_open((*root)->ctx(), "/private", O_RDWR, &fh) == 0) {
+    EXPECT_LT(nfs_pwrite((*root)->ctx(), fh, 0, 6, const_cast<char*>("hacked")), 0)
+        << "squashed root wrote a 0600 file of uid 1000";
+    char buf[6];
+    EXPECT_LT(nfs_pread((*root)->ctx(), fh, 0, 6, buf), 0)
+        << "squashed root read a 0600 file of uid 1000";
+    nfs_close((*root)->ctx(), fh);
+  }
+  // Only root may give a file away; squashed root is not root.
+  nfs_chown((*root)->ctx(), "/private", 0, 0);
+  ASSERT_EQ(nfs_stat64((*user)->ctx(), "/private", &st), 0);
+  EXPECT_EQ(st.nfs_uid, 1000u) << "squashed root changed the owner of uid 1000's file";
+}
+
 TEST_F(SecurityTest, ForgedHandlesAreBadHandles) {
   StartWith("/vnas 127.0.0.1/32(rw,no_root_squash)\n");
   std::string fh = DiskHandle("127.0.0.1", "/vnas");
