@@ -44,6 +44,9 @@ struct Durable {
     std::string data;
   };
   std::set<std::string> must_exist;
+  // Names that may share an inode with another name (hard links): writes
+  // through one change the other, so no expectations are kept for them.
+  std::set<std::string> aliased;
   std::map<std::string, std::vector<Rec>> recs;     // durable
   std::map<std::string, std::vector<Rec>> pending;  // unstable, acked
 
@@ -82,7 +85,7 @@ class Workload {
     for (int i = 0; i < ops; ++i) {
       const std::string f = names[rng_() % names.size()];
       const std::string g = names[rng_() % names.size()];
-      switch (rng_() % 10) {
+      switch (rng_() % 13) {
         case 0: {  // create
           if (s_->Create(kRootInode, f, CreateRequest{}).ok()) {
             d->must_exist.insert(f);
@@ -104,7 +107,7 @@ class Workload {
           d->Touch(f, off, data.size());
           auto a = s_->Lookup(kRootInode, f);
           if (!a.ok()) break;
-          if (s_->Write(a->ino, off, data, st).ok()) {
+          if (s_->Write(a->ino, off, data, st).ok() && !d->aliased.count(f)) {
             (st == Stability::kUnstable ? d->pending : d->recs)[f].push_back(
                 {off, data});
           }
@@ -147,6 +150,43 @@ class Workload {
         case 8: {  // remove
           d->Drop(f);
           s_->Remove(kRootInode, f).IgnoreError();  // may not exist
+          break;
+        }
+        case 10: {  // rename f -> g (replacing g)
+          if (f == g) break;
+          std::vector<Durable::Rec> moved = d->recs[f];
+          bool existed = d->must_exist.count(f) > 0;
+          d->Drop(f);
+          d->Drop(g);
+          bool alias = d->aliased.count(f) > 0;
+          if (s_->Rename(kRootInode, f, kRootInode, g).ok() && existed) {
+            d->must_exist.insert(g);
+            d->recs[g] = moved;
+          }
+          if (alias) d->aliased.insert(g);
+          break;
+        }
+        case 11: {  // restore the newest snapshot of f
+          auto a = s_->Lookup(kRootInode, f);
+          if (!a.ok()) break;
+          auto l = s_->ListSnapshots(a->ino);
+          if (!l.ok() || l->empty()) break;
+          d->Touch(f, 0, ~uint64_t{0});  // content now = the snapshot's
+          s_->RestoreSnapshot(l->back().id).IgnoreError();  // checked by fsck
+          break;
+        }
+        case 12: {  // reserve, or hard link f as g
+          auto a = s_->Lookup(kRootInode, f);
+          if (!a.ok()) break;
+          if (rng_() % 2) {
+            s_->Reserve(a->ino, (rng_() % 8) * kSeg).IgnoreError();
+          } else if (f != g) {
+            d->Drop(g);
+            d->Touch(f, 0, ~uint64_t{0});
+            d->aliased.insert(f);
+            d->aliased.insert(g);
+            s_->Link(a->ino, kRootInode, g).IgnoreError();  // fsck checks
+          }
           break;
         }
         case 9: {  // snapshot or delete a snapshot
