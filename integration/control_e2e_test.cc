@@ -374,10 +374,18 @@ TEST_F(ControlE2eTest, RunningVmRefusalSnapshotRestoreAndReceiptStream) {
   // ESXi's NFS lock file, just written: the VM is powered on.
   WriteFile("/run/.lck-0000000000000011", std::string(84, 'L'));
 
-  // Watch receipts as they are written.
+  // Watch receipts as they are written: everything after the newest one
+  // now, so the watch misses nothing however late the server sets it up.
+  grpc::ClientContext lctx;
+  v1::ListReceiptsRequest lreq;
+  lreq.set_last(1);
+  v1::ListReceiptsResponse lresp;
+  ASSERT_TRUE(stub_->ListReceipts(&lctx, lreq, &lresp).ok());
   grpc::ClientContext wctx;
   wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::WatchReceiptsRequest wreq;
+  wreq.set_after_seq(lresp.receipts().empty() ? 0
+                                              : lresp.receipts().rbegin()->seq());
   auto reader = stub_->WatchReceipts(&wctx, wreq);
 
   grpc::ClientContext ctx;

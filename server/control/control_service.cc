@@ -247,9 +247,18 @@ class WatchReactor : public grpc::ServerWriteReactor<Msg> {
   uint64_t token_ = 0;
 };
 
-// WatchReceipts: the tail, then every new receipt, until the client cancels.
+// WatchReceipts: the tail (or everything after a given seq), then every new
+// receipt, until the client cancels.
 class ReceiptWatcher final : public WatchReactor<v1::Receipt> {
  public:
+  ReceiptWatcher(ReceiptLog* log, uint64_t after_seq) : log_(log) {
+    {
+      absl::MutexLock l(&mu_);
+      cursor_ = after_seq;
+    }
+    Start(&log_->changes());
+  }
+
   ReceiptWatcher(ReceiptLog* log, uint32_t tail) : log_(log) {
     absl::StatusOr<std::vector<v1::Receipt>> last =
         log_->Last(std::max<uint32_t>(tail, 1));
@@ -1264,6 +1273,9 @@ grpc::ServerUnaryReactor* ControlService::ListReceipts(
 
 grpc::ServerWriteReactor<v1::Receipt>* ControlService::WatchReceipts(
     grpc::CallbackServerContext*, const v1::WatchReceiptsRequest* req) {
+  if (req->has_after_seq()) {
+    return new ReceiptWatcher(&impl_->receipts_, req->after_seq());
+  }
   return new ReceiptWatcher(&impl_->receipts_,
                             std::min<uint32_t>(req->tail(), kMaxReceipts));
 }

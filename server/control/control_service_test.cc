@@ -743,6 +743,33 @@ TEST_F(ControlServiceTest, WatchReceiptsSendsTailThenNewOnes) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+// A client that saw receipt S resumes with after_seq = S: it gets every
+// receipt written since, including those written before the watch existed.
+TEST_F(ControlServiceTest, WatchReceiptsResumesAfterSeqWithoutGaps) {
+  f_.WriteFile("a.img", "x");
+  v1::CloneFileResponse first, second, third;
+  ASSERT_TRUE(CloneFile("a.img", "b.img", 0, &first).ok());
+  ASSERT_TRUE(CloneFile("a.img", "c.img", 0, &second).ok());
+
+  grpc::ClientContext wctx;
+  v1::WatchReceiptsRequest wreq;
+  wreq.set_tail(5);  // ignored when after_seq is set
+  wreq.set_after_seq(first.receipt_seq());
+  auto reader = f_.stub()->WatchReceipts(&wctx, wreq);
+  v1::Receipt r;
+  ASSERT_TRUE(reader->Read(&r));
+  EXPECT_EQ(r.seq(), second.receipt_seq());
+  EXPECT_EQ(r.destination(), "c.img");
+  ASSERT_TRUE(CloneFile("a.img", "d.img", 0, &third).ok());
+  ASSERT_TRUE(reader->Read(&r));
+  EXPECT_EQ(r.seq(), third.receipt_seq());
+  EXPECT_EQ(r.destination(), "d.img");
+  wctx.TryCancel();
+  while (reader->Read(&r)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST_F(ControlServiceTest, AdminRpcs) {
   f_.WriteFile("a.img", Pattern(70000, 1));
   {
