@@ -3,12 +3,14 @@
 // the server acknowledged.
 //
 // Workload (one libnfs context and one gRPC stub per worker thread, each
-// worker owning the directory /w<k>): raw NFSv3 WRITEs with FILE_SYNC and
-// UNSTABLE (+ COMMIT), CREATE, RENAME, REMOVE, Control.CloneFile,
+// worker owning the directory /w<k>): raw NFSv3 WRITEs with FILE_SYNC,
+// DATA_SYNC and UNSTABLE (+ COMMIT), SETATTR size (truncate / extend),
+// CREATE, RENAME, REMOVE, Control.CloneFile,
 // Control.CreateSnapshot / DeleteSnapshot.
 //
 // After every kill and restart the test checks that
-//   - every 4 KiB block acknowledged FILE_SYNC, or covered by a COMMIT that
+//   - every 4 KiB block acknowledged FILE_SYNC / DATA_SYNC (or truncated
+//     away by an acknowledged SETATTR), or covered by a COMMIT that
 //     returned (same verifier as the WRITE), reads back exactly; a block with
 //     unacknowledged or uncommitted writes reads as one of the values written
 //     (never garbage);
@@ -277,7 +279,8 @@ void CrashTest::RunWorker(int k, uint64_t round) {
     FileModel& f = m.files[name];
     if (dice < 60) {
       // WRITE of 1..8 blocks, FILE_SYNC or UNSTABLE.
-      int stable = dice < 33 ? 2 : 0;
+      // FILE_SYNC, DATA_SYNC (both durable when acknowledged) or UNSTABLE.
+      int stable = dice < 28 ? 2 : dice < 33 ? 1 : 0;
       int n = 1 + static_cast<int>(rng() % 8);
       int first = static_cast<int>(rng() % (kBlocks - n + 1));
       std::string data;
@@ -300,7 +303,7 @@ void CrashTest::RunWorker(int k, uint64_t round) {
       }
       if (session_verf.empty()) session_verf = w->verf;
       if (w->verf != session_verf) return error("write verifier changed");
-      if (w->committed == 2) {
+      if (w->committed >= 1) {
         for (int i = 0; i < n; ++i) {
           Block& b = f.blocks[first + i];
           b.durable = keys[i];
@@ -309,8 +312,22 @@ void CrashTest::RunWorker(int k, uint64_t round) {
       }
       ++acked_ops_;
       acked_bytes_ += data.size();
-    } else if (dice < 70) {
+    } else if (dice < 65) {
       if (!commit(name)) return;
+      ++acked_ops_;
+    } else if (dice < 70) {
+      // SETATTR size (truncate or extend) to a block boundary: synchronous,
+      // so the blocks past the new size read as zeros from now on.
+      int keep = static_cast<int>(rng() % (kBlocks + 1));
+      for (int i = keep; i < kBlocks; ++i) f.blocks[i].maybe.push_back(0);
+      std::string path = dir + "/" + name;
+      if (nfs_truncate(c.ctx(), path.c_str(), keep * kBlock) != 0) {
+        return error("SETATTR size " + path + ": " + c.Error());
+      }
+      for (int i = keep; i < kBlocks; ++i) {
+        f.blocks[i].durable = 0;
+        f.blocks[i].maybe.clear();
+      }
       ++acked_ops_;
     } else if (dice < 76) {
       // RENAME to a fresh name.
