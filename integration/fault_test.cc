@@ -287,6 +287,40 @@ TEST_F(FaultTest, MetadataFileSystemFullReportsErrorsAndRecovers) {
   ExpectFsckClean("after a full metadata fs and restart");
 }
 
+TEST_F(FaultTest, StartsOnAFullFileSystemOrSaysWhy) {
+  Start(1ull << 30);
+  const std::string a = Pattern(1 << 20, 8);
+  std::string fa = Create("/a");
+  ASSERT_EQ(Write(fa, 0, a), kNfsOk);
+  ASSERT_TRUE(vnasd_->Stop().ok());
+  std::string filler = fs_ + "/filler";
+  {
+    FILE* f = fopen(filler.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string mb(1 << 20, 'x');
+    while (fwrite(mb.data(), 1, mb.size(), f) == mb.size()) {
+    }
+    fclose(f);
+  }
+  absl::Status st = vnasd_->Restart();
+  if (st.ok()) {
+    Connect();
+    EXPECT_TRUE(ReadAll("/a") == a) << "data unreadable after starting on a full fs";
+  } else {
+    // Refusing to start is acceptable only with a clear reason.
+    EXPECT_NE(vnasd_->Output().find("space"), std::string::npos)
+        << "vnasd failed to start on a full fs without saying why:\n"
+        << vnasd_->Output();
+  }
+  ASSERT_EQ(unlink(filler.c_str()), 0);
+  if (!st.ok()) {
+    ASSERT_TRUE(vnasd_->Restart().ok()) << vnasd_->Output();
+    Connect();
+  }
+  EXPECT_TRUE(ReadAll("/a") == a);
+  ExpectFsckClean("after starting on a full fs");
+}
+
 }  // namespace
 }  // namespace vnas::harness
 

@@ -307,6 +307,42 @@ TEST_F(SecurityTest, DisallowedSourceAddressIsRefusedAtMountAndNfs) {
   EXPECT_EQ(ReadDisk(), "original");
 }
 
+TEST_F(SecurityTest, NoEscapeFromASubdirectoryExport) {
+  // 127.0.0.2 may only use /vnas/vm1; /secret lies outside it.
+  StartWith(
+      "/vnas 127.0.0.1/32(rw,no_root_squash)\n"
+      "/vnas/vm1 127.0.0.2/32(rw,no_root_squash)\n");
+  {
+    auto c = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&auto-traverse-mounts=0");
+    ASSERT_TRUE(c.ok()) << c.status();
+    nfsfh* fh = nullptr;
+    ASSERT_EQ(nfs_creat((*c)->ctx(), "/secret", 0644, &fh), 0);
+    nfs_close((*c)->ctx(), fh);
+  }
+  auto two = RawRpc::Connect("127.0.0.2", vnasd_->nfs_port());
+  ASSERT_TRUE(two);
+  for (const char* path : {"/vnas", "/", "/etc", "/vnas/../vnas", "/vnas/vm1/..",
+                           "/vnas/vm1/../secret", "/vnas/secret"}) {
+    auto m = two->Mnt(path);
+    ASSERT_TRUE(m && m->accepted) << path << ": " << Show(m);
+    EXPECT_NE(m->status, 0u) << "MNT " << path << " from 127.0.0.2 succeeded";
+  }
+  auto m = two->Mnt("/vnas/vm1");
+  ASSERT_TRUE(m && m->status == 0) << Show(m);
+  // ".." at the export root must not lead out of the export.
+  auto up = two->Lookup(m->fh, "..");
+  ASSERT_TRUE(up && up->accepted) << Show(up);
+  if (up->status == 0) {
+    auto secret = two->Lookup(up->fh, "secret");
+    ASSERT_TRUE(secret && secret->accepted) << Show(secret);
+    EXPECT_NE(secret->status, 0u) << "LOOKUP .. then secret escaped the export";
+    if (secret->status == 0) {
+      EXPECT_NE(Show(two->Write(secret->fh, "escaped!")), Show(Reply{true, 0, ""}))
+          << "wrote a file outside the export";
+    }
+  }
+}
+
 TEST_F(SecurityTest, ReadOnlyExportRefusesRawWritesWithRofs) {
   StartWith("/vnas 127.0.0.1/32(ro)\n");
   std::string fh = DiskHandle("127.0.0.1", "/vnas");
