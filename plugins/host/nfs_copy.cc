@@ -151,6 +151,8 @@ class Copier {
  private:
   static void ReadCb(int status, struct nfs_context* nfs, void* data, void* priv);
   static void WriteCb(int status, struct nfs_context* nfs, void* data, void* priv);
+  static void CommitCb(int status, struct nfs_context* nfs, void* data, void* priv);
+  void MaybeCommit();
 
   absl::Status Setup(const NfsLocation& src, const NfsLocation& dst);
   absl::Status Pump();
@@ -177,6 +179,8 @@ class Copier {
   bool stop_ = false;
   bool cancelled_ = false;
   bool created_ = false;
+  bool commit_inflight_ = false;
+  uint64_t committed_mark_ = 0;  // bytes_written when the last COMMIT went out
   absl::Status error_;
   absl::Time last_progress_;
   CopyResult result_;
@@ -358,8 +362,36 @@ void Copier::WriteCb(int status, struct nfs_context* nfs, void* data, void* priv
   c->ChunkDone(s);
 }
 
+void Copier::CommitCb(int status, struct nfs_context* nfs, void* data, void* priv) {
+  Copier* c = static_cast<Copier*>(priv);
+  --c->inflight_;
+  c->commit_inflight_ = false;
+  if (status < 0) {
+    c->SetError(NfsErrnoStatus(status, "destination: COMMIT",
+                               data != nullptr ? static_cast<const char*>(data) : nfs_get_error(nfs)));
+  }
+}
+
+void Copier::MaybeCommit() {
+  // Early COMMITs let the server flush while data still flows, so the final
+  // one has little left to do.
+  if (commit_inflight_ || options_.commit_every == 0 ||
+      result_.bytes_written - committed_mark_ < options_.commit_every) {
+    return;
+  }
+  Conn& d = *dsts_[0];
+  if (nfs_fsync_async(d.nfs(), d.fh(), &Copier::CommitCb, this) != 0) {
+    SetError(d.Fail(-EIO, "cannot queue COMMIT"));
+    return;
+  }
+  committed_mark_ = result_.bytes_written;
+  commit_inflight_ = true;
+  ++inflight_;
+}
+
 void Copier::ChunkDone(Slot* s) {
   done_ += s->length;
+  MaybeCommit();
   last_progress_ = absl::Now();
   if (progress_ && !progress_(done_, size_)) {
     cancelled_ = true;

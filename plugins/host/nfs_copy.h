@@ -6,8 +6,9 @@
 // nfs_service polling). `depth` chunk slots cycle READ -> (zero check) ->
 // WRITE, so up to `depth` large requests are in flight at once. The
 // destination is created (or truncated) and extended to the source size
-// first; all-zero chunks are never written, so holes stay holes. At the end
-// every destination connection sends COMMIT (nfs_fsync).
+// first; all-zero chunks are never written, so holes stay holes. A COMMIT
+// goes out every `commit_every` bytes while copying, and at the end every
+// destination connection sends a final COMMIT (nfs_fsync).
 //
 // Memory: the first copy raises glibc's mmap and trim thresholds for the
 // process (mallopt) so libnfs's 1 MiB request buffers are reused rather than
@@ -37,6 +38,9 @@ struct CopyOptions {
   int depth = 8;
   int connections = 1;
   bool skip_zeros = true;         // don't write all-zero chunks
+  // Send a COMMIT after every this many bytes written (0 = only at the end)
+  // so the server flushes while data still flows.
+  uint64_t commit_every = 64ull << 20;
   bool guarded = false;           // fail AlreadyExists if dst exists
   bool create_parents = true;     // mkdir missing dst directories
   absl::Duration timeout = absl::Seconds(30);  // per call / no-progress limit
