@@ -98,6 +98,9 @@ vnas_status vnas_session_start(const vnas_session_params* p, vnas_session** out)
     }
     o.tls_ca_pem = *std::move(pem);
   }
+  if (p->copy_commit_every != 0) {
+    o.copy.commit_every = p->copy_commit_every == UINT64_MAX ? 0 : p->copy_commit_every;
+  }
   if (p->copy_chunk_bytes != 0) o.copy.chunk_size = p->copy_chunk_bytes;
   if (p->copy_depth != 0) o.copy.depth = static_cast<int>(p->copy_depth);
   if (p->copy_connections != 0) o.copy.connections = static_cast<int>(p->copy_connections);

@@ -111,6 +111,9 @@ typedef struct vnas_session_params {
   uint32_t copy_chunk_bytes;     /* bytes per READ/WRITE (default 1 MiB) */
   uint32_t copy_depth;           /* requests in flight (default 8) */
   uint32_t copy_connections;     /* TCP connections per side (default 1) */
+  uint64_t copy_commit_every;    /* COMMIT after this many bytes written
+                                    (0 = default 64 MiB; UINT64_MAX = only
+                                    at the end) */
   const char* tls_ca_file;       /* PEM CA bundle for a TLS control endpoint,
                                     or NULL (system roots; loopback: plain) */
 } vnas_session_params;

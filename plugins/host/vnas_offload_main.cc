@@ -36,6 +36,8 @@ ABSL_FLAG(bool, no_offload, false, "clone: skip the offload, always copy on the 
 ABSL_FLAG(int, timeout, 30, "seconds per call / without progress");
 ABSL_FLAG(int, depth, 0, "host copy: requests in flight (default 8)");
 ABSL_FLAG(std::string, chunk, "", "host copy: bytes per request, e.g. 1M (default 1M)");
+ABSL_FLAG(std::string, commit_every, "",
+          "host copy: COMMIT after this much data, e.g. 64M; 0 = only at the end");
 ABSL_FLAG(int, connections, 0, "host copy: TCP connections per side (default 1)");
 ABSL_FLAG(bool, progress, true, "show progress during a host copy");
 ABSL_FLAG(std::string, client_id, "vnas-offload", "name recorded in vnasd's receipts");
@@ -165,6 +167,13 @@ int main(int argc, char** argv) {
   p.token = token->empty() ? nullptr : token->c_str();
   p.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout)) * 1000;
   p.client_id = client_id.c_str();
+  uint64_t commit_every = 0;
+  if (!absl::GetFlag(FLAGS_commit_every).empty()) {
+    auto c = vnas::cli::ParseSize(absl::GetFlag(FLAGS_commit_every));
+    if (!c.ok()) return Usage(std::string(c.status().message()));
+    commit_every = *c == 0 ? UINT64_MAX : *c;
+  }
+  p.copy_commit_every = commit_every;
   const std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
   p.tls_ca_file = tls_ca.empty() ? nullptr : tls_ca.c_str();
   p.copy_chunk_bytes = chunk;
