@@ -90,7 +90,12 @@ std::string RenderChain(const vnas::v1::GetChainResponse& c) {
     const auto& f = c.findings(i);
     const bool blocks = i < c.findings_block_size() && c.findings_block(i);
     absl::StrAppend(&out, "  ", blocks ? "\u2717 blocks  " : "\u00b7 info    ", ReasonText(f));
-    if (f.files_size() > 0) absl::StrAppend(&out, " (", absl::StrJoin(f.files(), ", "), ")");
+    // Name the files unless the text already lists them.
+    bool listed = f.files_size() > 0;
+    for (const auto& file : f.files()) listed = listed && absl::StrContains(f.text(), file);
+    if (f.files_size() > 0 && !listed) {
+      absl::StrAppend(&out, " (", absl::StrJoin(f.files(), ", "), ")");
+    }
     absl::StrAppend(&out, "\n");
   }
   return out;
