@@ -383,7 +383,7 @@ class ControlService::Impl {
       d.r.set_offloaded(false);
       d.r.set_mechanism(v1::MECHANISM_NONE);
       d.r.set_reason(ReasonOf(status));
-      d.r.set_reason_text(std::string(status.message()));
+      d.r.set_reason_text(ReasonText(status));
     }
     d.r.set_reason_name(ReasonName(d.r.reason()));
     absl::StatusOr<uint64_t> seq = receipts_.Append(d.r);

@@ -18,6 +18,13 @@ std::function<NfsStatus()> NfsStatusFrom(const nfs::NfsStats* stats) {
       c.errors = p.errors;
       c.total_latency_us = p.total_latency_us;
       c.max_latency_us = p.max_latency_us;
+      // Payload bytes are counted per direction; they belong to NFS READ
+      // and WRITE.
+      if (c.program == "NFS3" && c.procedure == "READ") {
+        c.bytes = stats->bytes_read();
+      } else if (c.program == "NFS3" && c.procedure == "WRITE") {
+        c.bytes = stats->bytes_written();
+      }
       out.counters.push_back(std::move(c));
     }
     out.connected_clients = stats->connected_clients();

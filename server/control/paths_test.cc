@@ -80,5 +80,22 @@ TEST(ReasonsTest, PayloadRoundTripsAndNamesAreStable) {
   EXPECT_EQ(ReasonName(v1::REASON_CROSS_DATASTORE), "CROSS_DATASTORE");
 }
 
+// Receipts and Reason messages carry the name apart from the text: the text
+// must not start with the name again ("NOT_FOUND: NOT_FOUND: ...").
+TEST(ReasonsTest, TextDropsTheLeadingNameOnlyOnce) {
+  absl::Status s = Refusal(absl::StatusCode::kNotFound, v1::REASON_NOT_FOUND,
+                           "vm1/a.vmdk does not exist");
+  EXPECT_EQ(ReasonText(s), "vm1/a.vmdk does not exist");
+  v1::Reason r = ReasonFromStatus(s);
+  EXPECT_EQ(r.name(), "NOT_FOUND");
+  EXPECT_EQ(r.text(), "vm1/a.vmdk does not exist");
+  // A plain store error keeps its whole message.
+  EXPECT_EQ(ReasonText(absl::NotFoundError("no such inode")), "no such inode");
+  // Only the status's own reason name is dropped.
+  absl::Status odd = Refusal(absl::StatusCode::kFailedPrecondition,
+                             v1::REASON_RUNNING_VM, "NOT_FOUND: lock");
+  EXPECT_EQ(ReasonText(odd), "NOT_FOUND: lock");
+}
+
 }  // namespace
 }  // namespace vnas::control

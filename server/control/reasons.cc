@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "storage/base/status_util.h"
 
 namespace vnas::control {
@@ -77,8 +78,14 @@ v1::Reason MakeReason(v1::ReasonCode code, absl::string_view text) {
   return r;
 }
 
+std::string ReasonText(const absl::Status& status) {
+  absl::string_view text = status.message();
+  absl::ConsumePrefix(&text, absl::StrCat(ReasonName(ReasonOf(status)), ": "));
+  return std::string(text);
+}
+
 v1::Reason ReasonFromStatus(const absl::Status& status) {
-  return MakeReason(ReasonOf(status), status.message());
+  return MakeReason(ReasonOf(status), ReasonText(status));
 }
 
 }  // namespace vnas::control

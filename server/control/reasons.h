@@ -46,6 +46,12 @@ std::string ReasonName(v1::ReasonCode reason);
 // MakeReason(): fills a vnas.v1.Reason message.
 v1::Reason MakeReason(v1::ReasonCode code, absl::string_view text);
 
+// ReasonText(): the human text of `status` without the leading
+// "<REASON_NAME>: " that Refusal() puts in front of gRPC messages, so that
+// receipts and Reason messages, which carry the name separately, do not
+// repeat it.
+std::string ReasonText(const absl::Status& status);
+
 // ReasonFromStatus(): the Reason message describing `status`.
 v1::Reason ReasonFromStatus(const absl::Status& status);
 
