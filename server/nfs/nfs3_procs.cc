@@ -2,6 +2,7 @@
 #include "server/nfs/nfs3_procs.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "server/nfs/status_map.h"
@@ -84,7 +85,7 @@ fattr3 ToFattr3(const Attr& a, uint64_t fsid) {
     case FileType::kSymlink: f.type = NF3LNK; break;
     default: f.type = NF3REG; break;
   }
-  f.mode = a.mode & 07777;
+  f.mode = ServedMode(a);  // the datastore root shows what is enforced
   f.nlink = a.nlink;
   f.uid = a.uid;
   f.gid = a.gid;
@@ -121,6 +122,7 @@ nfsstat3 Nfs3Procs::Verify(const CallContext& ctx, const nfs_fh3& fh,
   }
   out->export_index = h->export_index;
   out->access = *access;
+  out->cred = EffectiveCredential(ctx.call, *access);
   out->attr = *std::move(attr);
   return NFS3_OK;
 }
@@ -133,14 +135,6 @@ nfsstat3 Nfs3Procs::CheckName(absl::string_view name) {
     return NFS3ERR_INVAL;
   }
   return NFS3_OK;
-}
-
-void Nfs3Procs::Creds(const CallContext& ctx, const ExportAccess& access,
-                      uint32_t* uid, uint32_t* gid) {
-  *uid = ctx.call ? ctx.call->cred.uid : kSquashedId;
-  *gid = ctx.call ? ctx.call->cred.gid : kSquashedId;
-  if (access.root_squash && *uid == 0) *uid = kSquashedId;
-  if (access.root_squash && *gid == 0) *gid = kSquashedId;
 }
 
 post_op_attr Nfs3Procs::PostOp(const Attr& a) const {
@@ -183,6 +177,38 @@ uint64_t Nfs3Procs::ExportRoot(uint32_t index) {
   return a.ok() ? a->ino : 0;
 }
 
+nfsstat3 Nfs3Procs::CheckRemove(const Object& dir, absl::string_view name) {
+  if (dir.attr.type != FileType::kDirectory) return NFS3ERR_NOTDIR;
+  nfsstat3 st = CheckDirChange(dir.cred, dir.attr);
+  if (st != NFS3_OK) return st;
+  absl::StatusOr<Attr> victim = store_->Lookup(dir.attr.ino, name);
+  // A missing entry: the store's answer (NOENT) follows.
+  return victim.ok() ? CheckSticky(dir.cred, dir.attr, *victim) : NFS3_OK;
+}
+
+nfsstat3 Nfs3Procs::CheckRename(const Object& from, absl::string_view from_name,
+                                const Object& to, absl::string_view to_name) {
+  if (from.attr.type != FileType::kDirectory ||
+      to.attr.type != FileType::kDirectory) {
+    return NFS3ERR_NOTDIR;
+  }
+  nfsstat3 st = CheckDirChange(from.cred, from.attr);
+  if (st == NFS3_OK) st = CheckDirChange(to.cred, to.attr);
+  if (st != NFS3_OK) return st;
+  absl::StatusOr<Attr> source = store_->Lookup(from.attr.ino, from_name);
+  if (!source.ok()) return NFS3_OK;  // the store answers NOENT
+  st = CheckSticky(from.cred, from.attr, *source);
+  if (st != NFS3_OK) return st;
+  // Moving a directory to another parent rewrites its "..": write on it
+  // (Linux may_rename / knfsd).
+  if (source->type == FileType::kDirectory && from.attr.ino != to.attr.ino &&
+      !May(from.cred, *source, kMayWrite)) {
+    return NFS3ERR_ACCES;
+  }
+  absl::StatusOr<Attr> target = store_->Lookup(to.attr.ino, to_name);
+  return target.ok() ? CheckSticky(to.cred, to.attr, *target) : NFS3_OK;
+}
+
 // §3.3.1
 GETATTR3res Nfs3Procs::Getattr(const CallContext& ctx, const GETATTR3args& a) {
   GETATTR3res r;
@@ -198,6 +224,13 @@ SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
   Object o;
   r.status = Verify(ctx, a.object, Need::kWrite, &o, "SETATTR");
   if (r.status != NFS3_OK) return r;
+  // Who may change what: access_check.h CheckSetattr (ACCES for size/time
+  // without write permission, PERM for chown/chgrp/chmod by a non-owner).
+  r.status = CheckSetattr(o.cred, o.attr, a.new_attributes);
+  if (r.status != NFS3_OK) {
+    r.obj_wcc.after = PostOp(o.attr);
+    return r;
+  }
   storage::SetAttrRequest req = ToSetAttr(a.new_attributes);
   if (a.guard.check) req.guard_ctime = FromNfsTime(a.guard.obj_ctime);
   absl::StatusOr<Change> c = store_->SetAttr(o.attr.ino, req);
@@ -219,6 +252,11 @@ LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
   r.dir_attributes = PostOp(dir.attr);
   if (dir.attr.type != FileType::kDirectory) {
     r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  // Searching a directory needs x on it (also for "." and "..").
+  if (!May(dir.cred, dir.attr, kMayExec)) {
+    r.status = NFS3ERR_ACCES;
     return r;
   }
   absl::string_view name = a.what.name;
@@ -248,26 +286,18 @@ LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
   return r;
 }
 
-// §3.3.4 — the store keeps no ACLs; the datastore trusts its clients the
-// way a VMware datastore does, so access follows the export's rw/ro and the
-// object's type and read-only flag.
+// §3.3.4 — the bits the caller's credential has on the object by its mode
+// (access_check.h Access3: no ACLs, no owner override), intersected with
+// the bits asked for; a read-only export or snapshot inode grants no
+// MODIFY, EXTEND or DELETE.
 ACCESS3res Nfs3Procs::Access(const CallContext& ctx, const ACCESS3args& a) {
   ACCESS3res r;
   Object o;
   r.status = Verify(ctx, a.object, Need::kRead, &o, "ACCESS");
   if (r.status != NFS3_OK) return r;
   r.obj_attributes = PostOp(o.attr);
-  uint32_t allowed = ACCESS3_READ;
-  if (o.attr.type == FileType::kDirectory) {
-    allowed |= ACCESS3_LOOKUP | ACCESS3_MODIFY | ACCESS3_EXTEND |
-               ACCESS3_DELETE;
-  } else {
-    allowed |= ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_EXECUTE;
-  }
-  if (!o.access.rw || o.attr.read_only) {
-    allowed &= ~(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
-  }
-  r.access = a.access & allowed;
+  r.access = Access3(o.cred, o.attr, o.access.rw && !o.attr.read_only,
+                     a.access);
   return r;
 }
 
@@ -307,6 +337,11 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
     r.status = NFS3ERR_INVAL;
     return r;
   }
+  // Read (or execute) permission; the owner always may (owner override).
+  if (!MayReadData(o.cred, o.attr)) {
+    r.status = NFS3ERR_ACCES;
+    return r;
+  }
   uint32_t count = std::min(a.count, kMaxIoSize);
   char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
   absl::StatusOr<storage::ReadResult> rr =
@@ -339,6 +374,12 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
     r.file_wcc.after = PostOp(o.attr);
     return r;
   }
+  // Write permission; the owner always may (owner override).
+  if (!May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
+    r.status = NFS3ERR_ACCES;
+    r.file_wcc.after = PostOp(o.attr);
+    return r;
+  }
   storage::Stability st = a.stable == FILE_SYNC ? storage::Stability::kFileSync
                           : a.stable == DATA_SYNC
                               ? storage::Stability::kDataSync
@@ -365,7 +406,8 @@ template <typename Res>
 Res Nfs3Procs::CreateLike(
     const CallContext& ctx, const diropargs3& where, const char* proc,
     const std::function<absl::StatusOr<storage::CreateResult>(
-        uint64_t dir, uint32_t uid, uint32_t gid)>& op) {
+        uint64_t dir, const Credential& cred)>& op,
+    Credential* cred_out) {
   Res r;
   Object dir;
   r.status = Verify(ctx, where.dir, Need::kWrite, &dir, proc);
@@ -381,9 +423,10 @@ Res Nfs3Procs::CreateLike(
   }
   r.status = CheckName(where.name);
   if (r.status != NFS3_OK) return r;
-  uint32_t uid, gid;
-  Creds(ctx, dir.access, &uid, &gid);
-  absl::StatusOr<storage::CreateResult> c = op(dir.attr.ino, uid, gid);
+  r.status = CheckDirChange(dir.cred, dir.attr);
+  if (r.status != NFS3_OK) return r;
+  if (cred_out) *cred_out = dir.cred;
+  absl::StatusOr<storage::CreateResult> c = op(dir.attr.ino, dir.cred);
   if (!c.ok()) {
     r.status = NfsStatusOf(c.status(), proc);
     r.dir_wcc = WccAfterOnly(dir.attr.ino);
@@ -398,13 +441,21 @@ Res Nfs3Procs::CreateLike(
 
 // §3.3.8
 CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
-  const sattr3& s = a.how.obj_attributes;
+  // Only root may name the owner of what it creates; others' uid/gid in
+  // the sattr3 are ignored (knfsd nfsd_create_setattr does the same).
+  auto attrs_for = [&a](const Credential& cred) {
+    sattr3 s = a.how.obj_attributes;
+    if (!cred.IsRoot()) s.set_uid = s.set_gid = false;
+    return s;
+  };
+  Credential cred;
   CREATE3res r = CreateLike<CREATE3res>(
       ctx, a.where, "CREATE",
-      [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+      [&](uint64_t dir, const Credential& c) -> absl::StatusOr<storage::CreateResult> {
+        const sattr3 s = attrs_for(c);
         storage::CreateRequest req;
-        req.uid = uid;
-        req.gid = gid;
+        req.uid = c.uid;
+        req.gid = c.gid;
         switch (a.how.mode) {
           case GUARDED: req.how = storage::CreateRequest::How::kGuarded; break;
           case EXCLUSIVE:
@@ -419,22 +470,38 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
           if (s.set_gid) req.gid = s.gid;
           if (s.set_size) req.size = s.size;
         }
+        // UNCHECKED with a size truncates an existing file: that is a
+        // write to it (owner override, as for SETATTR size).
+        if (req.how == storage::CreateRequest::How::kUnchecked && req.size) {
+          absl::StatusOr<Attr> old = store_->Lookup(dir, a.where.name);
+          if (old.ok() && old->type == FileType::kRegular &&
+              !May(c, *old, kMayWrite, /*owner_override=*/true)) {
+            return FsError(EACCES, "no write permission on the existing file");
+          }
+        }
         return store_->Create(dir, a.where.name, req);
-      });
+      },
+      &cred);
+  if (r.status != NFS3_OK || a.how.mode == EXCLUSIVE) return r;
   // UNCHECKED on an existing file acts as SETATTR for the other attributes;
   // skip the extra durable write when the object already has them (the
   // usual case: a new file created with mode/uid/gid).
+  const sattr3 s = attrs_for(cred);
   const fattr3& got = r.obj_attributes.attributes;
   const bool differs = (s.set_mode && got.mode != (s.mode & 07777)) ||
                        (s.set_uid && got.uid != s.uid) ||
                        (s.set_gid && got.gid != s.gid) ||
                        s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
-  if (r.status == NFS3_OK && a.how.mode != EXCLUSIVE && HasOtherThanSize(s) &&
-      differs) {
+  if (HasOtherThanSize(s) && differs) {
     std::optional<DecodedHandle> h = fh_->Decode(r.obj.handle.view());
     sattr3 rest = s;
     rest.set_size = false;
-    if (h) {
+    absl::StatusOr<Attr> now =
+        h ? store_->GetAttr(h->ino) : absl::StatusOr<Attr>(absl::NotFoundError(""));
+    // The same rules as SETATTR; when they refuse (someone else's existing
+    // file), the create still succeeds and the attributes stay as they are
+    // (knfsd likewise ignores the outcome of the setattr after a create).
+    if (now.ok() && CheckSetattr(cred, *now, rest) == NFS3_OK) {
       absl::StatusOr<Change> c = store_->SetAttr(h->ino, ToSetAttr(rest));
       if (c.ok()) r.obj_attributes = PostOp(c->after);
     }
@@ -446,10 +513,13 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
 MKDIR3res Nfs3Procs::Mkdir(const CallContext& ctx, const MKDIR3args& a) {
   const sattr3& s = a.attributes;
   return CreateLike<MKDIR3res>(
-      ctx, a.where, "MKDIR", [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+      ctx, a.where, "MKDIR", [&](uint64_t dir, const Credential& c) {
+        // As for CREATE: only root may name the owner.
+        const bool root = c.IsRoot();
         return store_->Mkdir(dir, a.where.name,
                              s.set_mode ? (s.mode & 07777) : 0755,
-                             s.set_uid ? s.uid : uid, s.set_gid ? s.gid : gid);
+                             root && s.set_uid ? s.uid : c.uid,
+                             root && s.set_gid ? s.gid : c.gid);
       });
 }
 
@@ -463,11 +533,13 @@ SYMLINK3res Nfs3Procs::Symlink(const CallContext& ctx, const SYMLINK3args& a) {
     return r;
   }
   return CreateLike<SYMLINK3res>(
-      ctx, a.where, "SYMLINK", [&](uint64_t dir, uint32_t uid, uint32_t gid) {
+      ctx, a.where, "SYMLINK", [&](uint64_t dir, const Credential& c) {
+        // As for CREATE: only root may name the owner.
+        const bool root = c.IsRoot();
         return store_->Symlink(dir, a.where.name, a.symlink.symlink_data,
                                s.set_mode ? (s.mode & 07777) : 0777,
-                               s.set_uid ? s.uid : uid,
-                               s.set_gid ? s.gid : gid);
+                               root && s.set_uid ? s.uid : c.uid,
+                               root && s.set_gid ? s.gid : c.gid);
       });
 }
 
@@ -478,6 +550,8 @@ MKNOD3res Nfs3Procs::Mknod(const CallContext& ctx, const MKNOD3args& a) {
   r.status = Verify(ctx, a.where.dir, Need::kWrite, &dir, "MKNOD");
   if (r.status != NFS3_OK) return r;
   r.dir_wcc.after = PostOp(dir.attr);
+  r.status = CheckDirChange(dir.cred, dir.attr);
+  if (r.status != NFS3_OK) return r;
   r.status = a.what.type == NF3REG || a.what.type == NF3DIR ||
                      a.what.type == NF3LNK
                  ? NFS3ERR_BADTYPE
@@ -497,6 +571,8 @@ REMOVE3res Nfs3Procs::Remove(const CallContext& ctx, const REMOVE3args& a) {
     return r;
   }
   r.status = CheckName(a.object.name);
+  if (r.status != NFS3_OK) return r;
+  r.status = CheckRemove(dir, a.object.name);
   if (r.status != NFS3_OK) return r;
   absl::StatusOr<Change> c = store_->Remove(dir.attr.ino, a.object.name);
   if (!c.ok()) {
@@ -524,6 +600,8 @@ RMDIR3res Nfs3Procs::Rmdir(const CallContext& ctx, const RMDIR3args& a) {
     return r;
   }
   r.status = CheckName(a.object.name);
+  if (r.status != NFS3_OK) return r;
+  r.status = CheckRemove(dir, a.object.name);
   if (r.status != NFS3_OK) return r;
   absl::StatusOr<Change> c = store_->Rmdir(dir.attr.ino, a.object.name);
   if (!c.ok()) {
@@ -557,6 +635,8 @@ RENAME3res Nfs3Procs::Rename(const CallContext& ctx, const RENAME3args& a) {
     r.status = CheckName(n);
     if (r.status != NFS3_OK) return r;
   }
+  r.status = CheckRename(from, a.from.name, to, a.to.name);
+  if (r.status != NFS3_OK) return r;
   absl::StatusOr<storage::ExtentStore::RenameResult> c =
       store_->Rename(from.attr.ino, a.from.name, to.attr.ino, a.to.name);
   if (!c.ok()) {
@@ -593,6 +673,15 @@ LINK3res Nfs3Procs::Link(const CallContext& ctx, const LINK3args& a) {
     return r;
   }
   r.status = CheckName(a.link.name);
+  if (r.status != NFS3_OK) return r;
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  // A new name in the directory: write+search on it. (Linux's
+  // fs.protected_hardlinks, which limits linking others' files, is a sysctl
+  // default, not POSIX; not applied.)
+  r.status = CheckDirChange(dir.cred, dir.attr);
   if (r.status != NFS3_OK) return r;
   absl::StatusOr<storage::CreateResult> c =
       store_->Link(file.attr.ino, dir.attr.ino, a.link.name);
@@ -675,6 +764,11 @@ READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
     r.status = NFS3ERR_NOTDIR;
     return r;
   }
+  // Listing a directory needs r on it (knfsd NFSD_MAY_READ).
+  if (!May(dir.cred, dir.attr, kMayRead)) {
+    r.status = NFS3ERR_ACCES;
+    return r;
+  }
   // status, post_op_attr, cookieverf, end-of-list marker, eof.
   const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
   const size_t budget = std::min<size_t>(a.count, kMaxIoSize);
@@ -723,6 +817,11 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
   r.dir_attributes = PostOp(dir.attr);
   if (dir.attr.type != FileType::kDirectory) {
     r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  // Listing a directory needs r on it (knfsd NFSD_MAY_READ).
+  if (!May(dir.cred, dir.attr, kMayRead)) {
+    r.status = NFS3ERR_ACCES;
     return r;
   }
   const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
@@ -832,6 +931,12 @@ COMMIT3res Nfs3Procs::Commit(const CallContext& ctx, const COMMIT3args& a) {
   Object o;
   r.status = Verify(ctx, a.file, Need::kWrite, &o, "COMMIT");
   if (r.status != NFS3_OK) return r;
+  // As WRITE: write permission or owner.
+  if (!May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
+    r.status = NFS3ERR_ACCES;
+    r.file_wcc.after = PostOp(o.attr);
+    return r;
+  }
   absl::StatusOr<Attr> c = store_->Commit(o.attr.ino);
   if (!c.ok()) {
     r.status = NfsStatusOf(c.status(), "COMMIT");

@@ -1,7 +1,11 @@
 // nfs3_procs.h — one handler per NFSv3 procedure (RFC 1813 §3.3).
 //
 // Every handler has the same shape: verify the file handle (and the export
-// access of the calling client), call the extent store, fill the result.
+// access of the calling client), check the caller's Unix permissions on the
+// objects (access_check.h: AUTH_SYS credential after root_squash against
+// mode/uid/gid; the store checks none), call the extent store, fill the
+// result. Permission checks and the store call are not atomic: a concurrent
+// SETATTR may land in between, as on knfsd, which also checks per RPC.
 // No XDR here: arguments arrive decoded, results leave as structs.
 //
 // Thread safety: handlers run concurrently on worker threads; the class is
@@ -14,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "server/nfs/access_check.h"
 #include "server/nfs/call_context.h"
 #include "server/nfs/exports.h"
 #include "server/nfs/fh.h"
@@ -61,6 +66,7 @@ class Nfs3Procs {
   struct Object {
     uint32_t export_index = 0;
     ExportAccess access;
+    Credential cred;  // the caller on this export (after root_squash)
     storage::Attr attr;
   };
   enum class Need { kRead, kWrite };
@@ -68,12 +74,17 @@ class Nfs3Procs {
   // allowed), ROFS (write on a ro export), STALE (gone), or OK.
   nfsstat3 Verify(const CallContext& ctx, const nfs_fh3& fh, Need need,
                   Object* out, const char* proc);
+  // REMOVE/RMDIR of `name` in `dir`: NOTDIR, ACCES (no write+search on
+  // dir) or PERM (sticky dir, not root nor owner of dir or entry), else OK.
+  // A missing entry passes (the store answers NOENT).
+  nfsstat3 CheckRemove(const Object& dir, absl::string_view name);
+  // RENAME: CheckRemove-like on both directories for the source and an
+  // existing target, plus write on a directory moved to another parent.
+  nfsstat3 CheckRename(const Object& from, absl::string_view from_name,
+                       const Object& to, absl::string_view to_name);
   // A name from a client: NFS3ERR_INVAL for "", "/"- or NUL-containing
   // names; NAMETOOLONG beyond 255 (the decoder caps it anyway).
   static nfsstat3 CheckName(absl::string_view name);
-  // uid/gid of the caller after root squash.
-  static void Creds(const CallContext& ctx, const ExportAccess& access,
-                    uint32_t* uid, uint32_t* gid);
   post_op_attr PostOp(const storage::Attr& a) const;
   post_op_attr PostOpOf(uint64_t ino);  // best effort
   wcc_data Wcc(const storage::Change& c) const;
@@ -89,11 +100,15 @@ class Nfs3Procs {
                                             bool want_attrs, nfsstat3* status,
                                             bool* eof, uint64_t* verifier,
                                             const char* proc);
+  // CREATE/MKDIR/SYMLINK: verify the directory, check the name and the
+  // caller's write+search permission on it, then run `op` with the
+  // caller's credential; *cred_out (when given) receives that credential.
   template <typename Res>
   Res CreateLike(const CallContext& ctx, const diropargs3& where,
                  const char* proc,
                  const std::function<absl::StatusOr<storage::CreateResult>(
-                     uint64_t dir, uint32_t uid, uint32_t gid)>& op);
+                     uint64_t dir, const Credential& cred)>& op,
+                 Credential* cred_out = nullptr);
 
   storage::ExtentStore* const store_;
   const ExportTable* const exports_;
