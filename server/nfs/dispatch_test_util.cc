@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "server/nfs/mount_types.h"
+#include "server/nfs/nfs3_types.h"
 #include "storage/env/mem_env.h"
 
 namespace vnas::nfs {
@@ -82,6 +83,20 @@ Reply DispatchFixture::Call(uint32_t prog, uint32_t vers, uint32_t proc,
   WriteCallHeader(e, xid, prog, vers, proc, true, uid, uid);
   b.Append(args.data(), args.size());
   return Send(std::string(b.view()), client);
+}
+
+Reply DispatchFixture::CallAs(uint32_t proc, const std::string& args,
+                              uint32_t uid, uint32_t gid,
+                              const std::vector<uint32_t>& gids, uint32_t xid,
+                              uint32_t client) {
+  std::string cred = XU32(0) + XOpaque("vnas") + XU32(uid) + XU32(gid) +
+                     XU32(static_cast<uint32_t>(gids.size()));
+  for (uint32_t g : gids) cred += XU32(g);
+  std::string rec = XU32(xid) + XU32(0) + XU32(kRpcVersion) +
+                    XU32(kNfsProgram) + XU32(3) + XU32(proc) +
+                    XU32(kAuthSys) + XOpaque(cred) + XU32(kAuthNone) + XU32(0) +
+                    args;
+  return Send(rec, client);
 }
 
 std::string DispatchFixture::Mount(const std::string& path, uint32_t client) {

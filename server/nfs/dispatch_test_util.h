@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/nfs/dispatch.h"
 #include "server/nfs/exports.h"
@@ -39,6 +40,10 @@ class DispatchFixture {
   Reply Call(uint32_t prog, uint32_t vers, uint32_t proc,
              const std::string& args, uint32_t xid = 1, uint32_t uid = 0,
              uint32_t client = 0x7f000001);
+  // An NFSv3 call with AUTH_SYS uid, gid and supplementary gids.
+  Reply CallAs(uint32_t proc, const std::string& args, uint32_t uid,
+               uint32_t gid, const std::vector<uint32_t>& gids = {},
+               uint32_t xid = 1, uint32_t client = 0x7f000001);
   // MNT `path` and return the handle ("" on failure).
   std::string Mount(const std::string& path, uint32_t client = 0x7f000001);
 

@@ -1,0 +1,321 @@
+// permissions_test — Unix permission checks (access_check.h) applied by the
+// NFSv3 handlers, through the dispatcher over a real ExtentStore on the
+// in-memory Env: a squashed root against another user's 0600 file, owner
+// override, ACCESS bits for owner/group/other, sticky directories, SETATTR
+// rules, directory search/list/change permissions.
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/nfs/dispatch_test_util.h"
+#include "server/nfs/nfs3_types.h"
+
+namespace vnas::nfs {
+namespace {
+
+constexpr uint32_t kTenNet = 0x0a010203;  // 10.1.2.3: no_root_squash
+constexpr uint32_t kLocal = 0x7f000001;   // 127.0.0.1: root_squash
+
+// sattr3 (RFC 1813 §2.5) with the given fields set.
+struct Sattr {
+  int64_t mode = -1, uid = -1, gid = -1, size = -1;
+  time_how mtime = DONT_CHANGE;
+  std::string Encode() const {
+    std::string s;
+    for (int64_t v : {mode, uid, gid}) {
+      s += v < 0 ? XU32(0) : XU32(1) + XU32(static_cast<uint32_t>(v));
+    }
+    s += size < 0 ? XU32(0) : XU32(1) + XU64(static_cast<uint64_t>(size));
+    s += XU32(DONT_CHANGE);  // atime
+    s += XU32(mtime);
+    if (mtime == SET_TO_CLIENT_TIME) s += XU32(1000) + XU32(0);
+    return s;
+  }
+};
+
+fattr3 AttrsOf(const Reply& r) {  // GETATTR OK body
+  fattr3 f;
+  XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+  Decode(d, &f);
+  return f;
+}
+
+std::string HandleOf(const Reply& r) {  // CREATE/MKDIR/LOOKUP OK body
+  if (r.FirstWord() != NFS3_OK || r.body.size() < 12) return "";
+  // CREATE/MKDIR: status, handle_follows, handle; LOOKUP: status, handle.
+  uint32_t w1 = LoadBe32(r.body.data() + 4);
+  if (w1 == 1) return r.body.substr(12, LoadBe32(r.body.data() + 8));
+  return r.body.substr(8, w1);
+}
+
+class PermissionsTest : public ::testing::Test {
+ protected:
+  PermissionsTest()
+      : f_("/vnas 127.0.0.1/32(rw,root_squash) 10.0.0.0/8(rw,no_root_squash)\n") {
+    root_ = f_.Mount("/vnas");
+  }
+
+  // Every call gets a new xid so the duplicate-request cache never answers.
+  Reply As(uint32_t uid, uint32_t gid, uint32_t proc, const std::string& args,
+           uint32_t client = kLocal, std::vector<uint32_t> gids = {}) {
+    return f_.CallAs(proc, args, uid, gid, gids, ++xid_, client);
+  }
+  std::string Create(uint32_t uid, uint32_t gid, const std::string& dir,
+                     const std::string& name, Sattr s) {
+    Reply r = As(uid, gid, NFSPROC3_CREATE,
+                 XOpaque(dir) + XOpaque(name) + XU32(GUARDED) + s.Encode());
+    EXPECT_EQ(r.FirstWord(), NFS3_OK) << "create " << name;
+    return HandleOf(r);
+  }
+  std::string Mkdir(uint32_t uid, uint32_t gid, const std::string& dir,
+                    const std::string& name, uint32_t mode) {
+    Sattr s;
+    s.mode = mode;
+    Reply r = As(uid, gid, NFSPROC3_MKDIR,
+                 XOpaque(dir) + XOpaque(name) + s.Encode());
+    EXPECT_EQ(r.FirstWord(), NFS3_OK) << "mkdir " << name;
+    return HandleOf(r);
+  }
+  fattr3 Getattr(const std::string& fh) {
+    return AttrsOf(As(0, 0, NFSPROC3_GETATTR, XOpaque(fh), kTenNet));
+  }
+  uint32_t Write(uint32_t uid, uint32_t gid, const std::string& fh,
+                 const std::string& data, uint32_t client = kLocal) {
+    return As(uid, gid, NFSPROC3_WRITE,
+              XOpaque(fh) + XU64(0) + XU32(static_cast<uint32_t>(data.size())) +
+                  XU32(FILE_SYNC) + XOpaque(data),
+              client)
+        .FirstWord();
+  }
+  uint32_t Read(uint32_t uid, uint32_t gid, const std::string& fh,
+                uint32_t client = kLocal) {
+    return As(uid, gid, NFSPROC3_READ, XOpaque(fh) + XU64(0) + XU32(64), client)
+        .FirstWord();
+  }
+  uint32_t Setattr(uint32_t uid, uint32_t gid, const std::string& fh, Sattr s,
+                   uint32_t client = kLocal, std::vector<uint32_t> gids = {}) {
+    return As(uid, gid, NFSPROC3_SETATTR, XOpaque(fh) + s.Encode() + XU32(0),
+              client, gids)
+        .FirstWord();
+  }
+  // ACCESS granted bits (or ~0 on error).
+  uint32_t Access(uint32_t uid, uint32_t gid, const std::string& fh,
+                  std::vector<uint32_t> gids = {}, uint32_t client = kLocal) {
+    Reply r = As(uid, gid, NFSPROC3_ACCESS, XOpaque(fh) + XU32(0x3f), client,
+                 gids);
+    if (r.FirstWord() != NFS3_OK) return ~0u;
+    return LoadBe32(r.body.data() + r.body.size() - 4);
+  }
+
+  DispatchFixture f_;
+  std::string root_;
+  uint32_t xid_ = 1000;
+};
+
+TEST_F(PermissionsTest, SquashedRootCannotTouchAnotherUsersPrivateFile) {
+  Sattr m;
+  m.mode = 0600;
+  std::string priv = Create(1000, 1000, root_, "private", m);
+  ASSERT_FALSE(priv.empty());
+  ASSERT_EQ(Write(1000, 1000, priv, "secret"), NFS3_OK);
+  fattr3 a = Getattr(priv);
+  EXPECT_EQ(a.uid, 1000u);
+  EXPECT_EQ(a.mode, 0600u);
+
+  // uid 0 from 127.0.0.1 is squashed to 65534: "other" on a 0600 file.
+  EXPECT_EQ(Read(0, 0, priv), NFS3ERR_ACCES);
+  EXPECT_EQ(Write(0, 0, priv, "hacked"), NFS3ERR_ACCES);
+  EXPECT_EQ(As(0, 0, NFSPROC3_COMMIT, XOpaque(priv) + XU64(0) + XU32(0))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  Sattr trunc;
+  trunc.size = 0;
+  EXPECT_EQ(Setattr(0, 0, priv, trunc), NFS3ERR_ACCES);
+  Sattr chown;
+  chown.uid = 0;
+  chown.gid = 0;
+  EXPECT_EQ(Setattr(0, 0, priv, chown), NFS3ERR_PERM);
+  Sattr chmod;
+  chmod.mode = 0666;
+  EXPECT_EQ(Setattr(0, 0, priv, chmod), NFS3ERR_PERM);
+  Sattr touch;
+  touch.mtime = SET_TO_CLIENT_TIME;
+  EXPECT_EQ(Setattr(0, 0, priv, touch), NFS3ERR_PERM);
+  // CREATE UNCHECKED with a size would truncate it: a write.
+  EXPECT_EQ(As(0, 0, NFSPROC3_CREATE,
+               XOpaque(root_) + XOpaque("private") + XU32(UNCHECKED) +
+                   trunc.Encode())
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(Access(0, 0, priv), 0u);
+  // A squashed root's supplementary group 0 is squashed too.
+  EXPECT_EQ(Access(0, 0, priv, {0}), 0u);
+  // Squashed root may not remove it either: the datastore root is sticky.
+  EXPECT_EQ(As(0, 0, NFSPROC3_REMOVE, XOpaque(root_) + XOpaque("private"))
+                .FirstWord(),
+            NFS3ERR_PERM);
+
+  a = Getattr(priv);
+  EXPECT_EQ(a.uid, 1000u);
+  EXPECT_EQ(a.gid, 1000u);
+  EXPECT_EQ(a.mode, 0600u);
+  EXPECT_EQ(a.size, 6u);
+
+  // Real root (no_root_squash) bypasses the mode and may give it away.
+  EXPECT_EQ(Read(0, 0, priv, kTenNet), NFS3_OK);
+  EXPECT_EQ(Access(0, 0, priv, {}, kTenNet),
+            ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND)
+      << "root executes only files with an x bit";
+  EXPECT_EQ(Setattr(0, 0, priv, chown, kTenNet), NFS3_OK);
+  EXPECT_EQ(Getattr(priv).uid, 0u);
+}
+
+TEST_F(PermissionsTest, OwnerOverrideForReadWriteButNotAccess) {
+  Sattr m;
+  m.mode = 0644;
+  std::string fh = Create(1000, 1000, root_, "mine", m);
+  Sattr ro;
+  ro.mode = 0000;
+  ASSERT_EQ(Setattr(1000, 1000, fh, ro), NFS3_OK) << "the owner may chmod";
+  EXPECT_EQ(Write(1000, 1000, fh, "still"), NFS3_OK) << "owner override";
+  EXPECT_EQ(Read(1000, 1000, fh), NFS3_OK) << "owner override";
+  Sattr trunc;
+  trunc.size = 1;
+  EXPECT_EQ(Setattr(1000, 1000, fh, trunc), NFS3_OK) << "owner override";
+  EXPECT_EQ(Access(1000, 1000, fh), 0u) << "ACCESS reports the mode";
+  EXPECT_EQ(Write(2000, 2000, fh, "other"), NFS3ERR_ACCES);
+  EXPECT_EQ(Read(2000, 1000, fh), NFS3ERR_ACCES) << "group has no r";
+}
+
+TEST_F(PermissionsTest, AccessBitsForOwnerGroupAndOther) {
+  Sattr m;
+  m.mode = 0640;
+  m.gid = 100;  // ignored: only root names the owner at CREATE
+  std::string fh = Create(1000, 1000, root_, "shared", m);
+  EXPECT_EQ(Getattr(fh).gid, 1000u);
+  Sattr chgrp;
+  chgrp.gid = 100;
+  EXPECT_EQ(Setattr(1000, 1000, fh, chgrp), NFS3ERR_PERM)
+      << "owner not in group 100";
+  ASSERT_EQ(Setattr(1000, 1000, fh, chgrp, kLocal, {100}), NFS3_OK)
+      << "owner in group 100 (supplementary)";
+  const uint32_t rme = ACCESS3_READ | ACCESS3_MODIFY | ACCESS3_EXTEND;
+  EXPECT_EQ(Access(1000, 1000, fh), rme) << "owner";
+  EXPECT_EQ(Access(2000, 100, fh), ACCESS3_READ) << "group (primary)";
+  EXPECT_EQ(Access(2000, 7, fh, {5, 100}), ACCESS3_READ) << "group (gids)";
+  EXPECT_EQ(Access(2000, 7, fh), 0u) << "other";
+
+  std::string dir = Mkdir(1000, 1000, root_, "d", 0755);
+  const uint32_t all_dir = ACCESS3_READ | ACCESS3_LOOKUP | ACCESS3_MODIFY |
+                           ACCESS3_EXTEND | ACCESS3_DELETE;
+  EXPECT_EQ(Access(1000, 1000, dir), all_dir) << "owner of 0755 dir";
+  EXPECT_EQ(Access(2000, 2000, dir), ACCESS3_READ | ACCESS3_LOOKUP)
+      << "other of 0755 dir";
+}
+
+TEST_F(PermissionsTest, DirectoryPermissions) {
+  std::string d = Mkdir(1000, 1000, root_, "home", 0755);
+  Sattr none;
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_CREATE,
+               XOpaque(d) + XOpaque("x") + XU32(GUARDED) + none.Encode())
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_MKDIR,
+               XOpaque(d) + XOpaque("x") + none.Encode())
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  std::string f = Create(1000, 1000, d, "f", none);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_REMOVE, XOpaque(d) + XOpaque("f"))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_RENAME,
+               XOpaque(d) + XOpaque("f") + XOpaque(d) + XOpaque("g"))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_LINK, XOpaque(f) + XOpaque(d) + XOpaque("h"))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  // 0711: searchable, not listable.
+  Sattr m;
+  m.mode = 0711;
+  ASSERT_EQ(Setattr(1000, 1000, d, m), NFS3_OK);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_LOOKUP, XOpaque(d) + XOpaque("f"))
+                .FirstWord(),
+            NFS3_OK);
+  std::string readdir = XOpaque(d) + XU64(0) + std::string(8, '\0') + XU32(4096);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_READDIR, readdir).FirstWord(), NFS3ERR_ACCES);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_READDIRPLUS, readdir + XU32(4096))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(As(1000, 1000, NFSPROC3_READDIR, readdir).FirstWord(), NFS3_OK);
+  // 0700: not even searchable.
+  m.mode = 0700;
+  ASSERT_EQ(Setattr(1000, 1000, d, m), NFS3_OK);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_LOOKUP, XOpaque(d) + XOpaque("f"))
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(As(1000, 1000, NFSPROC3_REMOVE, XOpaque(d) + XOpaque("f"))
+                .FirstWord(),
+            NFS3_OK);
+}
+
+TEST_F(PermissionsTest, StickyDirectoryRemovalAndRename) {
+  std::string tmp = Mkdir(1000, 1000, root_, "tmp", 01777);
+  ASSERT_EQ(Getattr(tmp).mode, 01777u);
+  Sattr none;
+  Create(2000, 2000, tmp, "a", none);
+  Create(2000, 2000, tmp, "b", none);
+  Create(2000, 2000, tmp, "c", none);
+  Create(3000, 3000, tmp, "mine", none);
+  auto remove = [&](uint32_t uid, const char* name, uint32_t client = kLocal) {
+    return As(uid, uid, NFSPROC3_REMOVE, XOpaque(tmp) + XOpaque(name), client)
+        .FirstWord();
+  };
+  EXPECT_EQ(remove(3000, "a"), NFS3ERR_PERM) << "not the file's owner";
+  EXPECT_EQ(remove(0, "a"), NFS3ERR_PERM) << "squashed root is not root";
+  EXPECT_EQ(As(3000, 3000, NFSPROC3_RENAME,
+               XOpaque(tmp) + XOpaque("a") + XOpaque(tmp) + XOpaque("x"))
+                .FirstWord(),
+            NFS3ERR_PERM);
+  EXPECT_EQ(As(2000, 2000, NFSPROC3_RENAME,
+               XOpaque(tmp) + XOpaque("a") + XOpaque(tmp) + XOpaque("mine"))
+                .FirstWord(),
+            NFS3ERR_PERM)
+      << "replacing another user's entry";
+  EXPECT_EQ(remove(2000, "a"), NFS3_OK) << "the file's owner";
+  EXPECT_EQ(remove(1000, "b"), NFS3_OK) << "the directory's owner";
+  EXPECT_EQ(remove(0, "c", kTenNet), NFS3_OK) << "root";
+  EXPECT_EQ(remove(3000, "mine"), NFS3_OK);
+}
+
+TEST_F(PermissionsTest, DatastoreRootIsSharedAndSticky) {
+  fattr3 r = Getattr(root_);
+  EXPECT_EQ(r.mode, 01777u);
+  EXPECT_EQ(r.uid, 0u);
+  Sattr none;
+  std::string sq = Create(0, 0, root_, "by-squashed-root", none);
+  EXPECT_EQ(Getattr(sq).uid, kSquashedId);
+  Sattr chmod;
+  chmod.mode = 0755;
+  EXPECT_EQ(Setattr(0, 0, root_, chmod, kTenNet), NFS3ERR_PERM)
+      << "the datastore root's mode is fixed";
+  // Only root names another owner at CREATE.
+  Sattr give;
+  give.uid = 0;
+  std::string given = Create(1000, 1000, root_, "given", give);
+  EXPECT_EQ(Getattr(given).uid, 1000u);
+  std::string by_root = Create(0, 0, root_, "by-root", give);
+  EXPECT_EQ(Getattr(by_root).uid, kSquashedId);
+  Sattr to1000;
+  to1000.uid = 1000;
+  std::string real = Create(0, 0, root_, "real-root", to1000);
+  (void)real;
+  Reply r2 = As(0, 0, NFSPROC3_CREATE,
+                XOpaque(root_) + XOpaque("real-root2") + XU32(GUARDED) +
+                    to1000.Encode(),
+                kTenNet);
+  ASSERT_EQ(r2.FirstWord(), NFS3_OK);
+  EXPECT_EQ(Getattr(HandleOf(r2)).uid, 1000u);
+}
+
+}  // namespace
+}  // namespace vnas::nfs
