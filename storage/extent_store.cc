@@ -11,13 +11,64 @@
 //  * Ordering: data going into a freshly allocated segment is written (and,
 //    for stable writes, synced) before the batch that maps it. A uniquely
 //    owned segment is overwritten in place.
-//  * If a RocksDB write fails the mirrors are ahead of the disk; the store
-//    then refuses every further call (EIO) until it is reopened.
+//  * If a RocksDB write fails (e.g. ENOSPC on the WAL) the batch was not
+//    applied and the mirrors are ahead of RocksDB: they are reloaded from
+//    RocksDB at once (LoadMirrors), the error is returned (ENOSPC for a
+//    full file system, EIO otherwise), reads keep working, and the next
+//    mutation asks RocksDB to Resume() from its error state. Only when the
+//    reload itself fails does the store refuse every call until reopened.
+//  * RocksDB's info log goes to stderr (warnings and errors only), never to
+//    a LOG file on the store's file system: RocksDB's file logger reuses a
+//    writer that already failed, which aborts (assertion) on a full file
+//    system.
 #include "storage/extent_store_impl.h"
+
+#include <cstdarg>
 
 namespace vnas::storage {
 
 namespace internal {
+
+namespace {
+
+// RocksDB's info log: WARN and above to stderr, prefixed "vnasd: rocksdb:".
+// Writes nothing to the store's file system, keeps no state, so logging can
+// neither fail nor abort when the file system is full.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel() ||
+        level == rocksdb::InfoLogLevel::HEADER_LEVEL) {
+      return;
+    }
+    char buf[2048];
+    vsnprintf(buf, sizeof(buf), format, ap);
+    fprintf(stderr, "vnasd: rocksdb: %s\n", buf);
+  }
+};
+
+// The metadata database's rocksdb::Env: the store's, except that it reports
+// free space as unknown. RocksDB then leaves a no-space error to its user
+// instead of starting its own recovery (SstFileManager polls every 5 s until
+// write_buffer_size bytes are free, and meanwhile DB::Resume() fails Busy);
+// the store calls Resume() itself on the next mutation (WriteBatchNow).
+class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
+ public:
+  explicit NoFreeSpaceEnv(rocksdb::Env* target) : rocksdb::EnvWrapper(target) {}
+  static const char* kClassName() { return "VnasNoFreeSpaceEnv"; }
+  const char* Name() const override { return kClassName(); }
+  rocksdb::Status GetFreeSpace(const std::string& /*path*/,
+                               uint64_t* /*diskfree*/) override {
+    return rocksdb::Status::NotSupported("vnas resumes RocksDB itself");
+  }
+};
+
+}  // namespace
 
 
 ExtentStoreImpl::~ExtentStoreImpl() {
@@ -39,9 +90,11 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
   const std::string db_path = options.dir + "/meta";
   rocksdb::Options ro;
   ro.create_if_missing = options.create_if_missing;
-  ro.env = renv;
+  rocks_env_ = std::make_unique<NoFreeSpaceEnv>(renv);
+  ro.env = rocks_env_.get();
   ro.max_background_jobs = 2;
-  ro.keep_log_file_num = 3;
+  ro.info_log = std::make_shared<StderrLogger>();
+  ro.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -51,7 +104,14 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     if (s.IsInvalidArgument() && !options.create_if_missing) {
       return FsError(ENOENT, "no store in " + options.dir);
     }
-    return RocksError(s, "open " + db_path);
+    absl::Status err = RocksError(s, "open " + db_path);
+    if (ErrnoOf(err) == ENOSPC) {
+      return FsError(ENOSPC, absl::StrCat(
+          "not enough free space on the file system holding ", db_path,
+          " to open the metadata database; free some space and restart (",
+          s.ToString(), ")"));
+    }
+    return err;
   }
   db_.reset(raw);
 
@@ -129,11 +189,7 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
   }
   cap_segs_ = capacity_ / seg_;
   dirty_gen_.assign(nmembers_, 0);
-  alloc_ = NewBitmapAllocator(nmembers_);
-  for (uint32_t i = 0; i < nmembers_; ++i) {
-    alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);
-  }
-  tree_ = std::make_unique<ExtentTree>(alloc_.get());
+  VNAS_RETURN_IF_ERROR(LoadMirrors());  // empty for a fresh store
 
   if (fresh) {
     Txn t;
@@ -156,6 +212,23 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     t.counters = true;
     return CommitTxn(t);
   }
+
+  return absl::OkStatus();
+}
+
+absl::Status ExtentStoreImpl::LoadMirrors() {
+  inodes_.clear();
+  snaps_.clear();
+  logs_.clear();
+  next_ino_ = 2;
+  next_snap_ = 1;
+  total_outstanding_ = 0;
+  tree_.reset();  // refers to alloc_
+  alloc_ = NewBitmapAllocator(nmembers_);
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);
+  }
+  tree_ = std::make_unique<ExtentTree>(alloc_.get());
 
   // Load every key.
   std::unique_ptr<rocksdb::Iterator> it(

@@ -302,14 +302,34 @@ absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
     }
     db = db_unsynced_;
     db_gen = db_gen_;
+    if (db && db_error_) {
+      // The WAL writer failed earlier; Resume() flushes the memtables (the
+      // unsynced batches included) and starts a new WAL.
+      rocksdb::Status rs = db_->Resume();
+      if (!rs.ok()) return RocksError(rs, "resume metadata database");
+      db_error_ = false;
+    }
   }
   std::set<uint32_t> failed;
   absl::Status s = SyncMembers(ms, &failed);
+  bool wal_failed = false;
   if (s.ok() && db) {
-    rocksdb::Status rs = db_->SyncWAL();
-    if (!rs.ok()) s = RocksError(rs, "sync metadata log");
+    // Under mu_ (shared), so no metadata write (they hold it exclusively)
+    // can fail meanwhile: SyncWAL on a WAL writer that already failed
+    // aborts in Debian's RocksDB build (assertion).
+    absl::ReaderMutexLock rl(&mu_);
+    if (db_error_) {
+      s = MarkRetryable(FsError(EIO, "a metadata write failed meanwhile"));
+    } else {
+      rocksdb::Status rs = db_->SyncWAL();
+      if (!rs.ok()) {
+        s = RocksError(rs, "sync metadata log");
+        wal_failed = true;
+      }
+    }
   }
   absl::MutexLock l(&mu_);
+  if (wal_failed) db_error_ = true;
   for (const auto& [m, gen] : todo) {
     if (!failed.count(m) && dirty_gen_[m] == gen) unsynced_members_.erase(m);
   }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -51,8 +52,18 @@ inline Timespec Now() {
   return Timespec{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
 }
 
+// Maps a RocksDB failure to the store's errors. A full file system (status
+// NoSpace, or an error whose text carries the OS's ENOSPC message, e.g. the
+// options file RocksDB failed to persist) is ENOSPC and retryable: it goes
+// away when space is freed. Anything else is EIO, tagged data loss.
 inline absl::Status RocksError(const rocksdb::Status& s, absl::string_view what) {
-  return MarkDataLoss(IoError(EIO, absl::StrCat(what, ": ", s.ToString())));
+  const std::string text = s.ToString();
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace ||
+      absl::StrContains(text, "No space left on device")) {
+    return MarkRetryable(FsError(
+        ENOSPC, absl::StrCat(what, ": no space left for metadata: ", text)));
+  }
+  return MarkDataLoss(IoError(EIO, absl::StrCat(what, ": ", text)));
 }
 
 inline bool AllZero(const char* p, size_t n) {
@@ -218,7 +229,18 @@ class ExtentStoreImpl final : public ExtentStore {
   // t.sync, after syncing the member files written). On a member sync error
   // the batch is still written, unsynced, and the error returned.
   absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes t.batch. When RocksDB is in an error state from an earlier failed
+  // write, first asks it to Resume(). On failure the batch was not applied
+  // but the mirrors already hold the change, so they are reloaded from
+  // RocksDB (LoadMirrors) before the error is returned: the store then
+  // serves what RocksDB holds and stays usable (reads keep working; the
+  // next mutation retries Resume()). Callers must not use Inode pointers
+  // after a failed CommitTxn/WriteBatchNow (they are all dropped).
   absl::Status WriteBatchNow(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (Re)builds every mirror (allocator, extent tree, inodes, directories,
+  // snapshots, logs, counters, reservations) from RocksDB: the open-time
+  // load, also used to roll the mirrors back after a failed batch.
+  absl::Status LoadMirrors() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkUnsynced(const std::set<uint32_t>& ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Syncs the members in `ms` in parallel; members whose sync failed are
@@ -283,6 +305,7 @@ class ExtentStoreImpl final : public ExtentStore {
 
   // ---- constant after Init ----
   Env* env_ = nullptr;
+  std::unique_ptr<rocksdb::Env> rocks_env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   uint64_t store_id_ = 0;
   uint64_t verifier_ = 0;
@@ -295,7 +318,12 @@ class ExtentStoreImpl final : public ExtentStore {
 
   // ---- guarded by mu_ ----
   mutable absl::Mutex mu_;
+  // Set only when reloading the mirrors after a failed batch failed too:
+  // nothing can be trusted until the store is reopened.
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  // A RocksDB write failed; RocksDB may hold a background error that only
+  // Resume() clears.
+  bool db_error_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<Allocator> alloc_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ExtentTree> tree_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<InodeId, std::unique_ptr<Inode>> inodes_

@@ -9,7 +9,8 @@ namespace vnas::storage::internal {
 absl::Status ExtentStoreImpl::Usable() const {
   if (broken_) {
     return MarkDataLoss(FsError(
-        EIO, "metadata write failed earlier; reopen the store to recover"));
+        EIO, "metadata write failed and the metadata could not be reloaded; "
+             "reopen the store to recover"));
   }
   return absl::OkStatus();
 }
@@ -223,10 +224,25 @@ absl::Status ExtentStoreImpl::WriteBatchNow(Txn& t) {
   if (t.batch.Count() == 0) return absl::OkStatus();
   rocksdb::WriteOptions wo;
   wo.sync = t.sync;
-  rocksdb::Status s = db_->Write(wo, &t.batch);
+  rocksdb::Status s;
+  if (db_error_) {
+    // The cause of the earlier failure (a full file system) may be gone.
+    s = db_->Resume();
+    if (s.ok()) db_error_ = false;
+  }
+  if (s.ok()) s = db_->Write(wo, &t.batch);
   if (!s.ok()) {
-    broken_ = true;
-    return RocksError(s, "metadata write");
+    db_error_ = true;
+    absl::Status err = RocksError(s, "metadata write");
+    // The batch was not applied; the mirrors are ahead of RocksDB. Roll them
+    // back by reloading what RocksDB holds.
+    absl::Status reload = LoadMirrors();
+    if (!reload.ok()) {
+      broken_ = true;
+      fprintf(stderr, "vnasd: storage: reloading metadata after a failed "
+              "write failed: %s\n", reload.ToString().c_str());
+    }
+    return err;
   }
   if (t.sync) {
     db_unsynced_ = false;  // a synced write syncs the log before it

@@ -42,6 +42,13 @@ class File {
   virtual absl::StatusOr<uint64_t> Size() = 0;
 };
 
+// The size and free space of one file system (see Env::FilesystemSpace).
+struct FsSpace {
+  uint64_t total = 0;  // bytes
+  uint64_t avail = 0;  // bytes an unprivileged writer may still use
+  uint64_t id = 0;     // tells file systems apart (statvfs f_fsid)
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -54,6 +61,14 @@ class Env {
   virtual absl::Status CreateDirs(const std::string& path) = 0;
   // Total bytes of the file system holding `path`.
   virtual absl::StatusOr<uint64_t> FilesystemSize(const std::string& path) = 0;
+  // Size and free space of the file system holding `path` (statvfs). The
+  // default reports FilesystemSize as both size and free space (a file
+  // system that never fills up) with id 0.
+  virtual absl::StatusOr<FsSpace> FilesystemSpace(const std::string& path) {
+    auto size = FilesystemSize(path);
+    if (!size.ok()) return size.status();
+    return FsSpace{*size, *size, 0};
+  }
   // The rocksdb::Env for the metadata database; nullptr = rocksdb default.
   // Not owned by the caller.
   virtual rocksdb::Env* rocksdb_env() { return nullptr; }

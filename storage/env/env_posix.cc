@@ -109,6 +109,17 @@ class PosixEnv final : public Env {
     }
     return static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
   }
+  absl::StatusOr<FsSpace> FilesystemSpace(const std::string& path) override {
+    struct statvfs sv;
+    if (::statvfs(path.c_str(), &sv) != 0) {
+      return IoError(errno, "statvfs " + path);
+    }
+    FsSpace fs;
+    fs.total = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+    fs.avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+    fs.id = static_cast<uint64_t>(sv.f_fsid);
+    return fs;
+  }
 };
 
 }  // namespace

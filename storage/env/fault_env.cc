@@ -309,6 +309,10 @@ absl::StatusOr<uint64_t> FaultEnv::FilesystemSize(const std::string& path) {
   return base_->FilesystemSize(path);
 }
 
+absl::StatusOr<FsSpace> FaultEnv::FilesystemSpace(const std::string& path) {
+  return base_->FilesystemSpace(path);
+}
+
 rocksdb::Env* FaultEnv::rocksdb_env() { return rocks_env_.get(); }
 
 uint64_t FaultEnv::io_events() const {

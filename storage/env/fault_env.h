@@ -39,6 +39,7 @@ class FaultEnv final : public Env {
   bool FileExists(const std::string& path) override;
   absl::Status CreateDirs(const std::string& path) override;
   absl::StatusOr<uint64_t> FilesystemSize(const std::string& path) override;
+  absl::StatusOr<FsSpace> FilesystemSpace(const std::string& path) override;
   rocksdb::Env* rocksdb_env() override;
 
   // I/O events so far (member writes and syncs, RocksDB appends, syncs,
