@@ -132,6 +132,13 @@ TEST_F(VnasctlCommandsTest, StatCloneSpaceAndAlignment) {
   EXPECT_GE(a.At("writes").AsUint(), 2u);  // 2 MiB written in 1 MiB requests
   EXPECT_EQ(a.At("offset_aligned_4k").AsUint(), a.At("writes").AsUint());
   EXPECT_GT(a.At("segment_size").AsUint(), 0u);
+  // The VM and the whole datastore sum their files.
+  Json vm_align = Ctl("alignment vm1");
+  EXPECT_GE(vm_align.At("files").AsUint(), 2u);
+  EXPECT_GE(vm_align.At("writes").AsUint(), a.At("writes").AsUint());
+  Json all_align = Ctl("alignment");
+  EXPECT_GE(all_align.At("files").AsUint(), vm_align.At("files").AsUint());
+  EXPECT_GE(all_align.At("writes").AsUint(), vm_align.At("writes").AsUint());
 
   // Errors are clear, in JSON too.
   Json missing = Ctl("stat vm1/nope", 1);

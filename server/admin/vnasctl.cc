@@ -38,7 +38,7 @@ Commands:
   chain PATH                   a VM's disk chain as a tree, with the offload verdict
   receipts [--last N] [--follow]
                                offload receipts (newest N; --follow streams new ones)
-  alignment PATH               write alignment of a file
+  alignment [PATH]             write alignment of a file, a VM or the datastore
   members                      member data files and their I/O
   fsck                         check the store's reference counts and free space
   capabilities                 primitives this vnasd offloads
@@ -577,17 +577,16 @@ int Vnasctl::Receipts() {
 }
 
 int Vnasctl::Alignment(const std::vector<std::string>& args) {
-  if (args.size() != 1) {
-    return Usage(
-        "usage: alignment PATH (vnas.v1 has no store-wide alignment rpc; name a file)");
-  }
+  if (args.size() > 1) return Usage("usage: alignment [PATH]");
   vnas::v1::GetAlignmentRequest req;
-  req.set_path(args[0]);
+  if (!args.empty()) req.set_path(args[0]);
   vnas::v1::GetAlignmentResponse resp;
   VNAS_CALL(GetAlignment, req, resp);
   if (options_.json) return PrintJson(resp);
   const uint64_t w = resp.writes();
-  out_ << args[0] << ": " << w << " writes, segment " << FormatSize(resp.segment_size()) << "\n";
+  out_ << (args.empty() ? std::string("datastore") : args[0]) << ": " << w << " writes in "
+       << resp.files() << (resp.files() == 1 ? " file" : " files") << ", segment "
+       << FormatSize(resp.segment_size()) << "\n";
   Table t({{"MEASURE"}, {"WRITES", Table::kRight}, {"SHARE", Table::kRight}});
   t.AddRow({"offset 4 KiB-aligned", absl::StrCat(resp.offset_aligned_4k()), Pct(resp.offset_aligned_4k(), w)});
   t.AddRow({"length 4 KiB-multiple", absl::StrCat(resp.length_aligned_4k()), Pct(resp.length_aligned_4k(), w)});
@@ -596,6 +595,16 @@ int Vnasctl::Alignment(const std::vector<std::string>& args) {
   t.AddRow({"partial-segment (RMW)", absl::StrCat(resp.partial_segment_writes()), Pct(resp.partial_segment_writes(), w)});
   t.AddRow({"segments copied (COW)", absl::StrCat(resp.cow_segments()), ""});
   out_ << t.Render();
+  if (resp.worst_size() > 0) {
+    out_ << "\nmost misaligned files:\n";
+    Table worst({{"FILE"}, {"WRITES", Table::kRight}, {"OFFSET !4K", Table::kRight},
+                 {"LENGTH !4K", Table::kRight}, {"RMW", Table::kRight}});
+    for (const auto& f : resp.worst()) {
+      worst.AddRow({f.path(), absl::StrCat(f.writes()), absl::StrCat(f.offset_misaligned_4k()),
+                    absl::StrCat(f.length_misaligned_4k()), absl::StrCat(f.partial_segment_writes())});
+    }
+    out_ << worst.Render();
+  }
   return kExitOk;
 }
 

@@ -175,6 +175,28 @@ TEST_F(VnasctlTest, ReserveParsesSize) {
   EXPECT_EQ(Run({"reserve", "x", "10Q"}), kExitUsage);
 }
 
+TEST_F(VnasctlTest, AlignmentOfTheDatastoreListsTheWorstFiles) {
+  vnas::v1::GetAlignmentRequest sent;
+  vnas::v1::GetAlignmentResponse resp;
+  resp.set_writes(10);
+  resp.set_files(3);
+  resp.set_offset_aligned_4k(7);
+  resp.set_segment_size(64 << 10);
+  vnas::v1::FileAlignment* f = resp.add_worst();
+  f->set_path("vm1/vm1-flat.vmdk");
+  f->set_writes(4);
+  f->set_offset_misaligned_4k(3);
+  f->set_partial_segment_writes(2);
+  EXPECT_CALL(*stub_, GetAlignment(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(resp), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"alignment"}), kExitOk);
+  EXPECT_EQ(sent.path(), "");  // the whole datastore
+  EXPECT_THAT(out_.str(), HasSubstr("datastore: 10 writes in 3 files"));
+  EXPECT_THAT(out_.str(), HasSubstr("offset 4 KiB-aligned"));
+  EXPECT_THAT(out_.str(), HasSubstr("most misaligned files:"));
+  EXPECT_THAT(out_.str(), HasSubstr("vm1/vm1-flat.vmdk"));
+}
+
 TEST_F(VnasctlTest, SnapshotCommandsMapToRpcs) {
   vnas::v1::CreateSnapshotRequest create;
   vnas::v1::CreateSnapshotResponse created;
@@ -238,7 +260,7 @@ TEST_F(VnasctlTest, UsageErrors) {
   EXPECT_EQ(Run({"bogus"}), kExitUsage);
   EXPECT_THAT(err_.str(), HasSubstr("unknown command \"bogus\""));
   EXPECT_EQ(Run({"stat"}), kExitUsage);
-  EXPECT_EQ(Run({"alignment"}), kExitUsage);
+  EXPECT_EQ(Run({"alignment", "a", "b"}), kExitUsage);
   EXPECT_EQ(Run({"ops", "cancel"}), kExitUsage);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,8 @@ namespace {
 constexpr uint32_t kKnownFlags =
     v1::CLONE_FLAG_LAZY | v1::CLONE_FLAG_DRYRUN | v1::CLONE_FLAG_GUARDED;
 constexpr uint32_t kDefaultReceipts = 100;
+// GetAlignment of a directory lists at most this many worst files.
+constexpr size_t kMaxWorstAlignment = 20;
 
 absl::Status BadArg(absl::string_view text) {
   return Refusal(absl::StatusCode::kInvalidArgument,
@@ -1071,16 +1074,65 @@ class ControlService::Impl {
   absl::Status GetAlignment(const v1::GetAlignmentRequest& req,
                             v1::GetAlignmentResponse* resp) {
     VNAS_ASSIGN_OR_RETURN(auto comps, Parse(req.path()));
-    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveRegularFile(comps));
-    VNAS_ASSIGN_OR_RETURN(storage::AlignmentStats s, store_->Alignment(a.ino));
-    resp->set_writes(s.writes);
-    resp->set_offset_aligned_4k(s.offset_aligned_4k);
-    resp->set_length_aligned_4k(s.length_aligned_4k);
-    resp->set_offset_aligned_segment(s.offset_aligned_segment);
-    resp->set_length_aligned_segment(s.length_aligned_segment);
-    resp->set_partial_segment_writes(s.partial_segment_writes);
-    resp->set_cow_segments(s.cow_segments);
+    VNAS_ASSIGN_OR_RETURN(storage::Attr a, ResolveSource(comps));
+    storage::AlignmentStats total;
+    uint64_t files = 0;
+    std::vector<v1::FileAlignment> worst;
+    // Depth-first over the tree (a file is a tree of one).
+    std::vector<std::pair<storage::Attr, std::string>> todo = {
+        {a, JoinPath(comps)}};
+    while (!todo.empty()) {
+      auto [attr, path] = std::move(todo.back());
+      todo.pop_back();
+      if (attr.type == storage::FileType::kDirectory) {
+        VNAS_ASSIGN_OR_RETURN(auto entries,
+                              ReadDirEntries(store_, attr.ino, true));
+        for (storage::DirEntry& e : entries) {
+          todo.emplace_back(e.attr,
+                            path.empty() ? e.name : absl::StrCat(path, "/", e.name));
+        }
+        continue;
+      }
+      if (attr.type != storage::FileType::kRegular) continue;
+      VNAS_ASSIGN_OR_RETURN(storage::AlignmentStats f,
+                            store_->Alignment(attr.ino));
+      ++files;
+      total.writes += f.writes;
+      total.offset_aligned_4k += f.offset_aligned_4k;
+      total.length_aligned_4k += f.length_aligned_4k;
+      total.offset_aligned_segment += f.offset_aligned_segment;
+      total.length_aligned_segment += f.length_aligned_segment;
+      total.partial_segment_writes += f.partial_segment_writes;
+      total.cow_segments += f.cow_segments;
+      v1::FileAlignment fa;
+      fa.set_path(path);
+      fa.set_writes(f.writes);
+      fa.set_offset_misaligned_4k(f.writes - f.offset_aligned_4k);
+      fa.set_length_misaligned_4k(f.writes - f.length_aligned_4k);
+      fa.set_partial_segment_writes(f.partial_segment_writes);
+      if (fa.partial_segment_writes() + fa.offset_misaligned_4k() > 0) {
+        worst.push_back(std::move(fa));
+      }
+    }
+    resp->set_writes(total.writes);
+    resp->set_offset_aligned_4k(total.offset_aligned_4k);
+    resp->set_length_aligned_4k(total.length_aligned_4k);
+    resp->set_offset_aligned_segment(total.offset_aligned_segment);
+    resp->set_length_aligned_segment(total.length_aligned_segment);
+    resp->set_partial_segment_writes(total.partial_segment_writes);
+    resp->set_cow_segments(total.cow_segments);
     resp->set_segment_size(store_->segment_size());
+    resp->set_files(files);
+    if (a.type == storage::FileType::kDirectory) {
+      auto key = [](const v1::FileAlignment& f) {
+        return std::make_tuple(f.partial_segment_writes(),
+                               f.offset_misaligned_4k(), f.path());
+      };
+      std::sort(worst.begin(), worst.end(),
+                [&](const auto& x, const auto& y) { return key(x) > key(y); });
+      if (worst.size() > kMaxWorstAlignment) worst.resize(kMaxWorstAlignment);
+      for (auto& f : worst) *resp->add_worst() = std::move(f);
+    }
     return absl::OkStatus();
   }
 

@@ -770,6 +770,63 @@ TEST_F(ControlServiceTest, WatchReceiptsResumesAfterSeqWithoutGaps) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+// Alignment of a directory (a VM) or of the whole datastore: totals over
+// its files, and the files with the most misaligned writes first.
+TEST_F(ControlServiceTest, AlignmentOfATreeSumsFilesAndNamesTheWorst) {
+  storage::InodeId aligned = f_.WriteFile("vm1/aligned.vmdk", "");
+  storage::InodeId bad = f_.WriteFile("vm1/bad.vmdk", "");
+  storage::InodeId other = f_.WriteFile("vm2/other.vmdk", "");
+  const std::string four_k(4096, 'a'), odd(1000, 'b');
+  auto write = [&](storage::InodeId ino, uint64_t off, const std::string& d) {
+    ASSERT_TRUE(
+        f_.store()->Write(ino, off, d, storage::Stability::kUnstable).ok());
+  };
+  write(aligned, 0, four_k);
+  write(aligned, 65536, four_k);
+  write(bad, 0, std::string(64 << 10, 'c'));  // one whole segment
+  ASSERT_TRUE(f_.store()->CloneFile(bad, f_.store()->ResolvePath("vm1")->ino,
+                                    "bad-clone.vmdk", true).ok());
+  write(bad, 100, odd);   // misaligned; the shared segment is copied (RMW)
+  write(bad, 8192, odd);  // misaligned length; now unique, in place
+  write(other, 512, four_k);  // misaligned offset into a hole
+
+  auto get = [&](const std::string& path) {
+    grpc::ClientContext ctx;
+    v1::GetAlignmentRequest req;
+    req.set_path(path);
+    v1::GetAlignmentResponse r;
+    grpc::Status st = f_.stub()->GetAlignment(&ctx, req, &r);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return r;
+  };
+  v1::GetAlignmentResponse vm1 = get("vm1");
+  EXPECT_EQ(vm1.files(), 3u);
+  EXPECT_EQ(vm1.writes(), 5u);
+  EXPECT_EQ(vm1.offset_aligned_4k(), 4u);
+  EXPECT_EQ(vm1.length_aligned_4k(), 3u);
+  EXPECT_EQ(vm1.partial_segment_writes(), 1u);
+  EXPECT_EQ(vm1.cow_segments(), 1u);
+  ASSERT_EQ(vm1.worst_size(), 1);  // the others have nothing misaligned
+  EXPECT_EQ(vm1.worst(0).path(), "vm1/bad.vmdk");
+  EXPECT_EQ(vm1.worst(0).writes(), 3u);
+  EXPECT_EQ(vm1.worst(0).offset_misaligned_4k(), 1u);
+  EXPECT_EQ(vm1.worst(0).length_misaligned_4k(), 2u);
+  EXPECT_EQ(vm1.worst(0).partial_segment_writes(), 1u);
+
+  v1::GetAlignmentResponse all = get("");
+  EXPECT_EQ(all.files(), 4u);
+  EXPECT_EQ(all.writes(), 6u);
+  EXPECT_EQ(all.offset_aligned_4k(), 4u);
+  ASSERT_EQ(all.worst_size(), 2);
+  EXPECT_EQ(all.worst(0).path(), "vm1/bad.vmdk");
+  EXPECT_EQ(all.worst(1).path(), "vm2/other.vmdk");
+
+  v1::GetAlignmentResponse one = get("vm2/other.vmdk");
+  EXPECT_EQ(one.files(), 1u);
+  EXPECT_EQ(one.writes(), 1u);
+  EXPECT_EQ(one.worst_size(), 0);
+}
+
 TEST_F(ControlServiceTest, AdminRpcs) {
   f_.WriteFile("a.img", Pattern(70000, 1));
   {
