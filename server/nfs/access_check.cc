@@ -19,7 +19,10 @@ Credential EffectiveCredential(const RpcCall* call,
   c.uid = call->cred.uid;
   c.gid = call->cred.gid;
   c.gids = call->cred.gids;
-  if (access.root_squash) {
+  if (access.all_squash) {
+    c.uid = c.gid = kSquashedId;
+    c.gids.clear();
+  } else if (access.root_squash) {
     if (c.uid == 0) c.uid = kSquashedId;
     if (c.gid == 0) c.gid = kSquashedId;
     for (uint32_t& g : c.gids) {

@@ -55,8 +55,9 @@ struct Credential {
 // The credential of a call on an export: AUTH_SYS uid/gid/gids as sent
 // (AUTH_NONE arrives as 65534/65534); with root_squash, uid 0 becomes
 // kSquashedId and gid 0 (primary or supplementary) becomes kSquashedId,
-// as knfsd does with anonuid/anongid. `call` may be null (internal calls):
-// then nobody.
+// as knfsd does with anonuid/anongid; with all_squash every caller is
+// 65534/65534 with no supplementary groups. `call` may be null (internal
+// calls): then nobody.
 Credential EffectiveCredential(const RpcCall* call, const ExportAccess& access);
 
 // The mode bits the server serves and checks for `a` (07777): the store's,

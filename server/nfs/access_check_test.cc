@@ -50,6 +50,12 @@ TEST(AccessCheck, EffectiveCredentialSquashesRoot) {
   EXPECT_EQ(u.uid, 1000u);
   EXPECT_EQ(u.gid, kSquashedId);
   EXPECT_EQ(EffectiveCredential(nullptr, ExportAccess{}).uid, kSquashedId);
+  call.cred.uid = 1000;
+  call.cred.gid = 1000;
+  Credential all = EffectiveCredential(&call, ExportAccess{true, false, true});
+  EXPECT_EQ(all.uid, kSquashedId);
+  EXPECT_EQ(all.gid, kSquashedId);
+  EXPECT_TRUE(all.gids.empty());
 }
 
 TEST(AccessCheck, PermittedPicksOneClass) {

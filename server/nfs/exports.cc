@@ -64,6 +64,10 @@ absl::Status ParseClient(absl::string_view item, ClientRule* rule) {
       rule->root_squash = true;
     } else if (o == "no_root_squash") {
       rule->root_squash = false;
+    } else if (o == "all_squash") {
+      rule->all_squash = true;
+    } else if (o == "no_all_squash") {
+      rule->all_squash = false;
     } else if (o == "sync" || o == "async" || o == "secure" ||
                o == "insecure" || o == "no_subtree_check" ||
                o == "subtree_check" || o == "wdelay" || o == "no_wdelay") {
@@ -134,7 +138,7 @@ ExportTable ExportTable::Default() {
 std::optional<ExportAccess> ExportTable::Check(uint32_t index, uint32_t addr) const {
   if (index >= exports_.size()) return std::nullopt;
   for (const ClientRule& r : exports_[index].clients) {
-    if ((addr & r.mask) == r.network) return ExportAccess{r.rw, r.root_squash};
+    if ((addr & r.mask) == r.network) return ExportAccess{r.rw, r.root_squash, r.all_squash};
   }
   return std::nullopt;
 }

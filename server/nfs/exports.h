@@ -9,7 +9,9 @@
 // export-path: "/<datastore>[/<dir>...]"; the first component names the
 //   datastore (the store root), the rest a directory inside the store.
 // client: an IPv4 address, an IPv4 network "a.b.c.d/len", or "*" (anyone).
-// options: rw | ro (default ro), root_squash (default) | no_root_squash;
+// options: rw | ro (default ro), root_squash (default) | no_root_squash,
+//   all_squash | no_all_squash (default): root_squash maps uid/gid 0 to
+//   65534, all_squash every uid/gid (access_check.h EffectiveCredential);
 //   sync, async, secure, insecure, no_subtree_check, subtree_check are
 //   accepted and ignored; anything else is an error.
 // An export's index (its line order, from 0) is written into file handles,
@@ -35,6 +37,7 @@ struct ClientRule {
   uint32_t mask = 0;       // host byte order; 0 = anyone
   bool rw = false;
   bool root_squash = true;
+  bool all_squash = false;
 };
 
 struct Export {
@@ -47,6 +50,7 @@ struct Export {
 struct ExportAccess {
   bool rw = false;
   bool root_squash = true;
+  bool all_squash = false;
 };
 
 inline constexpr uint32_t kSquashedId = 65534;

@@ -42,6 +42,18 @@ TEST(Exports, DefaultsAreRoAndRootSquash) {
   ASSERT_TRUE(a);
   EXPECT_FALSE(a->rw);
   EXPECT_TRUE(a->root_squash);
+  EXPECT_FALSE(a->all_squash);
+}
+
+TEST(Exports, AllSquash) {
+  auto t = ExportTable::Parse("/ds 10.0.0.0/8(rw,all_squash) *(ro,no_all_squash)\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto a = t->Check(0, Ip("10.1.1.1"));
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->all_squash);
+  auto b = t->Check(0, Ip("1.2.3.4"));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->all_squash);
 }
 
 TEST(Exports, RejectsMalformedLines) {

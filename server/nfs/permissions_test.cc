@@ -317,5 +317,18 @@ TEST_F(PermissionsTest, DatastoreRootIsSharedAndSticky) {
   EXPECT_EQ(Getattr(HandleOf(r2)).uid, 1000u);
 }
 
+TEST(Permissions, AllSquashMakesEveryoneNobody) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,all_squash)\n");
+  std::string root = f.Mount("/vnas");
+  Reply c = f.CallAs(NFSPROC3_CREATE,
+                     XOpaque(root) + XOpaque("u") + XU32(GUARDED) +
+                         std::string(24, '\0'),
+                     1000, 1000, {}, 1);
+  ASSERT_EQ(c.FirstWord(), NFS3_OK);
+  Reply g = f.CallAs(NFSPROC3_GETATTR, XOpaque(HandleOf(c)), 0, 0, {}, 2);
+  EXPECT_EQ(AttrsOf(g).uid, kSquashedId);
+  EXPECT_EQ(AttrsOf(g).gid, kSquashedId);
+}
+
 }  // namespace
 }  // namespace vnas::nfs
