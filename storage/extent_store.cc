@@ -189,6 +189,30 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
   }
   cap_segs_ = capacity_ / seg_;
   dirty_gen_.assign(nmembers_, 0);
+  backed_segs_.assign(nmembers_, 0);
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    VNAS_ASSIGN_OR_RETURN(uint64_t size, members_[i]->file->Size());
+    backed_segs_[i] = (size + seg_ - 1) / seg_;
+  }
+  {
+    // The file systems to keep the metadata reserve on, each once.
+    std::vector<std::string> paths = {options.dir};
+    for (const auto& m : members_) paths.push_back(m->path);
+    std::set<uint64_t> seen;
+    absl::MutexLock fl(&fs_mu_);
+    for (const std::string& p : paths) {
+      VNAS_ASSIGN_OR_RETURN(FsSpace sp, env_->FilesystemSpace(p));
+      if (!seen.insert(sp.id).second) continue;
+      FsWatch w;
+      w.path = p;
+      w.reserve = options.metadata_reserve
+                      ? options.metadata_reserve
+                      : std::max<uint64_t>(uint64_t{16} << 20, sp.total / 100);
+      w.avail = sp.avail;
+      w.read_at = absl::Now();
+      fs_.push_back(std::move(w));
+    }
+  }
   VNAS_RETURN_IF_ERROR(LoadMirrors());  // empty for a fresh store
 
   if (fresh) {

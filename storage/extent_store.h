@@ -227,6 +227,13 @@ struct StoreOptions {
   uint32_t num_members = 4;         // creation only
   uint32_t segment_size = 64 << 10; // creation only; 4 KiB .. 1 MiB, pow2
   uint64_t capacity = 0;            // 0 = the filesystem's size at open
+  // Free bytes kept for metadata (RocksDB's WAL, flushes, compactions) on
+  // each file system holding meta/ or a member: an allocation that would
+  // grow a member file so that less than this (plus what outstanding
+  // reservations still need) stays free fails ENOSPC, so data cannot fill
+  // the file system to the last byte. Writes into a reserved range may use
+  // up to half of it. 0 = max(16 MiB, 1% of the file system).
+  uint64_t metadata_reserve = 0;
   Env* env = nullptr;               // nullptr = the POSIX Env; not owned
   bool create_if_missing = true;
 };

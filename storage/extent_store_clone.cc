@@ -349,6 +349,16 @@ absl::StatusOr<Attr> ExtentStoreImpl::Reserve(InodeId ino, uint64_t size) {
       UsedSegs() + total_outstanding_ - n->outstanding + now_out > cap_segs_) {
     return FsError(ENOSPC, "not enough free space for the reservation");
   }
+  if (now_out > n->outstanding) {
+    // The reservation must be backed by the file systems too: what the holes
+    // in the member files cannot hold must be free beyond the metadata
+    // reserve.
+    const uint64_t out_after = total_outstanding_ - n->outstanding + now_out;
+    const uint64_t holes = BackedFreeSegs();
+    VNAS_RETURN_IF_ERROR(CheckFsSpace(
+        0, out_after > holes ? out_after - holes : 0,
+        /*reserved_only=*/false, /*consume=*/false));
+  }
   Txn t;
   n->rec.reserve = size;
   total_outstanding_ = total_outstanding_ - n->outstanding + now_out;

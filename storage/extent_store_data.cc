@@ -43,6 +43,67 @@ absl::Status ExtentStoreImpl::CheckSpace(const Inode& n, uint64_t allocs,
                                             : 0,
                                         " free"));
   }
+  if (allocs == 0) return absl::OkStatus();
+  // AllocSeg fills holes in the member files first; only the rest grows
+  // them. Reservations that the remaining holes cannot hold need
+  // file-system space.
+  const uint64_t holes = BackedFreeSegs();
+  const uint64_t from_holes = std::min(holes, allocs);
+  const uint64_t growth = allocs - from_holes;
+  if (growth == 0) return absl::OkStatus();
+  const uint64_t out_after = total_outstanding_ - credit;
+  const uint64_t unbacked = out_after > holes - from_holes
+                                ? out_after - (holes - from_holes)
+                                : 0;
+  return CheckFsSpace(growth, unbacked, /*reserved_only=*/need == 0,
+                      /*consume=*/true);
+}
+
+uint64_t ExtentStoreImpl::BackedFreeSegs() const {
+  uint64_t holes = 0;
+  for (uint32_t m = 0; m < nmembers_; ++m) {
+    uint64_t top = std::min(backed_segs_[m], alloc_->Limit(m));
+    uint64_t used = alloc_->Used(m);
+    if (top > used) holes += top - used;
+  }
+  return holes;
+}
+
+absl::Status ExtentStoreImpl::CheckFsSpace(uint64_t growth, uint64_t unbacked,
+                                           bool reserved_only, bool consume) {
+  absl::MutexLock l(&fs_mu_);
+  const absl::Time now = absl::Now();
+  for (FsWatch& w : fs_) {
+    const uint64_t required =
+        growth * seg_ +
+        (reserved_only ? w.reserve / 2 : w.reserve + unbacked * seg_);
+    for (int attempt = 0;; ++attempt) {
+      if (attempt > 0 ||
+          now - w.read_at > absl::Milliseconds(kFsSpaceCacheMs)) {
+        auto sp = env_->FilesystemSpace(w.path);
+        if (sp.ok()) {
+          w.avail = sp->avail;
+          w.used_since = 0;
+          w.read_at = now;
+        } else if (attempt > 0) {
+          return sp.status();
+        }
+      }
+      const uint64_t avail = w.avail > w.used_since ? w.avail - w.used_since : 0;
+      if (avail >= required) break;
+      if (attempt > 0) {
+        return FsError(
+            ENOSPC,
+            absl::StrCat("no space: the file system holding ", w.path,
+                         " has ", avail >> 20, " MiB free; ", required >> 20,
+                         " MiB needed (", w.reserve >> 20,
+                         " MiB kept for metadata)"));
+      }
+    }
+  }
+  if (consume) {
+    for (FsWatch& w : fs_) w.used_since += growth * seg_;
+  }
   return absl::OkStatus();
 }
 
@@ -50,9 +111,24 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
                                                    uint64_t si) {
   const uint32_t first =
       static_cast<uint32_t>((si + n.rec.alloc_offset) % nmembers_);
+  // Holes below a member's high-water mark first: they cost no new
+  // file-system space (CheckSpace counted on that).
   for (uint32_t i = 0; i < nmembers_; ++i) {
     uint32_t m = (first + i) % nmembers_;
-    if (auto s = alloc_->Allocate(m)) return meta::MakeExtentId(m, *s);
+    const uint64_t limit = alloc_->Limit(m);
+    const uint64_t top = std::min(backed_segs_[m], limit);
+    if (alloc_->Used(m) >= top) continue;
+    alloc_->SetLimit(m, top);
+    auto s = alloc_->Allocate(m);
+    alloc_->SetLimit(m, limit);
+    if (s) return meta::MakeExtentId(m, *s);
+  }
+  for (uint32_t i = 0; i < nmembers_; ++i) {
+    uint32_t m = (first + i) % nmembers_;
+    if (auto s = alloc_->Allocate(m)) {
+      backed_segs_[m] = std::max(backed_segs_[m], *s + 1);
+      return meta::MakeExtentId(m, *s);
+    }
   }
   return FsError(ENOSPC, "every member is full");
 }

@@ -256,7 +256,22 @@ class ExtentStoreImpl final : public ExtentStore {
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fails ENOSPC (changing nothing) when `allocs` fresh segments for `n`,
+  // `in_reserve` of them inside its reservation, do not fit: the capacity
+  // (used + outstanding reservations) or the file systems' free space
+  // (CheckFsSpace). Counts the growth against the cached free space.
   absl::Status CheckSpace(const Inode& n, uint64_t allocs, uint64_t in_reserve)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Free segments below the members' high-water marks: allocating them
+  // reuses file space that is already there (segments are never punched).
+  uint64_t BackedFreeSegs() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The metadata reserve check for growing the member files by `growth`
+  // segments while `unbacked` reserved segments still need file-system
+  // space; `reserved_only` growth (writes into reservations) may use half
+  // of the reserve. Re-reads statvfs before refusing. When `consume`, the
+  // growth is subtracted from the cached readings.
+  absl::Status CheckFsSpace(uint64_t growth, uint64_t unbacked,
+                            bool reserved_only, bool consume)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status Truncate(Txn& t, Inode* n, uint64_t size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -316,6 +331,23 @@ class ExtentStoreImpl final : public ExtentStore {
   uint64_t cap_segs_ = 0;
   std::vector<std::unique_ptr<MemberState>> members_;
 
+  // File systems holding meta/ and the members (one entry per file system),
+  // with the metadata reserve and a cached statvfs reading: free space is
+  // re-read at most every kFsSpaceCacheMs, and before refusing; the store's
+  // own growth since the reading is subtracted, so the cache never lets it
+  // use more than was free (space freed by others shows up at the next
+  // reading).
+  struct FsWatch {
+    std::string path;
+    uint64_t reserve = 0;     // bytes kept free for metadata
+    uint64_t avail = 0;       // at the last reading
+    uint64_t used_since = 0;  // bytes the store grew its files by since then
+    absl::Time read_at = absl::InfinitePast();
+  };
+  static constexpr int64_t kFsSpaceCacheMs = 100;
+  absl::Mutex fs_mu_;  // after mu_
+  std::vector<FsWatch> fs_ ABSL_GUARDED_BY(fs_mu_);
+
   // ---- guarded by mu_ ----
   mutable absl::Mutex mu_;
   // Set only when reloading the mirrors after a failed batch failed too:
@@ -338,6 +370,9 @@ class ExtentStoreImpl final : public ExtentStore {
   // covered. Likewise for unsynced metadata batches.
   std::set<uint32_t> unsynced_members_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> dirty_gen_ ABSL_GUARDED_BY(mu_);
+  // Per member: segments below this index may have been written (the file
+  // already holds them); from the file size at open, raised by AllocSeg.
+  std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
   bool db_unsynced_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t db_gen_ ABSL_GUARDED_BY(mu_) = 0;
 };
