@@ -29,7 +29,9 @@ TEST(ExportsTest, ReadOnlyExportServesReadsOnly) {
   std::string tmp = MakeTempDir("exports");
   std::string src = tmp + "/f";
   ASSERT_TRUE(WriteRandomFile(src, 100000, 5));
-  // First put a file there through a rw export, then restart read-only.
+  // First put a file there through a rw export, then restart read-only
+  // (root keeps its identity: the file is root's, mode 0660 from nfs-cp, so
+  // a squashed root could not read it back on any server).
   Vnasd::Options o;
   o.data_dir = tmp + "/data";
   auto d = Vnasd::Start(o);
@@ -37,7 +39,7 @@ TEST(ExportsTest, ReadOnlyExportServesReadsOnly) {
   ASSERT_EQ(RunCommand("nfs-cp " + src + " '" + (*d)->Url("f") + "'").exit_code, 0);
   (*d)->Kill9();
   o.nfs_port = (*d)->nfs_port();
-  o.exports = "/vnas 127.0.0.1/32(ro)\n";
+  o.exports = "/vnas 127.0.0.1/32(ro,no_root_squash)\n";
   d->reset();
   d = Vnasd::Start(o);
   ASSERT_TRUE(d.ok()) << d.status();
