@@ -19,7 +19,13 @@
 //   ESTALE   inode number exists no more or generation differs
 //   EEXIST   name exists
 //   ENOTDIR  / EISDIR / ENOTEMPTY / EINVAL / ENAMETOOLONG (> 255 bytes)
-//   ENOSPC   no free space (reserved ranges never see it)
+//   ENOSPC   no free space: capacity, the metadata reserve on the file
+//            systems (StoreOptions.metadata_reserve), or RocksDB's own
+//            writes failing ENOSPC (then retryable: the store reloads its
+//            in-memory state from RocksDB, keeps serving reads, and resumes
+//            RocksDB on the next mutation). Reserved ranges see it only when
+//            something outside the store ate the file system's free space
+//            or the metadata itself cannot be written.
 //   EFBIG    beyond the maximum file size
 //   EXDEV    operation across snapshot / live namespaces
 //   EROFS    modifying a snapshot (read-only) inode
@@ -321,7 +327,11 @@ class ExtentStore {
                                           uint32_t count, char* out) = 0;
   // Writes `data` at `offset`. kFileSync/kDataSync: data and metadata are
   // durable on return. kUnstable: durable after Commit(); reported with
-  // write_verifier(). Never fails ENOSPC inside a reserved range.
+  // write_verifier(). Does not fail ENOSPC for data space inside a
+  // reserved range (the reservation is backed by capacity and by file-system
+  // space beyond the metadata reserve); see "Errors" above for the rest.
+  // A failed write may have changed the range's bytes (in-place
+  // overwrites reach the member before the metadata batch).
   virtual absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                             absl::string_view data,
                                             Stability stability) = 0;
