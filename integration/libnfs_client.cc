@@ -68,6 +68,58 @@ nfs_fh3 ToFh3(const std::string& fh) {
   return f;
 }
 
+// The rpc_cb of a raw call whose reply is a `Res`: records the RPC status and
+// the NFS status, and on NFS3_OK lets `Copy` copy the reply's fields out.
+template <typename Res, void (*Copy)(const Res&, Pending*)>
+void OnReply(rpc_context* r, int status, void* data, void* priv) {
+  auto* p = static_cast<Pending*>(priv);
+  p->done = true;
+  p->status = status;
+  if (status != RPC_STATUS_SUCCESS) {
+    p->error = ErrorText(r);
+    return;
+  }
+  auto* res = static_cast<Res*>(data);
+  p->nfs_status = res->status;
+  if (res->status == NFS3_OK) Copy(*res, p);
+}
+
+// Sends `a` with `send` (an rpc_nfs3_*_async function named `name`) and waits
+// for the reply, which `cb` copies into the returned Pending.
+template <typename Args>
+absl::StatusOr<Pending> Call(nfs_context* nfs,
+                             int (*send)(rpc_context*, rpc_cb, Args*, void*),
+                             const char* name, rpc_cb cb, Args* a) {
+  auto owned = std::make_unique<Pending>();
+  Pending& p = *owned;
+  rpc_context* rpc = nfs_get_rpc_context(nfs);
+  if (send(rpc, cb, a, &p) != 0) {
+    return absl::InternalError(name);
+  }
+  absl::Status s = Wait(rpc, &p);
+  if (!p.done) {
+    // The call is still queued in libnfs, which calls back (cancelled) from
+    // rpc_destroy_context: `p` must outlive the context, so leak it.
+    owned.release();
+  }
+  if (!s.ok()) return s;
+  return p;
+}
+
+void CopyWrite(const WRITE3res& res, Pending* p) {
+  p->count = res.WRITE3res_u.resok.count;
+  p->committed = res.WRITE3res_u.resok.committed;
+  p->verf.assign(res.WRITE3res_u.resok.verf, 8);
+}
+
+void CopyCommit(const COMMIT3res& res, Pending* p) {
+  p->verf.assign(res.COMMIT3res_u.resok.verf, 8);
+}
+
+void CopyGetattr(const GETATTR3res& res, Pending* p) {
+  p->size = res.GETATTR3res_u.resok.obj_attributes.size;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NfsClient>> NfsClient::Mount(
@@ -118,40 +170,15 @@ absl::StatusOr<NfsClient::WriteReply> NfsClient::RawWrite(
   a.stable = static_cast<stable_how>(stable);
   a.data.data_len = static_cast<u_int>(data.size());
   a.data.data_val = const_cast<char*>(data.data());
-  auto owned = std::make_unique<Pending>();
-  Pending& p = *owned;
-  rpc_context* rpc = nfs_get_rpc_context(nfs_);
-  auto cb = [](rpc_context* r, int status, void* data, void* priv) {
-    auto* p = static_cast<Pending*>(priv);
-    p->done = true;
-    p->status = status;
-    if (status != RPC_STATUS_SUCCESS) {
-      p->error = ErrorText(r);
-      return;
-    }
-    auto* res = static_cast<WRITE3res*>(data);
-    p->nfs_status = res->status;
-    if (res->status == NFS3_OK) {
-      p->count = res->WRITE3res_u.resok.count;
-      p->committed = res->WRITE3res_u.resok.committed;
-      p->verf.assign(res->WRITE3res_u.resok.verf, 8);
-    }
-  };
-  if (rpc_nfs3_write_async(rpc, cb, &a, &p) != 0) {
-    return absl::InternalError("rpc_nfs3_write_async");
-  }
-  absl::Status s = Wait(rpc, &p);
-  if (!p.done) {
-    // The call is still queued in libnfs, which calls back (cancelled) from
-    // rpc_destroy_context: `p` must outlive the context, so leak it.
-    owned.release();
-  }
-  if (!s.ok()) return s;
+  absl::StatusOr<Pending> p =
+      Call(nfs_, rpc_nfs3_write_async, "rpc_nfs3_write_async",
+           OnReply<WRITE3res, CopyWrite>, &a);
+  if (!p.ok()) return p.status();
   WriteReply w;
-  w.status = p.nfs_status;
-  w.count = p.count;
-  w.committed = p.committed;
-  w.verf = p.verf;
+  w.status = p->nfs_status;
+  w.count = p->count;
+  w.committed = p->committed;
+  w.verf = p->verf;
   return w;
 }
 
@@ -160,32 +187,11 @@ absl::StatusOr<std::pair<uint32_t, std::string>> NfsClient::RawCommit(
   COMMIT3args a;
   memset(&a, 0, sizeof(a));
   a.file = ToFh3(fh);
-  auto owned = std::make_unique<Pending>();
-  Pending& p = *owned;
-  rpc_context* rpc = nfs_get_rpc_context(nfs_);
-  auto cb = [](rpc_context* r, int status, void* data, void* priv) {
-    auto* p = static_cast<Pending*>(priv);
-    p->done = true;
-    p->status = status;
-    if (status != RPC_STATUS_SUCCESS) {
-      p->error = ErrorText(r);
-      return;
-    }
-    auto* res = static_cast<COMMIT3res*>(data);
-    p->nfs_status = res->status;
-    if (res->status == NFS3_OK) p->verf.assign(res->COMMIT3res_u.resok.verf, 8);
-  };
-  if (rpc_nfs3_commit_async(rpc, cb, &a, &p) != 0) {
-    return absl::InternalError("rpc_nfs3_commit_async");
-  }
-  absl::Status s = Wait(rpc, &p);
-  if (!p.done) {
-    // The call is still queued in libnfs, which calls back (cancelled) from
-    // rpc_destroy_context: `p` must outlive the context, so leak it.
-    owned.release();
-  }
-  if (!s.ok()) return s;
-  return std::make_pair(p.nfs_status, p.verf);
+  absl::StatusOr<Pending> p =
+      Call(nfs_, rpc_nfs3_commit_async, "rpc_nfs3_commit_async",
+           OnReply<COMMIT3res, CopyCommit>, &a);
+  if (!p.ok()) return p.status();
+  return std::make_pair(p->nfs_status, p->verf);
 }
 
 absl::StatusOr<std::pair<uint32_t, uint64_t>> NfsClient::RawGetattr(
@@ -193,34 +199,11 @@ absl::StatusOr<std::pair<uint32_t, uint64_t>> NfsClient::RawGetattr(
   GETATTR3args a;
   memset(&a, 0, sizeof(a));
   a.object = ToFh3(fh);
-  auto owned = std::make_unique<Pending>();
-  Pending& p = *owned;
-  rpc_context* rpc = nfs_get_rpc_context(nfs_);
-  auto cb = [](rpc_context* r, int status, void* data, void* priv) {
-    auto* p = static_cast<Pending*>(priv);
-    p->done = true;
-    p->status = status;
-    if (status != RPC_STATUS_SUCCESS) {
-      p->error = ErrorText(r);
-      return;
-    }
-    auto* res = static_cast<GETATTR3res*>(data);
-    p->nfs_status = res->status;
-    if (res->status == NFS3_OK) {
-      p->size = res->GETATTR3res_u.resok.obj_attributes.size;
-    }
-  };
-  if (rpc_nfs3_getattr_async(rpc, cb, &a, &p) != 0) {
-    return absl::InternalError("rpc_nfs3_getattr_async");
-  }
-  absl::Status s = Wait(rpc, &p);
-  if (!p.done) {
-    // The call is still queued in libnfs, which calls back (cancelled) from
-    // rpc_destroy_context: `p` must outlive the context, so leak it.
-    owned.release();
-  }
-  if (!s.ok()) return s;
-  return std::make_pair(p.nfs_status, p.size);
+  absl::StatusOr<Pending> p =
+      Call(nfs_, rpc_nfs3_getattr_async, "rpc_nfs3_getattr_async",
+           OnReply<GETATTR3res, CopyGetattr>, &a);
+  if (!p.ok()) return p.status();
+  return std::make_pair(p->nfs_status, p->size);
 }
 
 }  // namespace vnas::harness
