@@ -559,6 +559,21 @@ MKNOD3res Nfs3Procs::Mknod(const CallContext& ctx, const MKNOD3args& a) {
   return r;
 }
 
+void Nfs3Procs::RemoveEntry(const Object& dir, absl::string_view name,
+                            RemoveOp op, const char* proc, REMOVE3res* r) {
+  r->status = CheckName(name);
+  if (r->status != NFS3_OK) return;
+  r->status = CheckRemove(dir, name);
+  if (r->status != NFS3_OK) return;
+  absl::StatusOr<Change> c = (store_->*op)(dir.attr.ino, name);
+  if (!c.ok()) {
+    r->status = NfsStatusOf(c.status(), proc);
+    r->dir_wcc = WccAfterOnly(dir.attr.ino);
+    return;
+  }
+  r->dir_wcc = Wcc(*c);
+}
+
 // §3.3.12
 REMOVE3res Nfs3Procs::Remove(const CallContext& ctx, const REMOVE3args& a) {
   REMOVE3res r;
@@ -570,17 +585,7 @@ REMOVE3res Nfs3Procs::Remove(const CallContext& ctx, const REMOVE3args& a) {
     r.status = NFS3ERR_INVAL;
     return r;
   }
-  r.status = CheckName(a.object.name);
-  if (r.status != NFS3_OK) return r;
-  r.status = CheckRemove(dir, a.object.name);
-  if (r.status != NFS3_OK) return r;
-  absl::StatusOr<Change> c = store_->Remove(dir.attr.ino, a.object.name);
-  if (!c.ok()) {
-    r.status = NfsStatusOf(c.status(), "REMOVE");
-    r.dir_wcc = WccAfterOnly(dir.attr.ino);
-    return r;
-  }
-  r.dir_wcc = Wcc(*c);
+  RemoveEntry(dir, a.object.name, &storage::ExtentStore::Remove, "REMOVE", &r);
   return r;
 }
 
@@ -599,17 +604,7 @@ RMDIR3res Nfs3Procs::Rmdir(const CallContext& ctx, const RMDIR3args& a) {
     r.status = NFS3ERR_NOTEMPTY;
     return r;
   }
-  r.status = CheckName(a.object.name);
-  if (r.status != NFS3_OK) return r;
-  r.status = CheckRemove(dir, a.object.name);
-  if (r.status != NFS3_OK) return r;
-  absl::StatusOr<Change> c = store_->Rmdir(dir.attr.ino, a.object.name);
-  if (!c.ok()) {
-    r.status = NfsStatusOf(c.status(), "RMDIR");
-    r.dir_wcc = WccAfterOnly(dir.attr.ino);
-    return r;
-  }
-  r.dir_wcc = Wcc(*c);
+  RemoveEntry(dir, a.object.name, &storage::ExtentStore::Rmdir, "RMDIR", &r);
   return r;
 }
 

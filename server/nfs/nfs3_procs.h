@@ -78,6 +78,14 @@ class Nfs3Procs {
   // dir) or PERM (sticky dir, not root nor owner of dir or entry), else OK.
   // A missing entry passes (the store answers NOENT).
   nfsstat3 CheckRemove(const Object& dir, absl::string_view name);
+  // REMOVE/RMDIR after their own answers for "." and "..": CheckName and
+  // CheckRemove, then `op` (the store's Remove or Rmdir) on `name` in `dir`;
+  // fills r->status and r->dir_wcc (before and after, or after only when
+  // the store refuses).
+  using RemoveOp = absl::StatusOr<storage::Change> (storage::ExtentStore::*)(
+      storage::InodeId dir, absl::string_view name);
+  void RemoveEntry(const Object& dir, absl::string_view name, RemoveOp op,
+                   const char* proc, REMOVE3res* r);
   // RENAME: CheckRemove-like on both directories for the source and an
   // existing target, plus write on a directory moved to another parent.
   nfsstat3 CheckRename(const Object& from, absl::string_view from_name,
