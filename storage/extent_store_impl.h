@@ -218,6 +218,14 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveEntry(Txn& t, Inode* dir, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Mkdir and Symlink (takes mu_): links a new `type` inode as `name` in live
+  // directory `dir` (EEXIST if taken); `init(n, d)` completes the new inode
+  // `n` and the directory `d` before the change is committed.
+  absl::StatusOr<CreateResult> AddNode(
+      InodeId dir, absl::string_view name, FileType type, uint32_t mode,
+      uint32_t uid, uint32_t gid,
+      const std::function<void(Inode* n, Inode* d)>& init)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Drops one link of a non-directory; deletes it at nlink 0.
   void DropLink(Txn& t, Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteInode(Txn& t, Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -351,11 +351,10 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
   return r;
 }
 
-absl::StatusOr<CreateResult> ExtentStoreImpl::Mkdir(InodeId dir,
-                                                    absl::string_view name,
-                                                    uint32_t mode, uint32_t uid,
-                                                    uint32_t gid) {
-  VNAS_RETURN_IF_ERROR(CheckName(name));
+absl::StatusOr<CreateResult> ExtentStoreImpl::AddNode(
+    InodeId dir, absl::string_view name, FileType type, uint32_t mode,
+    uint32_t uid, uint32_t gid,
+    const std::function<void(Inode* n, Inode* d)>& init) {
   absl::MutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
@@ -365,15 +364,26 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Mkdir(InodeId dir,
   CreateResult r;
   r.dir.before = Wcc(*d);
   Txn t;
-  Inode* n = NewInode(t, FileType::kDirectory, mode, uid, gid);
-  n->rec.parent = dir;
+  Inode* n = NewInode(t, type, mode, uid, gid);
+  init(n, d);
   AddEntry(t, d, key, n->ino);
-  ++d->rec.nlink;
   Touch(t, d, true, Now());
   VNAS_RETURN_IF_ERROR(CommitTxn(t));
   r.attr = ToAttr(*n);
   r.dir.after = ToAttr(*d);
   return r;
+}
+
+absl::StatusOr<CreateResult> ExtentStoreImpl::Mkdir(InodeId dir,
+                                                    absl::string_view name,
+                                                    uint32_t mode, uint32_t uid,
+                                                    uint32_t gid) {
+  VNAS_RETURN_IF_ERROR(CheckName(name));
+  return AddNode(dir, name, FileType::kDirectory, mode, uid, gid,
+                 [dir](Inode* n, Inode* d) {
+                   n->rec.parent = dir;
+                   ++d->rec.nlink;
+                 });
 }
 
 absl::StatusOr<CreateResult> ExtentStoreImpl::Symlink(
@@ -383,24 +393,11 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Symlink(
   if (target.empty() || target.size() > 4096) {
     return FsError(EINVAL, "bad symlink target");
   }
-  absl::MutexLock l(&mu_);
-  VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
-  const std::string key(name);
-  if (d->entries.count(key)) {
-    return FsError(EEXIST, absl::StrCat("'", name, "' exists"));
-  }
-  CreateResult r;
-  r.dir.before = Wcc(*d);
-  Txn t;
-  Inode* n = NewInode(t, FileType::kSymlink, mode ? mode : 0777, uid, gid);
-  n->rec.target = std::string(target);
-  n->rec.size = target.size();
-  AddEntry(t, d, key, n->ino);
-  Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
-  r.attr = ToAttr(*n);
-  r.dir.after = ToAttr(*d);
-  return r;
+  return AddNode(dir, name, FileType::kSymlink, mode ? mode : 0777, uid, gid,
+                 [target](Inode* n, Inode*) {
+                   n->rec.target = std::string(target);
+                   n->rec.size = target.size();
+                 });
 }
 
 absl::StatusOr<std::string> ExtentStoreImpl::ReadLink(InodeId ino) {
