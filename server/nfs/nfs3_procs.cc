@@ -250,15 +250,9 @@ LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
   r.status = Verify(ctx, a.what.dir, Need::kRead, &dir, "LOOKUP");
   if (r.status != NFS3_OK) return r;
   r.dir_attributes = PostOp(dir.attr);
-  if (dir.attr.type != FileType::kDirectory) {
-    r.status = NFS3ERR_NOTDIR;
-    return r;
-  }
   // Searching a directory needs x on it (also for "." and "..").
-  if (!May(dir.cred, dir.attr, kMayExec)) {
-    r.status = NFS3ERR_ACCES;
-    return r;
-  }
+  r.status = CheckDirAccess(dir, kMayExec);
+  if (r.status != NFS3_OK) return r;
   absl::string_view name = a.what.name;
   if (name != "." && name != "..") {
     r.status = CheckName(name);
@@ -697,7 +691,24 @@ namespace {
 constexpr uint64_t kDotCookie = 1;
 constexpr uint64_t kDotDotCookie = 2;
 constexpr uint64_t kCookieBias = 2;
+
+// The fixed part of a READDIR/READDIRPLUS reply: status, post_op_attr,
+// cookieverf, end-of-list marker, eof.
+constexpr size_t kDirReplyOverhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
+
+// READDIR/READDIRPLUS: a cookie other than 0 must come with the
+// directory's current cookie verifier or with a zero verifier.
+bool CookieVerfMatches(uint64_t cookie, const cookieverf3& sent,
+                       uint64_t current) {
+  uint64_t verf = FromVerifier8(sent);
+  return cookie == 0 || verf == 0 || verf == current;
+}
 }  // namespace
+
+nfsstat3 Nfs3Procs::CheckDirAccess(const Object& dir, uint32_t want) {
+  if (dir.attr.type != FileType::kDirectory) return NFS3ERR_NOTDIR;
+  return May(dir.cred, dir.attr, want) ? NFS3_OK : NFS3ERR_ACCES;
+}
 
 std::vector<storage::DirEntry> Nfs3Procs::DirEntries(const Object& dir,
                                                      uint64_t cookie,
@@ -755,36 +766,27 @@ READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
   r.status = Verify(ctx, a.dir, Need::kRead, &dir, "READDIR");
   if (r.status != NFS3_OK) return r;
   r.dir_attributes = PostOp(dir.attr);
-  if (dir.attr.type != FileType::kDirectory) {
-    r.status = NFS3ERR_NOTDIR;
-    return r;
-  }
   // Listing a directory needs r on it (knfsd NFSD_MAY_READ).
-  if (!May(dir.cred, dir.attr, kMayRead)) {
-    r.status = NFS3ERR_ACCES;
-    return r;
-  }
-  // status, post_op_attr, cookieverf, end-of-list marker, eof.
-  const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
+  r.status = CheckDirAccess(dir, kMayRead);
+  if (r.status != NFS3_OK) return r;
   const size_t budget = std::min<size_t>(a.count, kMaxIoSize);
-  if (budget <= overhead) {
+  if (budget <= kDirReplyOverhead) {
     r.status = NFS3ERR_TOOSMALL;
     return r;
   }
-  uint32_t max_entries =
-      static_cast<uint32_t>(std::min<size_t>((budget - overhead) / 24 + 1, 4096));
+  uint32_t max_entries = static_cast<uint32_t>(
+      std::min<size_t>((budget - kDirReplyOverhead) / 24 + 1, 4096));
   uint64_t verifier = 0;
   std::vector<storage::DirEntry> entries =
       DirEntries(dir, a.cookie, max_entries, false, &r.status, &r.eof,
                  &verifier, "READDIR");
   if (r.status != NFS3_OK) return r;
-  uint64_t verf = FromVerifier8(a.cookieverf);
-  if (a.cookie != 0 && verf != 0 && verf != verifier) {
+  if (!CookieVerfMatches(a.cookie, a.cookieverf, verifier)) {
     r.status = NFS3ERR_BAD_COOKIE;
     return r;
   }
   r.cookieverf = Verifier8(verifier);
-  size_t used = overhead;
+  size_t used = kDirReplyOverhead;
   for (const storage::DirEntry& de : entries) {
     entry3 e;
     e.fileid = de.ino;
@@ -810,36 +812,28 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
   r.status = Verify(ctx, a.dir, Need::kRead, &dir, "READDIRPLUS");
   if (r.status != NFS3_OK) return r;
   r.dir_attributes = PostOp(dir.attr);
-  if (dir.attr.type != FileType::kDirectory) {
-    r.status = NFS3ERR_NOTDIR;
-    return r;
-  }
   // Listing a directory needs r on it (knfsd NFSD_MAY_READ).
-  if (!May(dir.cred, dir.attr, kMayRead)) {
-    r.status = NFS3ERR_ACCES;
-    return r;
-  }
-  const size_t overhead = 4 + kPostOpAttrSize + 8 + 4 + 4;
+  r.status = CheckDirAccess(dir, kMayRead);
+  if (r.status != NFS3_OK) return r;
   const size_t budget = std::min<size_t>(a.maxcount, kMaxIoSize);
   const size_t dir_budget = a.dircount == 0 ? budget : a.dircount;
-  if (budget <= overhead) {
+  if (budget <= kDirReplyOverhead) {
     r.status = NFS3ERR_TOOSMALL;
     return r;
   }
   uint32_t max_entries = static_cast<uint32_t>(
-      std::min<size_t>((budget - overhead) / 140 + 1, 1024));
+      std::min<size_t>((budget - kDirReplyOverhead) / 140 + 1, 1024));
   uint64_t verifier = 0;
   std::vector<storage::DirEntry> entries =
       DirEntries(dir, a.cookie, max_entries, true, &r.status, &r.eof,
                  &verifier, "READDIRPLUS");
   if (r.status != NFS3_OK) return r;
-  uint64_t verf = FromVerifier8(a.cookieverf);
-  if (a.cookie != 0 && verf != 0 && verf != verifier) {
+  if (!CookieVerfMatches(a.cookie, a.cookieverf, verifier)) {
     r.status = NFS3ERR_BAD_COOKIE;
     return r;
   }
   r.cookieverf = Verifier8(verifier);
-  size_t used = overhead, dir_used = 0;
+  size_t used = kDirReplyOverhead, dir_used = 0;
   for (const storage::DirEntry& de : entries) {
     entryplus3 e;
     e.fileid = de.ino;

@@ -90,6 +90,10 @@ class Nfs3Procs {
   // existing target, plus write on a directory moved to another parent.
   nfsstat3 CheckRename(const Object& from, absl::string_view from_name,
                        const Object& to, absl::string_view to_name);
+  // LOOKUP/READDIR/READDIRPLUS: NOTDIR unless `dir` is a directory, ACCES
+  // unless the caller has `want` (kMayExec to search, kMayRead to list) on
+  // it by its mode, else OK.
+  static nfsstat3 CheckDirAccess(const Object& dir, uint32_t want);
   // A name from a client: NFS3ERR_INVAL for "", "/"- or NUL-containing
   // names; NAMETOOLONG beyond 255 (the decoder caps it anyway).
   static nfsstat3 CheckName(absl::string_view name);
