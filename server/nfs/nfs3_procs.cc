@@ -74,6 +74,13 @@ bool HasOtherThanSize(const sattr3& s) {
          s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
 }
 
+// READ/WRITE: ISDIR for a directory, INVAL for anything else but a
+// regular file, else OK.
+nfsstat3 CheckRegularFile(const Attr& a) {
+  if (a.type == FileType::kDirectory) return NFS3ERR_ISDIR;
+  return a.type == FileType::kRegular ? NFS3_OK : NFS3ERR_INVAL;
+}
+
 constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, the store's limit
 
 }  // namespace
@@ -323,14 +330,8 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   r.status = Verify(ctx, a.file, Need::kRead, &o, "READ");
   if (r.status != NFS3_OK) return r;
   r.file_attributes = PostOp(o.attr);
-  if (o.attr.type == FileType::kDirectory) {
-    r.status = NFS3ERR_ISDIR;
-    return r;
-  }
-  if (o.attr.type != FileType::kRegular) {
-    r.status = NFS3ERR_INVAL;
-    return r;
-  }
+  r.status = CheckRegularFile(o.attr);
+  if (r.status != NFS3_OK) return r;
   // Read (or execute) permission; the owner always may (owner override).
   if (!MayReadData(o.cred, o.attr)) {
     r.status = NFS3ERR_ACCES;
@@ -358,19 +359,13 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
   Object o;
   r.status = Verify(ctx, a.file, Need::kWrite, &o, "WRITE");
   if (r.status != NFS3_OK) return r;
-  if (o.attr.type == FileType::kDirectory) {
-    r.status = NFS3ERR_ISDIR;
-    r.file_wcc.after = PostOp(o.attr);
-    return r;
-  }
-  if (o.attr.type != FileType::kRegular) {
-    r.status = NFS3ERR_INVAL;
-    r.file_wcc.after = PostOp(o.attr);
-    return r;
-  }
+  r.status = CheckRegularFile(o.attr);
   // Write permission; the owner always may (owner override).
-  if (!May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
+  if (r.status == NFS3_OK &&
+      !May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
     r.status = NFS3ERR_ACCES;
+  }
+  if (r.status != NFS3_OK) {
     r.file_wcc.after = PostOp(o.attr);
     return r;
   }
