@@ -54,6 +54,18 @@ class OffloadSessionTest : public ::testing::Test {
     });
   }
 
+  // The next CloneFile call answers `code` with `message`.
+  void CloneFileFailsWith(grpc::StatusCode code, const std::string& message) {
+    EXPECT_CALL(*stub_, CloneFile(_, _, _)).WillOnce(Return(grpc::Status(code, message)));
+  }
+
+  static CloneRequest Request(const std::string& source, const std::string& destination) {
+    CloneRequest req;
+    req.source = source;
+    req.destination = destination;
+    return req;
+  }
+
   std::shared_ptr<vnas::v1::MockControlStub> stub_;
   std::unique_ptr<OffloadSession> session_;
   int copies_ = 0;
@@ -71,9 +83,8 @@ TEST_F(OffloadSessionTest, OffloadedWhenServerClones) {
   resp.set_receipt_seq(42);
   EXPECT_CALL(*stub_, CloneFile(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(resp), Return(grpc::Status::OK)));
-  CloneRequest req;
-  req.source = "nfs://127.0.0.1/vnas/vm1/vm1.vmdk?nfsport=2049&mountport=2049";
-  req.destination = "/vnas/vm2/vm2.vmdk";
+  CloneRequest req = Request("nfs://127.0.0.1/vnas/vm1/vm1.vmdk?nfsport=2049&mountport=2049",
+                             "/vnas/vm2/vm2.vmdk");
   req.guarded = true;
   req.lazy = true;
   auto r = session_->Clone(req);
@@ -91,13 +102,10 @@ TEST_F(OffloadSessionTest, OffloadedWhenServerClones) {
 }
 
 TEST_F(OffloadSessionTest, RefusalFallsBackWithReason) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                    "VSS_SIBLING_REDO_LOGS: vm.vmdk has 2 child redo logs "
-                                    "(vm-000001.vmdk, vm-000002.vmdk)")));
-  CloneRequest req;
-  req.source = "vm/vm.vmdk";
-  req.destination = "copy/vm.vmdk";
+  CloneFileFailsWith(grpc::StatusCode::FAILED_PRECONDITION,
+                     "VSS_SIBLING_REDO_LOGS: vm.vmdk has 2 child redo logs "
+                     "(vm-000001.vmdk, vm-000002.vmdk)");
+  CloneRequest req = Request("vm/vm.vmdk", "copy/vm.vmdk");
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, CloneOutcome::kFellBack);
@@ -114,12 +122,8 @@ TEST_F(OffloadSessionTest, RefusalFallsBackWithReason) {
 }
 
 TEST_F(OffloadSessionTest, RefusalWithNoFallbackIsAnError) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                    "RUNNING_VM: vm.vmx is locked")));
-  CloneRequest req;
-  req.source = "vm/vm.vmdk";
-  req.destination = "copy/vm.vmdk";
+  CloneFileFailsWith(grpc::StatusCode::FAILED_PRECONDITION, "RUNNING_VM: vm.vmx is locked");
+  CloneRequest req = Request("vm/vm.vmdk", "copy/vm.vmdk");
   req.no_fallback = true;
   auto r = session_->Clone(req);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -128,11 +132,8 @@ TEST_F(OffloadSessionTest, RefusalWithNoFallbackIsAnError) {
 }
 
 TEST_F(OffloadSessionTest, UnreachableFallsBack) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect")));
-  CloneRequest req;
-  req.source = "vm1/a.vmdk";
-  req.destination = "vm1/b.vmdk";
+  CloneFileFailsWith(grpc::StatusCode::UNAVAILABLE, "failed to connect");
+  CloneRequest req = Request("vm1/a.vmdk", "vm1/b.vmdk");
   req.guarded = true;
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -156,9 +157,7 @@ TEST_F(OffloadSessionTest, RealUnreachableEndpointFallsBack) {
     ++copies;
     return CopyResult{};
   });
-  CloneRequest req;
-  req.source = "a";
-  req.destination = "b";
+  CloneRequest req = Request("a", "b");
   auto r = (*s)->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, CloneOutcome::kFellBack);
@@ -168,9 +167,7 @@ TEST_F(OffloadSessionTest, RealUnreachableEndpointFallsBack) {
 
 TEST_F(OffloadSessionTest, CrossDatastoreCopiesWithoutAsking) {
   EXPECT_CALL(*stub_, CloneFile(_, _, _)).Times(0);
-  CloneRequest req;
-  req.source = "vm1/vm1.vmdk";
-  req.destination = "nfs://10.1.2.3/other/vm1/vm1.vmdk";
+  CloneRequest req = Request("vm1/vm1.vmdk", "nfs://10.1.2.3/other/vm1/vm1.vmdk");
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, CloneOutcome::kFellBack);
@@ -179,12 +176,8 @@ TEST_F(OffloadSessionTest, CrossDatastoreCopiesWithoutAsking) {
 }
 
 TEST_F(OffloadSessionTest, CancelThroughProgressCallback) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                    "BROKEN_CHAIN: parentCID mismatch")));
-  CloneRequest req;
-  req.source = "vm/vm.vmdk";
-  req.destination = "copy/vm.vmdk";
+  CloneFileFailsWith(grpc::StatusCode::FAILED_PRECONDITION, "BROKEN_CHAIN: parentCID mismatch");
+  CloneRequest req = Request("vm/vm.vmdk", "copy/vm.vmdk");
   int calls = 0;
   req.progress = [&](uint64_t done, uint64_t total) {
     ++calls;
@@ -199,10 +192,8 @@ TEST_F(OffloadSessionTest, CancelThroughProgressCallback) {
 TEST_F(OffloadSessionTest, ErrorsACopyWouldHitAreNotFallbacks) {
   for (grpc::StatusCode code : {grpc::StatusCode::NOT_FOUND, grpc::StatusCode::ALREADY_EXISTS,
                                 grpc::StatusCode::RESOURCE_EXHAUSTED}) {
-    EXPECT_CALL(*stub_, CloneFile(_, _, _)).WillOnce(Return(grpc::Status(code, "X: y")));
-    CloneRequest req;
-    req.source = "a/b";
-    req.destination = "a/c";
+    CloneFileFailsWith(code, "X: y");
+    CloneRequest req = Request("a/b", "a/c");
     auto r = session_->Clone(req);
     EXPECT_EQ(static_cast<int>(r.status().code()), static_cast<int>(code));
   }
@@ -222,9 +213,7 @@ TEST_F(OffloadSessionTest, MissingParentIsCreatedThenRetried) {
       .WillOnce(Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                     "DESTINATION_PARENT_MISSING: new does not exist")))
       .WillOnce(DoAll(SetArgPointee<2>(ok), Return(grpc::Status::OK)));
-  CloneRequest req;
-  req.source = "vm1/vm1.vmdk";
-  req.destination = "new/vm2.vmdk";
+  CloneRequest req = Request("vm1/vm1.vmdk", "new/vm2.vmdk");
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->outcome, CloneOutcome::kOffloaded);
@@ -239,9 +228,7 @@ TEST_F(OffloadSessionTest, DryRunReportsVerdictAndCopiesNothing) {
   resp.mutable_verdict()->mutable_refusal()->set_text("two children");
   EXPECT_CALL(*stub_, CloneFile(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(resp), Return(grpc::Status::OK)));
-  CloneRequest req;
-  req.source = "vm/vm.vmdk";
-  req.destination = "c/vm.vmdk";
+  CloneRequest req = Request("vm/vm.vmdk", "c/vm.vmdk");
   req.dry_run = true;
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok());
@@ -253,11 +240,8 @@ TEST_F(OffloadSessionTest, DryRunReportsVerdictAndCopiesNothing) {
 }
 
 TEST_F(OffloadSessionTest, DryRunOfRefusalStatus) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "RUNNING_VM: locked")));
-  CloneRequest req;
-  req.source = "vm/vm.vmdk";
-  req.destination = "c/vm.vmdk";
+  CloneFileFailsWith(grpc::StatusCode::FAILED_PRECONDITION, "RUNNING_VM: locked");
+  CloneRequest req = Request("vm/vm.vmdk", "c/vm.vmdk");
   req.dry_run = true;
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok());
@@ -268,9 +252,8 @@ TEST_F(OffloadSessionTest, DryRunOfRefusalStatus) {
 }
 
 TEST_F(OffloadSessionTest, DryRunWithMissingParentAsksChainFocus) {
-  EXPECT_CALL(*stub_, CloneFile(_, _, _))
-      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    "DESTINATION_PARENT_MISSING: \"c\" does not exist")));
+  CloneFileFailsWith(grpc::StatusCode::NOT_FOUND,
+                     "DESTINATION_PARENT_MISSING: \"c\" does not exist");
   vnas::v1::GetChainRequest asked;
   vnas::v1::GetChainResponse chain;
   chain.mutable_focus()->set_offloaded(false);
@@ -283,9 +266,7 @@ TEST_F(OffloadSessionTest, DryRunWithMissingParentAsksChainFocus) {
     ++mkdirs;
     return absl::OkStatus();
   });
-  CloneRequest req;
-  req.source = "vm/vm-flat.vmdk";
-  req.destination = "c/vm-flat.vmdk";
+  CloneRequest req = Request("vm/vm-flat.vmdk", "c/vm-flat.vmdk");
   req.dry_run = true;
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -299,9 +280,7 @@ TEST_F(OffloadSessionTest, DryRunWithMissingParentAsksChainFocus) {
 
 TEST_F(OffloadSessionTest, NoOffloadAlwaysCopies) {
   EXPECT_CALL(*stub_, CloneFile(_, _, _)).Times(0);
-  CloneRequest req;
-  req.source = "a/b";
-  req.destination = "a/c";
+  CloneRequest req = Request("a/b", "a/c");
   req.no_offload = true;
   auto r = session_->Clone(req);
   ASSERT_TRUE(r.ok());
