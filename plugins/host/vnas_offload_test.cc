@@ -11,6 +11,23 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// A loopback session whose control endpoint (port 1) nothing listens on.
+vnas_session_params UnreachableParams() {
+  vnas_session_params p{};
+  p.server = "127.0.0.1";
+  p.control_endpoint = "127.0.0.1:1";
+  p.timeout_ms = 3000;
+  return p;
+}
+
+vnas_primitive_args CloneFileArgs(const char* src, const char* dst) {
+  vnas_primitive_args a{};
+  a.primitive = VNAS_PRIM_CLONE_FILE;
+  a.src_path = src;
+  a.dst_path = dst;
+  return a;
+}
+
 TEST(VnasOffloadTest, StartValidates) {
   vnas_session* s = reinterpret_cast<vnas_session*>(1);
   EXPECT_EQ(vnas_session_start(nullptr, &s), VNAS_ERR_INVALID_ARGUMENT);
@@ -28,19 +45,13 @@ TEST(VnasOffloadTest, StartValidates) {
 }
 
 TEST(VnasOffloadTest, NothingReachableIsUnreachableWithText) {
-  vnas_session_params p{};
-  p.server = "127.0.0.1";
+  vnas_session_params p = UnreachableParams();
   p.export_path = "/vnas";
   p.nfs_port = 1;    // nothing listens on port 1
   p.mount_port = 1;
-  p.control_endpoint = "127.0.0.1:1";
-  p.timeout_ms = 3000;
   vnas_session* s = nullptr;
   ASSERT_EQ(vnas_session_start(&p, &s), VNAS_OK);
-  vnas_primitive_args a{};
-  a.primitive = VNAS_PRIM_CLONE_FILE;
-  a.src_path = "vm1/vm1.vmdk";
-  a.dst_path = "vm2/vm2.vmdk";
+  vnas_primitive_args a = CloneFileArgs("vm1/vm1.vmdk", "vm2/vm2.vmdk");
   vnas_primitive_result r;
   EXPECT_EQ(vnas_execute_primitive(s, &a, &r), VNAS_ERR_UNREACHABLE);
   EXPECT_THAT(vnas_last_error(s), HasSubstr("UNREACHABLE"));
@@ -63,16 +74,10 @@ TEST(VnasOffloadTest, NothingReachableIsUnreachableWithText) {
 }
 
 TEST(VnasOffloadTest, DryRunNeverCopies) {
-  vnas_session_params p{};
-  p.server = "127.0.0.1";
-  p.control_endpoint = "127.0.0.1:1";
-  p.timeout_ms = 3000;
+  vnas_session_params p = UnreachableParams();
   vnas_session* s = nullptr;
   ASSERT_EQ(vnas_session_start(&p, &s), VNAS_OK);
-  vnas_primitive_args a{};
-  a.primitive = VNAS_PRIM_CLONE_FILE;
-  a.src_path = "a/b";
-  a.dst_path = "a/c";
+  vnas_primitive_args a = CloneFileArgs("a/b", "a/c");
   a.flags = VNAS_CLONE_DRYRUN;
   vnas_primitive_result r;
   ASSERT_EQ(vnas_execute_primitive(s, &a, &r), VNAS_OK) << vnas_last_error(s);
