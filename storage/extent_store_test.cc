@@ -13,6 +13,7 @@
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
 #include "storage/env/mem_env.h"
+#include "storage/store_testutil.h"
 
 namespace vnas::storage {
 namespace {
@@ -24,14 +25,6 @@ namespace {
     ASSERT_TRUE(s_.ok()) << s_;           \
   } while (0)
 
-std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/" + name + "-" +
-                    std::to_string(::getpid()) + "-" +
-                    std::to_string(std::rand());
-  return dir;
-}
-
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,12 +35,7 @@ class StoreTest : public ::testing::Test {
     opts_.capacity = uint64_t{1} << 30;
     Reopen();
   }
-  void Reopen() {
-    store_.reset();
-    auto s = ExtentStore::Open(opts_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-  }
+  void Reopen() { ReopenStore(opts_, &store_); }
   InodeId MakeFile(const std::string& name, InodeId dir = kRootInode) {
     auto r = store_->Create(dir, name, CreateRequest{});
     EXPECT_TRUE(r.ok()) << r.status();

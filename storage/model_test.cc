@@ -15,6 +15,7 @@
 #include "storage/base/status_util.h"
 #include "storage/env/mem_env.h"
 #include "storage/extent_store.h"
+#include "storage/store_testutil.h"
 
 namespace vnas::storage {
 namespace {
@@ -48,12 +49,7 @@ class ModelTest : public ::testing::TestWithParam<uint32_t> {
     opts_.capacity = uint64_t{1} << 30;
     Reopen();
   }
-  void Reopen() {
-    s_.reset();
-    auto s = ExtentStore::Open(opts_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    s_ = std::move(*s);
-  }
+  void Reopen() { ReopenStore(opts_, &s_); }
   void CheckFsck(int step) {
     auto f = s_->Fsck();
     ASSERT_TRUE(f.ok()) << f.status();

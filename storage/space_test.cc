@@ -24,6 +24,7 @@
 #include "storage/env/env.h"
 #include "storage/env/mem_env.h"
 #include "storage/extent_store.h"
+#include "storage/store_testutil.h"
 
 namespace vnas::storage {
 namespace {
@@ -100,12 +101,6 @@ class TestEnv final : public Env {
   std::atomic<uint64_t> avail{uint64_t{1} << 40};
 };
 
-std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  return std::string(base ? base : "/tmp") + "/" + name + "-" +
-         std::to_string(::getpid()) + "-" + std::to_string(std::rand());
-}
-
 class SpaceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -116,12 +111,7 @@ class SpaceTest : public ::testing::Test {
     opts_.capacity = uint64_t{1} << 30;
     Reopen();
   }
-  void Reopen() {
-    store_.reset();
-    auto s = ExtentStore::Open(opts_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-  }
+  void Reopen() { ReopenStore(opts_, &store_); }
   void ExpectClean(const std::string& when) {
     auto f = store_->Fsck();
     ASSERT_TRUE(f.ok()) << when << ": " << f.status();

@@ -1,0 +1,22 @@
+// store_testutil.h — helpers shared by the ExtentStore tests (testonly).
+#ifndef VNAS_STORAGE_STORE_TESTUTIL_H_
+#define VNAS_STORAGE_STORE_TESTUTIL_H_
+
+#include <memory>
+#include <string>
+
+#include "storage/extent_store.h"
+
+namespace vnas::storage {
+
+// A fresh directory name below $TEST_TMPDIR (or /tmp):
+// "<name>-<pid>-<random>".
+std::string TempDir(const std::string& name);
+
+// Closes `*store` (if open), then opens `opts` into it; failing to open
+// fails the test.
+void ReopenStore(const StoreOptions& opts, std::unique_ptr<ExtentStore>* store);
+
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_STORE_TESTUTIL_H_
