@@ -144,6 +144,11 @@ nfsstat3 Nfs3Procs::CheckName(absl::string_view name) {
   return NFS3_OK;
 }
 
+nfsstat3 Nfs3Procs::CheckEntryName(absl::string_view name, nfsstat3 dots) {
+  if (name == "." || name == "..") return dots;
+  return CheckName(name);
+}
+
 post_op_attr Nfs3Procs::PostOp(const Attr& a) const {
   post_op_attr p;
   p.attributes_follow = true;
@@ -406,11 +411,7 @@ Res Nfs3Procs::CreateLike(
     r.status = NFS3ERR_NOTDIR;
     return r;
   }
-  if (where.name == "." || where.name == "..") {
-    r.status = NFS3ERR_EXIST;
-    return r;
-  }
-  r.status = CheckName(where.name);
+  r.status = CheckEntryName(where.name, NFS3ERR_EXIST);
   if (r.status != NFS3_OK) return r;
   r.status = CheckDirChange(dir.cred, dir.attr);
   if (r.status != NFS3_OK) return r;
@@ -612,11 +613,7 @@ RENAME3res Nfs3Procs::Rename(const CallContext& ctx, const RENAME3args& a) {
     return r;
   }
   for (absl::string_view n : {a.from.name, a.to.name}) {
-    if (n == "." || n == "..") {
-      r.status = NFS3ERR_INVAL;
-      return r;
-    }
-    r.status = CheckName(n);
+    r.status = CheckEntryName(n, NFS3ERR_INVAL);
     if (r.status != NFS3_OK) return r;
   }
   r.status = CheckRename(from, a.from.name, to, a.to.name);
@@ -652,11 +649,7 @@ LINK3res Nfs3Procs::Link(const CallContext& ctx, const LINK3args& a) {
     r.status = NFS3ERR_ISDIR;
     return r;
   }
-  if (a.link.name == "." || a.link.name == "..") {
-    r.status = NFS3ERR_EXIST;
-    return r;
-  }
-  r.status = CheckName(a.link.name);
+  r.status = CheckEntryName(a.link.name, NFS3ERR_EXIST);
   if (r.status != NFS3_OK) return r;
   if (dir.attr.type != FileType::kDirectory) {
     r.status = NFS3ERR_NOTDIR;

@@ -97,6 +97,9 @@ class Nfs3Procs {
   // A name from a client: NFS3ERR_INVAL for "", "/"- or NUL-containing
   // names; NAMETOOLONG beyond 255 (the decoder caps it anyway).
   static nfsstat3 CheckName(absl::string_view name);
+  // A name to create or rename to or from (CREATE/MKDIR/SYMLINK, LINK,
+  // RENAME): `dots` for "." and "..", else CheckName.
+  static nfsstat3 CheckEntryName(absl::string_view name, nfsstat3 dots);
   post_op_attr PostOp(const storage::Attr& a) const;
   post_op_attr PostOpOf(uint64_t ino);  // best effort
   wcc_data Wcc(const storage::Change& c) const;
