@@ -248,14 +248,7 @@ TEST_F(FaultTest, MetadataFileSystemFullReportsErrorsAndRecovers) {
   // Fill the file system behind vnasd's back: RocksDB's WAL/SST/MANIFEST
   // writes now hit ENOSPC.
   std::string filler = fs_ + "/filler";
-  {
-    FILE* f = fopen(filler.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::string mb(1 << 20, 'x');
-    while (fwrite(mb.data(), 1, mb.size(), f) == mb.size()) {
-    }
-    fclose(f);
-  }
+  ASSERT_TRUE(FillFileSystem(filler));
   int ok = 0, failed = 0;
   std::string first_error;
   for (int i = 0; i < 300; ++i) {
@@ -294,14 +287,7 @@ TEST_F(FaultTest, StartsOnAFullFileSystemOrSaysWhy) {
   ASSERT_EQ(Write(fa, 0, a), kNfsOk);
   ASSERT_TRUE(vnasd_->Stop().ok());
   std::string filler = fs_ + "/filler";
-  {
-    FILE* f = fopen(filler.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::string mb(1 << 20, 'x');
-    while (fwrite(mb.data(), 1, mb.size(), f) == mb.size()) {
-    }
-    fclose(f);
-  }
+  ASSERT_TRUE(FillFileSystem(filler));
   absl::Status st = vnasd_->Restart();
   if (st.ok()) {
     Connect();

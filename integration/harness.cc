@@ -136,6 +136,16 @@ bool WriteRandomFile(const std::string& path, size_t n, uint32_t seed) {
   return static_cast<bool>(out);
 }
 
+bool FillFileSystem(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "w");
+  if (f == nullptr) return false;
+  std::string mb(1 << 20, 'x');
+  while (fwrite(mb.data(), 1, mb.size(), f) == mb.size()) {
+  }
+  fclose(f);
+  return true;
+}
+
 bool RpcPing(int port, uint32_t prog, uint32_t vers, int timeout_ms) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;

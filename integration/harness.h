@@ -57,6 +57,9 @@ std::string VnasdPath();
 std::string ReadFile(const std::string& path);
 // Writes `n` pseudo-random bytes (seeded) to `path`; returns false on error.
 bool WriteRandomFile(const std::string& path, size_t n, uint32_t seed);
+// Writes 1 MiB blocks to a new file `path` until its file system is full;
+// returns false if the file cannot be created.
+bool FillFileSystem(const std::string& path);
 
 class Vnasd {
  public:
