@@ -25,19 +25,11 @@ class PluginCloneTest : public ::testing::Test {
   }
 
   Json Ctl(const std::string& args, int want_exit = 0) {
-    auto r = RunCmd(live_->Vnasctl() + args + " --json");
-    EXPECT_EQ(r.exit_code, want_exit) << args << ": " << r.output;
-    auto j = Json::Parse(r.output);
-    EXPECT_TRUE(j.ok()) << args << ": " << j.status() << "\n" << r.output;
-    return j.ok() ? *j : Json();
+    return RunJson(live_->Vnasctl(), args, want_exit);
   }
 
   Json Offload(const std::string& args, int want_exit) {
-    auto r = RunCmd(live_->Offload() + args + " --json");
-    EXPECT_EQ(r.exit_code, want_exit) << args << ": " << r.output;
-    auto j = Json::Parse(r.output);
-    EXPECT_TRUE(j.ok()) << args << ": " << j.status() << "\n" << r.output;
-    return j.ok() ? *j : Json();
+    return RunJson(live_->Offload(), args, want_exit);
   }
 
   // The VSS-quiesced layout (protocol-and-formats.md §3): base vm.vmdk with

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
 
 namespace vnas::plugintest {
 namespace {
@@ -173,6 +174,14 @@ std::string BinPath(const std::string& rel) {
 
 harness::CommandResult RunCmd(const std::string& cmd, bool with_stderr, int timeout_s) {
   return harness::RunCommand(with_stderr ? cmd : cmd + " 2>/dev/null", timeout_s);
+}
+
+Json RunJson(const std::string& prefix, const std::string& args, int want_exit) {
+  auto r = RunCmd(prefix + args + " --json");
+  EXPECT_EQ(r.exit_code, want_exit) << args << ": " << r.output;
+  auto j = Json::Parse(r.output);
+  EXPECT_TRUE(j.ok()) << args << ": " << j.status() << "\n" << r.output;
+  return j.ok() ? *j : Json();
 }
 
 std::string RandomBytes(size_t n, uint32_t seed) {

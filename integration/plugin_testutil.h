@@ -73,6 +73,11 @@ std::string BinPath(const std::string& rel);
 harness::CommandResult RunCmd(const std::string& cmd, bool with_stderr = false,
                               int timeout_s = 60);
 
+// Runs `prefix + args + " --json"` (prefix: Live::Vnasctl() or
+// Live::Offload()), expects exit code `want_exit` and parseable stdout, and
+// returns it parsed (a null value if it does not parse).
+Json RunJson(const std::string& prefix, const std::string& args, int want_exit);
+
 // Deterministic bytes for test data.
 std::string RandomBytes(size_t n, uint32_t seed);
 

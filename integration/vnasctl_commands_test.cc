@@ -34,11 +34,7 @@ class VnasctlCommandsTest : public ::testing::Test {
 
   // Runs vnasctl with --json; checks the exit code; parses stdout.
   Json Ctl(const std::string& args, int want_exit = 0) {
-    auto r = RunCmd(live_->Vnasctl() + args + " --json");
-    EXPECT_EQ(r.exit_code, want_exit) << args << ": " << r.output;
-    auto j = Json::Parse(r.output);
-    EXPECT_TRUE(j.ok()) << args << ": " << j.status() << "\n" << r.output;
-    return j.ok() ? *j : Json();
+    return RunJson(live_->Vnasctl(), args, want_exit);
   }
   std::string Human(const std::string& args, int want_exit = 0) {
     auto r = RunCmd(live_->Vnasctl() + args, /*with_stderr=*/true);
