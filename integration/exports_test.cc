@@ -58,9 +58,7 @@ TEST(ExportsTest, RootSquashOwnsNewFilesAsNobody) {
   ASSERT_TRUE(d.ok()) << d.status();
   auto c = NfsClient::Mount((*d)->nfs_port());  // libnfs sends uid 0 as root
   ASSERT_TRUE(c.ok()) << c.status();
-  nfsfh* fh = nullptr;
-  ASSERT_EQ(nfs_creat((*c)->ctx(), "/squashed", 0644, &fh), 0) << (*c)->Error();
-  nfs_close((*c)->ctx(), fh);
+  ASSERT_EQ((*c)->CreateFile("/squashed"), absl::OkStatus());
   nfs_stat_64 st;
   ASSERT_EQ(nfs_stat64((*c)->ctx(), "/squashed", &st), 0);
   EXPECT_EQ(st.nfs_uid, 65534u);
@@ -79,9 +77,7 @@ TEST(ExportsTest, SubdirectoryExport) {
     auto c = NfsClient::Mount((*d)->nfs_port());
     ASSERT_TRUE(c.ok()) << c.status();
     ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0);
-    nfsfh* fh = nullptr;
-    ASSERT_EQ(nfs_creat((*c)->ctx(), "/vm1/a", 0644, &fh), 0);
-    nfs_close((*c)->ctx(), fh);
+    ASSERT_EQ((*c)->CreateFile("/vm1/a"), absl::OkStatus());
   }
   o.nfs_port = (*d)->nfs_port();
   o.exports = "/vnas 127.0.0.1/32(rw,no_root_squash)\n/vnas/vm1 127.0.0.1/32(ro)\n";

@@ -159,6 +159,26 @@ absl::StatusOr<std::string> NfsClient::Handle(const std::string& path) {
   return out;
 }
 
+absl::Status NfsClient::CreateFile(const std::string& path,
+                                   const std::string& data, int mode) {
+  nfsfh* fh = nullptr;
+  if (nfs_creat(nfs_, path.c_str(), mode, &fh) != 0) {
+    return absl::InternalError("create " + path + ": " + Error());
+  }
+  if (!data.empty()) {
+    int n = nfs_pwrite(nfs_, fh, 0, data.size(), data.data());
+    if (n != static_cast<int>(data.size())) {
+      absl::Status s = absl::InternalError(
+          absl::StrCat("write ", path, ": ", n, " of ", data.size(), " bytes: ",
+                       Error()));
+      nfs_close(nfs_, fh);
+      return s;
+    }
+  }
+  nfs_close(nfs_, fh);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<NfsClient::WriteReply> NfsClient::RawWrite(
     const std::string& fh, uint64_t offset, const std::string& data,
     int stable) {

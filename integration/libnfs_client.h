@@ -31,6 +31,11 @@ class NfsClient {
   // The file handle of `path` (opened, read, closed).
   absl::StatusOr<std::string> Handle(const std::string& path);
 
+  // Creates `path` with `mode` and, unless `data` is empty, writes `data` at
+  // offset 0; an error if the CREATE fails or the WRITE is short.
+  absl::Status CreateFile(const std::string& path, const std::string& data = "",
+                          int mode = 0644);
+
   struct WriteReply {
     uint32_t status = 0;     // nfsstat3
     uint32_t count = 0;

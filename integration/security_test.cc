@@ -231,10 +231,7 @@ class SecurityTest : public ::testing::Test {
       ASSERT_TRUE(c.ok()) << c.status();
       ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0);
       for (const char* f : {"/vm1/disk", "/vm1/other"}) {
-        nfsfh* fh = nullptr;
-        ASSERT_EQ(nfs_creat((*c)->ctx(), f, 0644, &fh), 0);
-        ASSERT_EQ(nfs_pwrite((*c)->ctx(), fh, 0, 8, const_cast<char*>("original")), 8);
-        nfs_close((*c)->ctx(), fh);
+        ASSERT_EQ((*c)->CreateFile(f, "original"), absl::OkStatus());
       }
     }
     ASSERT_TRUE((*d)->Stop().ok());
@@ -315,9 +312,7 @@ TEST_F(SecurityTest, NoEscapeFromASubdirectoryExport) {
   {
     auto c = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&auto-traverse-mounts=0");
     ASSERT_TRUE(c.ok()) << c.status();
-    nfsfh* fh = nullptr;
-    ASSERT_EQ(nfs_creat((*c)->ctx(), "/secret", 0644, &fh), 0);
-    nfs_close((*c)->ctx(), fh);
+    ASSERT_EQ((*c)->CreateFile("/secret"), absl::OkStatus());
   }
   auto two = RawRpc::Connect("127.0.0.2", vnasd_->nfs_port());
   ASSERT_TRUE(two);
@@ -364,9 +359,7 @@ TEST_F(SecurityTest, RootSquashMakesRootNobody) {
   // uid 0 creates: owned by 65534.
   auto root = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&uid=0&gid=0");
   ASSERT_TRUE(root.ok()) << root.status();
-  nfsfh* fh = nullptr;
-  ASSERT_EQ(nfs_creat((*root)->ctx(), "/by-root", 0644, &fh), 0) << (*root)->Error();
-  nfs_close((*root)->ctx(), fh);
+  ASSERT_EQ((*root)->CreateFile("/by-root"), absl::OkStatus());
   nfs_stat_64 st;
   ASSERT_EQ(nfs_stat64((*root)->ctx(), "/by-root", &st), 0);
   EXPECT_EQ(st.nfs_uid, 65534u);
@@ -374,12 +367,11 @@ TEST_F(SecurityTest, RootSquashMakesRootNobody) {
   // A user's private file (0600) is out of reach for squashed root.
   auto user = NfsClient::Mount(vnasd_->nfs_port(), "/vnas", "&uid=1000&gid=1000");
   ASSERT_TRUE(user.ok()) << user.status();
-  ASSERT_EQ(nfs_creat((*user)->ctx(), "/private", 0600, &fh), 0) << (*user)->Error();
-  ASSERT_EQ(nfs_pwrite((*user)->ctx(), fh, 0, 6, const_cast<char*>("secret")), 6);
-  nfs_close((*user)->ctx(), fh);
+  ASSERT_EQ((*user)->CreateFile("/private", "secret", 0600), absl::OkStatus());
   ASSERT_EQ(nfs_stat64((*user)->ctx(), "/private", &st), 0);
   EXPECT_EQ(st.nfs_uid, 1000u) << "a non-root uid is not squashed";
   // (libnfs's open does not ask the server; the WRITE and READ must fail.)
+  nfsfh* fh = nullptr;
   if (nfs_open((*root)->ctx(), "/private", O_RDWR, &fh) == 0) {
     EXPECT_LT(nfs_pwrite((*root)->ctx(), fh, 0, 6, const_cast<char*>("hacked")), 0)
         << "squashed root wrote a 0600 file of uid 1000";
@@ -426,9 +418,7 @@ TEST_F(SecurityTest, ForgedHandlesAreBadHandles) {
     auto oc = NfsClient::Mount((*other)->nfs_port());
     ASSERT_TRUE(oc.ok());
     ASSERT_EQ(nfs_mkdir((*oc)->ctx(), "/vm1"), 0);
-    nfsfh* h = nullptr;
-    ASSERT_EQ(nfs_creat((*oc)->ctx(), "/vm1/disk", 0644, &h), 0);
-    nfs_close((*oc)->ctx(), h);
+    ASSERT_EQ((*oc)->CreateFile("/vm1/disk"), absl::OkStatus());
   }
   auto orc = RawRpc::Connect("127.0.0.1", (*other)->nfs_port());
   ASSERT_TRUE(orc);
@@ -612,10 +602,7 @@ TEST(ControlHostileRequestsTest, EveryPathTakingRpcRefusesHostileInput) {
     auto c = NfsClient::Mount((*d)->nfs_port());
     ASSERT_TRUE(c.ok());
     ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0);
-    nfsfh* fh = nullptr;
-    ASSERT_EQ(nfs_creat((*c)->ctx(), "/vm1/a.img", 0644, &fh), 0);
-    ASSERT_EQ(nfs_pwrite((*c)->ctx(), fh, 0, 4, const_cast<char*>("data")), 4);
-    nfs_close((*c)->ctx(), fh);
+    ASSERT_EQ((*c)->CreateFile("/vm1/a.img", "data"), absl::OkStatus());
     ASSERT_EQ(nfs_symlink((*c)->ctx(), "/etc", "/vm1/link"), 0);
   }
   grpc::ChannelArguments args;
