@@ -210,6 +210,9 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::StatusOr<Inode*> GetDir(InodeId ino) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Inode*> GetLiveDir(InodeId ino)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The inode of the entry `name` of directory `d`; ENOENT if there is none.
+  absl::StatusOr<Inode*> GetEntry(Inode* d, absl::string_view name)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Attr ToAttr(const Inode& n) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   static WccAttr Wcc(const Inode& n);
   Inode* NewInode(Txn& t, FileType type, uint32_t mode, uint32_t uid,

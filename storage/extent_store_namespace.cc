@@ -351,6 +351,15 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
   return r;
 }
 
+absl::StatusOr<Inode*> ExtentStoreImpl::GetEntry(Inode* d,
+                                                  absl::string_view name) {
+  auto it = d->entries.find(std::string(name));
+  if (it == d->entries.end()) {
+    return FsError(ENOENT, absl::StrCat("no entry '", name, "'"));
+  }
+  return inodes_.at(it->second.ino).get();
+}
+
 absl::StatusOr<CreateResult> ExtentStoreImpl::AddNode(
     InodeId dir, absl::string_view name, FileType type, uint32_t mode,
     uint32_t uid, uint32_t gid,
@@ -443,11 +452,7 @@ absl::StatusOr<Change> ExtentStoreImpl::Remove(InodeId dir,
   absl::MutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
-  auto it = d->entries.find(key);
-  if (it == d->entries.end()) {
-    return FsError(ENOENT, absl::StrCat("no entry '", name, "'"));
-  }
-  Inode* n = inodes_.at(it->second.ino).get();
+  VNAS_ASSIGN_OR_RETURN(Inode * n, GetEntry(d, name));
   if (n->is_dir()) return FsError(EISDIR, absl::StrCat("'", name, "' is a dir"));
   Change c;
   c.before = Wcc(*d);
@@ -468,11 +473,7 @@ absl::StatusOr<Change> ExtentStoreImpl::Rmdir(InodeId dir,
   absl::MutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
-  auto it = d->entries.find(key);
-  if (it == d->entries.end()) {
-    return FsError(ENOENT, absl::StrCat("no entry '", name, "'"));
-  }
-  Inode* n = inodes_.at(it->second.ino).get();
+  VNAS_ASSIGN_OR_RETURN(Inode * n, GetEntry(d, name));
   if (!n->is_dir()) return FsError(ENOTDIR, absl::StrCat("'", name, "'"));
   if (!n->entries.empty()) return FsError(ENOTEMPTY, absl::StrCat("'", name, "'"));
   Change c;
@@ -500,11 +501,7 @@ absl::StatusOr<ExtentStore::RenameResult> ExtentStoreImpl::Rename(
   }
   if (fd->rec.read_only) return FsError(EROFS, "snapshot directory");
   const std::string fkey(from_name), tkey(to_name);
-  auto fit = fd->entries.find(fkey);
-  if (fit == fd->entries.end()) {
-    return FsError(ENOENT, absl::StrCat("no entry '", from_name, "'"));
-  }
-  Inode* src = inodes_.at(fit->second.ino).get();
+  VNAS_ASSIGN_OR_RETURN(Inode * src, GetEntry(fd, from_name));
   RenameResult r;
   r.from_dir.before = Wcc(*fd);
   r.to_dir.before = Wcc(*td);
