@@ -48,12 +48,7 @@ class StoreTest : public ::testing::Test {
     EXPECT_EQ(r->count, data.size());
   }
   std::string Get(InodeId ino, uint64_t off, uint32_t n) {
-    std::string buf(n, '?');
-    auto r = store_->Read(ino, off, n, buf.data());
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return "";
-    buf.resize(r->count);
-    return buf;
+    return ReadBytes(store_.get(), ino, off, n);
   }
   void ExpectClean() {
     auto f = store_->Fsck();

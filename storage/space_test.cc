@@ -120,12 +120,7 @@ class SpaceTest : public ::testing::Test {
     EXPECT_TRUE(f->clean) << when << ":\n" << all;
   }
   std::string Read(InodeId ino, uint64_t off, uint32_t n) {
-    std::string buf(n, '?');
-    auto r = store_->Read(ino, off, n, buf.data());
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return "";
-    buf.resize(r->count);
-    return buf;
+    return ReadBytes(store_.get(), ino, off, n);
   }
 
   TestEnv env_;

@@ -23,4 +23,14 @@ void ReopenStore(const StoreOptions& opts,
   *store = std::move(*s);
 }
 
+std::string ReadBytes(ExtentStore* store, InodeId ino, uint64_t off,
+                      uint32_t n) {
+  std::string buf(n, '?');
+  auto r = store->Read(ino, off, n, buf.data());
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return "";
+  buf.resize(r->count);
+  return buf;
+}
+
 }  // namespace vnas::storage

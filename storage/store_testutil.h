@@ -17,6 +17,11 @@ std::string TempDir(const std::string& name);
 // fails the test.
 void ReopenStore(const StoreOptions& opts, std::unique_ptr<ExtentStore>* store);
 
+// Reads up to `n` bytes of `ino` at `off`; a failed read fails the test and
+// returns "".
+std::string ReadBytes(ExtentStore* store, InodeId ino, uint64_t off,
+                      uint32_t n);
+
 }  // namespace vnas::storage
 
 #endif  // VNAS_STORAGE_STORE_TESTUTIL_H_
