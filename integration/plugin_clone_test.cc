@@ -16,18 +16,8 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class PluginCloneTest : public ::testing::Test {
+class PluginCloneTest : public LiveTest {
  protected:
-  void SetUp() override {
-    auto live = StartLive();
-    ASSERT_TRUE(live.ok()) << live.status();
-    live_ = *std::move(live);
-  }
-
-  Json Ctl(const std::string& args, int want_exit = 0) {
-    return RunJson(live_->Vnasctl(), args, want_exit);
-  }
-
   Json Offload(const std::string& args, int want_exit) {
     return RunJson(live_->Offload(), args, want_exit);
   }
@@ -61,8 +51,6 @@ class PluginCloneTest : public ::testing::Test {
                              "scsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"vm-000002.vmdk\"\n")
                     .ok());
   }
-
-  std::unique_ptr<Live> live_;
 };
 
 TEST_F(PluginCloneTest, OffloadedCloneSharesExtentsAndLeavesReceipt) {

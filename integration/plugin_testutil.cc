@@ -184,6 +184,12 @@ Json RunJson(const std::string& prefix, const std::string& args, int want_exit) 
   return j.ok() ? *j : Json();
 }
 
+void LiveTest::SetUp() {
+  auto live = StartLive();
+  ASSERT_TRUE(live.ok()) << live.status();
+  live_ = *std::move(live);
+}
+
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::string s(n, '\0');

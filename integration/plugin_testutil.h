@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "integration/harness.h"
 #include "integration/libnfs_client.h"
 
@@ -77,6 +78,19 @@ harness::CommandResult RunCmd(const std::string& cmd, bool with_stderr = false,
 // Live::Offload()), expects exit code `want_exit` and parseable stdout, and
 // returns it parsed (a null value if it does not parse).
 Json RunJson(const std::string& prefix, const std::string& args, int want_exit);
+
+// A fixture with a live vnasd (StartLive) in `live_`.
+class LiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // Runs vnasctl with --json; checks the exit code; parses stdout.
+  Json Ctl(const std::string& args, int want_exit = 0) {
+    return RunJson(live_->Vnasctl(), args, want_exit);
+  }
+
+  std::unique_ptr<Live> live_;
+};
 
 // Deterministic bytes for test data.
 std::string RandomBytes(size_t n, uint32_t seed);

@@ -15,12 +15,10 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class VnasctlCommandsTest : public ::testing::Test {
+class VnasctlCommandsTest : public LiveTest {
  protected:
   void SetUp() override {
-    auto live = StartLive();
-    ASSERT_TRUE(live.ok()) << live.status();
-    live_ = *std::move(live);
+    ASSERT_NO_FATAL_FAILURE(LiveTest::SetUp());
     ASSERT_TRUE(live_->Write("vm1/vm1.vmdk",
                              "# Disk DescriptorFile\nversion=1\nCID=11111111\n"
                              "parentCID=ffffffff\ncreateType=\"vmfs\"\n"
@@ -32,10 +30,6 @@ class VnasctlCommandsTest : public ::testing::Test {
                     .ok());
   }
 
-  // Runs vnasctl with --json; checks the exit code; parses stdout.
-  Json Ctl(const std::string& args, int want_exit = 0) {
-    return RunJson(live_->Vnasctl(), args, want_exit);
-  }
   std::string Human(const std::string& args, int want_exit = 0) {
     auto r = RunCmd(live_->Vnasctl() + args, /*with_stderr=*/true);
     EXPECT_EQ(r.exit_code, want_exit) << args << ": " << r.output;
@@ -61,8 +55,6 @@ class VnasctlCommandsTest : public ::testing::Test {
     ASSERT_TRUE(live_->Write("vss/vm-flat.vmdk", RandomBytes(kMiB, 30)).ok());
     ASSERT_TRUE(live_->Write("vss/vm.vmx", "scsi0:0.fileName = \"vm-000002.vmdk\"\n").ok());
   }
-
-  std::unique_ptr<Live> live_;
 };
 
 TEST_F(VnasctlCommandsTest, StatusCapabilitiesMembersFsck) {
