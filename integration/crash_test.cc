@@ -131,6 +131,19 @@ struct WorkerModel {
 
 std::atomic<uint64_t> g_next_key{1};
 
+// Where each key was written (file path, block, stability), for failure
+// messages: a key found in the wrong place names its origin.
+absl::Mutex g_origin_mu;
+std::map<uint64_t, std::string>& KeyOrigins() {
+  static auto* m = new std::map<uint64_t, std::string>();
+  return *m;
+}
+std::string OriginOf(uint64_t key) {
+  absl::MutexLock l(&g_origin_mu);
+  auto it = KeyOrigins().find(key);
+  return it == KeyOrigins().end() ? "unknown origin" : it->second;
+}
+
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -289,6 +302,12 @@ void CrashTest::RunWorker(int k, uint64_t round) {
         uint64_t key = g_next_key++;
         keys.push_back(key);
         data += BlockData(key);
+        {
+          absl::MutexLock l(&g_origin_mu);
+          KeyOrigins()[key] = absl::StrCat("written to ", dir, "/", name,
+                                           " block ", first + i, " stable ",
+                                           stable);
+        }
         f.blocks[first + i].maybe.push_back(key);  // may land from now on
       }
       auto w = c.RawWrite(f.fh, first * kBlock, data, stable);
@@ -537,8 +556,9 @@ void CrashTest::VerifyWorker(int k, NfsClient& c, v1::Control::Stub& stub,
         ADD_FAILURE() << path << " block " << i << " (offset " << i * kBlock
                       << "): expected key " << b.durable << " (durable) or one of "
                       << b.maybe.size() << " later writes, got "
-                      << (got == BlockData(key) ? absl::StrCat("key ", key)
-                                                : std::string("garbage"));
+                      << (got == BlockData(key)
+                              ? absl::StrCat("key ", key, " (", OriginOf(key), ")")
+                              : std::string("garbage"));
         continue;
       }
       if (b.maybe.empty() && b.durable != 0) {
