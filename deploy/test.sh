@@ -35,6 +35,12 @@ e = sum(int(s.get("errors", 0)) for s in suites)
 print(t, f, e)
 PY
 )"
+    if [ "$status" = "FLAKY" ]; then
+      # Tagged flaky = True: failed at least once, passed on a retry. Said
+      # loudly; see the target's BUILD comment for the known bug behind it.
+      echo "FLAKY: $target failed at least one attempt and passed on a retry"
+      status=PASSED
+    fi
     if [ "${t:-0}" -eq 0 ]; then
       # A test without cases (a script test): the target's verdict counts.
       if [ "$status" = "PASSED" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
