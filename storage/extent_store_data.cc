@@ -226,7 +226,25 @@ absl::Status ExtentStoreImpl::ZeroRange(Txn& t, Inode* n, uint64_t off,
   return absl::OkStatus();
 }
 
+absl::Status ExtentStoreImpl::ZeroPastEof(Txn& t, Inode* n,
+                                         uint64_t new_size) {
+  const uint64_t old = n->rec.size;
+  if (new_size <= old || old % seg_ == 0) return absl::OkStatus();
+  const uint64_t e = tree_->Lookup(n->rec.maps, old / seg_);
+  if (e == 0) return absl::OkStatus();
+  const uint32_t a = static_cast<uint32_t>(old % seg_);
+  const uint32_t len =
+      static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, new_size - old));
+  std::string buf(len, '\0');
+  VNAS_RETURN_IF_ERROR(ReadSegment(e, a, len, buf.data()));
+  if (AllZero(buf.data(), len)) return absl::OkStatus();
+  return ZeroRange(t, n, old, len);
+}
+
 absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
+  if (size > n->rec.size) {
+    VNAS_RETURN_IF_ERROR(ZeroPastEof(t, n, size));
+  }
   if (size < n->rec.size) {
     if (size % seg_) {  // fail before changing anything
       std::string zeros(seg_ - size % seg_, '\0');
@@ -314,6 +332,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   Txn t;
   t.sync = stability != Stability::kUnstable;
   bool meta_changed = false;
+  if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
+    absl::Status z = ZeroPastEof(t, n, offset);
+    if (!z.ok()) {  // keep what was done: it is consistent
+      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      return z;
+    }
+  }
   absl::Status status;
   uint64_t pos = offset;
   while (pos < end) {

@@ -288,6 +288,11 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ZeroRange(Txn& t, Inode* n, uint64_t off, uint64_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Before the file grows to `new_size`: zeroes the bytes past EOF inside
+  // the segment that holds EOF when they are not zero (an in-place write
+  // past EOF whose size change died with the process leaves them behind).
+  absl::Status ZeroPastEof(Txn& t, Inode* n, uint64_t new_size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
   absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
 

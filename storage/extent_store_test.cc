@@ -482,5 +482,65 @@ TEST_F(StoreTest, MembersSpreadSequentialWrites) {
   for (auto& x : m) EXPECT_EQ(x.segments_used, 4u) << x.index;
 }
 
+
+// crash_test (integration) found a clone holding another file's FILE_SYNC
+// block that the model said was zero: vnasd was killed after an in-place
+// write past EOF reached the member file but before the batch that grows the
+// size; the bytes past EOF came back when the file was extended (SETATTR or a
+// write beyond EOF) and were shared by clones. Simulated here by writing
+// past EOF straight into the member file, then reopening.
+TEST_F(StoreTest, StaleBytesPastEofAfterKillStayHiddenOnExtendAndClone) {
+  opts_.dir = TempDir("pasteof");
+  opts_.num_members = 1;
+  Reopen();
+  constexpr uint32_t kB = 4096;
+  for (int via_write = 0; via_write < 2; ++via_write) {
+    const std::string name = "a" + std::to_string(via_write);
+    InodeId a = MakeFile(name);
+    Put(a, 0, std::string(8 * kB, 'x'));
+    SetAttrRequest shrink;
+    shrink.size = 4 * kB;
+    ASSERT_OK(store_->SetAttr(a, shrink));
+    // The lone member holds segment 0 of the first file at offset 0 and of
+    // the second file right after it; find A's by its data.
+    store_.reset();
+    auto f = env_->OpenFile(opts_.dir + "/member-0.dat", false);
+    ASSERT_OK(f);
+    uint64_t base = 0;
+    for (;; base += opts_.segment_size) {
+      std::string b(4 * kB, '\0');
+      ASSERT_OK_S((*f)->PRead(base, b.size(), b.data()));
+      if (b == std::string(4 * kB, 'x')) {
+        std::string z(4 * kB, '\0');
+        ASSERT_OK_S((*f)->PRead(base + 4 * kB, z.size(), z.data()));
+        if (z == std::string(4 * kB, '\0')) break;
+      }
+      ASSERT_LT(base, uint64_t{16} * opts_.segment_size);
+    }
+    ASSERT_OK_S((*f)->PWrite(base + 6 * kB, std::string(kB, 'K')));
+    f->reset();
+    Reopen();
+    EXPECT_EQ(store_->GetAttr(a)->size, 4 * kB);
+    if (via_write) {
+      Put(a, 10 * kB, std::string(kB, 'w'));
+    } else {
+      SetAttrRequest grow;
+      grow.size = 12 * kB;
+      ASSERT_OK(store_->SetAttr(a, grow));
+    }
+    auto c = store_->CloneFile(a, kRootInode, "clone_" + name, true);
+    ASSERT_OK(c);
+    Put(a, 6 * kB, std::string(kB, 'y'));
+    EXPECT_TRUE(Get(c->attr.ino, 6 * kB, kB) == std::string(kB, '\0'))
+        << "the clone shows bytes that were past EOF (" << name << ")";
+    EXPECT_TRUE(Get(a, 4 * kB, 2 * kB) == std::string(2 * kB, '\0'))
+        << "the extended file shows bytes that were past EOF (" << name << ")";
+    Reopen();
+    EXPECT_TRUE(Get(c->attr.ino, 4 * kB, 6 * kB) == std::string(6 * kB, '\0'))
+        << "after reopen (" << name << ")";
+    ExpectClean();
+  }
+}
+
 }  // namespace
 }  // namespace vnas::storage
