@@ -1,0 +1,202 @@
+// group_commit.cc — the leader/follower commit queue (contract in the header).
+#include "storage/commit/group_commit.h"
+
+#include <utility>
+
+namespace vnas::storage {
+
+GroupCommit::GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
+                         RocksErrorFn rocks_error)
+    : db_(db),
+      sync_members_(std::move(sync_members)),
+      rocks_error_(std::move(rocks_error)) {}
+
+GroupCommit::Ticket GroupCommit::Enqueue(rocksdb::WriteBatch batch,
+                                         std::set<uint32_t> members,
+                                         Need need) {
+  auto r = std::make_shared<Request>();
+  r->batch = std::move(batch);
+  r->members = std::move(members);
+  r->need = need;
+  absl::MutexLock l(&mu_);
+  r->seq = next_seq_++;
+  if (needs_reload_) {
+    // Built on mirrors that hold a change RocksDB refused.
+    r->done = true;
+    r->status = reload_cause_;
+    return r;
+  }
+  queue_.push_back(r);
+  return r;
+}
+
+uint64_t GroupCommit::next_seq() const {
+  absl::MutexLock l(&mu_);
+  return next_seq_;
+}
+
+bool GroupCommit::needs_reload() const {
+  absl::MutexLock l(&mu_);
+  return needs_reload_;
+}
+
+void GroupCommit::Reloaded() {
+  absl::MutexLock l(&mu_);
+  needs_reload_ = false;
+  reload_cause_ = absl::OkStatus();
+}
+
+absl::Status GroupCommit::Wait(const Ticket& t) {
+  if (!t) return absl::OkStatus();
+  absl::MutexLock l(&mu_);
+  while (!t->done) {
+    if (leader_) {
+      cv_.Wait(&mu_);
+      continue;
+    }
+    leader_ = true;
+    while (!t->done && !queue_.empty()) {
+      std::deque<Ticket> group;
+      group.swap(queue_);
+      mu_.Unlock();
+      absl::Status write_err = RunGroup(group);
+      mu_.Lock();
+      for (const Ticket& r : group) r->done = true;
+      if (!write_err.ok()) {
+        needs_reload_ = true;
+        reload_cause_ = write_err;
+        for (const Ticket& r : queue_) {
+          r->status = write_err;
+          r->done = true;
+        }
+        queue_.clear();
+      }
+    }
+    leader_ = false;
+    cv_.SignalAll();
+  }
+  return t->status;
+}
+
+absl::Status GroupCommit::Flush() {
+  absl::Status s;
+  {
+    // A barrier: no batch, no members of its own.
+    Ticket t = Enqueue(rocksdb::WriteBatch(), {}, Need::kDurable);
+    s = Wait(t);
+  }
+  return s;
+}
+
+absl::Status GroupCommit::Drain() {
+  return Wait(Enqueue(rocksdb::WriteBatch(), {}, Need::kWritten));
+}
+
+absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {
+  if (db_error_) {
+    // The cause of the earlier failure (a full file system) may be gone.
+    rocksdb::Status rs = db_->Resume();
+    if (!rs.ok()) return rocks_error_(rs, "resume metadata database");
+    db_error_ = false;
+  }
+  if (batch == nullptr) {
+    // Only the log needs syncing. SyncWAL on a WAL writer that failed aborts
+    // in Debian's RocksDB build (an assertion): Resume() ran first, above.
+    rocksdb::Status rs = db_->SyncWAL();
+    if (!rs.ok()) {
+      db_error_ = true;
+      return rocks_error_(rs, "sync metadata log");
+    }
+    return absl::OkStatus();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  rocksdb::Status rs = db_->Write(wo, batch);
+  if (!rs.ok()) {
+    // RocksDB may now hold a background error that only Resume() clears.
+    db_error_ = true;
+    return rocks_error_(rs, "metadata write");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
+  bool durable = false, data = false;
+  std::set<uint32_t> members;
+  int last = -1;  // the last request with a non-empty batch
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Request& r = *group[i];
+    members.insert(r.members.begin(), r.members.end());
+    durable |= r.need == Need::kDurable;
+    data |= r.need == Need::kDataDurable;
+    if (r.batch.Count() > 0) last = static_cast<int>(i);
+  }
+
+  // 1. Member data first: a mapping must never be durable before its data.
+  absl::Status sync_err;
+  if (durable || data) {
+    std::set<uint32_t> to_sync = members;
+    if (durable) to_sync.insert(unsynced_members_.begin(), unsynced_members_.end());
+    std::set<uint32_t> failed;
+    if (!to_sync.empty()) sync_err = sync_members_(to_sync, &failed);
+    for (uint32_t m : to_sync) {
+      if (failed.count(m)) {
+        unsynced_members_.insert(m);
+      } else {
+        unsynced_members_.erase(m);
+      }
+    }
+  } else {
+    unsynced_members_.insert(members.begin(), members.end());
+  }
+
+  // 2. The batches, in order; the last one synced when the group must be
+  // durable (a synced write syncs the log, and so every batch before it).
+  const bool sync_log = durable && sync_err.ok();
+  absl::Status write_err;
+  size_t fail_at = group.size();
+  bool wrote_unsynced = false;
+  for (size_t i = 0; i < group.size(); ++i) {
+    Request& r = *group[i];
+    if (r.batch.Count() == 0) continue;
+    const bool sync = sync_log && static_cast<int>(i) == last;
+    write_err = WriteOne(&r.batch, sync);
+    if (!write_err.ok()) {
+      fail_at = i;
+      break;
+    }
+    wrote_unsynced |= !sync;
+  }
+  absl::Status log_err;
+  if (write_err.ok() && sync_log && last < 0 && db_unsynced_) {
+    log_err = WriteOne(nullptr, true);
+  }
+  if (write_err.ok()) {
+    if (sync_log && log_err.ok()) {
+      db_unsynced_ = false;
+      durable_seq_.store(group.back()->seq, std::memory_order_release);
+    } else if (wrote_unsynced) {
+      db_unsynced_ = true;
+    }
+  }
+
+  for (size_t i = 0; i < group.size(); ++i) {
+    Request& r = *group[i];
+    if (i >= fail_at) {
+      r.status = write_err;
+    } else if (r.need == Need::kWritten) {
+      r.status = absl::OkStatus();
+    } else if (!write_err.ok()) {
+      r.status = write_err;  // written, but the group's sync never came
+    } else if (!sync_err.ok()) {
+      r.status = sync_err;
+    } else if (r.need == Need::kDurable && !log_err.ok()) {
+      r.status = log_err;
+    } else {
+      r.status = absl::OkStatus();
+    }
+  }
+  return write_err;
+}
+
+}  // namespace vnas::storage

@@ -1,0 +1,141 @@
+// group_commit.h — ordered group commit of the extent store's metadata.
+//
+// The store changes its in-memory mirrors under its metadata lock and hands
+// the RocksDB batch that persists the change to Enqueue() before it lets go of
+// that lock, so the queue's order is the order of the changes. Then, with no
+// store lock held, the caller Wait()s. One waiter at a time is the leader: it
+// takes everything queued, syncs the member files the group wrote, and then
+// writes the group's batches in queue order, syncing the metadata log once
+// for the whole group. Concurrent stable writers and namespace changes thus
+// share one fsync of each file instead of queuing behind each other's.
+//
+// Contract (what the crash tests check):
+//  * Order: batches reach RocksDB in Enqueue() order, only from the leader.
+//  * Data before mapping: a group's member files are synced before any of
+//    its batches is written with sync, so a durable mapping never points at
+//    data that was not durable. Batches of unstable changes (kWritten) are
+//    written unsynced; their members are remembered and synced, with every
+//    earlier unsynced batch, by the next durable group.
+//  * A Ticket's Wait() returns OK only once its need is met: kWritten: the
+//    batch is in RocksDB (visible to readers of the DB); kDataDurable: also
+//    its member data is on disk; kDurable: also the batch and all before it.
+//  * Failure: when a batch write fails, that batch and every later one (in
+//    the group and still queued) fail with the error, as do requests that
+//    are enqueued afterwards, until the store reloads its mirrors from
+//    RocksDB and calls Reloaded(). Member sync errors fail only the requests
+//    that needed durability; the batches are still written, unsynced.
+//
+// Thread safety: all methods are thread-safe. Enqueue() is called with the
+// store's metadata lock held; the leader never takes that lock, so a caller
+// may Flush() while holding it.
+#ifndef VNAS_STORAGE_COMMIT_GROUP_COMMIT_H_
+#define VNAS_STORAGE_COMMIT_GROUP_COMMIT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace vnas::storage {
+
+class GroupCommit {
+ public:
+  enum class Need {
+    kWritten,      // unstable: in RocksDB, not synced
+    kDataDurable,  // stable data, metadata may stay unsynced (mtime only)
+    kDurable,      // data and metadata durable
+  };
+
+  // Syncs the member files in `members`; puts those whose sync failed into
+  // `failed` and returns the first error.
+  using SyncMembersFn = std::function<absl::Status(
+      const std::set<uint32_t>& members, std::set<uint32_t>* failed)>;
+  // Maps a RocksDB failure to the store's error.
+  using RocksErrorFn =
+      std::function<absl::Status(const rocksdb::Status&, const char* what)>;
+
+  struct Request;
+  using Ticket = std::shared_ptr<Request>;
+
+  GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
+              RocksErrorFn rocks_error);
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  // Queues `batch` (may be empty: a pure durability barrier) with the member
+  // files its change wrote. Never blocks on I/O.
+  Ticket Enqueue(rocksdb::WriteBatch batch, std::set<uint32_t> members,
+                 Need need);
+
+  // Blocks until the ticket's need is met or it failed. A null ticket is OK.
+  absl::Status Wait(const Ticket& ticket);
+
+  // Makes everything queued so far durable (the members written by unstable
+  // changes and the metadata log included): NFS COMMIT.
+  absl::Status Flush();
+
+  // Waits until every batch enqueued so far is written (or failed).
+  absl::Status Drain();
+
+  // True after a batch write failed, until Reloaded(): the store's mirrors
+  // hold changes RocksDB does not; it must reload them before changing
+  // anything.
+  bool needs_reload() const;
+  void Reloaded();
+
+  // The newest ticket sequence number known durable; every change enqueued
+  // up to it is durable. Cheap (atomic).
+  uint64_t durable_seq() const {
+    return durable_seq_.load(std::memory_order_acquire);
+  }
+  // The sequence number the next Enqueue() will get.
+  uint64_t next_seq() const;
+
+  struct Request {
+    uint64_t seq = 0;
+    rocksdb::WriteBatch batch;
+    std::set<uint32_t> members;
+    Need need = Need::kWritten;
+    bool done = false;  // guarded by the GroupCommit's mutex
+    absl::Status status;
+  };
+
+ private:
+  // Runs one group as the leader (no lock held), setting each request's
+  // status; returns the batch write error, if any (the mirrors then need a
+  // reload).
+  absl::Status RunGroup(std::deque<Ticket>& group);
+  // Writes `batch` (nullptr: only syncs the log), resuming RocksDB first
+  // after an earlier failure.
+  absl::Status WriteOne(rocksdb::WriteBatch* batch, bool sync);
+
+  rocksdb::DB* const db_;
+  const SyncMembersFn sync_members_;
+  const RocksErrorFn rocks_error_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // the leader handed over
+  std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  bool leader_ ABSL_GUARDED_BY(mu_) = false;
+  bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status reload_cause_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> durable_seq_{0};
+
+  // ---- leader only (one at a time, handed over under mu_) ----
+  std::set<uint32_t> unsynced_members_;  // written by unsynced batches
+  bool db_unsynced_ = false;             // an unsynced batch was written
+  bool db_error_ = false;                // RocksDB may need Resume()
+};
+
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_COMMIT_GROUP_COMMIT_H_

@@ -1,0 +1,258 @@
+// group_commit_test.cc — GroupCommit over a real RocksDB with simulated
+// member files: order, data-before-mapping, grouping and failures.
+#include "storage/commit/group_commit.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+
+namespace vnas::storage {
+namespace {
+
+using Need = GroupCommit::Need;
+
+// Member files as the test sees them: data written (pending) and synced.
+struct Members {
+  absl::Mutex mu;
+  std::map<uint32_t, std::set<int>> pending, durable;
+  std::set<uint32_t> fail;  // members whose sync fails
+  int calls = 0;
+  std::vector<std::set<uint32_t>> synced_sets;
+  absl::Duration delay = absl::ZeroDuration();
+  std::function<void()> on_sync;  // runs before the sync completes
+
+  void Write(uint32_t m, int id) {
+    absl::MutexLock l(&mu);
+    pending[m].insert(id);
+  }
+  bool IsDurable(uint32_t m, int id) {
+    absl::MutexLock l(&mu);
+    return durable[m].count(id) > 0;
+  }
+  absl::Status Sync(const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
+    if (on_sync) on_sync();
+    absl::SleepFor(delay);
+    absl::MutexLock l(&mu);
+    ++calls;
+    synced_sets.push_back(ms);
+    absl::Status first;
+    for (uint32_t m : ms) {
+      if (fail.count(m)) {
+        failed->insert(m);
+        if (first.ok()) first = absl::DataLossError("member sync failed");
+        continue;
+      }
+      durable[m].insert(pending[m].begin(), pending[m].end());
+      pending[m].clear();
+    }
+    return first;
+  }
+};
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(base ? base : "/tmp", "/gc-", ::getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &db).ok());
+    db_.reset(db);
+    gc_ = std::make_unique<GroupCommit>(
+        db_.get(),
+        [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
+          return members_.Sync(ms, failed);
+        },
+        [](const rocksdb::Status& s, const char* what) {
+          return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+        });
+  }
+  void TearDown() override {
+    gc_.reset();
+    db_.reset();
+    rocksdb::DestroyDB(dir_, rocksdb::Options()).PermitUncheckedError();
+  }
+
+  std::string Get(const std::string& k) {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, &v);
+    return s.ok() ? v : "";
+  }
+
+  // One change: data for `id` in member `m`, a batch naming it; enqueued
+  // under `store_mu` as the store does.
+  GroupCommit::Ticket Change(absl::Mutex* store_mu, int id, uint32_t m,
+                             Need need) {
+    absl::MutexLock l(store_mu);
+    members_.Write(m, id);
+    rocksdb::WriteBatch b;
+    b.Put(absl::StrCat("r", id), std::to_string(m)).PermitUncheckedError();
+    b.Put("last", std::to_string(id)).PermitUncheckedError();
+    last_ = id;
+    return gc_->Enqueue(std::move(b), {m}, need);
+  }
+
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  Members members_;
+  std::unique_ptr<GroupCommit> gc_;
+  int last_ = -1;
+};
+
+TEST_F(GroupCommitTest, ConcurrentDurableChangesShareSyncsKeepOrderAndData) {
+  members_.delay = absl::Milliseconds(3);
+  // Inside every sync: no durable change's key is in RocksDB while its data
+  // is still only pending (the mapping never gets ahead of the data).
+  std::map<int, Need> needs;
+  absl::Mutex needs_mu;
+  std::atomic<int> violations{0};
+  members_.on_sync = [&] {
+    absl::MutexLock nl(&needs_mu);
+    absl::MutexLock ml(&members_.mu);
+    for (const auto& [m, ids] : members_.pending) {
+      for (int id : ids) {
+        if (needs[id] != Need::kWritten &&
+            !Get(absl::StrCat("r", id)).empty()) {
+          ++violations;
+        }
+      }
+    }
+  };
+  absl::Mutex store_mu;
+  constexpr int kThreads = 8, kEach = 25;
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const int id = next++;
+        const Need need = i % 5 == 0 ? Need::kWritten : Need::kDurable;
+        {
+          absl::MutexLock nl(&needs_mu);
+          needs[id] = need;
+        }
+        const uint32_t m = static_cast<uint32_t>((id + t) % 4);
+        GroupCommit::Ticket tk = Change(&store_mu, id, m, need);
+        if (!gc_->Wait(tk).ok()) ++failures;
+        // Acknowledged: the key is readable; durable data is on disk.
+        if (Get(absl::StrCat("r", id)) != std::to_string(m)) ++failures;
+        if (need == Need::kDurable && !members_.IsDurable(m, id)) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(violations.load(), 0);
+  // Batches reached RocksDB in enqueue order: the last enqueued wrote last.
+  EXPECT_EQ(Get("last"), std::to_string(last_));
+  // Grouping: far fewer syncs than durable changes.
+  EXPECT_LT(members_.calls, kThreads * kEach / 2) << members_.calls;
+  EXPECT_GT(gc_->durable_seq(), 0u);
+}
+
+TEST_F(GroupCommitTest, UnstableChangesAreSyncedByTheNextDurableGroup) {
+  absl::Mutex store_mu;
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 1, 2, Need::kWritten)).ok());
+  EXPECT_EQ(Get("r1"), "2");
+  EXPECT_EQ(members_.calls, 0);  // unstable: nothing synced
+  EXPECT_FALSE(members_.IsDurable(2, 1));
+  EXPECT_EQ(gc_->durable_seq(), 0u);
+  // A durable change in another member also syncs member 2 (its batch
+  // becomes durable with the log).
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 2, 0, Need::kDurable)).ok());
+  EXPECT_TRUE(members_.IsDurable(2, 1));
+  EXPECT_TRUE(members_.IsDurable(0, 2));
+  // Flush with nothing unsynced syncs nothing.
+  const int calls = members_.calls;
+  ASSERT_TRUE(gc_->Flush().ok());
+  EXPECT_EQ(members_.calls, calls);
+  // Flush after an unstable change syncs its member.
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 3, 1, Need::kWritten)).ok());
+  ASSERT_TRUE(gc_->Flush().ok());
+  EXPECT_TRUE(members_.IsDurable(1, 3));
+}
+
+TEST_F(GroupCommitTest, DataDurableSyncsDataButNotTheOtherMembers) {
+  absl::Mutex store_mu;
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 1, 3, Need::kWritten)).ok());
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 2, 0, Need::kDataDurable)).ok());
+  EXPECT_TRUE(members_.IsDurable(0, 2));
+  EXPECT_FALSE(members_.IsDurable(3, 1));  // not needed for in-place data
+  ASSERT_TRUE(gc_->Flush().ok());
+  EXPECT_TRUE(members_.IsDurable(3, 1));
+}
+
+TEST_F(GroupCommitTest, MemberSyncFailureFailsDurableChangesOnlyAndIsRetried) {
+  absl::Mutex store_mu;
+  {
+    absl::MutexLock l(&members_.mu);
+    members_.fail = {2};
+  }
+  absl::Status s = gc_->Wait(Change(&store_mu, 1, 2, Need::kDurable));
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(Get("r1"), "2");  // the change is recorded, unsynced
+  EXPECT_TRUE(gc_->Wait(Change(&store_mu, 2, 2, Need::kWritten)).ok());
+  EXPECT_FALSE(gc_->Flush().ok());
+  EXPECT_FALSE(gc_->needs_reload());
+  {
+    absl::MutexLock l(&members_.mu);
+    members_.fail.clear();
+  }
+  // The failed member is still owed a sync: the next flush does it.
+  ASSERT_TRUE(gc_->Flush().ok());
+  EXPECT_TRUE(members_.IsDurable(2, 1));
+  EXPECT_TRUE(members_.IsDurable(2, 2));
+}
+
+TEST_F(GroupCommitTest, FailedBatchFailsItAndLaterOnesUntilReloaded) {
+  absl::Mutex store_mu;
+  GroupCommit::Ticket bad, after;
+  {
+    absl::MutexLock l(&store_mu);
+    rocksdb::WriteBatch b;
+    // No merge operator is configured: RocksDB refuses the batch.
+    b.Merge("m", "x").PermitUncheckedError();
+    bad = gc_->Enqueue(std::move(b), {}, Need::kDurable);
+    rocksdb::WriteBatch c;
+    c.Put("after", "1").PermitUncheckedError();
+    after = gc_->Enqueue(std::move(c), {}, Need::kWritten);
+  }
+  EXPECT_FALSE(gc_->Wait(bad).ok());
+  EXPECT_FALSE(gc_->Wait(after).ok());
+  EXPECT_EQ(Get("after"), "");
+  EXPECT_TRUE(gc_->needs_reload());
+  // Until the store reloads its mirrors, nothing new is accepted.
+  GroupCommit::Ticket refused = Change(&store_mu, 5, 0, Need::kWritten);
+  EXPECT_TRUE(refused->done);  // failed at once, never queued
+  EXPECT_FALSE(gc_->Wait(refused).ok());
+  EXPECT_EQ(Get("r5"), "");
+  // After the reload, changes are queued for RocksDB again.
+  gc_->Reloaded();
+  EXPECT_FALSE(gc_->needs_reload());
+  GroupCommit::Ticket queued = Change(&store_mu, 6, 0, Need::kWritten);
+  EXPECT_FALSE(queued->done);
+  gc_->Wait(queued).IgnoreError();  // RocksDB's answer: it failed a batch
+}
+
+TEST_F(GroupCommitTest, NullTicketAndEmptyBarriersAreOk) {
+  EXPECT_TRUE(gc_->Wait(nullptr).ok());
+  EXPECT_TRUE(gc_->Drain().ok());
+  EXPECT_TRUE(gc_->Flush().ok());
+  EXPECT_EQ(members_.calls, 0);
+}
+
+}  // namespace
+}  // namespace vnas::storage
