@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/write_batch.h"
 #include "storage/alloc/allocator.h"
+#include "storage/alloc/quarantine_allocator.h"
 #include "storage/meta/keys.h"
 
 namespace vnas::storage {
@@ -110,8 +111,21 @@ TEST_P(AllocatorContract, PersistAndLoadRoundTrip) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, AllocatorContract,
-    ::testing::Values(Impl{"bitmap", [](uint32_t m) {
-                             return NewBitmapAllocator(m);
+    ::testing::Values(Impl{"bitmap",
+                           [](uint32_t m) { return NewBitmapAllocator(m); }},
+                      // Quarantine with every change durable at once: the
+                      // wrapper must keep the wrapped allocator's contract.
+                      Impl{"quarantine_durable",
+                           [](uint32_t m) -> std::unique_ptr<Allocator> {
+                             struct Durable : QuarantineAllocator {
+                               using QuarantineAllocator::QuarantineAllocator;
+                               void Free(uint32_t mem, uint64_t seg) override {
+                                 QuarantineAllocator::Free(mem, seg);
+                                 Release(~uint64_t{0});
+                               }
+                             };
+                             return std::make_unique<Durable>(
+                                 NewBitmapAllocator(m));
                            }}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -1,0 +1,35 @@
+// quarantine_allocator.cc — see the header.
+#include "storage/alloc/quarantine_allocator.h"
+
+#include <vector>
+
+namespace vnas::storage {
+
+void QuarantineAllocator::Free(uint32_t member, uint64_t seg) {
+  if (!inner_->IsUsed(member, seg)) return;
+  inner_->Free(member, seg);
+  if (held_.insert({member, seg}).second) {
+    by_epoch_.emplace(epoch_, std::make_pair(member, seg));
+  }
+}
+
+void QuarantineAllocator::Release(uint64_t durable_epoch) {
+  auto end = by_epoch_.upper_bound(durable_epoch);
+  for (auto it = by_epoch_.begin(); it != end; ++it) held_.erase(it->second);
+  by_epoch_.erase(by_epoch_.begin(), end);
+}
+
+std::optional<uint64_t> QuarantineAllocator::Allocate(uint32_t member) {
+  if (held_.empty()) return inner_->Allocate(member);
+  // Take segments until one is not quarantined, then give the skipped ones
+  // back (their bits end as they were; only their chunks are rewritten).
+  std::vector<uint64_t> skipped;
+  std::optional<uint64_t> got;
+  while ((got = inner_->Allocate(member)) && held_.count({member, *got})) {
+    skipped.push_back(*got);
+  }
+  for (uint64_t s : skipped) inner_->Free(member, s);
+  return got;
+}
+
+}  // namespace vnas::storage
