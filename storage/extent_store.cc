@@ -56,7 +56,7 @@ class StderrLogger final : public rocksdb::Logger {
 // free space as unknown. RocksDB then leaves a no-space error to its user
 // instead of starting its own recovery (SstFileManager polls every 5 s until
 // write_buffer_size bytes are free, and meanwhile DB::Resume() fails Busy);
-// the store calls Resume() itself on the next mutation (WriteBatchNow).
+// the store calls Resume() itself before its next write (GroupCommit).
 class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
  public:
   explicit NoFreeSpaceEnv(rocksdb::Env* target) : rocksdb::EnvWrapper(target) {}
@@ -72,6 +72,11 @@ class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
 
 
 ExtentStoreImpl::~ExtentStoreImpl() {
+  if (gc_) {
+    // A clean close leaves nothing unsynced.
+    gc_->Flush().IgnoreError();
+    gc_.reset();
+  }
   if (db_) {
     db_->Close().PermitUncheckedError();  // best effort; nothing to report to
   }
@@ -114,6 +119,14 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     return err;
   }
   db_.reset(raw);
+  gc_ = std::make_unique<GroupCommit>(
+      db_.get(),
+      [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
+        return SyncMembers(ms, failed);
+      },
+      [](const rocksdb::Status& rs, const char* what) {
+        return RocksError(rs, what);
+      });
 
   absl::MutexLock l(&mu_);
   std::string sb_value;
@@ -188,7 +201,6 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     VNAS_ASSIGN_OR_RETURN(capacity_, env_->FilesystemSize(options.dir));
   }
   cap_segs_ = capacity_ / seg_;
-  dirty_gen_.assign(nmembers_, 0);
   backed_segs_.assign(nmembers_, 0);
   for (uint32_t i = 0; i < nmembers_; ++i) {
     VNAS_ASSIGN_OR_RETURN(uint64_t size, members_[i]->file->Size());
@@ -234,7 +246,9 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     inodes_[kRootInode] = std::move(root);
     t.inodes.insert(kRootInode);
     t.counters = true;
-    return CommitTxn(t);
+    CommitTxn(t);
+    GroupCommit::Ticket created = std::move(pending_);
+    return gc_->Wait(created);  // the leader never takes mu_
   }
 
   return absl::OkStatus();
@@ -248,7 +262,7 @@ absl::Status ExtentStoreImpl::LoadMirrors() {
   next_snap_ = 1;
   total_outstanding_ = 0;
   tree_.reset();  // refers to alloc_
-  alloc_ = NewBitmapAllocator(nmembers_);
+  alloc_ = std::make_unique<QuarantineAllocator>(NewBitmapAllocator(nmembers_));
   for (uint32_t i = 0; i < nmembers_; ++i) {
     alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);
   }

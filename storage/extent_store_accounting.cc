@@ -91,12 +91,15 @@ std::vector<MemberStats> ExtentStoreImpl::Members() {
 // recomputes every reference count from the references themselves.
 absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
   // A RocksDB snapshot and the mirrors' sizes taken at the same moment (no
-  // mutation is half done while mu_ is held shared); the scan runs unlocked.
+  // mutation is half done while mu_ is held); the scan runs unlocked.
   const rocksdb::Snapshot* snap = nullptr;
   uint64_t mirror_inodes, mirror_extents, mirror_pages, mirror_used;
   {
-    absl::ReaderMutexLock l(&mu_);
-    VNAS_RETURN_IF_ERROR(Usable());
+    // Exclusive, and with every queued batch written, so RocksDB holds what
+    // the mirrors hold (the commit leader never takes mu_).
+    absl::MutexLock l(&mu_);
+    VNAS_RETURN_IF_ERROR(PrepareMutation());
+    VNAS_RETURN_IF_ERROR(gc_->Drain());
     snap = db_->GetSnapshot();
     mirror_inodes = inodes_.size();
     mirror_extents = tree_->extents();
@@ -426,7 +429,7 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AppendLog(absl::string_view log,
       log.find('\0') != absl::string_view::npos) {
     return FsError(EINVAL, "bad log name");
   }
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<uint64_t> {
   VNAS_RETURN_IF_ERROR(Usable());
   LogState& st = logs_[std::string(log)];
   Txn t;
@@ -437,10 +440,11 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AppendLog(absl::string_view log,
     t.batch.Delete(meta::LogKey(log, first)).PermitUncheckedError();
     ++first;
   }
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   st.next = seq + 1;
   st.first = first;
   return seq;
+  });
 }
 
 absl::StatusOr<std::vector<ExtentStore::LogRecord>> ExtentStoreImpl::ReadLog(

@@ -95,7 +95,7 @@ Inode* ExtentStoreImpl::CloneTree(
 absl::StatusOr<CreateResult> ExtentStoreImpl::CloneFile(
     InodeId src, InodeId dst_dir, absl::string_view dst_name, bool guarded) {
   VNAS_RETURN_IF_ERROR(CheckName(dst_name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * s, Get(src));
   if (s->is_dir()) return FsError(EISDIR, "clone of a directory");
   if (!s->is_reg()) return FsError(EINVAL, "clone of a non-file");
@@ -127,10 +127,11 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::CloneFile(
   AddEntry(t, d, key, c->ino);
   Touch(t, d, true, now);
   if (s->rec.reserve) RecomputeOutstanding(s);
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.attr = ToAttr(*c);
   r.dir.after = ToAttr(*d);
   return r;
+  });
 }
 
 SnapshotInfo ExtentStoreImpl::InfoOf(uint64_t id,
@@ -151,7 +152,7 @@ absl::StatusOr<SnapshotInfo> ExtentStoreImpl::CreateSnapshot(
   if (name.empty() || name.size() > kMaxName) {
     return FsError(EINVAL, "bad snapshot name");
   }
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<SnapshotInfo> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->rec.read_only) return FsError(EXDEV, "snapshot of a snapshot");
   if (!n->is_reg() && !n->is_dir()) {
@@ -179,8 +180,9 @@ absl::StatusOr<SnapshotInfo> ExtentStoreImpl::CreateSnapshot(
       .PermitUncheckedError();
   snaps_[id] = rec;
   RecomputeAllOutstanding();
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   return InfoOf(id, rec.rec);
+  });
 }
 
 absl::StatusOr<std::vector<SnapshotInfo>> ExtentStoreImpl::ListSnapshots(
@@ -204,7 +206,7 @@ void ExtentStoreImpl::DeleteSnapshotTree(Txn& t, Inode* root) {
 }
 
 absl::Status ExtentStoreImpl::DeleteSnapshot(uint64_t snapshot_id) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::Status {
   VNAS_RETURN_IF_ERROR(Usable());
   auto it = snaps_.find(snapshot_id);
   if (it == snaps_.end()) {
@@ -216,7 +218,9 @@ absl::Status ExtentStoreImpl::DeleteSnapshot(uint64_t snapshot_id) {
   t.batch.Delete(meta::SnapshotKey(snapshot_id)).PermitUncheckedError();
   snaps_.erase(it);
   RecomputeAllOutstanding();
-  return CommitTxn(t);
+  CommitTxn(t);
+  return absl::OkStatus();
+  });
 }
 
 void ExtentStoreImpl::RestoreFile(Txn& t, Inode* live, const Inode& snap,
@@ -280,7 +284,7 @@ void ExtentStoreImpl::RestoreDir(Txn& t, Inode* live, const Inode& snap,
 }
 
 absl::Status ExtentStoreImpl::RestoreSnapshot(uint64_t snapshot_id) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::Status {
   VNAS_RETURN_IF_ERROR(Usable());
   auto it = snaps_.find(snapshot_id);
   if (it == snaps_.end()) {
@@ -304,13 +308,15 @@ absl::Status ExtentStoreImpl::RestoreSnapshot(uint64_t snapshot_id) {
     RestoreDir(t, live, snap, now);
   }
   RecomputeAllOutstanding();
-  return CommitTxn(t);
+  CommitTxn(t);
+  return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<CreateResult> ExtentStoreImpl::CloneSnapshot(
     uint64_t snapshot_id, InodeId dst_dir, absl::string_view dst_name) {
   VNAS_RETURN_IF_ERROR(CheckName(dst_name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_RETURN_IF_ERROR(Usable());
   auto it = snaps_.find(snapshot_id);
   if (it == snaps_.end()) {
@@ -330,14 +336,15 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::CloneSnapshot(
   AddEntry(t, d, key, c->ino);
   if (c->is_dir()) ++d->rec.nlink;
   Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.attr = ToAttr(*c);
   r.dir.after = ToAttr(*d);
   return r;
+  });
 }
 
 absl::StatusOr<Attr> ExtentStoreImpl::Reserve(InodeId ino, uint64_t size) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<Attr> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "reserve a directory");
   if (!n->is_reg()) return FsError(EINVAL, "reserve a non-file");
@@ -364,8 +371,9 @@ absl::StatusOr<Attr> ExtentStoreImpl::Reserve(InodeId ino, uint64_t size) {
   total_outstanding_ = total_outstanding_ - n->outstanding + now_out;
   n->outstanding = now_out;
   Touch(t, n, false, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   return ToAttr(*n);
+  });
 }
 
 }  // namespace vnas::storage::internal

@@ -302,7 +302,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    uint64_t offset,
                                                    absl::string_view data,
                                                    Stability stability) {
-  absl::ReleasableMutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<WriteResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -330,12 +330,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   VNAS_RETURN_IF_ERROR(CheckSpace(*n, allocs, in_reserve));
 
   Txn t;
-  t.sync = stability != Stability::kUnstable;
+  t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
+                                             : GroupCommit::Need::kDurable;
   bool meta_changed = false;
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
     if (!z.ok()) {  // keep what was done: it is consistent
-      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      CommitTxn(t);
       return z;
     }
   }
@@ -362,87 +363,34 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   }
   Touch(t, n, true, Now());
   // In-place overwrite only: the data must be durable, the metadata need not
-  // be (mtime rides an unsynced batch), and the member sync happens after
-  // the lock is released so other clients are not serialized behind it.
-  std::set<uint32_t> to_sync;
-  if (t.sync && !meta_changed) {
-    t.sync = false;
-    to_sync.swap(t.members);
+  // be (mtime rides an unsynced batch).
+  if (t.need == GroupCommit::Need::kDurable && !meta_changed) {
+    t.need = GroupCommit::Need::kDataDurable;
   }
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
-  if (!status.ok()) {
-    MarkUnsynced(to_sync);
-    return status;
-  }
+  CommitTxn(t);
+  VNAS_RETURN_IF_ERROR(status);
   r.count = static_cast<uint32_t>(data.size());
   r.file.after = ToAttr(*n);
-  if (!to_sync.empty()) {
-    l.Release();
-    std::set<uint32_t> failed;
-    absl::Status s = SyncMembers(to_sync, &failed);
-    if (!s.ok()) {
-      absl::MutexLock relock(&mu_);
-      MarkUnsynced(failed);
-      return s;
-    }
-  }
   return r;
+  });
 }
 
 absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
-  std::vector<std::pair<uint32_t, uint64_t>> todo;
-  std::set<uint32_t> ms;
-  bool db = false;
-  uint64_t db_gen = 0;
   {
-    absl::MutexLock l(&mu_);
+    absl::ReaderMutexLock l(&mu_);
     VNAS_RETURN_IF_ERROR(Usable());
-    for (uint32_t m : unsynced_members_) {
-      todo.emplace_back(m, dirty_gen_[m]);
-      ms.insert(m);
-    }
-    db = db_unsynced_;
-    db_gen = db_gen_;
-    if (db && db_error_) {
-      // The WAL writer failed earlier; Resume() flushes the memtables (the
-      // unsynced batches included) and starts a new WAL.
-      rocksdb::Status rs = db_->Resume();
-      if (!rs.ok()) return RocksError(rs, "resume metadata database");
-      db_error_ = false;
-    }
   }
-  std::set<uint32_t> failed;
-  absl::Status s = SyncMembers(ms, &failed);
-  bool wal_failed = false;
-  if (s.ok() && db) {
-    // Under mu_ (shared), so no metadata write (they hold it exclusively)
-    // can fail meanwhile: SyncWAL on a WAL writer that already failed
-    // aborts in Debian's RocksDB build (assertion).
-    absl::ReaderMutexLock rl(&mu_);
-    if (db_error_) {
-      s = MarkRetryable(FsError(EIO, "a metadata write failed meanwhile"));
-    } else {
-      rocksdb::Status rs = db_->SyncWAL();
-      if (!rs.ok()) {
-        s = RocksError(rs, "sync metadata log");
-        wal_failed = true;
-      }
-    }
-  }
-  absl::MutexLock l(&mu_);
-  if (wal_failed) db_error_ = true;
-  for (const auto& [m, gen] : todo) {
-    if (!failed.count(m) && dirty_gen_[m] == gen) unsynced_members_.erase(m);
-  }
-  if (s.ok() && db && db_gen_ == db_gen) db_unsynced_ = false;
-  VNAS_RETURN_IF_ERROR(s);
+  // Syncs every member written by unstable changes and the metadata log,
+  // sharing the syncs with concurrent stable writers.
+  VNAS_RETURN_IF_ERROR(gc_->Flush());
+  absl::ReaderMutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   return ToAttr(*n);
 }
 
 absl::StatusOr<Change> ExtentStoreImpl::PunchHole(InodeId ino, uint64_t offset,
                                                   uint64_t length) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<Change> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "punch a directory");
   if (!n->is_reg()) return FsError(EINVAL, "punch a non-file");
@@ -457,14 +405,15 @@ absl::StatusOr<Change> ExtentStoreImpl::PunchHole(InodeId ino, uint64_t offset,
     if (n->rec.reserve) RecomputeOutstanding(n);
     if (!s.ok()) {  // keep what was done: it is consistent
       Touch(t, n, true, Now());
-      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      CommitTxn(t);
       return s;
     }
   }
   Touch(t, n, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   c.after = ToAttr(*n);
   return c;
+  });
 }
 
 }  // namespace vnas::storage::internal

@@ -33,6 +33,8 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/write_batch.h"
 #include "storage/alloc/allocator.h"
+#include "storage/alloc/quarantine_allocator.h"
+#include "storage/commit/group_commit.h"
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
 #include "storage/extent/extent_tree.h"
@@ -116,7 +118,7 @@ struct Txn {
   std::set<InodeId> inodes;      // put (or delete when gone)
   std::set<uint32_t> members;    // member files written by this change
   bool counters = false;
-  bool sync = true;
+  GroupCommit::Need need = GroupCommit::Need::kDurable;
 };
 
 class ExtentStoreImpl final : public ExtentStore {
@@ -236,24 +238,35 @@ class ExtentStoreImpl final : public ExtentStore {
   void DeleteTreeContents(Txn& t, Inode* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(Txn& t, Inode* n, bool mtime, Timespec now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Persists the mirrors' changes named by `t` in one batch (synced when
-  // t.sync, after syncing the member files written). On a member sync error
-  // the batch is still written, unsynced, and the error returned.
-  absl::Status CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes t.batch. When RocksDB is in an error state from an earlier failed
-  // write, first asks it to Resume(). On failure the batch was not applied
-  // but the mirrors already hold the change, so they are reloaded from
-  // RocksDB (LoadMirrors) before the error is returned: the store then
-  // serves what RocksDB holds and stays usable (reads keep working; the
-  // next mutation retries Resume()). Callers must not use Inode pointers
-  // after a failed CommitTxn/WriteBatchNow (they are all dropped).
-  absl::Status WriteBatchNow(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // (Re)builds every mirror (allocator, extent tree, inodes, directories,
-  // snapshots, logs, counters, reservations) from RocksDB: the open-time
-  // load, also used to roll the mirrors back after a failed batch.
+  // Puts the mirrors' changes named by `t` into its batch and queues it for
+  // the group commit; the enclosing Mutate() waits for it (t.need) after
+  // letting go of mu_. Frees made since the last CommitTxn are quarantined
+  // until this batch is durable.
+  void CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `body` (a mutation ending in CommitTxn calls) under mu_, then waits,
+  // without mu_, until its last batch is as durable as it asked. A failure
+  // to persist replaces a successful result.
+  template <typename F>
+  auto Mutate(F&& body) -> decltype(body()) ABSL_LOCKS_EXCLUDED(mu_) {
+    using R = decltype(body());
+    GroupCommit::Ticket last;
+    R result = [&]() -> R {
+      absl::MutexLock l(&mu_);
+      absl::Status ready = PrepareMutation();
+      if (!ready.ok()) return R(ready);
+      pending_.reset();
+      R r = body();
+      last = std::move(pending_);
+      return r;
+    }();
+    absl::Status persisted = gc_->Wait(last);
+    if (!persisted.ok() && result.ok()) return R(persisted);
+    return result;
+  }
+  // Before a mutation: reloads the mirrors after a failed batch, lets
+  // durable frees be reused, and checks the store is usable.
+  absl::Status PrepareMutation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadMirrors() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkUnsynced(const std::set<uint32_t>& ms)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Syncs the members in `ms` in parallel; members whose sync failed are
   // added to `failed`; returns the first error.
   absl::Status SyncMembers(const std::set<uint32_t>& ms,
@@ -338,6 +351,7 @@ class ExtentStoreImpl final : public ExtentStore {
   Env* env_ = nullptr;
   std::unique_ptr<rocksdb::Env> rocks_env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<GroupCommit> gc_;  // after db_: destroyed before it
   uint64_t store_id_ = 0;
   uint64_t verifier_ = 0;
   uint32_t seg_ = 0;
@@ -369,10 +383,7 @@ class ExtentStoreImpl final : public ExtentStore {
   // Set only when reloading the mirrors after a failed batch failed too:
   // nothing can be trusted until the store is reopened.
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  // A RocksDB write failed; RocksDB may hold a background error that only
-  // Resume() clears.
-  bool db_error_ ABSL_GUARDED_BY(mu_) = false;
-  std::unique_ptr<Allocator> alloc_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<QuarantineAllocator> alloc_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ExtentTree> tree_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<InodeId, std::unique_ptr<Inode>> inodes_
       ABSL_GUARDED_BY(mu_);
@@ -381,16 +392,11 @@ class ExtentStoreImpl final : public ExtentStore {
   std::map<uint64_t, SnapRec> snaps_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LogState> logs_ ABSL_GUARDED_BY(mu_);
   uint64_t total_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
-  // Members with unsynced writes, and a generation per member bumped on every
-  // unsynced write, so Commit() can sync outside mu_ and clear only what it
-  // covered. Likewise for unsynced metadata batches.
-  std::set<uint32_t> unsynced_members_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint64_t> dirty_gen_ ABSL_GUARDED_BY(mu_);
   // Per member: segments below this index may have been written (the file
   // already holds them); from the file size at open, raised by AllocSeg.
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
-  bool db_unsynced_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t db_gen_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last batch the running mutation queued.
+  GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

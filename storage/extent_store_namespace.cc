@@ -156,7 +156,7 @@ void ExtentStoreImpl::DeleteTreeContents(Txn& t, Inode* d) {
   }
 }
 
-absl::Status ExtentStoreImpl::CommitTxn(Txn& t) {
+void ExtentStoreImpl::CommitTxn(Txn& t) {
   for (InodeId ino : t.inodes) {
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) {
@@ -176,26 +176,28 @@ absl::Status ExtentStoreImpl::CommitTxn(Txn& t) {
     meta::PutBE8(&v, next_snap_);
     t.batch.Put(meta::CounterKey("snap"), v).PermitUncheckedError();
   }
-  if (t.sync) {
-    // Data placed in fresh segments must be durable before the mapping; a
-    // synced batch also makes earlier unsynced batches durable, so their
-    // data goes first too.
-    t.members.insert(unsynced_members_.begin(), unsynced_members_.end());
-    unsynced_members_.clear();
-    std::set<uint32_t> failed;
-    absl::Status s = SyncMembers(t.members, &failed);
-    if (!s.ok()) {
-      // The mirrors already hold the change: record it without the
-      // durability promise (like an unstable write) and report the error.
-      t.sync = false;
-      MarkUnsynced(failed);
-      absl::Status w = WriteBatchNow(t);
-      return w.ok() ? s : w;
+  pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
+  t.batch.Clear();
+  t.members.clear();
+  alloc_->Seal(pending_->seq);
+}
+
+absl::Status ExtentStoreImpl::PrepareMutation() {
+  if (broken_) return Usable();
+  if (gc_->needs_reload()) {
+    // A batch failed: the mirrors hold changes RocksDB does not. Roll them
+    // back by reloading what RocksDB holds.
+    absl::Status reload = LoadMirrors();
+    if (!reload.ok()) {
+      broken_ = true;
+      fprintf(stderr, "vnasd: storage: reloading metadata after a failed "
+              "write failed: %s\n", reload.ToString().c_str());
+      return reload;
     }
-  } else {
-    MarkUnsynced(t.members);
+    gc_->Reloaded();
   }
-  return WriteBatchNow(t);
+  alloc_->Release(gc_->durable_seq());
+  return absl::OkStatus();
 }
 
 absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
@@ -218,46 +220,6 @@ absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
     }
   }
   return first;
-}
-
-absl::Status ExtentStoreImpl::WriteBatchNow(Txn& t) {
-  if (t.batch.Count() == 0) return absl::OkStatus();
-  rocksdb::WriteOptions wo;
-  wo.sync = t.sync;
-  rocksdb::Status s;
-  if (db_error_) {
-    // The cause of the earlier failure (a full file system) may be gone.
-    s = db_->Resume();
-    if (s.ok()) db_error_ = false;
-  }
-  if (s.ok()) s = db_->Write(wo, &t.batch);
-  if (!s.ok()) {
-    db_error_ = true;
-    absl::Status err = RocksError(s, "metadata write");
-    // The batch was not applied; the mirrors are ahead of RocksDB. Roll them
-    // back by reloading what RocksDB holds.
-    absl::Status reload = LoadMirrors();
-    if (!reload.ok()) {
-      broken_ = true;
-      fprintf(stderr, "vnasd: storage: reloading metadata after a failed "
-              "write failed: %s\n", reload.ToString().c_str());
-    }
-    return err;
-  }
-  if (t.sync) {
-    db_unsynced_ = false;  // a synced write syncs the log before it
-  } else {
-    db_unsynced_ = true;
-    ++db_gen_;
-  }
-  return absl::OkStatus();
-}
-
-void ExtentStoreImpl::MarkUnsynced(const std::set<uint32_t>& ms) {
-  for (uint32_t m : ms) {
-    unsynced_members_.insert(m);
-    ++dirty_gen_[m];
-  }
 }
 
 // ---- namespace -------------------------------------------------------------
@@ -301,7 +263,7 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
                                                      absl::string_view name,
                                                      const CreateRequest& req) {
   VNAS_RETURN_IF_ERROR(CheckName(name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   CreateResult r;
   r.dir.before = Wcc(*d);
@@ -328,7 +290,7 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
         if (req.size && *req.size != n->rec.size) {
           absl::Status s = Truncate(t, n, *req.size);
           Touch(t, n, true, Now());
-          VNAS_RETURN_IF_ERROR(CommitTxn(t));
+          CommitTxn(t);
           VNAS_RETURN_IF_ERROR(s);
         }
         r.attr = ToAttr(*n);
@@ -345,10 +307,11 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
   if (req.size) n->rec.size = *req.size;
   AddEntry(t, d, key, n->ino);
   Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.attr = ToAttr(*n);
   r.dir.after = ToAttr(*d);
   return r;
+  });
 }
 
 absl::StatusOr<Inode*> ExtentStoreImpl::GetEntry(Inode* d,
@@ -364,7 +327,7 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::AddNode(
     InodeId dir, absl::string_view name, FileType type, uint32_t mode,
     uint32_t uid, uint32_t gid,
     const std::function<void(Inode* n, Inode* d)>& init) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
   if (d->entries.count(key)) {
@@ -377,10 +340,11 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::AddNode(
   init(n, d);
   AddEntry(t, d, key, n->ino);
   Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.attr = ToAttr(*n);
   r.dir.after = ToAttr(*d);
   return r;
+  });
 }
 
 absl::StatusOr<CreateResult> ExtentStoreImpl::Mkdir(InodeId dir,
@@ -419,7 +383,7 @@ absl::StatusOr<std::string> ExtentStoreImpl::ReadLink(InodeId ino) {
 absl::StatusOr<CreateResult> ExtentStoreImpl::Link(InodeId ino, InodeId dir,
                                                    absl::string_view name) {
   VNAS_RETURN_IF_ERROR(CheckName(name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetDir(dir));
   if (n->is_dir()) return FsError(EISDIR, "hard link to a directory");
@@ -440,16 +404,17 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Link(InodeId ino, InodeId dir,
   Touch(t, n, false, now);
   AddEntry(t, d, key, ino);
   Touch(t, d, true, now);
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.attr = ToAttr(*n);
   r.dir.after = ToAttr(*d);
   return r;
+  });
 }
 
 absl::StatusOr<Change> ExtentStoreImpl::Remove(InodeId dir,
                                                absl::string_view name) {
   VNAS_RETURN_IF_ERROR(CheckName(name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<Change> {
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
   VNAS_ASSIGN_OR_RETURN(Inode * n, GetEntry(d, name));
@@ -460,9 +425,10 @@ absl::StatusOr<Change> ExtentStoreImpl::Remove(InodeId dir,
   RemoveEntry(t, d, key);
   DropLink(t, n);
   Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   c.after = ToAttr(*d);
   return c;
+  });
 }
 
 absl::StatusOr<Change> ExtentStoreImpl::Rmdir(InodeId dir,
@@ -470,7 +436,7 @@ absl::StatusOr<Change> ExtentStoreImpl::Rmdir(InodeId dir,
   if (name == ".") return FsError(EINVAL, "rmdir .");
   if (name == "..") return FsError(ENOTEMPTY, "rmdir ..");
   VNAS_RETURN_IF_ERROR(CheckName(name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<Change> {
   VNAS_ASSIGN_OR_RETURN(Inode * d, GetLiveDir(dir));
   const std::string key(name);
   VNAS_ASSIGN_OR_RETURN(Inode * n, GetEntry(d, name));
@@ -483,9 +449,10 @@ absl::StatusOr<Change> ExtentStoreImpl::Rmdir(InodeId dir,
   --d->rec.nlink;
   DeleteInode(t, n);
   Touch(t, d, true, Now());
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   c.after = ToAttr(*d);
   return c;
+  });
 }
 
 absl::StatusOr<ExtentStore::RenameResult> ExtentStoreImpl::Rename(
@@ -493,7 +460,7 @@ absl::StatusOr<ExtentStore::RenameResult> ExtentStoreImpl::Rename(
     absl::string_view to_name) {
   VNAS_RETURN_IF_ERROR(CheckName(from_name));
   VNAS_RETURN_IF_ERROR(CheckName(to_name));
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<ExtentStore::RenameResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * fd, GetDir(from_dir));
   VNAS_ASSIGN_OR_RETURN(Inode * td, GetDir(to_dir));
   if (fd->rec.read_only != td->rec.read_only) {
@@ -556,15 +523,16 @@ absl::StatusOr<ExtentStore::RenameResult> ExtentStoreImpl::Rename(
   Touch(t, src, false, now);
   Touch(t, fd, true, now);
   Touch(t, td, true, now);
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   r.from_dir.after = ToAttr(*fd);
   r.to_dir.after = ToAttr(*td);
   return r;
+  });
 }
 
 absl::StatusOr<Change> ExtentStoreImpl::SetAttr(InodeId ino,
                                                 const SetAttrRequest& req) {
-  absl::MutexLock l(&mu_);
+  return Mutate([&]() -> absl::StatusOr<Change> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   Change c;
   c.before = Wcc(*n);
@@ -585,7 +553,7 @@ absl::StatusOr<Change> ExtentStoreImpl::SetAttr(InodeId ino,
     n->rec.mtime_nsec = now.nsec;
     if (!s.ok()) {  // a failed truncate may have done part: keep it
       Touch(t, n, false, now);
-      VNAS_RETURN_IF_ERROR(CommitTxn(t));
+      CommitTxn(t);
       return s;
     }
   }
@@ -608,9 +576,10 @@ absl::StatusOr<Change> ExtentStoreImpl::SetAttr(InodeId ino,
     n->rec.mtime_nsec = req.mtime.nsec;
   }
   Touch(t, n, false, now);
-  VNAS_RETURN_IF_ERROR(CommitTxn(t));
+  CommitTxn(t);
   c.after = ToAttr(*n);
   return c;
+  });
 }
 
 absl::StatusOr<DirPage> ExtentStoreImpl::ReadDir(InodeId dir, uint64_t cookie,

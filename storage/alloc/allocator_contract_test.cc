@@ -121,7 +121,8 @@ INSTANTIATE_TEST_SUITE_P(
                                using QuarantineAllocator::QuarantineAllocator;
                                void Free(uint32_t mem, uint64_t seg) override {
                                  QuarantineAllocator::Free(mem, seg);
-                                 Release(~uint64_t{0});
+                                 Seal(1);
+                                 Release(1);
                                }
                              };
                              return std::make_unique<Durable>(

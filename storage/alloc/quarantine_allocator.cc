@@ -1,16 +1,17 @@
 // quarantine_allocator.cc — see the header.
 #include "storage/alloc/quarantine_allocator.h"
 
-#include <vector>
-
 namespace vnas::storage {
 
 void QuarantineAllocator::Free(uint32_t member, uint64_t seg) {
   if (!inner_->IsUsed(member, seg)) return;
   inner_->Free(member, seg);
-  if (held_.insert({member, seg}).second) {
-    by_epoch_.emplace(epoch_, std::make_pair(member, seg));
-  }
+  if (held_.insert({member, seg}).second) unsealed_.emplace_back(member, seg);
+}
+
+void QuarantineAllocator::Seal(uint64_t epoch) {
+  for (const auto& ms : unsealed_) by_epoch_.emplace(epoch, ms);
+  unsealed_.clear();
 }
 
 void QuarantineAllocator::Release(uint64_t durable_epoch) {

@@ -7,9 +7,10 @@
 // between would bring back the old owner's mapping pointing at the new data.
 // So a Free() is passed through to the wrapped allocator (the persisted bitmap
 // shows the segment free in the same batch as the change) but the segment is
-// also quarantined under the current epoch; Allocate() skips quarantined
-// segments until Release(epoch) says every change up to that epoch is
-// durable.
+// also quarantined; Seal(epoch) names the change that carries the frees made
+// since the last Seal, and Allocate() skips quarantined segments until
+// Release(epoch) says every change up to that epoch is durable. Frees not yet
+// sealed stay held.
 //
 // Thread safety: none, like Allocator.
 #ifndef VNAS_STORAGE_ALLOC_QUARANTINE_ALLOCATOR_H_
@@ -20,6 +21,7 @@
 #include <memory>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "storage/alloc/allocator.h"
 
@@ -30,8 +32,8 @@ class QuarantineAllocator : public Allocator {
   explicit QuarantineAllocator(std::unique_ptr<Allocator> inner)
       : inner_(std::move(inner)) {}
 
-  // Frees from now on belong to the change committed as `epoch`.
-  void SetEpoch(uint64_t epoch) { epoch_ = epoch; }
+  // The frees made since the last Seal belong to the change `epoch`.
+  void Seal(uint64_t epoch);
   // Every change up to `durable_epoch` is durable: its frees may be reused.
   void Release(uint64_t durable_epoch);
   uint64_t quarantined() const { return held_.size(); }
@@ -61,7 +63,7 @@ class QuarantineAllocator : public Allocator {
 
  private:
   std::unique_ptr<Allocator> inner_;
-  uint64_t epoch_ = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> unsealed_;
   std::set<std::pair<uint32_t, uint64_t>> held_;                 // (member, seg)
   std::multimap<uint64_t, std::pair<uint32_t, uint64_t>> by_epoch_;
 };

@@ -12,7 +12,6 @@ TEST(QuarantineAllocator, FreedSegmentWaitsForItsEpochToBeDurable) {
   QuarantineAllocator a(NewBitmapAllocator(1));
   a.SetLimit(0, 4);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(a.Allocate(0).has_value());
-  a.SetEpoch(7);
   a.Free(0, 2);
   EXPECT_FALSE(a.IsUsed(0, 2));  // free in the bitmap the batch persists
   EXPECT_EQ(a.Used(0), 3u);
@@ -21,6 +20,9 @@ TEST(QuarantineAllocator, FreedSegmentWaitsForItsEpochToBeDurable) {
   EXPECT_FALSE(a.Allocate(0).has_value());
   EXPECT_FALSE(a.IsUsed(0, 2));
   EXPECT_EQ(a.Used(0), 3u);
+  a.Release(100);  // not sealed yet: still held
+  EXPECT_FALSE(a.Allocate(0).has_value());
+  a.Seal(7);
   a.Release(6);  // an earlier epoch: still held
   EXPECT_FALSE(a.Allocate(0).has_value());
   a.Release(7);
@@ -33,11 +35,11 @@ TEST(QuarantineAllocator, SkipsHeldSegmentsAndKeepsThemFree) {
   a.SetLimit(0, 100);
   a.SetLimit(1, 100);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(a.Allocate(0).has_value());
-  a.SetEpoch(1);
   a.Free(0, 3);
   a.Free(0, 4);
-  a.SetEpoch(2);
+  a.Seal(1);
   a.Free(0, 5);
+  a.Seal(2);
   std::set<uint64_t> got;
   for (int i = 0; i < 20; ++i) got.insert(*a.Allocate(0));
   EXPECT_EQ(got.count(3) + got.count(4) + got.count(5), 0u);
@@ -59,10 +61,10 @@ TEST(QuarantineAllocator, DoubleFreeIsANoOpAndNotQuarantinedTwice) {
   QuarantineAllocator a(NewBitmapAllocator(1));
   a.SetLimit(0, 10);
   ASSERT_TRUE(a.Allocate(0).has_value());
-  a.SetEpoch(1);
   a.Free(0, 0);
   a.Free(0, 0);
   a.Free(0, 9);  // never used
+  a.Seal(1);
   EXPECT_EQ(a.quarantined(), 1u);
   rocksdb::WriteBatch b;
   a.Persist(&b);
