@@ -12,7 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "storage/env/env.h"
 #include "storage/extent_store.h"
 
 namespace vnas::storage {
@@ -139,6 +142,127 @@ TEST(ConcurrencyTest, GetAttrDoesNotWaitForCommit) {
   committer.join();
   // A GETATTR never waits for the whole flush (seconds on a slow disk).
   EXPECT_LT(worst, 0.5) << calls << " calls";
+}
+
+// Member files whose Sync() takes a while (a slow disk) and is counted.
+class SlowSyncEnv final : public Env {
+ public:
+  std::atomic<int> syncs{0};
+
+  absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
+                                                 bool create) override {
+    auto f = Env::Posix()->OpenFile(path, create);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<File>(new SlowFile(std::move(*f), &syncs));
+  }
+  bool FileExists(const std::string& p) override {
+    return Env::Posix()->FileExists(p);
+  }
+  absl::Status CreateDirs(const std::string& p) override {
+    return Env::Posix()->CreateDirs(p);
+  }
+  absl::StatusOr<uint64_t> FilesystemSize(const std::string& p) override {
+    return Env::Posix()->FilesystemSize(p);
+  }
+  absl::StatusOr<FsSpace> FilesystemSpace(const std::string& p) override {
+    return Env::Posix()->FilesystemSpace(p);
+  }
+
+ private:
+  class SlowFile final : public File {
+   public:
+    SlowFile(std::unique_ptr<File> f, std::atomic<int>* n)
+        : f_(std::move(f)), n_(n) {}
+    absl::Status PRead(uint64_t o, size_t n, char* b) override {
+      return f_->PRead(o, n, b);
+    }
+    absl::Status PWrite(uint64_t o, absl::string_view d) override {
+      return f_->PWrite(o, d);
+    }
+    absl::Status Sync() override {
+      absl::SleepFor(absl::Milliseconds(25));
+      ++*n_;
+      return f_->Sync();
+    }
+    absl::StatusOr<uint64_t> Size() override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<File> f_;
+    std::atomic<int>* n_;
+  };
+};
+
+// Group commit: concurrent stable writers share member syncs instead of
+// queuing one sync each behind the metadata lock, and a GETATTR meanwhile
+// never waits for a sync.
+TEST(ConcurrencyTest, ConcurrentStableWritersShareSyncs) {
+  SlowSyncEnv env;
+  StoreOptions o;
+  o.dir = TempDir("group");
+  o.env = &env;
+  o.num_members = 1;
+  o.segment_size = 64 << 10;
+  o.capacity = uint64_t{1} << 30;
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  constexpr int kThreads = 8, kWrites = 10;
+  std::atomic<int> errors{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> th;
+  const int syncs_before = env.syncs.load();
+  for (int t = 0; t < kThreads; ++t) {
+    th.emplace_back([&, t] {
+      auto f = st->Create(kRootInode, "w" + std::to_string(t),
+                          CreateRequest{});
+      if (!f.ok()) {
+        ++errors;
+        return;
+      }
+      const std::string seg(64 << 10, static_cast<char>('a' + t));
+      for (int i = 0; i < kWrites; ++i) {
+        // Each write allocates a segment: data sync, then a synced batch.
+        if (!st->Write(f->attr.ino, uint64_t(i) * seg.size(), seg,
+                       Stability::kFileSync)
+                 .ok()) {
+          ++errors;
+        }
+      }
+    });
+  }
+  double worst = 0;
+  std::thread reader([&] {
+    while (!done) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (!st->GetAttr(kRootInode).ok()) ++errors;
+      worst = std::max(worst, std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - t0)
+                                  .count());
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  for (auto& x : th) x.join();
+  done = true;
+  reader.join();
+  ASSERT_EQ(errors.load(), 0);
+  const int syncs = env.syncs.load() - syncs_before;
+  // One sync each would be kThreads * kWrites; groups share them.
+  EXPECT_LT(syncs, kThreads * kWrites / 2) << syncs << " member syncs";
+  // GETATTR takes the metadata lock only between syncs, never across one.
+  EXPECT_LT(worst, 0.015) << "GETATTR waited " << worst * 1000 << " ms";
+  for (int t = 0; t < kThreads; ++t) {
+    auto a = st->Lookup(kRootInode, "w" + std::to_string(t));
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a->size, uint64_t{kWrites} << 16);
+    std::string back(64 << 10, '\0');
+    auto r = st->Read(a->ino, uint64_t{kWrites - 1} << 16, back.size(),
+                      back.data());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(back, std::string(64 << 10, static_cast<char>('a' + t)));
+  }
+  auto f = st->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->clean);
 }
 
 }  // namespace
