@@ -1,29 +1,41 @@
 #!/usr/bin/env bash
-# nfs_bench.sh — vnasd against baselines in one run, on this machine:
-#   * local disk: dd (conv=fsync) in, cat out, of the same data;
-#   * nfs-ganesha 4 (FSAL VFS) on the same disk, when it can be started;
-#   * vnasd.
-# Measures nfs-cp of one big file in and out (checksummed) and the
-# small-file create+write / remove rate, and prints ratios.
+# nfs_bench.sh — vnasd against nfs-ganesha (and local disk where it makes
+# sense) in one run on this machine, for every workload of issue #7:
+#   1. sequential 1 GiB write and read: nfs-cp, and qemu-img convert
+#      (raw file -> nfs:// URL -> raw file; qemu asks the portmapper on 111);
+#   2. 4 KiB random read and write, 16 in flight (bench/rand_io): read,
+#      write UNSTABLE + COMMIT, write FILE_SYNC;
+#   3. metadata rates of a synchronous client (bench/meta_ops): NULL (the
+#      client's ceiling), GETATTR, LOOKUP, CREATE, REMOVE; plus small-file
+#      create+write / remove (bench/small_files) and pipelined NULL / GETATTR
+#      (bench/rpc_load, 4 connections x 32 in flight).
+# Prints each figure, vnasd/ganesha, the goal and whether it is met.
 #
 #   bash bench/nfs_bench.sh [SIZE_MB=1024] [FILES=2000]
 #
-# Everything runs inside a private network namespace (unshare -n, as root),
-# so the servers' ports (2049, 20048, 111) never touch the machine's. Needs
-# nfs-ganesha nfs-ganesha-vfs rpcbind for the ganesha column (installed with
-# apt-get when missing; the column is skipped when that fails).
+# Small arguments make a quick run (e.g. 256 500); below 1024 MiB the timed
+# runs are shorter too. Everything runs inside a private network namespace
+# (unshare -n, as root), so the servers' ports (2049, 20048, 111) never touch
+# the machine's: vnasd runs its own portmapper, ganesha registers with an
+# rpcbind started here. Both servers keep their data under /var/tmp (the
+# same disk). Needs nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils
+# libnfs-utils (installed with apt-get when missing; the ganesha column is
+# skipped when that fails). Page caches are not dropped between write and
+# read (the machine is shared): reads measure the server path, not the disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 FILES=${2:-2000}
+TARGETS=(//server:vnasd //bench:small_files //bench:rpc_load //bench:rand_io //bench:meta_ops)
 
 if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
-  bazel build -c opt //server:vnasd //bench:small_files //bench:rpc_load >/dev/null 2>&1 ||
-    bazel build -c opt //server:vnasd //bench:small_files //bench:rpc_load
+  bazel build -c opt "${TARGETS[@]}" >/dev/null 2>&1 || bazel build -c opt "${TARGETS[@]}"
   BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
-  if ! command -v ganesha.nfsd >/dev/null || ! command -v rpcbind >/dev/null; then
+  if ! command -v ganesha.nfsd >/dev/null || ! command -v rpcbind >/dev/null ||
+     ! command -v qemu-img >/dev/null || ! command -v nfs-cp >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      nfs-ganesha nfs-ganesha-vfs rpcbind >/dev/null 2>&1 || true
+      nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils qemu-block-extra libnfs-utils \
+      >/dev/null 2>&1 || true
   fi
   export VNAS_BENCH_IN_NETNS=1 VNAS_BENCH_BIN="$BIN"
   exec unshare -n bash "$0" "$SIZE_MB" "$FILES"
@@ -32,6 +44,8 @@ fi
 ip link set lo up
 BIN=$VNAS_BENCH_BIN
 WORK=$(mktemp -d /var/tmp/vnas-bench.XXXXXX)
+ERRS=$WORK/errors.log
+: > "$ERRS"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -40,57 +54,110 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "$SIZE_MB" -ge 1024 ]; then RAND_SECS=10; META_SECS=3; else RAND_SECS=4; META_SECS=2; fi
+
 now() { date +%s.%N; }
-mbps() { awk -v mb="$SIZE_MB" -v t="$1" 'BEGIN { printf "%.1f", mb / t }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-timeit() { local t0; t0=$(now); "$@" >/dev/null 2>&1; awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'; }
+# failed CMD...: notes that CMD failed, with its stderr, and prints ERR.
+failed() {
+  { echo "${1##*/} ${2:-} ${3:-}: failed"; sed 's/^/    /' "$WORK/stderr"; } >>"$ERRS"
+  echo ERR
+}
+# mbps_of CMD...: runs CMD, prints SIZE_MB / seconds, or ERR (its stderr noted).
+mbps_of() {
+  local t0 t1
+  t0=$(now)
+  if ! "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
+  t1=$(now)
+  awk -v mb="$SIZE_MB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", mb / (b - a) }'
+}
+# grab SED_EXPR CMD...: runs CMD and prints its figures picked by SED_EXPR,
+# or ERR (its stderr noted).
+grab() {
+  local expr=$1 out; shift
+  if ! out=$("$@" 2>"$WORK/stderr"); then failed "$@"; return; fi
+  sed -E "$expr" <<<"$out"
+}
+# check NAME FILE: the round trip's copy must match the source.
+check() {
+  [ -f "$2" ] || return 0   # the copy failed; already noted
+  if [ "$(sha256sum "$2" | cut -d' ' -f1)" != "$SUM" ]; then
+    echo "$1: CHECKSUM MISMATCH" >>"$ERRS"; echo "nfs_bench: $1: CHECKSUM MISMATCH" >&2
+  fi
+  rm -f "$2"
+}
 
 echo "nfs_bench: ${SIZE_MB} MiB file, ${FILES} small files of 4 KiB; work dir $WORK"
 head -c $((SIZE_MB << 20)) /dev/urandom > "$WORK/src"
 SUM=$(sha256sum "$WORK/src" | cut -d' ' -f1)
 sync
 
-declare -A IN OUT CREATE REMOVE RPC
+declare -A R   # R[metric,server] = figure
 
 # ---- local disk -------------------------------------------------------------
 mkdir -p "$WORK/local"
-IN[local]=$(timeit dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
-OUT[local]=$(timeit sh -c "cat '$WORK/local/f' > '$WORK/local.back'")
-read -r CREATE[local] REMOVE[local] < <("$BIN/bench/small_files" --local_dir="$WORK/local" --files="$FILES" |
-  sed -E 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/')
+R[cp_in,local]=$(mbps_of dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
+R[cp_out,local]=$(mbps_of sh -c "cat '$WORK/local/f' > '$WORK/local.back'")
+read -r R[create,local] R[remove,local] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
+  "$BIN/bench/small_files" --local_dir="$WORK/local" --files="$FILES")
 rm -f "$WORK/local/f" "$WORK/local.back"
 
-# nfs_case NAME URL_DIR: nfs-cp in/out + small files against one server.
+# nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT: every workload against one
+# server; HOST_PATH is nfs://host/export, PORTS the ?nfsport=..&mountport=..
+# query for libnfs tools (qemu-img uses the portmapper instead).
 nfs_case() {
-  local name=$1 url_dir=$2 q=$3
-  IN[$name]=$(timeit nfs-cp "$WORK/src" "$url_dir/big$q")
-  OUT[$name]=$(timeit nfs-cp "$url_dir/big$q" "$WORK/$name.back")
-  local got
-  got=$(sha256sum "$WORK/$name.back" | cut -d' ' -f1)
-  if [ "$got" != "$SUM" ]; then echo "nfs_bench: $name: CHECKSUM MISMATCH" >&2; exit 1; fi
-  rm -f "$WORK/$name.back"
-  read -r CREATE[$name] REMOVE[$name] < <("$BIN/bench/small_files" --nfs_url="$url_dir$q" --files="$FILES" |
-    sed -E 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/')
+  local name=$1 url=$2 q=$3 export=$4 mport=$5 r
+  echo "nfs_bench: $name ..."
+  # 1. sequential
+  R[cp_in,$name]=$(mbps_of nfs-cp "$WORK/src" "$url/big$q")
+  R[cp_out,$name]=$(mbps_of nfs-cp "$url/big$q" "$WORK/$name.back")
+  check "$name nfs-cp" "$WORK/$name.back"
+  R[qemu_in,$name]=$(mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
+  R[qemu_out,$name]=$(mbps_of qemu-img convert -f raw -O raw "$url/qemu.img" "$WORK/$name.back")
+  check "$name qemu-img" "$WORK/$name.back"
+  # 2. random 4 KiB, 16 in flight, over the big file
+  for m in randread randwrite randwrite_sync; do
+    R[$m,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/big$q" \
+      --mode=$m --bs=4096 --depth=16 --seconds="$RAND_SECS")
+  done
+  # 3. metadata
+  read -r R[create,$name] R[remove,$name] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
+    "$BIN/bench/small_files" --nfs_url="$url$q" --files="$FILES")
+  r=$(grab 's/.*null\/s=([0-9]+) getattr\/s=([0-9]+) lookup\/s=([0-9]+) create\/s=([0-9]+) remove\/s=([0-9]+).*/\1 \2 \3 \4 \5/' \
+    "$BIN/bench/meta_ops" --port=2049 --mount_port="$mport" --export_path="$export" \
+    --files="$FILES" --seconds="$META_SECS")
+  [ "$r" = ERR ] && r="ERR ERR ERR ERR ERR"
+  read -r R[m_null,$name] R[m_getattr,$name] R[m_lookup,$name] R[m_create,$name] R[m_remove,$name] <<<"$r"
+  for p in null getattr; do
+    R[p_$p,$name]=$(grab 's/.*: ([0-9]+) calls.*/\1/' "$BIN/bench/rpc_load" --port=2049 \
+      --mount_port="$mport" --export_path="$export" --proc=$p --conns=4 --depth=32 --seconds="$META_SECS")
+  done
 }
 
-# ---- vnasd --------------------------------------------------------------------
+# ---- vnasd (with its own portmapper on 111, for qemu-img) ---------------------
 "$BIN/server/vnasd" --data_dir="$WORK/vnasd" --nfs_listen=127.0.0.1:2049 \
-  --portmap_listen=none --control_listen=127.0.0.1:50099 >"$WORK/vnasd.log" 2>&1 &
+  --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 >"$WORK/vnasd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
-nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049"
-RPC[vnasd]=$("$BIN/bench/rpc_load" --port=2049 --conns=4 --depth=32 --seconds=3 | sed -E 's/.*: ([0-9]+) calls.*/\1/')
+nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+# Failed calls in vnasd's exit counters, or a crash, are problems to report.
+if ! grep -q "calls=" "$WORK/vnasd.log" ||
+   grep -qE "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$WORK/vnasd.log"; then
+  { echo "vnasd.log (no clean exit, or failed calls):"
+    grep -E "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$WORK/vnasd.log" | head -20; } >>"$ERRS"
+fi
 
-# ---- nfs-ganesha ----------------------------------------------------------------
+# ---- nfs-ganesha (FSAL VFS, same disk; rpcbind on 111) -------------------------
 HAVE_GANESHA=0
 if command -v ganesha.nfsd >/dev/null && command -v rpcbind >/dev/null; then
-  mkdir -p "$WORK/ganesha/export" /run/rpcbind /var/lib/nfs/ganesha
+  GEXP=$WORK/ganesha/export
+  mkdir -p "$GEXP" /run/rpcbind /var/lib/nfs/ganesha
   cat > "$WORK/ganesha/ganesha.conf" <<CONF
 NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048;
   Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; }
 NFS_KRB5 { Active_krb5 = false; }
-EXPORT { Export_Id = 1; Path = $WORK/ganesha/export; Pseudo = /gan;
+EXPORT { Export_Id = 1; Path = $GEXP; Pseudo = /gan;
   Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash;
   SecType = sys; FSAL { Name = VFS; } }
 LOG { Default_Log_Level = WARN; }
@@ -99,27 +166,53 @@ CONF
   sleep 0.5
   ganesha.nfsd -F -f "$WORK/ganesha/ganesha.conf" -L "$WORK/ganesha/log" -p "$WORK/ganesha/pid" &
   PIDS+=($!)
-  G="nfs://127.0.0.1$WORK/ganesha/export"
+  G="nfs://127.0.0.1$GEXP"
   for _ in $(seq 100); do nfs-ls "$G?nfsport=2049&mountport=20048" >/dev/null 2>&1 && HAVE_GANESHA=1 && break; sleep 0.2; done
   if [ $HAVE_GANESHA = 1 ]; then
-    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048"
-    RPC[ganesha]=$("$BIN/bench/rpc_load" --port=2049 --mount_port=20048 \
-      --export_path="$WORK/ganesha/export" --conns=4 --depth=32 --seconds=3 |
-      sed -E 's/.*: ([0-9]+) calls.*/\1/')
+    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048" "$GEXP" 20048
   fi
 fi
 
 # ---- report ---------------------------------------------------------------------
-printf '\n%-10s %14s %14s %18s %12s %16s\n' "" "nfs-cp in" "nfs-cp out" "create+write 4K/s" "remove/s" "GETATTR/s (4x32)"
-for n in local vnasd ganesha; do
-  [ -n "${IN[$n]:-}" ] || continue
-  printf '%-10s %9s MB/s %9s MB/s %18s %12s %16s\n' "$n" "$(mbps "${IN[$n]}")" "$(mbps "${OUT[$n]}")" "${CREATE[$n]}" "${REMOVE[$n]}" "${RPC[$n]:--}"
-done
+# row LABEL METRIC GOAL: one line; GOAL is the minimum vnasd/ganesha ratio
+# ("-" for none).
+row() {
+  local v=${R[$2,vnasd]:--} g=${R[$2,ganesha]:--} l=${R[$2,local]:--} x verdict=""
+  x=$(ratio "$v" "$g")
+  if [ "$3" != - ]; then
+    if [ "$x" = - ]; then verdict="n/a"
+    elif awk -v x="$x" -v goal="$3" 'BEGIN { exit !(x >= goal) }'; then verdict="met"
+    else verdict="MISSED"; fi
+  fi
+  printf '%-36s %10s %10s %10s %8s  %-8s %s\n' "$1" "$l" "$v" "$g" "${x}x" \
+    "$([ "$3" = - ] && echo - || echo ">= ${3}x")" "$verdict"
+}
 echo
+printf '%-36s %10s %10s %10s %8s  %-8s %s\n' "workload" "local" "vnasd" "ganesha" "v/g" "goal" ""
+echo "-- 1. sequential ${SIZE_MB} MiB (MB/s)"
+row "nfs-cp write (in)" cp_in 1.5
+row "nfs-cp read (out)" cp_out 1.0
+row "qemu-img convert raw -> nfs://" qemu_in 1.5
+row "qemu-img convert nfs:// -> raw" qemu_out 1.0
+echo "-- 2. random 4 KiB, 16 in flight (IOPS)"
+row "randread" randread 2
+row "randwrite UNSTABLE + COMMIT" randwrite 2
+row "randwrite FILE_SYNC" randwrite_sync 2
+echo "-- 3. metadata, 1 sync client (calls/s)"
+row "NULL (ceiling of this client)" m_null -
+row "GETATTR" m_getattr -
+row "LOOKUP" m_lookup -
+row "CREATE" m_create -
+row "REMOVE" m_remove -
+row "small file create+write 4 KiB" create -
+row "small file remove" remove -
+echo "-- pipelined, 4 conns x 32 in flight (calls/s)"
+row "NULL" p_null -
+row "GETATTR" p_getattr -
+echo
+x=$(ratio "${R[m_getattr,vnasd]}" "${R[m_null,vnasd]}")
+printf 'vnasd GETATTR / NULL (sync client): %sx  goal >= 0.9x  %s\n' "$x" \
+  "$(awk -v x="$x" 'BEGIN { if (x == "-") print "n/a"; else if (x >= 0.9) print "met"; else print "MISSED" }')"
 echo "(local = dd conv=fsync in, cat out, POSIX create/write/close and unlink)"
-echo "vnasd / local:   in $(ratio "${IN[local]}" "${IN[vnasd]}")x  out $(ratio "${OUT[local]}" "${OUT[vnasd]}")x  create $(ratio "${CREATE[vnasd]}" "${CREATE[local]}")x  remove $(ratio "${REMOVE[vnasd]}" "${REMOVE[local]}")x"
-if [ $HAVE_GANESHA = 1 ]; then
-  echo "vnasd / ganesha: in $(ratio "${IN[ganesha]}" "${IN[vnasd]}")x  out $(ratio "${OUT[ganesha]}" "${OUT[vnasd]}")x  create $(ratio "${CREATE[vnasd]}" "${CREATE[ganesha]}")x  remove $(ratio "${REMOVE[vnasd]}" "${REMOVE[ganesha]}")x  GETATTR $(ratio "${RPC[vnasd]}" "${RPC[ganesha]}")x"
-else
-  echo "nfs-ganesha: not available (apt-get install nfs-ganesha nfs-ganesha-vfs rpcbind)"
-fi
+[ $HAVE_GANESHA = 1 ] || echo "nfs-ganesha: not available (apt-get install nfs-ganesha nfs-ganesha-vfs rpcbind)"
+if [ -s "$ERRS" ]; then echo; echo "problems seen:"; sed 's/^/  /' "$ERRS"; fi
