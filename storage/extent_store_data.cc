@@ -189,6 +189,78 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   return absl::OkStatus();
 }
 
+absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
+                                            const char* data, uint64_t nsegs,
+                                            bool* meta_changed,
+                                            uint64_t* done) {
+  struct Item {
+    uint64_t si, old, target;
+    bool fresh;
+  };
+  MapList& maps = n->rec.maps;
+  std::vector<Item> items;
+  items.reserve(nsegs);
+  MemberRuns<absl::string_view> runs(nmembers_);
+  // Plan: in place where the file owns the segment alone, else a fresh one.
+  size_t bad = nsegs;  // items from here on are not applied
+  absl::Status err;
+  for (uint64_t k = 0; k < nsegs; ++k) {
+    const uint64_t si = si0 + k;
+    const uint64_t e = tree_->Lookup(maps, si);
+    Item it{si, e, e, false};
+    if (!(e && tree_->Unique(maps, si))) {
+      absl::StatusOr<uint64_t> p = AllocSeg(*n, si);
+      if (!p.ok()) {
+        bad = k;
+        err = p.status();
+        break;
+      }
+      it.target = *p;
+      it.fresh = true;
+    }
+    runs.Add(meta::ExtentMember(it.target), meta::ExtentSeg(it.target) * seg_,
+             absl::string_view(data + k * seg_, seg_), items.size());
+    items.push_back(it);
+  }
+  // The data, one call per run; a failed run stops the mapping at its first
+  // segment.
+  for (const auto& run : runs.Finish()) {
+    MemberState& m = *members_[run.member];
+    absl::Status s = m.file->PWriteV(run.offset, run.parts);
+    if (!s.ok()) {
+      if (run.tags.front() < bad) {
+        bad = run.tags.front();
+        err = s;
+      }
+      continue;
+    }
+    m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
+    m.writes.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The mappings, in file order, only for data that is written.
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    if (i >= bad) {
+      if (it.fresh) {
+        alloc_->Free(meta::ExtentMember(it.target), meta::ExtentSeg(it.target));
+      }
+      continue;
+    }
+    t.members.insert(meta::ExtentMember(it.target));
+    if (!it.fresh) continue;
+    t.inodes.insert(n->ino);
+    *meta_changed = true;
+    tree_->SetSegment(&maps, it.si, it.target);
+    if (it.old) ++n->align.cow_segments;
+    if (it.si < ReserveSegs(*n) && n->outstanding > 0) {
+      --n->outstanding;
+      --total_outstanding_;
+    }
+  }
+  *done = std::min<uint64_t>(bad, items.size());
+  return err;
+}
+
 absl::Status ExtentStoreImpl::ZeroRange(Txn& t, Inode* n, uint64_t off,
                                         uint64_t len) {
   if (len == 0) return absl::OkStatus();
@@ -276,6 +348,8 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
   const uint64_t size = n->rec.size;
   if (offset < size) {
     uint64_t todo = std::min<uint64_t>(count, size - offset);
+    // Segments that lie end to end in a member are read with one call.
+    MemberRuns<absl::Span<char>> runs(nmembers_);
     uint64_t done = 0;
     while (done < todo) {
       uint64_t pos = offset + done;
@@ -285,11 +359,18 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
           std::min<uint64_t>(seg_ - a, todo - done));
       uint64_t e = tree_->Lookup(n->rec.maps, si);
       if (e) {
-        VNAS_RETURN_IF_ERROR(ReadSegment(e, a, len, out + done));
+        runs.Add(meta::ExtentMember(e), meta::ExtentSeg(e) * seg_ + a,
+                 absl::MakeSpan(out + done, len));
       } else {
         std::memset(out + done, 0, len);
       }
       done += len;
+    }
+    for (const auto& run : runs.Finish()) {
+      MemberState& m = *members_[run.member];
+      VNAS_RETURN_IF_ERROR(m.file->PReadV(run.offset, run.parts));
+      m.bytes_read.fetch_add(run.bytes, std::memory_order_relaxed);
+      m.reads.fetch_add(1, std::memory_order_relaxed);
     }
     r.count = static_cast<uint32_t>(todo);
   }
@@ -346,8 +427,21 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     uint64_t si = pos / seg_;
     uint32_t a = static_cast<uint32_t>(pos % seg_);
     uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
-    status = WriteSeg(t, n, si, a, data.data() + (pos - offset), len,
-                      &meta_changed);
+    const char* src = data.data() + (pos - offset);
+    if (a == 0 && len == seg_ && !AllZero(src, seg_)) {
+      // A run of whole segments with data: written with one call per
+      // member, mapped once the data is written.
+      uint64_t k = 1;
+      while (pos + (k + 1) * seg_ <= end && !AllZero(src + k * seg_, seg_)) {
+        ++k;
+      }
+      uint64_t done = 0;
+      status = WriteFullSegs(t, n, si, src, k, &meta_changed, &done);
+      pos += done * seg_;
+      if (!status.ok()) break;
+      continue;
+    }
+    status = WriteSeg(t, n, si, a, src, len, &meta_changed);
     if (!status.ok()) break;
     pos += len;
   }

@@ -112,6 +112,39 @@ struct MemberState {
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0}, reads{0}, writes{0};
 };
 
+// Groups per-segment I/O into runs that lie end to end in one member, so a
+// file's consecutive segments (spread round-robin, consecutive within each
+// member) cost one system call per member. Part is absl::Span<char> (reads)
+// or absl::string_view (writes).
+template <typename Part>
+class MemberRuns {
+ public:
+  struct Run {
+    uint32_t member = 0;
+    uint64_t offset = 0;  // in the member file
+    uint64_t bytes = 0;
+    std::vector<Part> parts;
+    std::vector<size_t> tags;  // caller's ids of the parts
+  };
+  explicit MemberRuns(uint32_t members) : open_(members, kNone) {}
+  void Add(uint32_t member, uint64_t offset, Part part, size_t tag = 0) {
+    size_t& o = open_[member];
+    if (o == kNone || runs_[o].offset + runs_[o].bytes != offset) {
+      o = runs_.size();
+      runs_.push_back(Run{member, offset, 0, {}, {}});
+    }
+    runs_[o].bytes += part.size();
+    runs_[o].parts.push_back(part);
+    runs_[o].tags.push_back(tag);
+  }
+  const std::vector<Run>& Finish() const { return runs_; }
+
+ private:
+  static constexpr size_t kNone = ~size_t{0};
+  std::vector<size_t> open_;  // per member: its run still growing
+  std::vector<Run> runs_;
+};
+
 // One metadata change: a batch plus the mirror objects it must persist.
 struct Txn {
   rocksdb::WriteBatch batch;
@@ -276,6 +309,13 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status WriteSeg(Txn& t, Inode* n, uint64_t si, uint32_t a,
                         const char* data, uint32_t len, bool* meta_changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `nsegs` whole segments from segment si0 (data not all zero), one
+  // system call per run of segments that lie end to end in a member, and maps
+  // fresh segments only once their data is written. *done: the segments
+  // applied, from si0, before the first failure (whose error is returned).
+  absl::Status WriteFullSegs(Txn& t, Inode* n, uint64_t si0, const char* data,
+                             uint64_t nsegs, bool* meta_changed,
+                             uint64_t* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si)

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/strings/string_view.h"
 
 namespace rocksdb {
@@ -37,6 +39,27 @@ class File {
   virtual absl::Status PRead(uint64_t offset, size_t n, char* buf) = 0;
   // Writes all of data at offset; a short write is retried, an error fails.
   virtual absl::Status PWrite(uint64_t offset, absl::string_view data) = 0;
+  // Vectored forms: the parts lie end to end from offset, as one PRead or
+  // PWrite of their concatenation would (same errors). These defaults issue
+  // one call per part; the POSIX Env issues one preadv/pwritev.
+  virtual absl::Status PReadV(uint64_t offset,
+                              const std::vector<absl::Span<char>>& parts) {
+    for (const absl::Span<char>& p : parts) {
+      absl::Status s = PRead(offset, p.size(), p.data());
+      if (!s.ok()) return s;
+      offset += p.size();
+    }
+    return absl::OkStatus();
+  }
+  virtual absl::Status PWriteV(uint64_t offset,
+                               const std::vector<absl::string_view>& parts) {
+    for (absl::string_view p : parts) {
+      absl::Status s = PWrite(offset, p);
+      if (!s.ok()) return s;
+      offset += p.size();
+    }
+    return absl::OkStatus();
+  }
   // Makes every completed write durable (fdatasync).
   virtual absl::Status Sync() = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;

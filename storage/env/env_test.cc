@@ -53,6 +53,34 @@ TEST_P(EnvContractTest, ReadWriteSizeAndHoles) {
   EXPECT_GT(*fs, 0u);
 }
 
+TEST_P(EnvContractTest, VectoredReadAndWriteMatchTheirConcatenation) {
+  Env* env = GetParam().make();
+  auto f = env->OpenFile(TmpPath("v"), true);
+  ASSERT_TRUE(f.ok()) << f.status();
+  // Many parts (more than IOV_MAX, 1024) of odd sizes, one empty.
+  std::vector<std::string> chunks;
+  std::vector<absl::string_view> parts;
+  std::string all;
+  for (int i = 0; i < 1500; ++i) {
+    chunks.push_back(std::string(i % 7 == 3 ? 0 : 1 + i % 13, 'a' + i % 26));
+  }
+  for (const std::string& c : chunks) {
+    parts.push_back(c);
+    all += c;
+  }
+  ASSERT_TRUE((*f)->PWriteV(100, parts).ok());
+  std::string flat(all.size(), '?');
+  ASSERT_TRUE((*f)->PRead(100, flat.size(), flat.data()).ok());
+  EXPECT_EQ(flat, all);
+  // Read back in parts, running 8 bytes past the end (zeros).
+  std::string a(7, '?'), b(all.size() - 7, '?'), c(8, '?');
+  ASSERT_TRUE((*f)->PReadV(100, {absl::MakeSpan(a), absl::MakeSpan(b),
+                                 absl::MakeSpan(c)})
+                  .ok());
+  EXPECT_EQ(a + b, all);
+  EXPECT_EQ(c, std::string(8, '\0'));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllEnvs, EnvContractTest,
     ::testing::Values(EnvCase{"posix", [] { return Env::Posix(); }},
