@@ -109,8 +109,13 @@ absl::Status ExtentStoreImpl::CheckFsSpace(uint64_t growth, uint64_t unbacked,
 
 absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
                                                    uint64_t si) {
+  // Striping: a file's segments go to its members in stripe units of
+  // kStripeBytes, rotating from a per-file starting member, so parallel
+  // sequential writers spread over every member while one stable 1 MiB write
+  // touches (and syncs) one member file.
+  const uint64_t unit = std::max<uint64_t>(1, kStripeBytes / seg_);
   const uint32_t first =
-      static_cast<uint32_t>((si + n.rec.alloc_offset) % nmembers_);
+      static_cast<uint32_t>((si / unit + n.rec.alloc_offset) % nmembers_);
   // Holes below a member's high-water mark first: they cost no new
   // file-system space (CheckSpace counted on that).
   for (uint32_t i = 0; i < nmembers_; ++i) {

@@ -48,6 +48,9 @@ using meta::kSegsPerMap;
 
 inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB
 inline constexpr uint32_t kMaxName = 255;
+// The allocator's stripe unit (see AllocSeg): an allocation policy, not part
+// of the on-disk format.
+inline constexpr uint64_t kStripeBytes = uint64_t{1} << 20;
 
 inline Timespec Now() {
   int64_t ns = absl::ToUnixNanos(absl::Now());
@@ -113,8 +116,8 @@ struct MemberState {
 };
 
 // Groups per-segment I/O into runs that lie end to end in one member, so a
-// file's consecutive segments (spread round-robin, consecutive within each
-// member) cost one system call per member. Part is absl::Span<char> (reads)
+// file's consecutive segments (striped over the members, consecutive within
+// each member) cost one system call per member run. Part is absl::Span<char> (reads)
 // or absl::string_view (writes).
 template <typename Part>
 class MemberRuns {

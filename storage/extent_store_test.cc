@@ -474,12 +474,33 @@ TEST_F(StoreTest, CloneCostIsIndependentOfFileSize) {
   EXPECT_EQ(third->extents, before->extents + 1);
 }
 
-TEST_F(StoreTest, MembersSpreadSequentialWrites) {
+TEST_F(StoreTest, MembersSpreadSequentialWritesInStripeUnits) {
+  // 64 KiB segments, 1 MiB stripe unit, 4 members: 4 MiB fill each member
+  // with one unit; a 1 MiB aligned write lands in a single member.
   InodeId f = MakeFile("f");
-  Put(f, 0, std::string(16 * (64 << 10), 's'));
+  Put(f, 0, std::string(4 << 20, 's'));
   auto m = store_->Members();
   ASSERT_EQ(m.size(), 4u);
-  for (auto& x : m) EXPECT_EQ(x.segments_used, 4u) << x.index;
+  for (auto& x : m) EXPECT_EQ(x.segments_used, 16u) << x.index;
+  InodeId g = MakeFile("g");
+  Put(g, 1 << 20, std::string(1 << 20, 't'));
+  int touched = 0;
+  auto m2 = store_->Members();
+  for (size_t i = 0; i < m2.size(); ++i) {
+    touched += m2[i].segments_used != m[i].segments_used;
+  }
+  EXPECT_EQ(touched, 1);
+  // Parallel files start on different members (per-file offset).
+  std::set<uint64_t> firsts;
+  for (int i = 0; i < 8; ++i) {
+    auto before = store_->Members();
+    Put(MakeFile("p" + std::to_string(i)), 0, std::string(64 << 10, 'p'));
+    auto after = store_->Members();
+    for (size_t k = 0; k < after.size(); ++k) {
+      if (after[k].segments_used != before[k].segments_used) firsts.insert(k);
+    }
+  }
+  EXPECT_GE(firsts.size(), 2u);
 }
 
 
