@@ -36,6 +36,14 @@ namespace {
 // neither fail nor abort when the file system is full.
 class StderrLogger final : public rocksdb::Logger {
  public:
+  // Opening a new database, RocksDB warns that its directory could not be
+  // read before creating it ("Error when reading <dir> dir NotFound"): not a
+  // problem, and alarming in an operator's log.
+  static bool IsFreshDirNoise(absl::string_view line) {
+    return absl::StartsWith(line, "Error when reading ") &&
+           absl::StrContains(line, " dir NotFound");
+  }
+
   StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
   void Logv(const char* format, va_list ap) override {
     Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
@@ -48,6 +56,7 @@ class StderrLogger final : public rocksdb::Logger {
     }
     char buf[2048];
     vsnprintf(buf, sizeof(buf), format, ap);
+    if (IsFreshDirNoise(buf)) return;
     fprintf(stderr, "vnasd: rocksdb: %s\n", buf);
   }
 };

@@ -474,6 +474,14 @@ TEST_F(StoreTest, CloneCostIsIndependentOfFileSize) {
   EXPECT_EQ(third->extents, before->extents + 1);
 }
 
+TEST_F(StoreTest, OpeningAFreshStoreLogsNothing) {
+  opts_.dir = TempDir("quiet");
+  ::testing::internal::CaptureStderr();
+  Reopen();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "");
+}
+
 TEST_F(StoreTest, MembersSpreadSequentialWritesInStripeUnits) {
   // 64 KiB segments, 1 MiB stripe unit, 4 members: 4 MiB fill each member
   // with one unit; a 1 MiB aligned write lands in a single member.
