@@ -57,6 +57,11 @@ absl::StatusOr<StoreSpace> ExtentStoreImpl::GetStoreSpace() {
   s.reserved = total_outstanding_ * seg_;
   s.free = s.capacity > s.used + s.reserved ? s.capacity - s.used - s.reserved
                                             : 0;
+  // No more than the file systems can still hold: holes in the members plus
+  // what each file system has free beyond its metadata reserve (the fullest
+  // one bounds it), less reservations that must still be backed.
+  const uint64_t writable = BackedFreeSegs() * seg_ + FsFreeBytes();
+  s.free = std::min(s.free, writable > s.reserved ? writable - s.reserved : 0);
   s.segment_size = seg_;
   s.members = nmembers_;
   s.files = inodes_.size();

@@ -107,6 +107,25 @@ absl::Status ExtentStoreImpl::CheckFsSpace(uint64_t growth, uint64_t unbacked,
   return absl::OkStatus();
 }
 
+uint64_t ExtentStoreImpl::FsFreeBytes() {
+  absl::MutexLock l(&fs_mu_);
+  const absl::Time now = absl::Now();
+  uint64_t least = ~uint64_t{0};
+  for (FsWatch& w : fs_) {
+    if (now - w.read_at > absl::Milliseconds(kFsSpaceCacheMs)) {
+      auto sp = env_->FilesystemSpace(w.path);
+      if (sp.ok()) {
+        w.avail = sp->avail;
+        w.used_since = 0;
+        w.read_at = now;
+      }
+    }
+    const uint64_t avail = w.avail > w.used_since ? w.avail - w.used_since : 0;
+    least = std::min(least, avail > w.reserve ? avail - w.reserve : 0);
+  }
+  return fs_.empty() ? 0 : least;
+}
+
 absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
                                                    uint64_t si) {
   // Striping: a file's segments go to its members in stripe units of

@@ -332,6 +332,9 @@ class ExtentStoreImpl final : public ExtentStore {
   // Free segments below the members' high-water marks: allocating them
   // reuses file space that is already there (segments are never punched).
   uint64_t BackedFreeSegs() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Bytes the fullest file system under the store can still take beyond its
+  // metadata reserve (statvfs, cached like CheckFsSpace's readings).
+  uint64_t FsFreeBytes() ABSL_LOCKS_EXCLUDED(fs_mu_);
   // The metadata reserve check for growing the member files by `growth`
   // segments while `unbacked` reserved segments still need file-system
   // space; `reserved_only` growth (writes into reservations) may use half

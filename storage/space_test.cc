@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
 #include "storage/base/status_util.h"
@@ -179,6 +180,24 @@ TEST_F(SpaceTest, WalNoSpaceIsEnospcReadsWorkAndWritesResume) {
   EXPECT_TRUE(store_->Lookup(kRootInode, "c").ok());
   EXPECT_EQ(Read(c->attr.ino, 0, 5), "hello");
   EXPECT_EQ(ErrnoOf(store_->Lookup(kRootInode, "b").status()), ENOENT);
+}
+
+TEST_F(SpaceTest, FreeSpaceIsWhatTheFileSystemCanStillHold) {
+  // Capacity 1 GiB, but the file system has 12 MiB left, 4 of them kept for
+  // metadata: FSSTAT must not promise more than 8 MiB.
+  opts_.metadata_reserve = 4 << 20;
+  env_.avail = 12 << 20;
+  Reopen();
+  auto sp = store_->GetStoreSpace();
+  ASSERT_TRUE(sp.ok());
+  EXPECT_EQ(sp->capacity, uint64_t{1} << 30);
+  EXPECT_EQ(sp->free, uint64_t{8} << 20);
+  // A file system with room to spare: the capacity bounds it.
+  env_.avail = uint64_t{1} << 40;
+  absl::SleepFor(absl::Milliseconds(150));  // past the statvfs cache
+  sp = store_->GetStoreSpace();
+  ASSERT_TRUE(sp.ok());
+  EXPECT_EQ(sp->free, sp->capacity - sp->used - sp->reserved);
 }
 
 TEST_F(SpaceTest, MetadataReserveKeepsFreeSpaceAndReservationsHold) {
