@@ -1,12 +1,14 @@
 // fuzz_entry.cc — see fuzz_entry.h.
 #include "server/vmformat/fuzz_entry.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/types/span.h"
 #include "server/vmformat/chain.h"
 #include "server/vmformat/internal/file_view.h"
 #include "server/vmformat/internal/kv_text.h"
@@ -56,9 +58,19 @@ std::vector<FileSample> SplitFiles(absl::string_view data) {
     FileSample f;
     f.name = name;
     f.mtime_sec = kNow - 3600;
-    if (absl::EndsWith(f.name, "@fresh")) {
-      f.name.resize(f.name.size() - 6);
-      f.mtime_sec = kNow;
+    bool big = false;
+    for (bool again = true; again;) {
+      again = false;
+      if (absl::EndsWith(f.name, "@fresh")) {
+        f.name.resize(f.name.size() - 6);
+        f.mtime_sec = kNow;
+        again = true;
+      }
+      if (absl::EndsWith(f.name, "@big")) {
+        f.name.resize(f.name.size() - 4);
+        big = true;
+        again = true;
+      }
     }
     // Names AnalyzeVm rejects as unusable input are skipped here; that
     // rejection is covered by chain_test.
@@ -69,6 +81,9 @@ std::vector<FileSample> SplitFiles(absl::string_view data) {
     }
     f.head = std::string(body.substr(0, kSampleBytes));
     f.size = body.size();
+    // "@big": the body is only the start of a file larger than the sample,
+    // so small inputs reach the larger-than-the-sample paths.
+    if (big) f.size = std::max<uint64_t>(f.size, kSampleBytes) + 1;
     files.push_back(std::move(f));
   };
   while (true) {
@@ -97,7 +112,7 @@ void FuzzOneInput(absl::string_view data) {
   // Each parser on the raw bytes.
   ParseVmdkDescriptor(data).IgnoreError();  // errors are expected here
   LooksLikeVmdkDescriptor(data);
-  for (const internal::TextLine& l : internal::SplitLines(data.substr(0, 4096))) {
+  for (const internal::TextLine& l : internal::Lines(data.substr(0, 4096))) {
     if (IsExtentLine(l.body)) ParseExtentLine(l.body).IgnoreError();
     internal::ParseKeyValue(l.body);
   }
@@ -124,15 +139,16 @@ void FuzzOneInput(absl::string_view data) {
   AnalyzeOptions opt;
   opt.now_sec = kNow;
   opt.self_dirs = {"/vmfs/volumes/ds/vm"};
+  // One sample, copied once and renamed for each pass (the input may be
+  // large: no need to copy it twice per name).
+  FileSample whole;
+  whole.size = data.size();
+  whole.head = std::string(data.substr(0, kSampleBytes));
+  whole.extra.push_back({196608, std::string(data)});
   for (const char* name : {"vm.vmdk", "vm.vmx", "vm.vmsd", "vm.vhdx"}) {
-    FileSample f;
-    f.name = name;
-    f.size = data.size();
-    f.head = std::string(data.substr(0, kSampleBytes));
-    f.extra.push_back({196608, std::string(data)});
-    WantedRanges(f);
-    std::vector<FileSample> one = {f};
-    absl::StatusOr<ChainReport> r = AnalyzeVm(one, opt);
+    whole.name = name;
+    WantedRanges(whole);
+    absl::StatusOr<ChainReport> r = AnalyzeVm(absl::MakeConstSpan(&whole, 1), opt);
     Check(r.ok());
     CheckReport(*r);
   }

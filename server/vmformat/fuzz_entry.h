@@ -5,7 +5,10 @@
 //
 // Multi-file input grammar (for AnalyzeVm): the bytes are cut into files at
 // each line "=== <name>\n"; bytes before the first marker form "vm.vmdk".
-// A name ending in "@fresh" is a file modified now (lock freshness tests).
+// A name ending in "@fresh" is a file modified now (lock freshness tests);
+// one ending in "@big" is a file larger than kSampleBytes of which the body
+// is the start (the sample-overflow paths without a 64 KiB input). The two
+// suffixes combine in either order.
 #ifndef VNAS_SERVER_VMFORMAT_FUZZ_ENTRY_H_
 #define VNAS_SERVER_VMFORMAT_FUZZ_ENTRY_H_
 

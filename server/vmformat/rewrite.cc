@@ -24,7 +24,7 @@ namespace {
 
 using internal::KeyValue;
 using internal::ParseKeyValue;
-using internal::SplitLines;
+using internal::Lines;
 using internal::TextLine;
 
 bool ValidBareName(absl::string_view n) {
@@ -128,8 +128,7 @@ absl::StatusOr<std::string> RewriteConfig(absl::string_view text,
   bool saw_display = false;
   absl::string_view eol = "\n";
   bool eol_known = false;
-  const std::vector<TextLine> lines = SplitLines(text);
-  for (const TextLine& line : lines) {
+  for (const TextLine& line : Lines(text)) {
     if (!eol_known && !line.eol.empty()) {
       eol = line.eol;
       eol_known = true;
@@ -146,8 +145,15 @@ absl::StatusOr<std::string> RewriteConfig(absl::string_view text,
       continue;
     }
     if (IsFreeTextKey(kv->key)) continue;
-    std::optional<std::string> renamed =
-        RenameRef(UnescapeVmxValue(kv->value), rename_map);
+    // Unescape only when there is something to unescape: most values have
+    // no '|' and need no copy.
+    std::string unescaped;
+    absl::string_view ref = kv->value;
+    if (ref.find('|') != absl::string_view::npos) {
+      unescaped = UnescapeVmxValue(ref);
+      ref = unescaped;
+    }
+    std::optional<std::string> renamed = RenameRef(ref, rename_map);
     if (!renamed.has_value()) continue;
     std::string v = VmxEscape(*renamed);
     sp.Replace(pos, kv->value.size(),
@@ -211,7 +217,7 @@ absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
   absl::StatusOr<VmdkDescriptor> parsed = ParseVmdkDescriptor(text);
   if (!parsed.ok()) return parsed.status();
   Splicer sp{text, {}, 0};
-  for (const TextLine& line : SplitLines(text)) {
+  for (const TextLine& line : Lines(text)) {
     if (internal::IsBlankOrComment(line.body)) continue;
     if (IsExtentLine(line.body)) {
       absl::StatusOr<VmdkExtent> e = ParseExtentLine(line.body);

@@ -13,7 +13,7 @@ namespace {
 
 using internal::KeyValue;
 using internal::ParseKeyValue;
-using internal::SplitLines;
+using internal::Lines;
 using internal::TrimWs;
 
 bool IsWs(char c) { return c == ' ' || c == '\t'; }
@@ -145,7 +145,7 @@ absl::string_view SkipBom(absl::string_view s) {
 bool LooksLikeVmdkDescriptor(absl::string_view head) {
   absl::string_view first = SkipBom(head).substr(0, 1024);
   if (first.find('\0') != absl::string_view::npos) return false;
-  for (const internal::TextLine& line : SplitLines(first)) {
+  for (const internal::TextLine& line : Lines(first)) {
     absl::string_view t = TrimWs(line.body);
     if (t.empty()) continue;
     if (absl::StartsWithIgnoreCase(t, "# Disk DescriptorFile")) return true;
@@ -164,7 +164,7 @@ absl::StatusOr<VmdkDescriptor> ParseVmdkDescriptor(absl::string_view text) {
   VmdkDescriptor d;
   bool has_version = false, has_cid = false, has_type = false;
   int line_no = 0;
-  for (const internal::TextLine& line : SplitLines(text)) {
+  for (const internal::TextLine& line : Lines(text)) {
     ++line_no;
     auto err = [&](absl::string_view what) {
       return absl::InvalidArgumentError(

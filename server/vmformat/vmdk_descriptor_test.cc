@@ -1,10 +1,27 @@
 #include "server/vmformat/vmdk_descriptor.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/vmformat/qemu_img_testutil.h"
+
+// Counts the bytes this test binary allocates, so a test can check that a
+// parser does not copy its input line by line.
+namespace {
+std::atomic<size_t> g_allocated_bytes{0};
+}  // namespace
+
+void* operator new(size_t n) {
+  g_allocated_bytes.fetch_add(n, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace vnas::vmformat {
 namespace {
@@ -158,6 +175,20 @@ TEST(VmdkDescriptor, ToleratesNonUtf8AndHugeLines) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->ddb.size(), 1u);
   EXPECT_FALSE(ParseVmdkDescriptor(std::string(1 << 20, 'x')).ok());
+}
+
+// A cold open of a big descriptor (here 64 KiB of blank and comment lines
+// around a small one) used to materialize a 40-byte record per line before
+// parsing; the parser now walks the lines in place.
+TEST(VmdkDescriptor, BigDescriptorIsParsedWithoutCopyingItsLines) {
+  std::string text = kFlatBase;
+  while (text.size() < 64 * 1024) text += "\n#\n";
+  const size_t before = g_allocated_bytes.load();
+  absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(text);
+  const size_t allocated = g_allocated_bytes.load() - before;
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->extents.size(), 1u);
+  EXPECT_LT(allocated, 8u * 1024) << "bytes allocated to parse " << text.size();
 }
 
 TEST(VmdkDescriptor, Utf8Bom) {

@@ -50,7 +50,7 @@ absl::StatusOr<Vmsd> ParseVmsd(absl::string_view text) {
     std::map<int, VmsdDisk> disks;
   };
   std::map<int, Rec> recs;
-  for (const internal::TextLine& line : internal::SplitLines(text)) {
+  for (const internal::TextLine& line : internal::Lines(text)) {
     std::optional<internal::KeyValue> kv = internal::ParseKeyValue(line.body);
     if (!kv.has_value() || internal::IsBlankOrComment(line.body)) continue;
     const std::string key = absl::AsciiStrToLower(kv->key);

@@ -98,7 +98,7 @@ absl::StatusOr<Vmx> ParseVmx(absl::string_view text) {
   std::map<std::string, Dev> devs;
   std::map<std::string, bool> controller_present;
   size_t order = 0;
-  for (const internal::TextLine& line : internal::SplitLines(text)) {
+  for (const internal::TextLine& line : internal::Lines(text)) {
     if (internal::IsBlankOrComment(line.body)) continue;
     std::optional<internal::KeyValue> kv = internal::ParseKeyValue(line.body);
     if (!kv.has_value()) {

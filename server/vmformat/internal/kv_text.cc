@@ -18,26 +18,30 @@ bool IsBlankOrComment(absl::string_view body) {
   return t.empty() || t[0] == '#';
 }
 
-std::vector<TextLine> SplitLines(absl::string_view text) {
-  std::vector<TextLine> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    TextLine line;
-    line.offset = pos;
-    if (nl == absl::string_view::npos) {
-      line.body = text.substr(pos);
-      pos = text.size();
-    } else {
-      size_t end = nl;
-      if (end > pos && text[end - 1] == '\r') --end;
-      line.body = text.substr(pos, end - pos);
-      line.eol = text.substr(end, nl + 1 - end);
-      pos = nl + 1;
-    }
-    lines.push_back(line);
+void Lines::Iterator::Load(size_t pos) {
+  if (pos >= text_.size()) {
+    at_end_ = true;
+    line_ = TextLine();
+    return;
   }
-  return lines;
+  at_end_ = false;
+  line_.offset = pos;
+  const size_t nl = text_.find('\n', pos);
+  if (nl == absl::string_view::npos) {
+    line_.body = text_.substr(pos);
+    line_.eol = absl::string_view();
+    next_ = text_.size();
+    return;
+  }
+  size_t end = nl;
+  if (end > pos && text_[end - 1] == '\r') --end;
+  line_.body = text_.substr(pos, end - pos);
+  line_.eol = text_.substr(end, nl + 1 - end);
+  next_ = nl + 1;
+}
+
+std::vector<TextLine> SplitLines(absl::string_view text) {
+  return std::vector<TextLine>(Lines(text).begin(), Lines(text).end());
 }
 
 std::optional<KeyValue> ParseKeyValue(absl::string_view body) {

@@ -17,6 +17,7 @@
 #define VNAS_SERVER_VMFORMAT_INTERNAL_KV_TEXT_H_
 
 #include <cstddef>
+#include <iterator>
 #include <optional>
 #include <vector>
 
@@ -30,7 +31,64 @@ struct TextLine {
   size_t offset = 0;       // offset of `body` in the text
 };
 
+// Lines(text)
+//
+// The lines of `text`, produced one at a time as the range is iterated, so a
+// parser walks a large text without allocating per line (SplitLines below
+// materializes them all). The concatenation of every body+eol is `text`.
+// `text` must outlive the range and its iterators.
+//
+// Example:
+//   for (const TextLine& line : Lines(text)) Use(line.body);
+class Lines {
+ public:
+  class Iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = TextLine;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const TextLine*;
+    using reference = const TextLine&;
+
+    Iterator() = default;
+    reference operator*() const { return line_; }
+    pointer operator->() const { return &line_; }
+    Iterator& operator++() {
+      Load(next_);
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++*this;
+      return old;
+    }
+    // Iterators compare by position; both must come from the same text.
+    bool operator==(const Iterator& o) const {
+      return at_end_ == o.at_end_ && (at_end_ || line_.offset == o.line_.offset);
+    }
+    bool operator!=(const Iterator& o) const { return !(*this == o); }
+
+   private:
+    friend class Lines;
+    Iterator(absl::string_view text, size_t pos) : text_(text) { Load(pos); }
+    void Load(size_t pos);
+
+    absl::string_view text_;
+    TextLine line_;
+    size_t next_ = 0;  // offset of the line after line_
+    bool at_end_ = true;
+  };
+
+  explicit Lines(absl::string_view text) : text_(text) {}
+  Iterator begin() const { return Iterator(text_, 0); }
+  Iterator end() const { return Iterator(); }
+
+ private:
+  absl::string_view text_;
+};
+
 // Splits `text` into lines; the concatenation of body+eol is `text`.
+// Allocates one TextLine per line: prefer Lines() to just walk them.
 std::vector<TextLine> SplitLines(absl::string_view text);
 
 struct KeyValue {

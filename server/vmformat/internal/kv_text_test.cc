@@ -1,6 +1,7 @@
 #include "server/vmformat/internal/kv_text.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -21,6 +22,31 @@ TEST(SplitLines, KeepsEveryByte) {
   EXPECT_EQ(lines[0].eol, "\r\n");
   EXPECT_EQ(lines[3].body, "last\rline");
   EXPECT_EQ(lines[3].eol, "");
+}
+
+TEST(Lines, WalksTheSameLinesAsSplitLines) {
+  const std::string cases[] = {"",       "\n",         "\n\n",   "a",
+                               "a\n",    "a\r\nb",      "\r\n",   "\r",
+                               "x\r\r\n", "a=1\n\nlast", "\n\na\n"};
+  for (const std::string& text : cases) {
+    SCOPED_TRACE(testing::PrintToString(text));
+    const std::vector<TextLine> want = SplitLines(text);
+    size_t i = 0;
+    std::string joined;
+    for (const TextLine& l : Lines(text)) {
+      ASSERT_LT(i, want.size());
+      EXPECT_EQ(l.body, want[i].body);
+      EXPECT_EQ(l.eol, want[i].eol);
+      EXPECT_EQ(l.offset, want[i].offset);
+      joined += std::string(l.body) + std::string(l.eol);
+      ++i;
+    }
+    EXPECT_EQ(i, want.size());
+    EXPECT_EQ(joined, text);
+  }
+  // A text ending in a line break has no empty last line.
+  EXPECT_EQ(SplitLines("a\nb\n").size(), 2u);
+  EXPECT_TRUE(SplitLines("").empty());
 }
 
 TEST(ParseKeyValue, Table) {

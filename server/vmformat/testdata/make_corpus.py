@@ -35,7 +35,14 @@ w("desc_nul", DESC[:40] + "\0" + DESC[40:])
 w("desc_huge_sectors", DESC.replace("41943040", "99999999999999999999"))
 w("desc_sector_overflow", BASE + "RW 18014398509481984 FLAT \"a\"\nRW 18014398509481984 FLAT \"b\"\n")
 w("desc_non_utf8", BASE + "ddb.comment = \"\xff\xfe\xc3\x28\"\n")
-w("desc_long_line", BASE + "ddb.x = \"" + "y" * 200000 + "\"\n")
+# Kept small: libFuzzer caps generated inputs at the largest seed (and
+# deploy/fuzz.sh at -max_len), and cost grows with input size. Files larger
+# than the 64 KiB sample are reached through the "@big" name suffix instead
+# (fuzz_entry.h); CorpusReplay.GeneratedExtremes feeds real 1 MiB inputs.
+w("desc_long_line", BASE + "ddb.x = \"" + "y" * 6000 + "\"\n")
+w("multi_big_sample", "=== vm.vmdk@big\n" + BASE + "ddb.x = \"yyyy"
+  "\n=== vm.vmx@big\nscsi0:0.fileName = \"vm.vmdk\"\n"
+  "=== vm.vmsd@big@fresh\nsnapshot0.uid = \"1\"\n")
 w("kdmv_truncated", kdmv(DESC.encode())[:60])
 w("kdmv_huge_desc_offset", kdmv(DESC.encode(), off=(1 << 62)))
 w("kdmv_desc_size_overflow", kdmv(DESC.encode(), size=(1 << 64) - 1))
