@@ -1,7 +1,6 @@
 #include "plugins/host/nfs_copy.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <nfsc/libnfs.h>
 
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "plugins/host/buffer_pool.h"
 
 namespace vnas::plugin {
 
@@ -129,7 +129,7 @@ struct Slot {
   int index = 0;
   Conn* src = nullptr;
   Conn* dst = nullptr;
-  std::unique_ptr<char[]> buf;
+  char* buf = nullptr;  // from the copy's pool while a chunk is in progress
   uint64_t offset = 0;  // of the chunk
   uint32_t length = 0;  // of the chunk
   uint32_t filled = 0;  // bytes read so far / written so far
@@ -168,6 +168,9 @@ class Copier {
 
   const CopyOptions& options_;
   const CopyProgress& progress_;
+  // Declared before the contexts: destroyed after them, so no callback can
+  // run on a buffer already unmapped.
+  std::unique_ptr<BufferPool> pool_;
   std::vector<std::unique_ptr<Conn>> srcs_, dsts_;
   std::vector<Slot> slots_;
   std::string src_path_, dst_path_;
@@ -255,6 +258,10 @@ absl::Status Copier::Setup(const NfsLocation& src, const NfsLocation& dst) {
   chunk_ = static_cast<uint32_t>(chunk);
 
   const int depth = options_.depth < 1 ? 1 : options_.depth;
+  absl::StatusOr<std::unique_ptr<BufferPool>> pool =
+      BufferPool::Create(static_cast<size_t>(depth), chunk_);
+  if (!pool.ok()) return pool.status();
+  pool_ = std::move(*pool);
   slots_.resize(depth);
   for (int i = 0; i < depth; ++i) {
     Slot& s = slots_[i];
@@ -262,7 +269,6 @@ absl::Status Copier::Setup(const NfsLocation& src, const NfsLocation& dst) {
     s.index = i;
     s.src = srcs_[i % srcs_.size()].get();
     s.dst = dsts_[i % dsts_.size()].get();
-    s.buf.reset(new char[chunk_]);
   }
   return absl::OkStatus();
 }
@@ -270,6 +276,11 @@ absl::Status Copier::Setup(const NfsLocation& src, const NfsLocation& dst) {
 void Copier::Issue(Slot* s) {
   if (stop_ || next_offset_ >= size_) {
     s->state = Slot::kIdle;
+    return;
+  }
+  if (s->buf == nullptr) s->buf = pool_->Acquire();
+  if (s->buf == nullptr) {  // cannot happen: one buffer per slot
+    SetError(absl::InternalError("copy: no free chunk buffer"));
     return;
   }
   s->offset = next_offset_;
@@ -294,7 +305,7 @@ void Copier::IssueRead(Slot* s) {
 void Copier::IssueWrite(Slot* s) {
   s->state = Slot::kWriting;
   const int rc = nfs_pwrite_async(s->dst->nfs(), s->dst->fh(), s->offset + s->filled,
-                                  s->length - s->filled, s->buf.get() + s->filled,
+                                  s->length - s->filled, s->buf + s->filled,
                                   &Copier::WriteCb, s);
   if (rc != 0) {
     s->state = Slot::kIdle;
@@ -321,14 +332,14 @@ void Copier::ReadCb(int status, struct nfs_context* nfs, void* data, void* priv)
     return;
   }
   const uint32_t n = std::min<uint32_t>(status, s->length - s->filled);
-  memcpy(s->buf.get() + s->filled, data, n);
+  memcpy(s->buf + s->filled, data, n);
   s->filled += n;
   c->result_.bytes_read += n;
   if (s->filled < s->length) {  // short read: ask for the rest
     c->IssueRead(s);
     return;
   }
-  if (c->options_.skip_zeros && AllZero(s->buf.get(), s->length)) {
+  if (c->options_.skip_zeros && AllZero(s->buf, s->length)) {
     c->result_.bytes_skipped += s->length;
     c->ChunkDone(s);
     return;
@@ -391,6 +402,8 @@ void Copier::MaybeCommit() {
 
 void Copier::ChunkDone(Slot* s) {
   done_ += s->length;
+  pool_->Release(s->buf);  // recycled by the next chunk issued
+  s->buf = nullptr;
   MaybeCommit();
   last_progress_ = absl::Now();
   if (progress_ && !progress_(done_, size_)) {
@@ -485,16 +498,6 @@ absl::Status MakeParentDirs(const NfsLocation& loc, absl::Duration timeout) {
 absl::StatusOr<CopyResult> CopyFile(const NfsLocation& src, const NfsLocation& dst,
                                     const CopyOptions& options,
                                     const CopyProgress& progress) {
-  // libnfs allocates a fresh ~1 MiB buffer per READ reply and WRITE call.
-  // With glibc's default (dynamic) thresholds those are trimmed back to the
-  // kernel and faulted in again on every request: measured 55x the page
-  // faults of nfs-cp and half its throughput. Keep them in the heap.
-  static const bool malloc_tuned = [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    return true;
-  }();
-  (void)malloc_tuned;
   Copier copier(options, progress);
   return copier.Run(src, dst);
 }

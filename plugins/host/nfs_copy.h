@@ -10,9 +10,11 @@
 // goes out every `commit_every` bytes while copying, and at the end every
 // destination connection sends a final COMMIT (nfs_fsync).
 //
-// Memory: the first copy raises glibc's mmap and trim thresholds for the
-// process (mallopt) so libnfs's 1 MiB request buffers are reused rather than
-// returned to the kernel and faulted in again per request.
+// Memory: each copy owns a BufferPool of `depth` page-aligned chunk buffers,
+// mapped and faulted in once when the copy starts; a chunk takes one when
+// its READ is issued and gives it back when its WRITE is done (or skipped),
+// so the data path allocates nothing of its own. The copy leaves the host
+// process's allocator settings alone (a library must not change them).
 //
 // Cancellation: when the progress callback returns false the copy stops
 // issuing, waits for requests in flight, removes the partial destination and

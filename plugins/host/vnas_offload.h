@@ -28,6 +28,16 @@
  * sessions are independent. The progress callback runs on the calling
  * thread.
  *
+ * Memory. The library never changes the host process's allocator settings.
+ * A host copy keeps its chunk buffers in a pool it owns (depth x 1 MiB,
+ * mapped once per copy). libnfs itself mallocs ~1 MiB per READ reply and
+ * WRITE request; with glibc's default dynamic thresholds those are trimmed
+ * and faulted in again, which costs fallback-copy speed. A host agent that
+ * wants the full speed can, in its own main(), raise the thresholds as the
+ * vnas-offload CLI does (mallopt(M_MMAP_THRESHOLD, 32 << 20) and
+ * mallopt(M_TRIM_THRESHOLD, 256 << 20)), or start with
+ * GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456
+ *
  * Example:
  *   vnas_session_params p = {0};
  *   p.server = "127.0.0.1"; p.export_path = "/vnas";
