@@ -500,6 +500,29 @@ class ControlService::Impl {
                                   "\" is not a regular file (use CloneVm for "
                                   "a VM directory)"));
     }
+    std::vector<std::string> src_dir(src_comps.begin(), src_comps.end() - 1);
+    const v1::Mechanism mech =
+        lazy ? v1::MECHANISM_SNAPSHOT_CLONE : v1::MECHANISM_EXTENT_CLONE;
+    v1::Verdict verdict = FileVerdict(src_dir, src_comps.back(), mech);
+    // DRYRUN answers "could this source be offloaded?": a refusal of the
+    // source is the answer (OK, reason in the verdict) even when the
+    // destination has problems too; those are appended to the explanation.
+    // Only a source that would offload goes on to the destination checks,
+    // which then fail exactly as the real request would.
+    if (dry && !verdict.offloaded()) {
+      absl::StatusOr<Destination> dst = ResolveDestination(store_, dst_comps);
+      if (!dst.ok()) {
+        absl::StrAppend(verdict.mutable_explanation(),
+                        verdict.explanation().empty() ? "" : " ",
+                        "Also, the destination cannot be used as it is: ",
+                        dst.status().message());
+      }
+      *resp->mutable_verdict() = std::move(verdict);
+      FromVerdict(d, resp->verdict());
+      resp->set_bytes_shared(0);
+      d.r.set_bytes_shared(0);
+      return absl::OkStatus();
+    }
     VNAS_ASSIGN_OR_RETURN(Destination dst, ResolveDestination(store_, dst_comps));
     if (dst.existing.has_value()) {
       if (dst.existing->ino == src.ino) {
@@ -518,10 +541,7 @@ class ControlService::Impl {
                                     "\" exists and is not a regular file"));
       }
     }
-    std::vector<std::string> src_dir(src_comps.begin(), src_comps.end() - 1);
-    v1::Mechanism mech =
-        lazy ? v1::MECHANISM_SNAPSHOT_CLONE : v1::MECHANISM_EXTENT_CLONE;
-    *resp->mutable_verdict() = FileVerdict(src_dir, src_comps.back(), mech);
+    *resp->mutable_verdict() = std::move(verdict);
     const v1::Verdict& v = resp->verdict();
     FromVerdict(d, v);
     if (dry) {

@@ -215,6 +215,50 @@ TEST_F(ControlServiceTest, DryRunChangesNothing) {
   EXPECT_TRUE(rs.back().offloaded());
 }
 
+// DRYRUN asks "could this source be offloaded?": the source's chain
+// verdict is the answer even when the destination directory is missing too
+// (it used to fail NOT_FOUND / DESTINATION_PARENT_MISSING first and hide the
+// verdict). Destination problems only fail a dry run of an offloadable source.
+TEST_F(ControlServiceTest, DryRunReportsSourceVerdictBeforeDestinationProblems) {
+  MakeVssVm("win");
+  {
+    v1::CloneFileResponse dry;
+    grpc::Status st = CloneFile("win/vm-000001.vmdk", "nowhere/copy.vmdk",
+                                v1::CLONE_FLAG_DRYRUN, &dry);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_FALSE(dry.verdict().offloaded());
+    EXPECT_EQ(dry.verdict().refusal().code(), v1::REASON_VSS_SIBLING_REDO_LOGS);
+    EXPECT_THAT(dry.verdict().explanation(), HasSubstr("nowhere"));
+    EXPECT_EQ(dry.bytes_shared(), 0u);
+    EXPECT_FALSE(f_.Exists("nowhere"));
+    auto rs = Receipts();
+    ASSERT_FALSE(rs.empty());
+    EXPECT_TRUE(rs.back().dry_run());
+    EXPECT_FALSE(rs.back().offloaded());
+  }
+  {
+    // The real request still fails on the destination first.
+    v1::CloneFileResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st =
+        CloneFile("win/vm-000001.vmdk", "nowhere/copy.vmdk", 0, &resp, &ctx);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Trailer(ctx, "vnas-reason-code"),
+              std::to_string(v1::REASON_DESTINATION_PARENT_MISSING));
+  }
+  {
+    // An offloadable source: the destination problem is the answer.
+    MakeFlatVm("vm1", "vm1");
+    v1::CloneFileResponse dry;
+    grpc::ClientContext ctx;
+    grpc::Status st = CloneFile("vm1/vm1-flat.vmdk", "nowhere/x.vmdk",
+                                v1::CLONE_FLAG_DRYRUN, &dry, &ctx);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Trailer(ctx, "vnas-reason-code"),
+              std::to_string(v1::REASON_DESTINATION_PARENT_MISSING));
+  }
+}
+
 TEST_F(ControlServiceTest, GuardedRefusesExistingDestination) {
   f_.WriteFile("a.img", "AAAA");
   f_.WriteFile("b.img", "BBBB");
