@@ -481,9 +481,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   }
   Touch(t, n, true, Now());
   // In-place overwrite only: the data must be durable, the metadata need not
-  // be (mtime rides an unsynced batch).
-  if (t.need == GroupCommit::Need::kDurable && !meta_changed) {
-    t.need = GroupCommit::Need::kDataDurable;
+  // be (mtime rides an unsynced batch). This thread syncs the member files
+  // itself once it has let go of mu_, alongside other such writers (the
+  // kernel merges their cache flushes), without waiting for a commit group.
+  if (t.need == GroupCommit::Need::kDurable && !meta_changed && status.ok()) {
+    t.need = GroupCommit::Need::kWritten;
+    sync_after_.insert(t.members.begin(), t.members.end());
+    t.members.clear();
   }
   CommitTxn(t);
   VNAS_RETURN_IF_ERROR(status);

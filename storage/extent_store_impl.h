@@ -165,7 +165,9 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status Init(const StoreOptions& options);
 
   uint64_t store_id() const override { return store_id_; }
-  uint64_t write_verifier() const override { return verifier_; }
+  uint64_t write_verifier() const override {
+    return verifier_.load(std::memory_order_acquire);
+  }
   uint32_t segment_size() const override { return seg_; }
 
   absl::StatusOr<Attr> GetAttr(InodeId ino) override;
@@ -286,19 +288,34 @@ class ExtentStoreImpl final : public ExtentStore {
   auto Mutate(F&& body) -> decltype(body()) ABSL_LOCKS_EXCLUDED(mu_) {
     using R = decltype(body());
     GroupCommit::Ticket last;
+    std::set<uint32_t> sync_after;
     R result = [&]() -> R {
       absl::MutexLock l(&mu_);
       absl::Status ready = PrepareMutation();
       if (!ready.ok()) return R(ready);
       pending_.reset();
+      sync_after_.clear();
       R r = body();
       last = std::move(pending_);
+      sync_after.swap(sync_after_);
       return r;
     }();
     absl::Status persisted = gc_->Wait(last);
+    if (!persisted.ok() && gc_->needs_reload()) {
+      // Roll the mirrors back now, so readers do not see the failed change.
+      absl::MutexLock l(&mu_);
+      PrepareMutation().IgnoreError();
+    }
+    if (persisted.ok() && !sync_after.empty()) {
+      persisted = SyncDataNow(sync_after);
+    }
     if (!persisted.ok() && result.ok()) return R(persisted);
     return result;
   }
+  // Syncs members written in place by a stable write (no mu_ held); a member
+  // whose sync fails stays owed a sync (the next durable group retries it).
+  absl::Status SyncDataNow(const std::set<uint32_t>& members)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Before a mutation: reloads the mirrors after a failed batch, lets
   // durable frees be reused, and checks the store is usable.
   absl::Status PrepareMutation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -399,7 +416,9 @@ class ExtentStoreImpl final : public ExtentStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<GroupCommit> gc_;  // after db_: destroyed before it
   uint64_t store_id_ = 0;
-  uint64_t verifier_ = 0;
+  // Changes on every open, and whenever a failed metadata write may have
+  // dropped acknowledged unstable writes (clients then resend them).
+  std::atomic<uint64_t> verifier_{0};
   uint32_t seg_ = 0;
   uint32_t nmembers_ = 0;
   uint64_t generation_ = 0;
@@ -441,8 +460,10 @@ class ExtentStoreImpl final : public ExtentStore {
   // Per member: segments below this index may have been written (the file
   // already holds them); from the file size at open, raised by AllocSeg.
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
-  // The last batch the running mutation queued.
+  // The last batch the running mutation queued, and the members it wrote
+  // in place that must be synced before it returns (see Mutate).
   GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
+  std::set<uint32_t> sync_after_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

@@ -182,6 +182,18 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
   alloc_->Seal(pending_->seq);
 }
 
+absl::Status ExtentStoreImpl::SyncDataNow(const std::set<uint32_t>& members) {
+  std::set<uint32_t> failed;
+  absl::Status s = SyncMembers(members, &failed);
+  if (!failed.empty()) {
+    // An empty batch naming them: the leader remembers them as unsynced.
+    gc_->Wait(gc_->Enqueue(rocksdb::WriteBatch(), std::move(failed),
+                           GroupCommit::Need::kWritten))
+        .IgnoreError();
+  }
+  return s;
+}
+
 absl::Status ExtentStoreImpl::PrepareMutation() {
   if (broken_) return Usable();
   if (gc_->needs_reload()) {
@@ -195,6 +207,9 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
       return reload;
     }
     gc_->Reloaded();
+    // Unstable writes acknowledged before the failure may be gone.
+    uint64_t v = verifier_.load() + 1;
+    verifier_.store(v ? v : 1, std::memory_order_release);
   }
   alloc_->Release(gc_->durable_seq());
   return absl::OkStatus();

@@ -136,6 +136,7 @@ TEST_F(SpaceTest, WalNoSpaceIsEnospcReadsWorkAndWritesResume) {
   const std::string data(200 << 10, 'a');
   ASSERT_TRUE(store_->Write(ino, 0, data, Stability::kFileSync).ok());
 
+  const uint64_t verifier = store_->write_verifier();
   env_.rocks.armed = true;  // the metadata file system is full
   for (int i = 0; i < 3; ++i) {
     auto b = store_->Create(kRootInode, "b", CreateRequest{});
@@ -163,6 +164,10 @@ TEST_F(SpaceTest, WalNoSpaceIsEnospcReadsWorkAndWritesResume) {
   EXPECT_EQ(ErrnoOf(store_->Lookup(kRootInode, "b").status()), ENOENT);
   EXPECT_TRUE(Read(ino, 0, data.size()) == expect);
   ExpectClean("while the metadata file system is full");
+
+  // Acknowledged unstable writes may have been lost with a failed batch:
+  // clients see a new write verifier and resend.
+  EXPECT_NE(store_->write_verifier(), verifier);
 
   env_.rocks.armed = false;  // space freed
   auto c = store_->Create(kRootInode, "c", CreateRequest{});

@@ -49,13 +49,19 @@ void GroupCommit::Reloaded() {
 absl::Status GroupCommit::Wait(const Ticket& t) {
   if (!t) return absl::OkStatus();
   absl::MutexLock l(&mu_);
+  // An unstable change does not wait behind a group being synced: the
+  // running leader writes it (it drains the queue before it stops).
+  if (!t->done && leader_ && t->need == Need::kWritten) return absl::OkStatus();
+  ++waiting_;
   while (!t->done) {
     if (leader_) {
       cv_.Wait(&mu_);
       continue;
     }
     leader_ = true;
-    while (!t->done && !queue_.empty()) {
+    // Lead until this ticket is done; then go on while nobody else waits, so
+    // unstable changes queued meanwhile are not left behind.
+    while (!queue_.empty() && (!t->done || waiting_ == 1)) {
       std::deque<Ticket> group;
       group.swap(queue_);
       mu_.Unlock();
@@ -71,10 +77,12 @@ absl::Status GroupCommit::Wait(const Ticket& t) {
         }
         queue_.clear();
       }
+      cv_.SignalAll();
     }
     leader_ = false;
     cv_.SignalAll();
   }
+  --waiting_;
   return t->status;
 }
 

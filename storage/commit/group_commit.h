@@ -16,9 +16,14 @@
 //    data that was not durable. Batches of unstable changes (kWritten) are
 //    written unsynced; their members are remembered and synced, with every
 //    earlier unsynced batch, by the next durable group.
-//  * A Ticket's Wait() returns OK only once its need is met: kWritten: the
-//    batch is in RocksDB (visible to readers of the DB); kDataDurable: also
-//    its member data is on disk; kDurable: also the batch and all before it.
+//  * A Ticket's Wait() returns OK only once its need is met: kDataDurable:
+//    the batch is in RocksDB and its member data on disk; kDurable: also the
+//    batch and all before it are durable. kWritten (unstable) does not wait
+//    when a leader is running: that leader writes it before it stops. Its
+//    write may then still fail; the failure shows as needs_reload() (and as
+//    an error from every later Wait until Reloaded()), so the store changes
+//    its write verifier and clients resend unstable data (NFS semantics).
+//    Drain() waits for every batch to be written.
 //  * Failure: when a batch write fails, that batch and every later one (in
 //    the group and still queued) fail with the error, as do requests that
 //    are enqueued afterwards, until the store reloads its mirrors from
@@ -126,6 +131,7 @@ class GroupCommit {
   std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool leader_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // threads inside Wait()
   bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status reload_cause_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> durable_seq_{0};
