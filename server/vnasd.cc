@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -117,6 +118,9 @@ int main(int argc, char** argv) {
   std::vector<char*> eargv;
   for (std::string& a : expanded) eargv.push_back(a.data());
   absl::ParseCommandLine(static_cast<int>(eargv.size()), eargv.data());
+  // Lock-order cycle detection records every Mutex acquisition in a global
+  // graph: a debugging aid (the tests run with it on), not for serving.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Signals are taken synchronously by main (sigwait below); every thread
   // started from here on inherits the block.

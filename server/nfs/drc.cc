@@ -1,6 +1,8 @@
 // drc.cc — duplicate-request cache.
 #include "server/nfs/drc.h"
 
+#include "absl/hash/hash.h"
+
 namespace vnas::nfs {
 
 DuplicateRequestCache::Lookup DuplicateRequestCache::Begin(
@@ -60,15 +62,11 @@ size_t DuplicateRequestCache::size() const {
 }
 
 uint64_t ArgsChecksum(absl::string_view args) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  size_t n = args.size() < 4096 ? args.size() : 4096;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= static_cast<uint8_t>(args[i]);
-    h *= 0x100000001b3ULL;
-  }
-  h ^= args.size();
-  h *= 0x100000001b3ULL;
-  return h;
+  // The first 4 KiB (handle, offsets, names and the start of any data) and
+  // the length tell a retransmission from a new call reusing an xid.
+  // absl::Hash is fast and process-seeded: the cache lives in memory only.
+  const absl::string_view head = args.substr(0, 4096);
+  return static_cast<uint64_t>(absl::HashOf(head, args.size()));
 }
 
 }  // namespace vnas::nfs

@@ -69,8 +69,9 @@ class DuplicateRequestCache {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// A 64-bit checksum of argument bytes (FNV-1a over at most the first 4 KiB
-// and the length, so large WRITEs cost little).
+// A 64-bit checksum of argument bytes (absl::Hash over at most the first
+// 4 KiB, and the length, so large WRITEs cost little). Stable within one
+// process only.
 uint64_t ArgsChecksum(absl::string_view args);
 
 }  // namespace vnas::nfs

@@ -24,6 +24,18 @@ TEST(Drc, ReplaysFinishedAndDropsInProgress) {
   EXPECT_EQ(c.Begin(k3, &r), DuplicateRequestCache::Lookup::kNew);
 }
 
+TEST(Drc, ChecksumCoversTheHeadAndTheLength) {
+  std::string a(8192, 'x');
+  std::string b = a;
+  b[100] = 'y';  // in the first 4 KiB: a different call
+  EXPECT_NE(ArgsChecksum(a), ArgsChecksum(b));
+  std::string c = a;
+  c[5000] = 'y';  // past it: not looked at (cheap for big WRITEs)
+  EXPECT_EQ(ArgsChecksum(a), ArgsChecksum(c));
+  EXPECT_NE(ArgsChecksum(a), ArgsChecksum(a + "z"));  // the length counts
+  EXPECT_EQ(ArgsChecksum(a), ArgsChecksum(std::string(a)));
+}
+
 TEST(Drc, IsBounded) {
   DuplicateRequestCache c(8);
   std::string r;
