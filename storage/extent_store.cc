@@ -83,6 +83,7 @@ class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
 ExtentStoreImpl::~ExtentStoreImpl() {
   if (gc_) {
     // A clean close leaves nothing unsynced.
+    PersistLazyTimes();
     gc_->Flush().IgnoreError();
     gc_.reset();
   }

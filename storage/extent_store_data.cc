@@ -479,7 +479,11 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     n->rec.size = pos;
     meta_changed = true;
   }
-  Touch(t, n, true, Now());
+  if (meta_changed) {
+    Touch(t, n, true, Now());
+  } else {
+    TouchLater(n, Now());  // in place: times need no batch of their own
+  }
   // In-place overwrite only: the data must be durable, the metadata need not
   // be (mtime rides an unsynced batch). This thread syncs the member files
   // itself once it has let go of mu_, alongside other such writers (the
@@ -502,6 +506,7 @@ absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
     absl::ReaderMutexLock l(&mu_);
     VNAS_RETURN_IF_ERROR(Usable());
   }
+  PersistLazyTimes();
   // Syncs every member written by unstable changes and the metadata log,
   // sharing the syncs with concurrent stable writers.
   VNAS_RETURN_IF_ERROR(gc_->Flush());

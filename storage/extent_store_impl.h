@@ -281,6 +281,12 @@ class ExtentStoreImpl final : public ExtentStore {
   // letting go of mu_. Frees made since the last CommitTxn are quarantined
   // until this batch is durable.
   void CommitTxn(Txn& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets n's mtime and ctime without a batch: they are persisted with the
+  // next batch of any change, on Commit() and at close (an in-place write
+  // changes nothing else; a crash may lose only these times).
+  void TouchLater(Inode* n, Timespec now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the times TouchLater() set (unsynced).
+  void PersistLazyTimes() ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `body` (a mutation ending in CommitTxn calls) under mu_, then waits,
   // without mu_, until its last batch is as durable as it asked. A failure
   // to persist replaces a successful result.
@@ -464,6 +470,7 @@ class ExtentStoreImpl final : public ExtentStore {
   // in place that must be synced before it returns (see Mutate).
   GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
   std::set<uint32_t> sync_after_ ABSL_GUARDED_BY(mu_);
+  std::set<InodeId> lazy_times_ ABSL_GUARDED_BY(mu_);  // see TouchLater
 };
 
 }  // namespace internal

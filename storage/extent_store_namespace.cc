@@ -73,6 +73,21 @@ void ExtentStoreImpl::Touch(Txn& t, Inode* n, bool mtime, Timespec now) {
   t.inodes.insert(n->ino);
 }
 
+void ExtentStoreImpl::TouchLater(Inode* n, Timespec now) {
+  n->rec.ctime_sec = n->rec.mtime_sec = now.sec;
+  n->rec.ctime_nsec = n->rec.mtime_nsec = now.nsec;
+  lazy_times_.insert(n->ino);
+}
+
+void ExtentStoreImpl::PersistLazyTimes() {
+  absl::MutexLock l(&mu_);
+  if (lazy_times_.empty()) return;
+  Txn t;
+  t.need = GroupCommit::Need::kWritten;
+  CommitTxn(t);
+  pending_.reset();
+}
+
 Inode* ExtentStoreImpl::NewInode(Txn& t, FileType type, uint32_t mode,
                                  uint32_t uid, uint32_t gid) {
   InodeId ino = next_ino_++;
@@ -157,6 +172,9 @@ void ExtentStoreImpl::DeleteTreeContents(Txn& t, Inode* d) {
 }
 
 void ExtentStoreImpl::CommitTxn(Txn& t) {
+  // Times changed by in-place writes ride along with the next batch.
+  t.inodes.insert(lazy_times_.begin(), lazy_times_.end());
+  lazy_times_.clear();
   for (InodeId ino : t.inodes) {
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) {
@@ -176,6 +194,7 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
     meta::PutBE8(&v, next_snap_);
     t.batch.Put(meta::CounterKey("snap"), v).PermitUncheckedError();
   }
+  if (t.batch.Count() == 0 && t.members.empty()) return;  // nothing to do
   pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
   t.batch.Clear();
   t.members.clear();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "storage/base/status_util.h"
@@ -472,6 +473,30 @@ TEST_F(StoreTest, CloneCostIsIndependentOfFileSize) {
   ASSERT_OK(third);
   EXPECT_EQ(third->pages, before->pages + 2);
   EXPECT_EQ(third->extents, before->extents + 1);
+}
+
+TEST_F(StoreTest, InPlaceWriteTimesSurviveCommitAndCleanClose) {
+  InodeId f = MakeFile("t");
+  Put(f, 0, std::string(8192, 'a'));
+  for (int round = 0; round < 2; ++round) {
+    absl::SleepFor(absl::Milliseconds(5));
+    // In place: no batch of its own, yet the new mtime is visible at once.
+    auto before = store_->GetAttr(f);
+    ASSERT_TRUE(before.ok());
+    Put(f, 4096, std::string(4096, 'b' + round), Stability::kUnstable);
+    auto after = store_->GetAttr(f);
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->mtime.sec > before->mtime.sec ||
+                (after->mtime.sec == before->mtime.sec &&
+                 after->mtime.nsec > before->mtime.nsec));
+    if (round == 0) ASSERT_TRUE(store_->Commit(f).ok());  // else: close only
+    Reopen();
+    auto back = store_->GetAttr(f);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->mtime.sec, after->mtime.sec) << round;
+    EXPECT_EQ(back->mtime.nsec, after->mtime.nsec) << round;
+    EXPECT_EQ(Get(f, 4096, 4096), std::string(4096, 'b' + round));
+  }
 }
 
 TEST_F(StoreTest, OpeningAFreshStoreLogsNothing) {
