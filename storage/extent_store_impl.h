@@ -155,6 +155,7 @@ struct Txn {
   std::set<uint32_t> members;    // member files written by this change
   bool counters = false;
   GroupCommit::Need need = GroupCommit::Need::kDurable;
+  bool flush_lazy_times = false;  // persist TouchLater() times even if idle
 };
 
 class ExtentStoreImpl final : public ExtentStore {

@@ -84,6 +84,7 @@ void ExtentStoreImpl::PersistLazyTimes() {
   if (lazy_times_.empty()) return;
   Txn t;
   t.need = GroupCommit::Need::kWritten;
+  t.flush_lazy_times = true;
   CommitTxn(t);
   pending_.reset();
 }
@@ -172,10 +173,8 @@ void ExtentStoreImpl::DeleteTreeContents(Txn& t, Inode* d) {
 }
 
 void ExtentStoreImpl::CommitTxn(Txn& t) {
-  // Times changed by in-place writes ride along with the next batch.
-  t.inodes.insert(lazy_times_.begin(), lazy_times_.end());
-  lazy_times_.clear();
   for (InodeId ino : t.inodes) {
+    lazy_times_.erase(ino);  // written below with everything else
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) {
       t.batch.Delete(meta::InodeKey(ino)).PermitUncheckedError();
@@ -193,6 +192,17 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
     v.clear();
     meta::PutBE8(&v, next_snap_);
     t.batch.Put(meta::CounterKey("snap"), v).PermitUncheckedError();
+  }
+  // Times changed by in-place writes ride along with the next real batch.
+  if (t.batch.Count() > 0 || t.flush_lazy_times) {
+    for (InodeId ino : lazy_times_) {
+      auto it = inodes_.find(ino);
+      if (it != inodes_.end()) {
+        t.batch.Put(meta::InodeKey(ino), meta::EncodeInode(it->second->rec))
+            .PermitUncheckedError();
+      }
+    }
+    lazy_times_.clear();
   }
   if (t.batch.Count() == 0 && t.members.empty()) return;  // nothing to do
   pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
