@@ -148,12 +148,14 @@ TEST(ConcurrencyTest, GetAttrDoesNotWaitForCommit) {
 class SlowSyncEnv final : public Env {
  public:
   std::atomic<int> syncs{0};
+  absl::Duration sync_delay = absl::Milliseconds(25);
+  absl::Duration write_delay = absl::ZeroDuration();
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
     auto f = Env::Posix()->OpenFile(path, create);
     if (!f.ok()) return f.status();
-    return std::unique_ptr<File>(new SlowFile(std::move(*f), &syncs));
+    return std::unique_ptr<File>(new SlowFile(std::move(*f), this));
   }
   bool FileExists(const std::string& p) override {
     return Env::Posix()->FileExists(p);
@@ -171,26 +173,93 @@ class SlowSyncEnv final : public Env {
  private:
   class SlowFile final : public File {
    public:
-    SlowFile(std::unique_ptr<File> f, std::atomic<int>* n)
-        : f_(std::move(f)), n_(n) {}
+    SlowFile(std::unique_ptr<File> f, SlowSyncEnv* env)
+        : f_(std::move(f)), env_(env) {}
     absl::Status PRead(uint64_t o, size_t n, char* b) override {
       return f_->PRead(o, n, b);
     }
     absl::Status PWrite(uint64_t o, absl::string_view d) override {
+      absl::SleepFor(env_->write_delay);
       return f_->PWrite(o, d);
     }
     absl::Status Sync() override {
-      absl::SleepFor(absl::Milliseconds(25));
-      ++*n_;
+      absl::SleepFor(env_->sync_delay);
+      ++env_->syncs;
       return f_->Sync();
     }
     absl::StatusOr<uint64_t> Size() override { return f_->Size(); }
 
    private:
     std::unique_ptr<File> f_;
-    std::atomic<int>* n_;
+    SlowSyncEnv* env_;
   };
 };
+
+// Lock-free in-place writes and clones: a clone is a point in time. Writes
+// in flight when it is taken must not land in its (now shared) segments
+// later, and every segment shows one whole write.
+TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
+  // Member writes take a while, so clones land while writes are in flight.
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  env.write_delay = absl::Milliseconds(2);
+  StoreOptions o;
+  o.env = &env;
+  o.dir = TempDir("inplace");
+  o.segment_size = 64 << 10;
+  o.capacity = uint64_t{1} << 30;
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  constexpr uint32_t kSeg = 64 << 10;
+  constexpr int kSegs = 32;
+  auto f = st->Create(kRootInode, "disk", CreateRequest{});
+  ASSERT_TRUE(f.ok());
+  const InodeId ino = f->attr.ino;
+  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg * kSegs, '.'),
+                        Stability::kFileSync)
+                  .ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int v = 0; !stop; ++v) {
+        const std::string seg(kSeg, static_cast<char>('A' + (t * 7 + v) % 26));
+        const Stability how = v % 2 ? Stability::kUnstable : Stability::kFileSync;
+        if (!st->Write(ino, uint64_t(rng() % kSegs) * kSeg, seg, how).ok()) {
+          ++errors;
+        }
+      }
+    });
+  }
+  std::vector<std::pair<InodeId, std::string>> clones;
+  for (int c = 0; c < 12; ++c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    auto cl = st->CloneFile(ino, kRootInode, "c" + std::to_string(c), false);
+    ASSERT_TRUE(cl.ok()) << cl.status();
+    std::string img(kSeg * kSegs, '\0');
+    ASSERT_TRUE(st->Read(cl->attr.ino, 0, img.size(), img.data()).ok());
+    clones.emplace_back(cl->attr.ino, std::move(img));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (const auto& [cino, img] : clones) {
+    std::string now(img.size(), '\0');
+    ASSERT_TRUE(st->Read(cino, 0, now.size(), now.data()).ok());
+    EXPECT_TRUE(now == img) << "clone " << cino << " changed after it was taken";
+    for (int k = 0; k < kSegs; ++k) {  // one write per segment, never torn
+      const std::string one = img.substr(uint64_t(k) * kSeg, kSeg);
+      EXPECT_EQ(one.find_first_not_of(one[0]), std::string::npos) << k;
+    }
+  }
+  auto fs = st->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->clean);
+}
 
 // Group commit: concurrent stable writers share member syncs instead of
 // queuing one sync each behind the metadata lock, and a GETATTR meanwhile

@@ -95,6 +95,7 @@ Inode* ExtentStoreImpl::CloneTree(
 absl::StatusOr<CreateResult> ExtentStoreImpl::CloneFile(
     InodeId src, InodeId dst_dir, absl::string_view dst_name, bool guarded) {
   VNAS_RETURN_IF_ERROR(CheckName(dst_name));
+  ShareGate gate(this);
   return Mutate([&]() -> absl::StatusOr<CreateResult> {
   VNAS_ASSIGN_OR_RETURN(Inode * s, Get(src));
   if (s->is_dir()) return FsError(EISDIR, "clone of a directory");
@@ -152,6 +153,7 @@ absl::StatusOr<SnapshotInfo> ExtentStoreImpl::CreateSnapshot(
   if (name.empty() || name.size() > kMaxName) {
     return FsError(EINVAL, "bad snapshot name");
   }
+  ShareGate gate(this);
   return Mutate([&]() -> absl::StatusOr<SnapshotInfo> {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->rec.read_only) return FsError(EXDEV, "snapshot of a snapshot");

@@ -15,9 +15,12 @@ absl::Status ExtentStoreImpl::ReadSegment(uint64_t e, uint32_t a, uint32_t len,
 }
 
 absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
-                                          absl::string_view data) {
+                                          absl::string_view data,
+                                          bool durable) {
   MemberState& m = *members_[meta::ExtentMember(e)];
-  VNAS_RETURN_IF_ERROR(m.file->PWrite(meta::ExtentSeg(e) * seg_ + a, data));
+  const uint64_t at = meta::ExtentSeg(e) * seg_ + a;
+  VNAS_RETURN_IF_ERROR(durable ? m.file->PWriteVDurable(at, {data})
+                               : m.file->PWrite(at, data));
   m.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
   m.writes.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -171,7 +174,8 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   MapList& maps = n->rec.maps;
   const uint64_t e = tree_->Lookup(maps, si);
   if (e && tree_->Unique(maps, si)) {  // overwrite in place
-    VNAS_RETURN_IF_ERROR(WriteMember(e, a, absl::string_view(data, len)));
+    VNAS_RETURN_IF_ERROR(
+        WriteMember(e, a, absl::string_view(data, len), t.durable_in_place));
     t.members.insert(meta::ExtentMember(e));
     return absl::OkStatus();
   }
@@ -250,7 +254,11 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
   // segment.
   for (const auto& run : runs.Finish()) {
     MemberState& m = *members_[run.member];
-    absl::Status s = m.file->PWriteV(run.offset, run.parts);
+    bool in_place = false;
+    for (size_t tag : run.tags) in_place |= !items[tag].fresh;
+    absl::Status s = t.durable_in_place && in_place
+                         ? m.file->PWriteVDurable(run.offset, run.parts)
+                         : m.file->PWriteV(run.offset, run.parts);
     if (!s.ok()) {
       if (run.tags.front() < bad) {
         bad = run.tags.front();
@@ -407,7 +415,42 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    uint64_t offset,
                                                    absl::string_view data,
                                                    Stability stability) {
-  return Mutate([&]() -> absl::StatusOr<WriteResult> {
+  InPlaceIo io;
+  absl::StatusOr<WriteResult> r = Mutate([&]() {
+    return WriteLocked(ino, offset, data, stability, &io);
+  });
+  if (io.runs.empty()) return r;
+  // The in-place fast path: the data goes to the members without mu_.
+  absl::Status s;
+  std::set<uint32_t> members;
+  for (const auto& run : io.runs) {
+    MemberState& m = *members_[run.member];
+    members.insert(run.member);
+    s = io.durable ? m.file->PWriteVDurable(run.offset, run.parts)
+                   : m.file->PWriteV(run.offset, run.parts);
+    if (!s.ok()) break;
+    m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
+    m.writes.fetch_add(1, std::memory_order_relaxed);
+  }
+  {
+    absl::MutexLock l(&mu_);
+    --inflight_writes_;
+    pin_seqs_.erase(pin_seqs_.find(io.pin_seq));
+  }
+  if (!io.durable || !s.ok()) {
+    // Owed a sync: registered only now that the data is in the members, so
+    // no sync that started before it can count it as done.
+    gc_->Wait(gc_->Enqueue(rocksdb::WriteBatch(), std::move(members),
+                           GroupCommit::Need::kWritten))
+        .IgnoreError();
+  }
+  if (!s.ok()) return s;
+  return r;
+}
+
+absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
+    InodeId ino, uint64_t offset, absl::string_view data,
+    Stability stability, InPlaceIo* io) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -419,6 +462,18 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   r.file.before = Wcc(*n);
   r.committed = stability;
   const uint64_t end = offset + data.size();
+  AlignmentStats& al = n->align;
+  ++al.writes;
+  al.offset_aligned_4k += offset % 4096 == 0;
+  al.length_aligned_4k += data.size() % 4096 == 0;
+  al.offset_aligned_segment += offset % seg_ == 0;
+  al.length_aligned_segment += data.size() % seg_ == 0;
+  if (PlanInPlace(*n, offset, data, stability, io)) {
+    TouchLater(n, Now());
+    r.count = static_cast<uint32_t>(data.size());
+    r.file.after = ToAttr(*n);
+    return r;
+  }
   // Plan: how many fresh segments, how many inside the reservation.
   uint64_t allocs = 0, in_reserve = 0;
   const uint64_t rsegs = ReserveSegs(*n);
@@ -437,6 +492,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   Txn t;
   t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
                                              : GroupCommit::Need::kDurable;
+  t.durable_in_place = stability != Stability::kUnstable;
   bool meta_changed = false;
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
@@ -469,12 +525,6 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     if (!status.ok()) break;
     pos += len;
   }
-  AlignmentStats& al = n->align;
-  ++al.writes;
-  al.offset_aligned_4k += offset % 4096 == 0;
-  al.length_aligned_4k += data.size() % 4096 == 0;
-  al.offset_aligned_segment += offset % seg_ == 0;
-  al.length_aligned_segment += data.size() % seg_ == 0;
   if (pos > n->rec.size) {
     n->rec.size = pos;
     meta_changed = true;
@@ -484,13 +534,11 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   } else {
     TouchLater(n, Now());  // in place: times need no batch of their own
   }
-  // In-place overwrite only: the data must be durable, the metadata need not
-  // be (mtime rides an unsynced batch). This thread syncs the member files
-  // itself once it has let go of mu_, alongside other such writers (the
-  // kernel merges their cache flushes), without waiting for a commit group.
+  // In-place overwrite only: each member write was durable (O_DSYNC, which
+  // writes back only its own range, not other files' dirty data in the
+  // member), and the metadata need not be: no commit group to wait for.
   if (t.need == GroupCommit::Need::kDurable && !meta_changed && status.ok()) {
     t.need = GroupCommit::Need::kWritten;
-    sync_after_.insert(t.members.begin(), t.members.end());
     t.members.clear();
   }
   CommitTxn(t);
@@ -498,7 +546,34 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   r.count = static_cast<uint32_t>(data.size());
   r.file.after = ToAttr(*n);
   return r;
-  });
+}
+
+bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
+                                  absl::string_view data, Stability stability,
+                                  InPlaceIo* io) {
+  const uint64_t end = offset + data.size();
+  if (share_gate_ > 0 || data.empty() || end > n.rec.size) return false;
+  MemberRuns<absl::string_view> runs(nmembers_);
+  for (uint64_t pos = offset; pos < end;) {
+    const uint64_t si = pos / seg_;
+    const uint32_t a = static_cast<uint32_t>(pos % seg_);
+    const uint32_t len =
+        static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
+    const uint64_t e = tree_->Lookup(n.rec.maps, si);
+    if (e == 0 || !tree_->Unique(n.rec.maps, si)) return false;
+    runs.Add(meta::ExtentMember(e), meta::ExtentSeg(e) * seg_ + a,
+             data.substr(pos - offset, len));
+    pos += len;
+  }
+  io->runs = runs.Finish();
+  io->durable = stability != Stability::kUnstable;
+  // Pinned: segments freed from now on stay quarantined until the data is
+  // written (see PrepareMutation), so they cannot be handed to another file
+  // under this write.
+  io->pin_seq = gc_->next_seq();
+  pin_seqs_.insert(io->pin_seq);
+  ++inflight_writes_;
+  return true;
 }
 
 absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {

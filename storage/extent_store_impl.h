@@ -156,6 +156,7 @@ struct Txn {
   bool counters = false;
   GroupCommit::Need need = GroupCommit::Need::kDurable;
   bool flush_lazy_times = false;  // persist TouchLater() times even if idle
+  bool durable_in_place = false;  // in-place member writes use O_DSYNC
 };
 
 class ExtentStoreImpl final : public ExtentStore {
@@ -295,16 +296,13 @@ class ExtentStoreImpl final : public ExtentStore {
   auto Mutate(F&& body) -> decltype(body()) ABSL_LOCKS_EXCLUDED(mu_) {
     using R = decltype(body());
     GroupCommit::Ticket last;
-    std::set<uint32_t> sync_after;
     R result = [&]() -> R {
       absl::MutexLock l(&mu_);
       absl::Status ready = PrepareMutation();
       if (!ready.ok()) return R(ready);
       pending_.reset();
-      sync_after_.clear();
       R r = body();
       last = std::move(pending_);
-      sync_after.swap(sync_after_);
       return r;
     }();
     absl::Status persisted = gc_->Wait(last);
@@ -313,20 +311,42 @@ class ExtentStoreImpl final : public ExtentStore {
       absl::MutexLock l(&mu_);
       PrepareMutation().IgnoreError();
     }
-    if (persisted.ok() && !sync_after.empty()) {
-      persisted = SyncDataNow(sync_after);
-    }
     if (!persisted.ok() && result.ok()) return R(persisted);
     return result;
   }
-  // Syncs members written in place by a stable write (no mu_ held); a member
-  // whose sync fails stays owed a sync (the next durable group retries it).
-  absl::Status SyncDataNow(const std::set<uint32_t>& members)
-      ABSL_LOCKS_EXCLUDED(mu_);
   // Before a mutation: reloads the mirrors after a failed batch, lets
   // durable frees be reused, and checks the store is usable.
   absl::Status PrepareMutation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadMirrors() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An in-place write prepared under mu_ and carried out without it: only
+  // segments the file owns alone, inside its size (no metadata changes but
+  // the times). See PlanInPlace.
+  struct InPlaceIo {
+    std::vector<MemberRuns<absl::string_view>::Run> runs;
+    bool durable = false;  // stable: O_DSYNC writes
+    uint64_t pin_seq = 0;
+  };
+  absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
+                                          absl::string_view data,
+                                          Stability stability, InPlaceIo* io)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills `io` and pins when the whole write can go in place lock-free:
+  // every touched segment mapped and unique, the size unchanged, and no
+  // clone or snapshot waiting to share the file's segments (share_gate_).
+  bool PlanInPlace(const Inode& n, uint64_t offset, absl::string_view data,
+                   Stability stability, InPlaceIo* io)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Clones and snapshots: closes the lock-free in-place path and waits for
+  // the writes on it to finish, so segments about to be shared get no late
+  // bytes; OpenShareGate() reopens it.
+  void CloseShareGate() ABSL_LOCKS_EXCLUDED(mu_);
+  void OpenShareGate() ABSL_LOCKS_EXCLUDED(mu_);
+  struct ShareGate {
+    explicit ShareGate(ExtentStoreImpl* s) : store(s) { s->CloseShareGate(); }
+    ~ShareGate() { store->OpenShareGate(); }
+    ExtentStoreImpl* store;
+  };
+
   // Syncs the members in `ms` in parallel; members whose sync failed are
   // added to `failed`; returns the first error.
   absl::Status SyncMembers(const std::set<uint32_t>& ms,
@@ -377,7 +397,10 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status ZeroPastEof(Txn& t, Inode* n, uint64_t new_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
-  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
+  // durable: the bytes are durable on return (O_DSYNC), for stable writes
+  // that overwrite in place and so need no commit group.
+  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data,
+                           bool durable = false);
 
   // Reservations.
   uint64_t ReserveSegs(const Inode& n) const {
@@ -467,10 +490,14 @@ class ExtentStoreImpl final : public ExtentStore {
   // Per member: segments below this index may have been written (the file
   // already holds them); from the file size at open, raised by AllocSeg.
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
-  // The last batch the running mutation queued, and the members it wrote
-  // in place that must be synced before it returns (see Mutate).
+  // The last batch the running mutation queued.
   GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
-  std::set<uint32_t> sync_after_ ABSL_GUARDED_BY(mu_);
+  // Lock-free in-place writes in flight, the commit sequence at which each
+  // began (frees sealed from then on stay quarantined), and the number of
+  // clones/snapshots waiting for them (see PlanInPlace).
+  int inflight_writes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::multiset<uint64_t> pin_seqs_ ABSL_GUARDED_BY(mu_);
+  int share_gate_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<InodeId> lazy_times_ ABSL_GUARDED_BY(mu_);  // see TouchLater
 };
 

@@ -211,16 +211,16 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
   alloc_->Seal(pending_->seq);
 }
 
-absl::Status ExtentStoreImpl::SyncDataNow(const std::set<uint32_t>& members) {
-  std::set<uint32_t> failed;
-  absl::Status s = SyncMembers(members, &failed);
-  if (!failed.empty()) {
-    // An empty batch naming them: the leader remembers them as unsynced.
-    gc_->Wait(gc_->Enqueue(rocksdb::WriteBatch(), std::move(failed),
-                           GroupCommit::Need::kWritten))
-        .IgnoreError();
-  }
-  return s;
+void ExtentStoreImpl::CloseShareGate() {
+  absl::MutexLock l(&mu_);
+  ++share_gate_;
+  mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &inflight_writes_));
+}
+
+void ExtentStoreImpl::OpenShareGate() {
+  absl::MutexLock l(&mu_);
+  --share_gate_;
 }
 
 absl::Status ExtentStoreImpl::PrepareMutation() {
@@ -240,7 +240,11 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
     uint64_t v = verifier_.load() + 1;
     verifier_.store(v ? v : 1, std::memory_order_release);
   }
-  alloc_->Release(gc_->durable_seq());
+  // Durable frees may be reused, except those made while a lock-free
+  // in-place write was in flight (it may still be writing to them).
+  uint64_t upto = gc_->durable_seq();
+  if (!pin_seqs_.empty()) upto = std::min(upto, *pin_seqs_.begin() - 1);
+  alloc_->Release(upto);
   return absl::OkStatus();
 }
 

@@ -60,6 +60,14 @@ class File {
     }
     return absl::OkStatus();
   }
+  // PWriteV whose bytes are durable when it returns (O_DSYNC: only this
+  // range is written back, not the file's other dirty data). The default
+  // writes, then syncs the whole file.
+  virtual absl::Status PWriteVDurable(
+      uint64_t offset, const std::vector<absl::string_view>& parts) {
+    absl::Status s = PWriteV(offset, parts);
+    return s.ok() ? Sync() : s;
+  }
   // Makes every completed write durable (fdatasync).
   virtual absl::Status Sync() = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;

@@ -81,8 +81,34 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  absl::Status PWriteVDurable(
+      uint64_t offset, const std::vector<absl::string_view>& parts) override {
+    return WriteV(offset, parts, RWF_DSYNC);
+  }
+
   absl::Status PWriteV(uint64_t offset,
                        const std::vector<absl::string_view>& parts) override {
+    return WriteV(offset, parts, 0);
+  }
+
+  absl::Status Sync() override {
+    if (::fdatasync(fd_) != 0) {
+      return MarkDataLoss(IoError(errno, absl::StrCat("fdatasync ", path_)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> Size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return IoError(errno, "fstat " + path_);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+ private:
+  // pwritev2 with `flags` (RWF_DSYNC: each call's bytes are durable when it
+  // returns). Kernels without pwritev2 flags get pwritev + fdatasync.
+  absl::Status WriteV(uint64_t offset,
+                      const std::vector<absl::string_view>& parts, int flags) {
     std::vector<iovec> iov;
     iov.reserve(parts.size());
     for (absl::string_view p : parts) {
@@ -91,21 +117,25 @@ class PosixFile final : public File {
     size_t i = 0;
     while (i < iov.size()) {
       const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-      ssize_t r = ::pwritev(fd_, &iov[i], cnt, static_cast<off_t>(offset));
+      ssize_t r = flags ? ::pwritev2(fd_, &iov[i], cnt,
+                                     static_cast<off_t>(offset), flags)
+                        : ::pwritev(fd_, &iov[i], cnt, static_cast<off_t>(offset));
       if (r < 0) {
         if (errno == EINTR) continue;
+        if (flags && (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+          std::vector<absl::string_view> rest;
+          for (size_t k = i; k < iov.size(); ++k) {
+            rest.emplace_back(static_cast<const char*>(iov[k].iov_base),
+                              iov[k].iov_len);
+          }
+          absl::Status s = WriteV(offset, rest, 0);
+          return s.ok() ? Sync() : s;
+        }
         return IoError(errno, absl::StrCat("pwritev ", path_),
                        /*retryable=*/errno == ENOSPC);
       }
       offset += static_cast<uint64_t>(r);
       Advance(iov, &i, static_cast<size_t>(r));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Sync() override {
-    if (::fdatasync(fd_) != 0) {
-      return MarkDataLoss(IoError(errno, absl::StrCat("fdatasync ", path_)));
     }
     return absl::OkStatus();
   }
@@ -122,13 +152,6 @@ class PosixFile final : public File {
     }
   }
 
-  absl::StatusOr<uint64_t> Size() override {
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) return IoError(errno, "fstat " + path_);
-    return static_cast<uint64_t>(st.st_size);
-  }
-
- private:
   const int fd_;
   const std::string path_;
 };

@@ -79,6 +79,11 @@ TEST_P(EnvContractTest, VectoredReadAndWriteMatchTheirConcatenation) {
                   .ok());
   EXPECT_EQ(a + b, all);
   EXPECT_EQ(c, std::string(8, '\0'));
+  // The durable form writes the same bytes.
+  ASSERT_TRUE((*f)->PWriteVDurable(100, {"xy", "", "z"}).ok());
+  std::string d(4, '?');
+  ASSERT_TRUE((*f)->PRead(100, 4, d.data()).ok());
+  EXPECT_EQ(d, "xyz" + all.substr(3, 1));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -117,6 +122,21 @@ TEST_F(FaultEnvTest, PowerLossDropsUnsyncedWritesOnly) {
   EXPECT_EQ(Read(g.get(), 0, 11), std::string("durable") + std::string(4, '\0'));
   EXPECT_FALSE(env_.crashed());
   EXPECT_TRUE(g->PWrite(0, "ok").ok());
+}
+
+TEST_F(FaultEnvTest, PowerLossKeepsADurableWriteAndDropsTheRest) {
+  auto f = *env_.OpenFile("/d", true);
+  ASSERT_TRUE(f->PWrite(0, std::string(12, 'a')).ok());
+  ASSERT_TRUE(f->Sync().ok());
+  ASSERT_TRUE(f->PWrite(0, std::string(12, 'b')).ok());  // unsynced
+  ASSERT_TRUE(f->PWriteVDurable(4, {"cc", "cc"}).ok());  // durable
+  ASSERT_TRUE(f->PWrite(6, "dd").ok());                  // unsynced
+  env_.CrashAfter(1);
+  EXPECT_FALSE(f->PWrite(0, "x").ok());
+  f.reset();
+  ASSERT_TRUE(env_.Reboot().ok());
+  auto g = *env_.OpenFile("/d", false);
+  EXPECT_EQ(Read(g.get(), 0, 12), "aaaaccccaaaa");
 }
 
 TEST_F(FaultEnvTest, InjectedErrors) {

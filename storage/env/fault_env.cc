@@ -83,6 +83,34 @@ class FaultFile final : public File {
     return absl::OkStatus();
   }
 
+  // Written like PWriteV (its faults apply), then only this range becomes
+  // durable: a power loss no longer undoes it, while earlier unsynced writes
+  // elsewhere in the file may still be lost.
+  absl::Status PWriteVDurable(
+      uint64_t offset, const std::vector<absl::string_view>& parts) override {
+    VNAS_RETURN_IF_ERROR(PWriteV(offset, parts));
+    uint64_t n = 0;
+    for (absl::string_view p : parts) n += p.size();
+    absl::MutexLock l(&st_->mu);
+    if (!st_->Event()) return IoError(EIO, "power lost: dsync " + path_);
+    if (State::Countdown(&st_->fail_sync_in)) {
+      return IoError(EIO, "injected: dsync " + path_);
+    }
+    const uint64_t a = offset, b = offset + n;
+    std::vector<State::Undo> kept;
+    for (State::Undo& u : st_->undo[path_]) {
+      const uint64_t ua = u.offset, ub = u.offset + u.old.size();
+      if (ub <= a || b <= ua) {
+        kept.push_back(std::move(u));
+        continue;
+      }
+      if (ua < a) kept.push_back({ua, u.old.substr(0, a - ua)});
+      if (b < ub) kept.push_back({b, u.old.substr(b - ua)});
+    }
+    st_->undo[path_] = std::move(kept);
+    return absl::OkStatus();
+  }
+
   absl::Status Sync() override {
     absl::MutexLock l(&st_->mu);
     if (!st_->Event()) return IoError(EIO, "power lost: sync " + path_);
