@@ -52,7 +52,9 @@ ABSL_FLAG(uint32_t, segment_size, 64 << 10,
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
-ABSL_FLAG(int32_t, nfs_workers, 8, "NFS worker threads");
+ABSL_FLAG(int32_t, nfs_workers, 16,
+          "NFS worker threads (each can hold one stable write in a disk "
+          "flush; the kernel merges concurrent flushes)");
 
 namespace {
 
