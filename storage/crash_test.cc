@@ -355,5 +355,42 @@ TEST_F(CrashTest, InjectedMemberErrorsKeepStoreConsistent) {
   EXPECT_GE((*s2)->GetStoreSpace()->used, used);
 }
 
+// A stable overwrite of data an unstable write placed (not yet committed) is
+// durable only if the mapping it writes through is: the overwrite must make
+// that mapping durable too, or a power loss takes its data with it.
+TEST_F(CrashTest, StableOverwriteOfUncommittedDataSurvivesPowerLoss) {
+  std::unique_ptr<Env> mem = NewMemEnv();
+  FaultEnv env(mem.get());
+  StoreOptions o = Options(&env);
+  InodeId ino;
+  {
+    auto s = ExtentStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    ExtentStore* st = s->get();
+    auto f = st->Create(kRootInode, "f", CreateRequest{});
+    ASSERT_TRUE(f.ok());
+    ino = f->attr.ino;
+    ASSERT_TRUE(
+        st->Write(ino, 0, std::string(2 * kSeg, 'u'), Stability::kUnstable)
+            .ok());
+    ASSERT_TRUE(
+        st->Write(ino, 0, std::string(kSeg, 'S'), Stability::kFileSync).ok());
+    env.CrashAfter(1);
+    st->Write(ino, 2 * kSeg, "x", Stability::kUnstable).IgnoreError();
+    ASSERT_TRUE(env.crashed());
+  }
+  ASSERT_TRUE(env.Reboot().ok());
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::string buf(kSeg, '?');
+  auto r = (*s)->Read(ino, 0, kSeg, buf.data());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->count, kSeg);
+  EXPECT_EQ(buf, std::string(kSeg, 'S'));
+  auto fs = (*s)->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->clean);
+}
+
 }  // namespace
 }  // namespace vnas::storage

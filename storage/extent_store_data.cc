@@ -444,6 +444,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                            GroupCommit::Need::kWritten))
         .IgnoreError();
   }
+  if (s.ok() && io.flush_after) s = gc_->Flush();
   if (!s.ok()) return s;
   return r;
 }
@@ -537,8 +538,14 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   // In-place overwrite only: each member write was durable (O_DSYNC, which
   // writes back only its own range, not other files' dirty data in the
   // member), and the metadata need not be: no commit group to wait for.
+  // The data is durable only through a durable mapping: when an earlier
+  // unstable change to this file is not durable yet, wait for it.
   if (t.need == GroupCommit::Need::kDurable && !meta_changed && status.ok()) {
-    t.need = GroupCommit::Need::kWritten;
+    if (n->last_seq > gc_->durable_seq()) {
+      t.force = true;
+    } else {
+      t.need = GroupCommit::Need::kWritten;
+    }
     t.members.clear();
   }
   CommitTxn(t);
@@ -567,6 +574,7 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
   }
   io->runs = runs.Finish();
   io->durable = stability != Stability::kUnstable;
+  io->flush_after = io->durable && n.last_seq > gc_->durable_seq();
   // Pinned: segments freed from now on stay quarantined until the data is
   // written (see PrepareMutation), so they cannot be handed to another file
   // under this write.

@@ -103,6 +103,7 @@ struct Inode {
   std::map<uint64_t, std::string> by_cookie;  // directories
   AlignmentStats align;                       // since open
   uint64_t outstanding = 0;  // reserved segments not uniquely owned
+  uint64_t last_seq = 0;     // commit sequence of the last batch naming it
 
   FileType type() const { return static_cast<FileType>(rec.type); }
   bool is_dir() const { return type() == FileType::kDirectory; }
@@ -157,6 +158,7 @@ struct Txn {
   GroupCommit::Need need = GroupCommit::Need::kDurable;
   bool flush_lazy_times = false;  // persist TouchLater() times even if idle
   bool durable_in_place = false;  // in-place member writes use O_DSYNC
+  bool force = false;  // queue (and wait for) it even with nothing in it
 };
 
 class ExtentStoreImpl final : public ExtentStore {
@@ -324,6 +326,9 @@ class ExtentStoreImpl final : public ExtentStore {
   struct InPlaceIo {
     std::vector<MemberRuns<absl::string_view>::Run> runs;
     bool durable = false;  // stable: O_DSYNC writes
+    // Stable, and the file's mapping or size is not durable yet (an earlier
+    // unstable change): make it durable after the data.
+    bool flush_after = false;
     uint64_t pin_seq = 0;
   };
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,

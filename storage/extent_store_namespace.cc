@@ -204,8 +204,12 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
     }
     lazy_times_.clear();
   }
-  if (t.batch.Count() == 0 && t.members.empty()) return;  // nothing to do
+  if (t.batch.Count() == 0 && t.members.empty() && !t.force) return;
   pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
+  for (InodeId ino : t.inodes) {
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end()) it->second->last_seq = pending_->seq;
+  }
   t.batch.Clear();
   t.members.clear();
   alloc_->Seal(pending_->seq);

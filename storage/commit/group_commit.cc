@@ -1,4 +1,5 @@
-// group_commit.cc — the leader/follower commit queue (contract in the header).
+// group_commit.cc — the ordered commit queue and its committer thread
+// (contract in the header).
 #include "storage/commit/group_commit.h"
 
 #include <utility>
@@ -9,7 +10,17 @@ GroupCommit::GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
                          RocksErrorFn rocks_error)
     : db_(db),
       sync_members_(std::move(sync_members)),
-      rocks_error_(std::move(rocks_error)) {}
+      rocks_error_(std::move(rocks_error)),
+      committer_([this] { CommitterLoop(); }) {}
+
+GroupCommit::~GroupCommit() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+    work_cv_.Signal();
+  }
+  committer_.join();  // it drains the queue first
+}
 
 GroupCommit::Ticket GroupCommit::Enqueue(rocksdb::WriteBatch batch,
                                          std::set<uint32_t> members,
@@ -27,6 +38,7 @@ GroupCommit::Ticket GroupCommit::Enqueue(rocksdb::WriteBatch batch,
     return r;
   }
   queue_.push_back(r);
+  work_cv_.Signal();
   return r;
 }
 
@@ -50,40 +62,38 @@ absl::Status GroupCommit::Wait(const Ticket& t) {
   if (!t) return absl::OkStatus();
   absl::MutexLock l(&mu_);
   // An unstable change does not wait behind a group being synced: the
-  // running leader writes it (it drains the queue before it stops).
-  if (!t->done && leader_ && t->need == Need::kWritten) return absl::OkStatus();
-  ++waiting_;
-  while (!t->done) {
-    if (leader_) {
-      cv_.Wait(&mu_);
-      continue;
-    }
-    leader_ = true;
-    // Lead until this ticket is done; then go on while nobody else waits, so
-    // unstable changes queued meanwhile are not left behind.
-    while (!queue_.empty() && (!t->done || waiting_ == 1)) {
-      std::deque<Ticket> group;
-      group.swap(queue_);
-      mu_.Unlock();
-      absl::Status write_err = RunGroup(group);
-      mu_.Lock();
-      for (const Ticket& r : group) r->done = true;
-      if (!write_err.ok()) {
-        needs_reload_ = true;
-        reload_cause_ = write_err;
-        for (const Ticket& r : queue_) {
-          r->status = write_err;
-          r->done = true;
-        }
-        queue_.clear();
-      }
-      cv_.SignalAll();
-    }
-    leader_ = false;
-    cv_.SignalAll();
+  // committer writes it next.
+  if (!t->done && busy_ && t->need == Need::kWritten && !t->barrier) {
+    return absl::OkStatus();
   }
-  --waiting_;
+  while (!t->done) done_cv_.Wait(&mu_);
   return t->status;
+}
+
+void GroupCommit::CommitterLoop() {
+  absl::MutexLock l(&mu_);
+  for (;;) {
+    while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
+    if (queue_.empty()) return;  // stopping, and nothing left
+    std::deque<Ticket> group;
+    group.swap(queue_);
+    busy_ = true;
+    mu_.Unlock();
+    absl::Status write_err = RunGroup(group);
+    mu_.Lock();
+    busy_ = false;
+    for (const Ticket& r : group) r->done = true;
+    if (!write_err.ok()) {
+      needs_reload_ = true;
+      reload_cause_ = write_err;
+      for (const Ticket& r : queue_) {
+        r->status = write_err;
+        r->done = true;
+      }
+      queue_.clear();
+    }
+    done_cv_.SignalAll();
+  }
 }
 
 absl::Status GroupCommit::Flush() {
@@ -97,7 +107,12 @@ absl::Status GroupCommit::Flush() {
 }
 
 absl::Status GroupCommit::Drain() {
-  return Wait(Enqueue(rocksdb::WriteBatch(), {}, Need::kWritten));
+  Ticket t = Enqueue(rocksdb::WriteBatch(), {}, Need::kWritten);
+  {
+    absl::MutexLock l(&mu_);
+    t->barrier = true;  // waits even while a group is being synced
+  }
+  return Wait(t);
 }
 
 absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {

@@ -3,14 +3,15 @@
 // The store changes its in-memory mirrors under its metadata lock and hands
 // the RocksDB batch that persists the change to Enqueue() before it lets go of
 // that lock, so the queue's order is the order of the changes. Then, with no
-// store lock held, the caller Wait()s. One waiter at a time is the leader: it
-// takes everything queued, syncs the member files the group wrote, and then
+// store lock held, the caller Wait()s. A committer thread takes everything
+// queued as one group, syncs the member files the group wrote, and then
 // writes the group's batches in queue order, syncing the metadata log once
 // for the whole group. Concurrent stable writers and namespace changes thus
 // share one fsync of each file instead of queuing behind each other's.
 //
 // Contract (what the crash tests check):
-//  * Order: batches reach RocksDB in Enqueue() order, only from the leader.
+//  * Order: batches reach RocksDB in Enqueue() order, only from the
+//    committer thread.
 //  * Data before mapping: a group's member files are synced before any of
 //    its batches is written with sync, so a durable mapping never points at
 //    data that was not durable. Batches of unstable changes (kWritten) are
@@ -19,7 +20,7 @@
 //  * A Ticket's Wait() returns OK only once its need is met: kDataDurable:
 //    the batch is in RocksDB and its member data on disk; kDurable: also the
 //    batch and all before it are durable. kWritten (unstable) does not wait
-//    when a leader is running: that leader writes it before it stops. Its
+//    while the committer is busy with a group: it writes it next. Its
 //    write may then still fail; the failure shows as needs_reload() (and as
 //    an error from every later Wait until Reloaded()), so the store changes
 //    its write verifier and clients resend unstable data (NFS semantics).
@@ -31,8 +32,8 @@
 //    that needed durability; the batches are still written, unsynced.
 //
 // Thread safety: all methods are thread-safe. Enqueue() is called with the
-// store's metadata lock held; the leader never takes that lock, so a caller
-// may Flush() while holding it.
+// store's metadata lock held; the committer never takes that lock, so a
+// caller may Flush() or Drain() while holding it.
 #ifndef VNAS_STORAGE_COMMIT_GROUP_COMMIT_H_
 #define VNAS_STORAGE_COMMIT_GROUP_COMMIT_H_
 
@@ -42,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -72,6 +74,7 @@ class GroupCommit {
 
   GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
               RocksErrorFn rocks_error);
+  ~GroupCommit();  // writes what is queued, then stops the committer
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -109,12 +112,14 @@ class GroupCommit {
     rocksdb::WriteBatch batch;
     std::set<uint32_t> members;
     Need need = Need::kWritten;
+    bool barrier = false;  // Drain(): waits even for kWritten
     bool done = false;  // guarded by the GroupCommit's mutex
     absl::Status status;
   };
 
  private:
-  // Runs one group as the leader (no lock held), setting each request's
+  void CommitterLoop();
+  // Runs one group on the committer (no lock held), setting each request's
   // status; returns the batch write error, if any (the mirrors then need a
   // reload).
   absl::Status RunGroup(std::deque<Ticket>& group);
@@ -127,19 +132,22 @@ class GroupCommit {
   const RocksErrorFn rocks_error_;
 
   mutable absl::Mutex mu_;
-  absl::CondVar cv_;  // the leader handed over
+  absl::CondVar work_cv_;  // queue_ not empty, or stopping_
+  absl::CondVar done_cv_;  // a group finished
   std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
-  bool leader_ ABSL_GUARDED_BY(mu_) = false;
-  int waiting_ ABSL_GUARDED_BY(mu_) = 0;  // threads inside Wait()
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a group is being committed
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status reload_cause_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> durable_seq_{0};
 
-  // ---- leader only (one at a time, handed over under mu_) ----
+  // ---- committer thread only ----
   std::set<uint32_t> unsynced_members_;  // written by unsynced batches
   bool db_unsynced_ = false;             // an unsynced batch was written
   bool db_error_ = false;                // RocksDB may need Resume()
+
+  std::thread committer_;  // last: starts once everything above exists
 };
 
 }  // namespace vnas::storage
