@@ -440,9 +440,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   if (!io.durable || !s.ok()) {
     // Owed a sync: registered only now that the data is in the members, so
     // no sync that started before it can count it as done.
-    gc_->Wait(gc_->Enqueue(rocksdb::WriteBatch(), std::move(members),
-                           GroupCommit::Need::kWritten))
-        .IgnoreError();
+    gc_->NoteUnsynced(members);
   }
   if (s.ok() && io.flush_after) s = gc_->Flush();
   if (!s.ok()) return s;

@@ -61,9 +61,8 @@ void GroupCommit::Reloaded() {
 absl::Status GroupCommit::Wait(const Ticket& t) {
   if (!t) return absl::OkStatus();
   absl::MutexLock l(&mu_);
-  // An unstable change does not wait behind a group being synced: the
-  // committer writes it next.
-  if (!t->done && busy_ && t->need == Need::kWritten && !t->barrier) {
+  // An unstable change does not wait: the committer writes it in order.
+  if (!t->done && t->need == Need::kWritten && !t->barrier) {
     return absl::OkStatus();
   }
   while (!t->done) done_cv_.Wait(&mu_);
@@ -77,6 +76,8 @@ void GroupCommit::CommitterLoop() {
     if (queue_.empty()) return;  // stopping, and nothing left
     std::deque<Ticket> group;
     group.swap(queue_);
+    unsynced_members_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
+    noted_unsynced_.clear();
     busy_ = true;
     mu_.Unlock();
     absl::Status write_err = RunGroup(group);
@@ -94,6 +95,11 @@ void GroupCommit::CommitterLoop() {
     }
     done_cv_.SignalAll();
   }
+}
+
+void GroupCommit::NoteUnsynced(const std::set<uint32_t>& members) {
+  absl::MutexLock l(&mu_);
+  noted_unsynced_.insert(members.begin(), members.end());
 }
 
 absl::Status GroupCommit::Flush() {
@@ -144,22 +150,21 @@ absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {
 }
 
 absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
-  bool durable = false, data = false;
+  bool durable = false;
   std::set<uint32_t> members;
   int last = -1;  // the last request with a non-empty batch
   for (size_t i = 0; i < group.size(); ++i) {
     const Request& r = *group[i];
     members.insert(r.members.begin(), r.members.end());
     durable |= r.need == Need::kDurable;
-    data |= r.need == Need::kDataDurable;
     if (r.batch.Count() > 0) last = static_cast<int>(i);
   }
 
   // 1. Member data first: a mapping must never be durable before its data.
   absl::Status sync_err;
-  if (durable || data) {
+  if (durable) {
     std::set<uint32_t> to_sync = members;
-    if (durable) to_sync.insert(unsynced_members_.begin(), unsynced_members_.end());
+    to_sync.insert(unsynced_members_.begin(), unsynced_members_.end());
     std::set<uint32_t> failed;
     if (!to_sync.empty()) sync_err = sync_members_(to_sync, &failed);
     for (uint32_t m : to_sync) {

@@ -17,14 +17,13 @@
 //    data that was not durable. Batches of unstable changes (kWritten) are
 //    written unsynced; their members are remembered and synced, with every
 //    earlier unsynced batch, by the next durable group.
-//  * A Ticket's Wait() returns OK only once its need is met: kDataDurable:
-//    the batch is in RocksDB and its member data on disk; kDurable: also the
-//    batch and all before it are durable. kWritten (unstable) does not wait
-//    while the committer is busy with a group: it writes it next. Its
-//    write may then still fail; the failure shows as needs_reload() (and as
-//    an error from every later Wait until Reloaded()), so the store changes
-//    its write verifier and clients resend unstable data (NFS semantics).
-//    Drain() waits for every batch to be written.
+//  * A kDurable ticket's Wait() returns OK only once its member data, its
+//    batch and all batches before it are durable. A kWritten (unstable) one
+//    does not wait at all: the committer writes it in order. Its write may
+//    then still fail; the failure shows as needs_reload() (and as an error
+//    from every later Wait until Reloaded()), so the store changes its write
+//    verifier and clients resend unstable data (NFS semantics). Drain()
+//    waits for every batch to be written.
 //  * Failure: when a batch write fails, that batch and every later one (in
 //    the group and still queued) fail with the error, as do requests that
 //    are enqueued afterwards, until the store reloads its mirrors from
@@ -56,9 +55,8 @@ namespace vnas::storage {
 class GroupCommit {
  public:
   enum class Need {
-    kWritten,      // unstable: in RocksDB, not synced
-    kDataDurable,  // stable data, metadata may stay unsynced (mtime only)
-    kDurable,      // data and metadata durable
+    kWritten,  // unstable: in RocksDB in time, not synced
+    kDurable,  // data and metadata durable
   };
 
   // Syncs the member files in `members`; puts those whose sync failed into
@@ -85,6 +83,10 @@ class GroupCommit {
 
   // Blocks until the ticket's need is met or it failed. A null ticket is OK.
   absl::Status Wait(const Ticket& ticket);
+
+  // Records member files written outside any batch (in-place unstable
+  // writes), once their data is written: the next durable group syncs them.
+  void NoteUnsynced(const std::set<uint32_t>& members);
 
   // Makes everything queued so far durable (the members written by unstable
   // changes and the metadata log included): NFS COMMIT.
@@ -137,6 +139,7 @@ class GroupCommit {
   std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a group is being committed
+  std::set<uint32_t> noted_unsynced_ ABSL_GUARDED_BY(mu_);  // NoteUnsynced
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status reload_cause_ ABSL_GUARDED_BY(mu_);
