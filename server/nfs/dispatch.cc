@@ -9,6 +9,32 @@
 #include "server/nfs/rpc.h"
 
 namespace vnas::nfs {
+
+bool IsQuickCall(absl::string_view r) {
+  // xid, msg_type (0 = CALL), rpcvers (2), prog, vers, proc.
+  if (r.size() < 24 || LoadBe32(r.data() + 4) != 0 ||
+      LoadBe32(r.data() + 8) != 2) {
+    return false;
+  }
+  const uint32_t prog = LoadBe32(r.data() + 12);
+  const uint32_t vers = LoadBe32(r.data() + 16);
+  const uint32_t proc = LoadBe32(r.data() + 20);
+  if (prog == kPmapProgram) return true;
+  if (prog != kNfsProgram || vers != 3) return false;
+  switch (proc) {
+    case NFSPROC3_NULL:
+    case NFSPROC3_GETATTR:
+    case NFSPROC3_LOOKUP:
+    case NFSPROC3_ACCESS:
+    case NFSPROC3_READLINK:
+    case NFSPROC3_FSSTAT:
+    case NFSPROC3_FSINFO:
+    case NFSPROC3_PATHCONF:
+      return true;
+    default:
+      return false;
+  }
+}
 namespace {
 
 using Outcome = Dispatcher::Outcome;

@@ -29,6 +29,13 @@
 
 namespace vnas::nfs {
 
+// True for calls answered from memory without waiting on I/O: NFS NULL,
+// GETATTR, LOOKUP, ACCESS, READLINK, FSINFO, PATHCONF, FSSTAT, and every
+// portmapper call. The transport runs these on its I/O thread (see
+// InlinePredicate). Reads only the fixed call header; anything malformed is
+// "not quick" (the workers answer it with the proper error).
+bool IsQuickCall(absl::string_view record);
+
 class Dispatcher {
  public:
   // What a table entry's handler returns: the reply was filled (with an OK

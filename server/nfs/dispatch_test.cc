@@ -49,6 +49,32 @@ TEST(Dispatch, NullAnswersOnEveryProgram) {
   }
 }
 
+TEST(Dispatch, QuickCallsAreTheInMemoryOnes) {
+  auto call = [](uint32_t prog, uint32_t vers, uint32_t proc) {
+    ByteBuffer b;
+    XdrEncoder e(&b);
+    WriteCallHeader(e, 7, prog, vers, proc, true, 0, 0);
+    return std::string(b.view());
+  };
+  for (uint32_t p : std::vector<uint32_t>{NFSPROC3_NULL, NFSPROC3_GETATTR,
+                                          NFSPROC3_LOOKUP, NFSPROC3_ACCESS,
+                                          NFSPROC3_FSSTAT, NFSPROC3_FSINFO}) {
+    EXPECT_TRUE(IsQuickCall(call(kNfsProgram, 3, p))) << p;
+  }
+  for (uint32_t p : std::vector<uint32_t>{NFSPROC3_READ, NFSPROC3_WRITE,
+                                          NFSPROC3_CREATE, NFSPROC3_COMMIT,
+                                          NFSPROC3_READDIRPLUS, 99}) {
+    EXPECT_FALSE(IsQuickCall(call(kNfsProgram, 3, p))) << p;
+  }
+  EXPECT_FALSE(IsQuickCall(call(kNfsProgram, 2, NFSPROC3_GETATTR)));
+  EXPECT_FALSE(IsQuickCall(call(kMountProgram, 3, 1)));  // MNT: a worker
+  EXPECT_TRUE(IsQuickCall(call(kPmapProgram, 2, 3)));
+  EXPECT_FALSE(IsQuickCall(call(kNfsProgram, 3, 1).substr(0, 20)));
+  std::string reply = call(kNfsProgram, 3, 1);
+  reply[7] = 1;  // msg_type REPLY
+  EXPECT_FALSE(IsQuickCall(reply));
+}
+
 TEST(Dispatch, PortmapperReportsTheNfsPort) {
   DispatchFixture f;
   Reply nfs = f.Call(kPmapProgram, 2, PMAPPROC_GETPORT,

@@ -18,6 +18,7 @@ NfsServer::~NfsServer() { Stop(); }
 absl::StatusOr<std::unique_ptr<NfsServer>> NfsServer::Start(
     storage::ExtentStore* store, NfsServerOptions options) {
   std::unique_ptr<NfsServer> s(new NfsServer(store, std::move(options)));
+  s->transport_.SetInlinePredicate(&IsQuickCall);
   absl::StatusOr<uint16_t> port = s->transport_.Listen(s->options_.nfs_listen);
   if (!port.ok()) return port.status();
   s->nfs_port_ = *port;

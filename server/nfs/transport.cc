@@ -83,6 +83,7 @@ absl::Status ParseHostPort(absl::string_view s, std::string* host,
 
 struct RpcTransport::Impl {
   RpcHandler handler;
+  InlinePredicate quick;  // set before Start()
   int num_workers;
   NfsStats* stats;
 
@@ -191,6 +192,10 @@ absl::Status RpcTransport::Start() {
   }
   impl_->io_thread = std::thread([this] { impl_->IoLoop(); });
   return absl::OkStatus();
+}
+
+void RpcTransport::SetInlinePredicate(InlinePredicate quick) {
+  impl_->quick = std::move(quick);
 }
 
 void RpcTransport::Stop() {
@@ -347,6 +352,16 @@ bool RpcTransport::Impl::FinishFragment(Connection* c) {
   w.req.client_port = c->port;
   w.req.record = std::move(c->record);
   c->record = ByteBuffer();
+  if (quick && quick(w.req.record.view())) {
+    // Answered here; OnReadable sends what is queued once it has read.
+    ByteBuffer reply;
+    handler(w.req, &reply);
+    if (!reply.empty()) {
+      c->out_bytes += reply.size();
+      c->out.push_back(std::move(reply));
+    }
+    return true;
+  }
   c->in_flight++;
   {
     absl::MutexLock l(&work_mu);
@@ -416,7 +431,13 @@ void RpcTransport::Impl::OnReadable(Connection* c) {
     return;
   }
   // Complete records were queued under work_mu; the workers' Await wakes.
-  if (conns.find(id) != conns.end()) UpdateEvents(c);
+  // Replies made on this thread go out now.
+  if (conns.find(id) == conns.end()) return;
+  if (c->out_bytes > 0) {
+    OnWritable(c);  // updates the events (or closes)
+  } else {
+    UpdateEvents(c);
+  }
 }
 
 void RpcTransport::Impl::OnWritable(Connection* c) {

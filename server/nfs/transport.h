@@ -6,7 +6,8 @@
 // closed) and hands each complete record to the worker pool. Workers call
 // the handler, which fills a reply; replies go back to the I/O thread through
 // a locked queue plus an eventfd, and leave in completion order (out of
-// order with respect to the calls, as RPC over TCP allows). Each connection
+// order with respect to the calls, as RPC over TCP allows). Records an
+// optional predicate marks as quick are handled on the I/O thread itself. Each connection
 // has at most kMaxInFlight calls in the pool; beyond that it is not read.
 //
 // Large fragment bodies are received straight into the record buffer, whose
@@ -41,6 +42,11 @@ struct RpcRequest {
 // send nothing. Called on worker threads, concurrently.
 using RpcHandler = std::function<void(const RpcRequest& req, ByteBuffer* reply)>;
 
+// True for a record the handler answers quickly without blocking on I/O
+// (e.g. GETATTR): it is handled on the I/O thread itself, saving the two
+// thread hand-offs that dominate a small call's latency.
+using InlinePredicate = std::function<bool(absl::string_view record)>;
+
 // Splits "host:port" (IPv4 host or "localhost"); fails InvalidArgument.
 absl::Status ParseHostPort(absl::string_view s, std::string* host,
                            uint16_t* port);
@@ -59,6 +65,10 @@ class RpcTransport {
   // Binds and listens on "host:port" (port 0 picks one). Returns the bound
   // port. Fails with the errno (e.g. EADDRINUSE, EACCES) as an FsError.
   absl::StatusOr<uint16_t> Listen(absl::string_view host_port);
+
+  // Records for which `quick` holds are handled on the I/O thread (before
+  // Start()); the rest go to the workers.
+  void SetInlinePredicate(InlinePredicate quick);
 
   // Starts the I/O thread and workers.
   absl::Status Start();

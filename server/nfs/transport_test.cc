@@ -201,6 +201,64 @@ TEST_F(TransportTest, ClientVanishingWithCallsInFlightIsHarmless) {
   close(fd);
 }
 
+TEST(TransportInline, QuickRecordsAreAnsweredOnTheIoThreadInOrder) {
+  // Tag < 100: quick (handled on the I/O thread); the rest on workers.
+  std::atomic<int> inline_calls{0};
+  std::thread::id io_thread;
+  NfsStats stats;
+  RpcTransport t(
+      [&](const RpcRequest& req, ByteBuffer* reply) {
+        if (LoadBe32(req.record.data()) < 100) {
+          ++inline_calls;
+          io_thread = std::this_thread::get_id();
+        }
+        EchoHandler(req, reply);
+      },
+      2, &stats);
+  t.SetInlinePredicate([](absl::string_view r) {
+    return r.size() >= 4 && LoadBe32(r.data()) < 100;
+  });
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(*port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  // A slow worker call first, then quick ones: the quick ones overtake it.
+  std::string batch = Fragment(Body(500, 200), true);
+  for (uint32_t tag = 1; tag <= 20; ++tag) batch += Fragment(Body(tag, 0), true);
+  ssize_t sent = send(fd, batch.data(), batch.size(), MSG_NOSIGNAL);
+  ASSERT_EQ(sent, static_cast<ssize_t>(batch.size()));
+  std::vector<uint32_t> order;
+  for (int i = 0; i < 21; ++i) {
+    uint32_t tag, len, sum;
+    char buf[16];
+    size_t got = 0;
+    while (got < sizeof(buf)) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_EQ(poll(&p, 1, 5000), 1);
+      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+      ASSERT_GT(n, 0);
+      got += static_cast<size_t>(n);
+    }
+    tag = LoadBe32(buf + 4);
+    len = LoadBe32(buf + 8);
+    sum = LoadBe32(buf + 12);
+    (void)len;
+    (void)sum;
+    order.push_back(tag);
+  }
+  EXPECT_EQ(order.back(), 500u);  // the slow one came last
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(order[i], uint32_t(i + 1));
+  EXPECT_EQ(inline_calls.load(), 20);
+  EXPECT_NE(io_thread, std::this_thread::get_id());
+  close(fd);
+  t.Stop();
+}
+
 TEST(ParseHostPort, AcceptsAndRejects) {
   std::string h;
   uint16_t p;
