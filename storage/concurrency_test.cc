@@ -27,12 +27,20 @@ std::string TempDir(const std::string& name) {
          std::to_string(::getpid());
 }
 
-TEST(ConcurrencyTest, ThreadsOnOneStore) {
+// A fresh store of 1 GiB in TempDir(name).
+absl::StatusOr<std::unique_ptr<ExtentStore>> OpenStore(const std::string& name,
+                                                       uint32_t segment_size,
+                                                       Env* env = nullptr) {
   StoreOptions o;
-  o.dir = TempDir("conc");
-  o.segment_size = 16 << 10;
+  o.dir = TempDir(name);
+  o.env = env;
+  o.segment_size = segment_size;
   o.capacity = uint64_t{1} << 30;
-  auto s = ExtentStore::Open(o);
+  return ExtentStore::Open(o);
+}
+
+TEST(ConcurrencyTest, ThreadsOnOneStore) {
+  auto s = OpenStore("conc", 16 << 10);
   ASSERT_TRUE(s.ok()) << s.status();
   ExtentStore* st = s->get();
   constexpr int kThreads = 4;
@@ -203,12 +211,7 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
   env.write_delay = absl::Milliseconds(2);
-  StoreOptions o;
-  o.env = &env;
-  o.dir = TempDir("inplace");
-  o.segment_size = 64 << 10;
-  o.capacity = uint64_t{1} << 30;
-  auto s = ExtentStore::Open(o);
+  auto s = OpenStore("inplace", 64 << 10, &env);
   ASSERT_TRUE(s.ok()) << s.status();
   ExtentStore* st = s->get();
   constexpr uint32_t kSeg = 64 << 10;

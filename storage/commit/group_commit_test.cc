@@ -106,6 +106,16 @@ class GroupCommitTest : public ::testing::Test {
     return gc_->Enqueue(std::move(b), {m}, need);
   }
 
+  // Member syncs block until release_ is notified; syncing_ says one began
+  // (the committer is inside a group).
+  void BlockSyncs() {
+    members_.on_sync = [this] {
+      if (!syncing_.HasBeenNotified()) syncing_.Notify();
+      release_.WaitForNotification();
+    };
+  }
+
+  absl::Notification syncing_, release_;
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
   Members members_;
@@ -248,32 +258,24 @@ TEST_F(GroupCommitTest, FailedBatchFailsItAndLaterOnesUntilReloaded) {
   // After the reload, changes are queued for RocksDB again.
   gc_->Reloaded();
   EXPECT_FALSE(gc_->needs_reload());
-  absl::Notification syncing, release;
-  members_.on_sync = [&] {
-    if (!syncing.HasBeenNotified()) syncing.Notify();
-    release.WaitForNotification();
-  };
+  BlockSyncs();
   GroupCommit::Ticket queued = Change(&store_mu, 6, 0, Need::kDurable);
-  syncing.WaitForNotification();  // taken by the committer: it was queued
+  syncing_.WaitForNotification();  // taken by the committer: it was queued
   {
     absl::MutexLock l(&store_mu);
     EXPECT_FALSE(queued->done);
   }
-  release.Notify();
+  release_.Notify();
   gc_->Wait(queued).IgnoreError();  // RocksDB's answer: it failed a batch
 }
 
 TEST_F(GroupCommitTest, UnstableChangeDoesNotWaitBehindASyncingGroup) {
   absl::Mutex store_mu;
-  absl::Notification syncing, release;
-  members_.on_sync = [&] {
-    if (!syncing.HasBeenNotified()) syncing.Notify();
-    release.WaitForNotification();
-  };
+  BlockSyncs();
   std::thread stable([&] {
     EXPECT_TRUE(gc_->Wait(Change(&store_mu, 1, 0, Need::kDurable)).ok());
   });
-  syncing.WaitForNotification();  // the committer is inside a member sync
+  syncing_.WaitForNotification();  // the committer is inside a member sync
   EXPECT_TRUE(gc_->Wait(Change(&store_mu, 2, 1, Need::kWritten)).ok());
   EXPECT_EQ(Get("r2"), "");  // returned at once, not written yet
   // Drain waits even while the group syncs.
@@ -283,7 +285,7 @@ TEST_F(GroupCommitTest, UnstableChangeDoesNotWaitBehindASyncingGroup) {
     drained.Notify();
   });
   EXPECT_FALSE(drained.WaitForNotificationWithTimeout(absl::Milliseconds(50)));
-  release.Notify();
+  release_.Notify();
   stable.join();
   drain.join();
   EXPECT_EQ(Get("r2"), "1");
@@ -292,17 +294,13 @@ TEST_F(GroupCommitTest, UnstableChangeDoesNotWaitBehindASyncingGroup) {
 
 TEST_F(GroupCommitTest, DestroyingWritesWhatIsQueued) {
   absl::Mutex store_mu;
-  absl::Notification syncing, release;
-  members_.on_sync = [&] {
-    if (!syncing.HasBeenNotified()) syncing.Notify();
-    release.WaitForNotification();
-  };
+  BlockSyncs();
   std::thread stable([&] {
     EXPECT_TRUE(gc_->Wait(Change(&store_mu, 1, 0, Need::kDurable)).ok());
   });
-  syncing.WaitForNotification();
+  syncing_.WaitForNotification();
   EXPECT_TRUE(gc_->Wait(Change(&store_mu, 2, 1, Need::kWritten)).ok());
-  release.Notify();
+  release_.Notify();
   stable.join();
   gc_.reset();
   EXPECT_EQ(Get("r2"), "1");
