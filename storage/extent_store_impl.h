@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -294,9 +295,8 @@ class ExtentStoreImpl final : public ExtentStore {
   // Runs `body` (a mutation ending in CommitTxn calls) under mu_, then waits,
   // without mu_, until its last batch is as durable as it asked. A failure
   // to persist replaces a successful result.
-  template <typename F>
-  auto Mutate(F&& body) -> decltype(body()) ABSL_LOCKS_EXCLUDED(mu_) {
-    using R = decltype(body());
+  template <typename F, typename R = std::invoke_result_t<F&>>
+  R Mutate(F&& body) ABSL_LOCKS_EXCLUDED(mu_) {
     GroupCommit::Ticket last;
     R result = [&]() -> R {
       absl::MutexLock l(&mu_);
