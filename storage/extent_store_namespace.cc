@@ -231,7 +231,14 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
   if (broken_) return Usable();
   if (gc_->needs_reload()) {
     // A batch failed: the mirrors hold changes RocksDB does not. Roll them
-    // back by reloading what RocksDB holds.
+    // back by reloading what RocksDB holds, once no lock-free in-place write
+    // is in flight (it may target a segment the reload frees). Mutations
+    // wait here meanwhile; nothing can be queued until Reloaded().
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &inflight_writes_));
+  }
+  if (broken_) return Usable();
+  if (gc_->needs_reload()) {  // still: no other thread reloaded meanwhile
     absl::Status reload = LoadMirrors();
     if (!reload.ok()) {
       broken_ = true;
