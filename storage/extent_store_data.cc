@@ -15,12 +15,9 @@ absl::Status ExtentStoreImpl::ReadSegment(uint64_t e, uint32_t a, uint32_t len,
 }
 
 absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
-                                          absl::string_view data,
-                                          bool durable) {
+                                          absl::string_view data) {
   MemberState& m = *members_[meta::ExtentMember(e)];
-  const uint64_t at = meta::ExtentSeg(e) * seg_ + a;
-  VNAS_RETURN_IF_ERROR(durable ? m.file->PWriteVDurable(at, {data})
-                               : m.file->PWrite(at, data));
+  VNAS_RETURN_IF_ERROR(m.file->PWrite(meta::ExtentSeg(e) * seg_ + a, data));
   m.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
   m.writes.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -175,7 +172,7 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   const uint64_t e = tree_->Lookup(maps, si);
   if (e && tree_->Unique(maps, si)) {  // overwrite in place
     VNAS_RETURN_IF_ERROR(
-        WriteMember(e, a, absl::string_view(data, len), t.durable_in_place));
+        WriteMember(e, a, absl::string_view(data, len)));
     t.members.insert(meta::ExtentMember(e));
     return absl::OkStatus();
   }
@@ -254,11 +251,7 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
   // segment.
   for (const auto& run : runs.Finish()) {
     MemberState& m = *members_[run.member];
-    bool in_place = false;
-    for (size_t tag : run.tags) in_place |= !items[tag].fresh;
-    absl::Status s = t.durable_in_place && in_place
-                         ? m.file->PWriteVDurable(run.offset, run.parts)
-                         : m.file->PWriteV(run.offset, run.parts);
+    absl::Status s = m.file->PWriteV(run.offset, run.parts);
     if (!s.ok()) {
       if (run.tags.front() < bad) {
         bad = run.tags.front();
@@ -491,7 +484,6 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   Txn t;
   t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
                                              : GroupCommit::Need::kDurable;
-  t.durable_in_place = stability != Stability::kUnstable;
   bool meta_changed = false;
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
@@ -533,19 +525,10 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   } else {
     TouchLater(n, Now());  // in place: times need no batch of their own
   }
-  // In-place overwrite only: each member write was durable (O_DSYNC, which
-  // writes back only its own range, not other files' dirty data in the
-  // member), and the metadata need not be: no commit group to wait for.
-  // The data is durable only through a durable mapping: when an earlier
-  // unstable change to this file is not durable yet, wait for it.
-  if (t.need == GroupCommit::Need::kDurable && !meta_changed && status.ok()) {
-    if (n->last_seq > gc_->durable_seq()) {
-      t.force = true;
-    } else {
-      t.need = GroupCommit::Need::kWritten;
-    }
-    t.members.clear();
-  }
+  // Stable: the commit group syncs the members written here (in place or
+  // fresh) and then the batch, whether or not the metadata changed; the
+  // lock-free path (PlanInPlace) is the fast one for plain overwrites.
+  if (t.need == GroupCommit::Need::kDurable) t.force = true;
   CommitTxn(t);
   VNAS_RETURN_IF_ERROR(status);
   r.count = static_cast<uint32_t>(data.size());

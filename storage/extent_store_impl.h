@@ -158,7 +158,6 @@ struct Txn {
   bool counters = false;
   GroupCommit::Need need = GroupCommit::Need::kDurable;
   bool flush_lazy_times = false;  // persist TouchLater() times even if idle
-  bool durable_in_place = false;  // in-place member writes use O_DSYNC
   bool force = false;  // queue (and wait for) it even with nothing in it
 };
 
@@ -343,13 +342,29 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Clones and snapshots: closes the lock-free in-place path and waits for
   // the writes on it to finish, so segments about to be shared get no late
-  // bytes; OpenShareGate() reopens it.
+  // bytes; a ShareGateReopener in the body reopens it.
   void CloseShareGate() ABSL_LOCKS_EXCLUDED(mu_);
-  void OpenShareGate() ABSL_LOCKS_EXCLUDED(mu_);
-  struct ShareGate {
-    explicit ShareGate(ExtentStoreImpl* s) : store(s) { s->CloseShareGate(); }
-    ~ShareGate() { store->OpenShareGate(); }
-    ExtentStoreImpl* store;
+  // Holds the share gate closed (CloseShareGate) from construction until
+  // Reopen() at the end of the clone's or snapshot's body (mu_ held): from
+  // then on the mirrors show the segments shared, so writes copy them. The
+  // destructor reopens it if the body never ran.
+  class ShareGate {
+   public:
+    explicit ShareGate(ExtentStoreImpl* s) : store_(s) { s->CloseShareGate(); }
+    ~ShareGate() {
+      if (open_) return;
+      absl::MutexLock l(&store_->mu_);
+      --store_->share_gate_;
+    }
+    void Reopen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(store_->mu_) {
+      if (open_) return;
+      --store_->share_gate_;
+      open_ = true;
+    }
+
+   private:
+    ExtentStoreImpl* const store_;
+    bool open_ = false;
   };
 
   // Syncs the members in `ms` in parallel; members whose sync failed are
@@ -402,10 +417,7 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status ZeroPastEof(Txn& t, Inode* n, uint64_t new_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
-  // durable: the bytes are durable on return (O_DSYNC), for stable writes
-  // that overwrite in place and so need no commit group.
-  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data,
-                           bool durable = false);
+  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
 
   // Reservations.
   uint64_t ReserveSegs(const Inode& n) const {

@@ -222,11 +222,6 @@ void ExtentStoreImpl::CloseShareGate() {
       +[](int* n) { return *n == 0; }, &inflight_writes_));
 }
 
-void ExtentStoreImpl::OpenShareGate() {
-  absl::MutexLock l(&mu_);
-  --share_gate_;
-}
-
 absl::Status ExtentStoreImpl::PrepareMutation() {
   if (broken_) return Usable();
   if (gc_->needs_reload()) {
