@@ -29,6 +29,10 @@ GroupCommit::Ticket GroupCommit::Enqueue(rocksdb::WriteBatch batch,
   r->batch = std::move(batch);
   r->members = std::move(members);
   r->need = need;
+  return Push(std::move(r));
+}
+
+GroupCommit::Ticket GroupCommit::Push(Ticket r) {
   absl::MutexLock l(&mu_);
   r->seq = next_seq_++;
   if (needs_reload_) {
@@ -76,7 +80,7 @@ void GroupCommit::CommitterLoop() {
     if (queue_.empty()) return;  // stopping, and nothing left
     std::deque<Ticket> group;
     group.swap(queue_);
-    unsynced_members_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
+    inplace_unsynced_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
     noted_unsynced_.clear();
     busy_ = true;
     mu_.Unlock();
@@ -103,22 +107,19 @@ void GroupCommit::NoteUnsynced(const std::set<uint32_t>& members) {
 }
 
 absl::Status GroupCommit::Flush() {
-  absl::Status s;
-  {
-    // A barrier: no batch, no members of its own.
-    Ticket t = Enqueue(rocksdb::WriteBatch(), {}, Need::kDurable);
-    s = Wait(t);
-  }
-  return s;
+  // A barrier with no batch and no members of its own; it also syncs the
+  // members written in place (NoteUnsynced).
+  auto r = std::make_shared<Request>();
+  r->need = Need::kDurable;
+  r->flush = true;
+  return Wait(Push(std::move(r)));
 }
 
 absl::Status GroupCommit::Drain() {
-  Ticket t = Enqueue(rocksdb::WriteBatch(), {}, Need::kWritten);
-  {
-    absl::MutexLock l(&mu_);
-    t->barrier = true;  // waits even while a group is being synced
-  }
-  return Wait(t);
+  auto r = std::make_shared<Request>();
+  r->need = Need::kWritten;
+  r->barrier = true;  // waits even while a group is being synced
+  return Wait(Push(std::move(r)));
 }
 
 absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {
@@ -150,21 +151,27 @@ absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {
 }
 
 absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
-  bool durable = false;
+  bool durable = false, flush = false;
   std::set<uint32_t> members;
   int last = -1;  // the last request with a non-empty batch
   for (size_t i = 0; i < group.size(); ++i) {
     const Request& r = *group[i];
     members.insert(r.members.begin(), r.members.end());
     durable |= r.need == Need::kDurable;
+    flush |= r.flush;
     if (r.batch.Count() > 0) last = static_cast<int>(i);
   }
 
   // 1. Member data first: a mapping must never be durable before its data.
   absl::Status sync_err;
   if (durable) {
+    // In-place data maps through mappings that are durable already: only a
+    // flush (COMMIT) needs it synced, not every durable metadata change.
     std::set<uint32_t> to_sync = members;
     to_sync.insert(unsynced_members_.begin(), unsynced_members_.end());
+    if (flush) {
+      to_sync.insert(inplace_unsynced_.begin(), inplace_unsynced_.end());
+    }
     std::set<uint32_t> failed;
     if (!to_sync.empty()) sync_err = sync_members_(to_sync, &failed);
     for (uint32_t m : to_sync) {
@@ -172,6 +179,7 @@ absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
         unsynced_members_.insert(m);
       } else {
         unsynced_members_.erase(m);
+        inplace_unsynced_.erase(m);  // the whole file is synced
       }
     }
   } else {

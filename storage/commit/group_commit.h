@@ -85,7 +85,8 @@ class GroupCommit {
   absl::Status Wait(const Ticket& ticket);
 
   // Records member files written outside any batch (in-place unstable
-  // writes), once their data is written: the next durable group syncs them.
+  // writes), once their data is written: the next Flush() syncs them. (A
+  // durable metadata change need not: their mappings are durable already.)
   void NoteUnsynced(const std::set<uint32_t>& members);
 
   // Makes everything queued so far durable (the members written by unstable
@@ -115,12 +116,15 @@ class GroupCommit {
     std::set<uint32_t> members;
     Need need = Need::kWritten;
     bool barrier = false;  // Drain(): waits even for kWritten
+    bool flush = false;    // Flush(): also syncs in-place data
     bool done = false;  // guarded by the GroupCommit's mutex
     absl::Status status;
   };
 
  private:
   void CommitterLoop();
+  // Numbers and queues a request (or fails it at once, see needs_reload).
+  Ticket Push(Ticket r);
   // Runs one group on the committer (no lock held), setting each request's
   // status; returns the batch write error, if any (the mirrors then need a
   // reload).
@@ -147,6 +151,7 @@ class GroupCommit {
 
   // ---- committer thread only ----
   std::set<uint32_t> unsynced_members_;  // written by unsynced batches
+  std::set<uint32_t> inplace_unsynced_;  // NoteUnsynced, since the last flush
   bool db_unsynced_ = false;             // an unsynced batch was written
   bool db_error_ = false;                // RocksDB may need Resume()
 

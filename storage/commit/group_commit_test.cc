@@ -204,9 +204,12 @@ TEST_F(GroupCommitTest, UnstableChangesAreSyncedByTheNextDurableGroup) {
   ASSERT_TRUE(gc_->Wait(Change(&store_mu, 3, 1, Need::kWritten)).ok());
   ASSERT_TRUE(gc_->Flush().ok());
   EXPECT_TRUE(members_.IsDurable(1, 3));
-  // Data written outside any batch (in place), noted: the next flush syncs.
+  // Data written outside any batch (in place), noted: a durable metadata
+  // change does not sync it (its mapping is durable already); a flush does.
   members_.Write(3, 4);
   gc_->NoteUnsynced({3});
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 5, 0, Need::kDurable)).ok());
+  EXPECT_FALSE(members_.IsDurable(3, 4));
   ASSERT_TRUE(gc_->Flush().ok());
   EXPECT_TRUE(members_.IsDurable(3, 4));
 }
