@@ -1217,6 +1217,15 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx,
   r->Finish(ToGrpcStatus(st));
   return r;
 }
+
+// Runs `call` on `pool` and finishes the call with its status there.
+grpc::ServerUnaryReactor* OnPool(BlockingPool* pool,
+                                 grpc::CallbackServerContext* ctx,
+                                 std::function<absl::Status()> call) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  pool->Schedule([r, call = std::move(call)] { r->Finish(ToGrpcStatus(call())); });
+  return r;
+}
 }  // namespace
 
 grpc::ServerUnaryReactor* ControlService::GetCapabilities(
@@ -1229,7 +1238,8 @@ grpc::ServerUnaryReactor* ControlService::GetCapabilities(
 grpc::ServerUnaryReactor* ControlService::CloneFile(
     grpc::CallbackServerContext* ctx, const v1::CloneFileRequest* req,
     v1::CloneFileResponse* resp) {
-  return Done(ctx, impl_->CloneFile(ctx, *req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->CloneFile(ctx, *req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::CloneVm(
@@ -1286,61 +1296,71 @@ grpc::ServerWriteReactor<v1::Operation>* ControlService::WatchOperation(
 grpc::ServerUnaryReactor* ControlService::CreateSnapshot(
     grpc::CallbackServerContext* ctx, const v1::CreateSnapshotRequest* req,
     v1::CreateSnapshotResponse* resp) {
-  return Done(ctx, impl_->CreateSnapshot(ctx, *req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->CreateSnapshot(ctx, *req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ListSnapshots(
     grpc::CallbackServerContext* ctx, const v1::ListSnapshotsRequest* req,
     v1::ListSnapshotsResponse* resp) {
-  return Done(ctx, impl_->ListSnapshots(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ListSnapshots(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::DeleteSnapshot(
     grpc::CallbackServerContext* ctx, const v1::DeleteSnapshotRequest* req,
     v1::DeleteSnapshotResponse* resp) {
-  return Done(ctx, impl_->DeleteSnapshot(ctx, *req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->DeleteSnapshot(ctx, *req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::RestoreSnapshot(
     grpc::CallbackServerContext* ctx, const v1::RestoreSnapshotRequest* req,
     v1::RestoreSnapshotResponse* resp) {
-  return Done(ctx, impl_->RestoreSnapshot(ctx, *req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->RestoreSnapshot(ctx, *req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::CloneSnapshot(
     grpc::CallbackServerContext* ctx, const v1::CloneSnapshotRequest* req,
     v1::CloneSnapshotResponse* resp) {
-  return Done(ctx, impl_->CloneSnapshot(ctx, *req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->CloneSnapshot(ctx, *req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ReserveSpace(
     grpc::CallbackServerContext* ctx, const v1::ReserveSpaceRequest* req,
     v1::ReserveSpaceResponse* resp) {
-  return Done(ctx, impl_->ReserveSpace(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ReserveSpace(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ExtendedStats(
     grpc::CallbackServerContext* ctx, const v1::ExtendedStatsRequest* req,
     v1::ExtendedStatsResponse* resp) {
-  return Done(ctx, impl_->ExtendedStats(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ExtendedStats(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ListVms(
     grpc::CallbackServerContext* ctx, const v1::ListVmsRequest*,
     v1::ListVmsResponse* resp) {
-  return Done(ctx, impl_->ListVms(resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ListVms(resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::GetChain(
     grpc::CallbackServerContext* ctx, const v1::GetChainRequest* req,
     v1::GetChainResponse* resp) {
-  return Done(ctx, impl_->GetChain(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->GetChain(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ListReceipts(
     grpc::CallbackServerContext* ctx, const v1::ListReceiptsRequest* req,
     v1::ListReceiptsResponse* resp) {
-  return Done(ctx, impl_->ListReceipts(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ListReceipts(*req, resp); });
 }
 
 grpc::ServerWriteReactor<v1::Receipt>* ControlService::WatchReceipts(
@@ -1355,25 +1375,29 @@ grpc::ServerWriteReactor<v1::Receipt>* ControlService::WatchReceipts(
 grpc::ServerUnaryReactor* ControlService::GetStatus(
     grpc::CallbackServerContext* ctx, const v1::GetStatusRequest*,
     v1::GetStatusResponse* resp) {
-  return Done(ctx, impl_->GetStatus(resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->GetStatus(resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::Fsck(grpc::CallbackServerContext* ctx,
                                                const v1::FsckRequest*,
                                                v1::FsckResponse* resp) {
-  return Done(ctx, impl_->Fsck(resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->Fsck(resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::GetAlignment(
     grpc::CallbackServerContext* ctx, const v1::GetAlignmentRequest* req,
     v1::GetAlignmentResponse* resp) {
-  return Done(ctx, impl_->GetAlignment(*req, resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->GetAlignment(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* ControlService::ListMembers(
     grpc::CallbackServerContext* ctx, const v1::ListMembersRequest*,
     v1::ListMembersResponse* resp) {
-  return Done(ctx, impl_->ListMembers(resp));
+  return OnPool(&blocking_, ctx,
+                [=] { return impl_->ListMembers(resp); });
 }
 
 }  // namespace vnas::control

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/vnas.grpc.pb.h"
+#include "server/control/blocking_pool.h"
 #include "server/control/operations.h"
 #include "server/control/receipt_log.h"
 #include "storage/extent_store.h"
@@ -149,6 +150,10 @@ class ControlService final : public v1::Control::CallbackService {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
+  // Calls that may block (durable store changes, reading VM files) run here,
+  // never on gRPC's callback threads. Declared last: destroyed first, after
+  // running what is queued, while impl_ still exists.
+  BlockingPool blocking_{16};
 };
 
 }  // namespace vnas::control
