@@ -97,10 +97,7 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::CloneFile(
   VNAS_RETURN_IF_ERROR(CheckName(dst_name));
   ShareGate gate(this);
   return Mutate([&]() -> absl::StatusOr<CreateResult> {
-  struct AtEnd {
-    ShareGate* g;
-    ~AtEnd() { g->Reopen(); }
-  } reopen{&gate};
+  ShareGate::BodyScope reopen = gate.ReopenAtEnd();
   VNAS_ASSIGN_OR_RETURN(Inode * s, Get(src));
   if (s->is_dir()) return FsError(EISDIR, "clone of a directory");
   if (!s->is_reg()) return FsError(EINVAL, "clone of a non-file");
@@ -159,10 +156,7 @@ absl::StatusOr<SnapshotInfo> ExtentStoreImpl::CreateSnapshot(
   }
   ShareGate gate(this);
   return Mutate([&]() -> absl::StatusOr<SnapshotInfo> {
-  struct AtEnd {
-    ShareGate* g;
-    ~AtEnd() { g->Reopen(); }
-  } reopen{&gate};
+  ShareGate::BodyScope reopen = gate.ReopenAtEnd();
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->rec.read_only) return FsError(EXDEV, "snapshot of a snapshot");
   if (!n->is_reg() && !n->is_dir()) {

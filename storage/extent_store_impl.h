@@ -361,6 +361,12 @@ class ExtentStoreImpl final : public ExtentStore {
       --store_->share_gate_;
       open_ = true;
     }
+    // For the body: reopens the gate when the body ends, however it ends.
+    struct BodyScope {
+      ShareGate* gate;
+      ~BodyScope() ABSL_NO_THREAD_SAFETY_ANALYSIS { gate->Reopen(); }
+    };
+    BodyScope ReopenAtEnd() { return BodyScope{this}; }
 
    private:
     ExtentStoreImpl* const store_;
