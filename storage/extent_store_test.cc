@@ -489,7 +489,9 @@ TEST_F(StoreTest, InPlaceWriteTimesSurviveCommitAndCleanClose) {
     EXPECT_TRUE(after->mtime.sec > before->mtime.sec ||
                 (after->mtime.sec == before->mtime.sec &&
                  after->mtime.nsec > before->mtime.nsec));
-    if (round == 0) ASSERT_TRUE(store_->Commit(f).ok());  // else: close only
+    if (round == 0) {
+      ASSERT_TRUE(store_->Commit(f).ok());
+    }  // else: close only
     Reopen();
     auto back = store_->GetAttr(f);
     ASSERT_TRUE(back.ok());
