@@ -392,5 +392,55 @@ TEST_F(CrashTest, StableOverwriteOfUncommittedDataSurvivesPowerLoss) {
   EXPECT_TRUE(fs->clean);
 }
 
+// kill -9 found a clone showing its source's later write: the clone's own
+// (unstable) copy-on-write made the source's segment unique in memory, the
+// source overwrote it in place, and the crash took the copy-on-write away.
+// In place is allowed only once the unsharing is durable.
+TEST_F(CrashTest, SourceOverwriteAfterUndurableCopyOnWriteKeepsTheClone) {
+  std::unique_ptr<Env> mem = NewMemEnv();
+  FaultEnv env(mem.get());
+  StoreOptions o = Options(&env);
+  InodeId clone_ino;
+  const std::string orig(2 * kSeg, 'o');
+  {
+    auto s = ExtentStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    ExtentStore* st = s->get();
+    auto f = st->Create(kRootInode, "src", CreateRequest{});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE(st->Write(f->attr.ino, 0, orig, Stability::kFileSync).ok());
+    auto c = st->CloneFile(f->attr.ino, kRootInode, "clone", false);
+    ASSERT_TRUE(c.ok()) << c.status();
+    clone_ino = c->attr.ino;
+    // The clone copies segment 0 (unstable: not durable yet) ...
+    ASSERT_TRUE(st->Write(clone_ino, 0, std::string(kSeg, 'c'),
+                          Stability::kUnstable)
+                    .ok());
+    // ... and the source overwrites its segment 0, stable.
+    ASSERT_TRUE(st->Write(f->attr.ino, 0, std::string(kSeg, 'S'),
+                          Stability::kFileSync)
+                    .ok());
+    env.CrashAfter(1);
+    st->Write(f->attr.ino, kSeg, "x", Stability::kUnstable).IgnoreError();
+    ASSERT_TRUE(env.crashed());
+  }
+  ASSERT_TRUE(env.Reboot().ok());
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::string buf(kSeg, '?');
+  ASSERT_TRUE((*s)->Read(clone_ino, 0, kSeg, buf.data()).ok());
+  // The clone shows its own (unstable) write or the original, never the
+  // source's later bytes.
+  EXPECT_TRUE(buf == std::string(kSeg, 'c') || buf == std::string(kSeg, 'o'))
+      << "clone block 0 starts with '" << buf[0] << "'";
+  auto src = (*s)->Lookup(kRootInode, "src");
+  ASSERT_TRUE(src.ok());
+  ASSERT_TRUE((*s)->Read(src->ino, 0, kSeg, buf.data()).ok());
+  EXPECT_EQ(buf, std::string(kSeg, 'S'));  // acknowledged FILE_SYNC
+  auto fs = (*s)->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->clean);
+}
+
 }  // namespace
 }  // namespace vnas::storage

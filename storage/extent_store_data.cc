@@ -160,7 +160,7 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
 bool ExtentStoreImpl::NeedsAlloc(const Inode& n, uint64_t si, uint32_t a,
                                  const char* data, uint32_t len) const {
   uint64_t e = tree_->Lookup(n.rec.maps, si);
-  if (e && tree_->Unique(n.rec.maps, si)) return false;
+  if (e && InPlaceOk(n.rec.maps, si)) return false;
   if (AllZero(data, len) && (e == 0 || (a == 0 && len == seg_))) return false;
   return true;
 }
@@ -170,7 +170,7 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
                                        uint32_t len, bool* meta_changed) {
   MapList& maps = n->rec.maps;
   const uint64_t e = tree_->Lookup(maps, si);
-  if (e && tree_->Unique(maps, si)) {  // overwrite in place
+  if (e && InPlaceOk(maps, si)) {  // overwrite in place
     VNAS_RETURN_IF_ERROR(
         WriteMember(e, a, absl::string_view(data, len)));
     t.members.insert(meta::ExtentMember(e));
@@ -233,7 +233,7 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
     const uint64_t si = si0 + k;
     const uint64_t e = tree_->Lookup(maps, si);
     Item it{si, e, e, false};
-    if (!(e && tree_->Unique(maps, si))) {
+    if (!(e && InPlaceOk(maps, si))) {
       absl::StatusOr<uint64_t> p = AllocSeg(*n, si);
       if (!p.ok()) {
         bad = k;
@@ -548,7 +548,7 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
     const uint32_t len =
         static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
     const uint64_t e = tree_->Lookup(n.rec.maps, si);
-    if (e == 0 || !tree_->Unique(n.rec.maps, si)) return false;
+    if (e == 0 || !InPlaceOk(n.rec.maps, si)) return false;
     runs.Add(meta::ExtentMember(e), meta::ExtentSeg(e) * seg_ + a,
              data.substr(pos - offset, len));
     pos += len;

@@ -389,6 +389,15 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status WriteFullSegs(Txn& t, Inode* n, uint64_t si0, const char* data,
                              uint64_t nsegs, bool* meta_changed,
                              uint64_t* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A segment may be overwritten in place only when the file owns it alone
+  // and that is durable: a reference dropped by a batch not yet durable
+  // (another file's copy-on-write, a deleted snapshot) comes back after a
+  // crash, and the old sharer would then see the new bytes. Until then,
+  // writes copy.
+  bool InPlaceOk(const MapList& maps, uint64_t si) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return tree_->Unique(maps, si) && gc_->durable_seq() >= unshare_seq_;
+  }
   bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si)
@@ -515,6 +524,10 @@ class ExtentStoreImpl final : public ExtentStore {
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
   // The last batch the running mutation queued.
   GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
+  // The last batch that dropped a reference without freeing (ExtentTree
+  // unshares() moved), and the count seen then. See InPlaceOk.
+  uint64_t unshare_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unshares_seen_ ABSL_GUARDED_BY(mu_) = 0;
   // Lock-free in-place writes in flight, the commit sequence at which each
   // began (frees sealed from then on stay quarantined), and the number of
   // clones/snapshots waiting for them (see PlanInPlace).

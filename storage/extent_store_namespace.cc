@@ -206,6 +206,10 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
   }
   if (t.batch.Count() == 0 && t.members.empty() && !t.force) return;
   pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
+  if (tree_->unshares() != unshares_seen_) {
+    unshares_seen_ = tree_->unshares();
+    unshare_seq_ = pending_->seq;
+  }
   for (InodeId ino : t.inodes) {
     auto it = inodes_.find(ino);
     if (it != inodes_.end()) it->second->last_seq = pending_->seq;

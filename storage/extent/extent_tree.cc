@@ -196,6 +196,8 @@ void ExtentTree::DecExtent(uint64_t e) {
   if (--it->second == 0) {
     ext_rc_.erase(it);
     alloc_->Free(meta::ExtentMember(e), meta::ExtentSeg(e));
+  } else {
+    ++unshares_;
   }
   dirty_refs_.emplace(static_cast<char>(RefKind::kExtent), e);
 }
@@ -203,7 +205,10 @@ void ExtentTree::DecExtent(uint64_t e) {
 void ExtentTree::DecLeaf(uint64_t id) {
   auto it = leaves_.find(id);
   dirty_refs_.emplace(static_cast<char>(RefKind::kLeaf), id);
-  if (--it->second->rc > 0) return;
+  if (--it->second->rc > 0) {
+    ++unshares_;
+    return;
+  }
   for (uint64_t e : it->second->slot) {
     if (e) DecExtent(e);
   }
@@ -214,7 +219,10 @@ void ExtentTree::DecLeaf(uint64_t id) {
 void ExtentTree::DecMap(uint64_t id) {
   auto it = maps_.find(id);
   dirty_refs_.emplace(static_cast<char>(RefKind::kMap), id);
-  if (--it->second->rc > 0) return;
+  if (--it->second->rc > 0) {
+    ++unshares_;
+    return;
+  }
   for (uint64_t l : it->second->slot) {
     if (l) DecLeaf(l);
   }

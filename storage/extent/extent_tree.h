@@ -73,6 +73,10 @@ class ExtentTree {
   uint64_t NotUniqueBelow(const MapList& maps, uint64_t n) const;
   // Extents all of whose references come (through pages) from `roots`.
   uint64_t ExclusiveSegments(const std::vector<const MapList*>& roots) const;
+  // Counts reference drops that left the page or extent still referenced:
+  // each may have made another file's segments unique (see the store's
+  // in-place rule).
+  uint64_t unshares() const { return unshares_; }
   uint64_t extents() const { return ext_rc_.size(); }
   uint64_t pages() const { return leaves_.size() + maps_.size(); }
 
@@ -117,6 +121,7 @@ class ExtentTree {
   void TrimTail(MapList* maps);
 
   Allocator* const alloc_;
+  uint64_t unshares_ = 0;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Leaf>> leaves_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<MapNode>> maps_;
   absl::flat_hash_map<uint64_t, uint32_t> ext_rc_;
