@@ -831,6 +831,8 @@ TEST_F(ControlServiceTest, AlignmentOfATreeSumsFilesAndNamesTheWorst) {
   ASSERT_TRUE(f_.store()->CloneFile(bad, f_.store()->ResolvePath("vm1")->ino,
                                     "bad-clone.vmdk", true).ok());
   write(bad, 100, odd);   // misaligned; the shared segment is copied (RMW)
+  // Once that copy is durable the segment is the file's alone: in place.
+  ASSERT_TRUE(f_.store()->Commit(bad).ok());
   write(bad, 8192, odd);  // misaligned length; now unique, in place
   write(other, 512, four_k);  // misaligned offset into a hole
 
