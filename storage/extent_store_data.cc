@@ -23,6 +23,39 @@ absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
   return absl::OkStatus();
 }
 
+absl::Status ExtentStoreImpl::ReadRun(
+    const MemberRuns<absl::Span<char>>::Run& run) {
+  MemberState& m = *members_[run.member];
+  VNAS_RETURN_IF_ERROR(m.file->PReadV(run.offset, run.parts));
+  m.bytes_read.fetch_add(run.bytes, std::memory_order_relaxed);
+  m.reads.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status ExtentStoreImpl::WriteRun(
+    const MemberRuns<absl::string_view>::Run& run, bool durable) {
+  MemberState& m = *members_[run.member];
+  VNAS_RETURN_IF_ERROR(durable ? m.file->PWriteVDurable(run.offset, run.parts)
+                               : m.file->PWriteV(run.offset, run.parts));
+  m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
+  m.writes.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void ExtentStoreImpl::MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p,
+                               uint64_t old, bool partial) {
+  t.members.insert(meta::ExtentMember(p));
+  tree_->SetSegment(&n->rec.maps, si, p);
+  if (old) {
+    ++n->align.cow_segments;
+    if (partial) ++n->align.partial_segment_writes;
+  }
+  if (si < ReserveSegs(*n) && n->outstanding > 0) {
+    --n->outstanding;
+    --total_outstanding_;
+  }
+}
+
 void ExtentStoreImpl::RecomputeOutstanding(Inode* n) {
   uint64_t now =
       n->rec.reserve ? tree_->NotUniqueBelow(n->rec.maps, ReserveSegs(*n)) : 0;
@@ -201,16 +234,7 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
     alloc_->Free(meta::ExtentMember(p), meta::ExtentSeg(p));
     return s;
   }
-  t.members.insert(meta::ExtentMember(p));
-  tree_->SetSegment(&maps, si, p);
-  if (e) {
-    ++n->align.cow_segments;
-    if (!full) ++n->align.partial_segment_writes;
-  }
-  if (si < ReserveSegs(*n) && n->outstanding > 0) {
-    --n->outstanding;
-    --total_outstanding_;
-  }
+  MapFresh(t, n, si, p, e, !full);
   return absl::OkStatus();
 }
 
@@ -250,17 +274,11 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
   // The data, one call per run; a failed run stops the mapping at its first
   // segment.
   for (const auto& run : runs.Finish()) {
-    MemberState& m = *members_[run.member];
-    absl::Status s = m.file->PWriteV(run.offset, run.parts);
-    if (!s.ok()) {
-      if (run.tags.front() < bad) {
-        bad = run.tags.front();
-        err = s;
-      }
-      continue;
+    absl::Status s = WriteRun(run, /*durable=*/false);
+    if (!s.ok() && run.tags.front() < bad) {
+      bad = run.tags.front();
+      err = s;
     }
-    m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
-    m.writes.fetch_add(1, std::memory_order_relaxed);
   }
   // The mappings, in file order, only for data that is written.
   for (size_t i = 0; i < items.size(); ++i) {
@@ -271,16 +289,13 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
       }
       continue;
     }
-    t.members.insert(meta::ExtentMember(it.target));
-    if (!it.fresh) continue;
+    if (!it.fresh) {
+      t.members.insert(meta::ExtentMember(it.target));
+      continue;
+    }
     t.inodes.insert(n->ino);
     *meta_changed = true;
-    tree_->SetSegment(&maps, it.si, it.target);
-    if (it.old) ++n->align.cow_segments;
-    if (it.si < ReserveSegs(*n) && n->outstanding > 0) {
-      --n->outstanding;
-      --total_outstanding_;
-    }
+    MapFresh(t, n, it.si, it.target, it.old, /*partial=*/false);
   }
   *done = std::min<uint64_t>(bad, items.size());
   return err;
@@ -391,12 +406,7 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
       }
       done += len;
     }
-    for (const auto& run : runs.Finish()) {
-      MemberState& m = *members_[run.member];
-      VNAS_RETURN_IF_ERROR(m.file->PReadV(run.offset, run.parts));
-      m.bytes_read.fetch_add(run.bytes, std::memory_order_relaxed);
-      m.reads.fetch_add(1, std::memory_order_relaxed);
-    }
+    for (const auto& run : runs.Finish()) VNAS_RETURN_IF_ERROR(ReadRun(run));
     r.count = static_cast<uint32_t>(todo);
   }
   r.eof = offset + r.count >= size;
@@ -417,17 +427,12 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   absl::Status s;
   std::set<uint32_t> members;
   for (const auto& run : io.runs) {
-    MemberState& m = *members_[run.member];
     members.insert(run.member);
-    s = io.durable ? m.file->PWriteVDurable(run.offset, run.parts)
-                   : m.file->PWriteV(run.offset, run.parts);
+    s = WriteRun(run, io.durable);
     if (!s.ok()) break;
-    m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
-    m.writes.fetch_add(1, std::memory_order_relaxed);
   }
   {
     absl::MutexLock l(&mu_);
-    --inflight_writes_;
     pin_seqs_.erase(pin_seqs_.find(io.pin_seq));
   }
   if (!io.durable || !s.ok()) {
@@ -561,7 +566,6 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
   // under this write.
   io->pin_seq = gc_->next_seq();
   pin_seqs_.insert(io->pin_seq);
-  ++inflight_writes_;
   return true;
 }
 

@@ -119,8 +119,8 @@ struct MemberState {
 
 // Groups per-segment I/O into runs that lie end to end in one member, so a
 // file's consecutive segments (striped over the members, consecutive within
-// each member) cost one system call per member run. Part is absl::Span<char> (reads)
-// or absl::string_view (writes).
+// each member) cost one system call per member run. Part is
+// absl::Span<char> (reads) or absl::string_view (writes).
 template <typename Part>
 class MemberRuns {
  public:
@@ -157,8 +157,9 @@ struct Txn {
   std::set<uint32_t> members;    // member files written by this change
   bool counters = false;
   GroupCommit::Need need = GroupCommit::Need::kDurable;
-  bool flush_lazy_times = false;  // persist TouchLater() times even if idle
-  bool force = false;  // queue (and wait for) it even with nothing in it
+  // Queue (and wait for) it even with nothing in it; it then also carries
+  // the TouchLater() times.
+  bool force = false;
 };
 
 class ExtentStoreImpl final : public ExtentStore {
@@ -342,8 +343,11 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Clones and snapshots: closes the lock-free in-place path and waits for
   // the writes on it to finish, so segments about to be shared get no late
-  // bytes; a ShareGateReopener in the body reopens it.
+  // bytes; ShareGate reopens it.
   void CloseShareGate() ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits (releasing mu_ meanwhile) until no lock-free in-place write is in
+  // flight.
+  void AwaitNoInPlaceWrites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Holds the share gate closed (CloseShareGate) from construction until
   // Reopen() at the end of the clone's or snapshot's body (mu_ held): from
   // then on the mirrors show the segments shared, so writes copy them. The
@@ -433,6 +437,15 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
   absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
+  // One member run of a read or write (see MemberRuns), counted in the
+  // member's statistics; `durable` writes use O_DSYNC.
+  absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run);
+  absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run,
+                        bool durable);
+  // Maps the fresh segment `p`, just written, as segment si of n in place of
+  // `old` (0: a hole), with the copy-on-write and reservation accounting.
+  void MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p, uint64_t old,
+                bool partial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reservations.
   uint64_t ReserveSegs(const Inode& n) const {
@@ -528,10 +541,9 @@ class ExtentStoreImpl final : public ExtentStore {
   // unshares() moved), and the count seen then. See InPlaceOk.
   uint64_t unshare_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t unshares_seen_ ABSL_GUARDED_BY(mu_) = 0;
-  // Lock-free in-place writes in flight, the commit sequence at which each
-  // began (frees sealed from then on stay quarantined), and the number of
-  // clones/snapshots waiting for them (see PlanInPlace).
-  int inflight_writes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Lock-free in-place writes in flight, by the commit sequence at which
+  // each began (frees sealed from then on stay quarantined), and the number
+  // of clones/snapshots waiting for them (see PlanInPlace).
   std::multiset<uint64_t> pin_seqs_ ABSL_GUARDED_BY(mu_);
   int share_gate_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<InodeId> lazy_times_ ABSL_GUARDED_BY(mu_);  // see TouchLater

@@ -84,7 +84,7 @@ void ExtentStoreImpl::PersistLazyTimes() {
   if (lazy_times_.empty()) return;
   Txn t;
   t.need = GroupCommit::Need::kWritten;
-  t.flush_lazy_times = true;
+  t.force = true;
   CommitTxn(t);
   pending_.reset();
 }
@@ -194,7 +194,7 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
     t.batch.Put(meta::CounterKey("snap"), v).PermitUncheckedError();
   }
   // Times changed by in-place writes ride along with the next real batch.
-  if (t.batch.Count() > 0 || t.flush_lazy_times) {
+  if (t.batch.Count() > 0 || t.force) {
     for (InodeId ino : lazy_times_) {
       auto it = inodes_.find(ino);
       if (it != inodes_.end()) {
@@ -219,11 +219,16 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
   alloc_->Seal(pending_->seq);
 }
 
+void ExtentStoreImpl::AwaitNoInPlaceWrites() {
+  mu_.Await(absl::Condition(
+      +[](std::multiset<uint64_t>* pins) { return pins->empty(); },
+      &pin_seqs_));
+}
+
 void ExtentStoreImpl::CloseShareGate() {
   absl::MutexLock l(&mu_);
   ++share_gate_;
-  mu_.Await(absl::Condition(
-      +[](int* n) { return *n == 0; }, &inflight_writes_));
+  AwaitNoInPlaceWrites();
 }
 
 absl::Status ExtentStoreImpl::PrepareMutation() {
@@ -233,8 +238,7 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
     // back by reloading what RocksDB holds, once no lock-free in-place write
     // is in flight (it may target a segment the reload frees). Mutations
     // wait here meanwhile; nothing can be queued until Reloaded().
-    mu_.Await(absl::Condition(
-        +[](int* n) { return *n == 0; }, &inflight_writes_));
+    AwaitNoInPlaceWrites();
   }
   if (broken_) return Usable();
   if (gc_->needs_reload()) {  // still: no other thread reloaded meanwhile
