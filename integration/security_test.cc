@@ -674,34 +674,20 @@ TEST(ControlHostileRequestsTest, EveryPathTakingRpcRefusesHostileInput) {
       v1::ReserveSpaceResponse resp;
       check("ReserveSpace", stub->ReserveSpace(&ctx, req, &resp));
     }
-    {
+    // The rpcs whose request is a path and nothing else.
+    auto path_only = [&](const char* name, auto rpc, auto req, auto resp) {
       grpc::ClientContext ctx;
-      v1::ExtendedStatsRequest req;
       req.set_path(p);
-      v1::ExtendedStatsResponse resp;
-      check("ExtendedStats", stub->ExtendedStats(&ctx, req, &resp));
-    }
-    {
-      grpc::ClientContext ctx;
-      v1::GetChainRequest req;
-      req.set_path(p);
-      v1::GetChainResponse resp;
-      check("GetChain", stub->GetChain(&ctx, req, &resp));
-    }
-    {
-      grpc::ClientContext ctx;
-      v1::GetAlignmentRequest req;
-      req.set_path(p);
-      v1::GetAlignmentResponse resp;
-      check("GetAlignment", stub->GetAlignment(&ctx, req, &resp));
-    }
-    {
-      grpc::ClientContext ctx;
-      v1::ListSnapshotsRequest req;
-      req.set_path(p);
-      v1::ListSnapshotsResponse resp;
-      check("ListSnapshots", stub->ListSnapshots(&ctx, req, &resp));
-    }
+      check(name, (stub.get()->*rpc)(&ctx, req, &resp));
+    };
+    path_only("ExtendedStats", &v1::Control::Stub::ExtendedStats,
+              v1::ExtendedStatsRequest(), v1::ExtendedStatsResponse());
+    path_only("GetChain", &v1::Control::Stub::GetChain,
+              v1::GetChainRequest(), v1::GetChainResponse());
+    path_only("GetAlignment", &v1::Control::Stub::GetAlignment,
+              v1::GetAlignmentRequest(), v1::GetAlignmentResponse());
+    path_only("ListSnapshots", &v1::Control::Stub::ListSnapshots,
+              v1::ListSnapshotsRequest(), v1::ListSnapshotsResponse());
   }
   // Snapshot names, ids and sizes.
   uint64_t snap_id = 0;
