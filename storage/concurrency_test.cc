@@ -161,6 +161,7 @@ class SlowSyncEnv final : public Env {
   absl::Duration sync_delay = absl::Milliseconds(25);
   absl::Duration write_delay = absl::ZeroDuration();
   std::function<void()> on_sync;  // runs at the start of every Sync()
+  std::function<void()> on_write;  // runs at the start of every PWrite()
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
@@ -190,6 +191,7 @@ class SlowSyncEnv final : public Env {
       return f_->PRead(o, n, b);
     }
     absl::Status PWrite(uint64_t o, absl::string_view d) override {
+      if (env_->on_write) env_->on_write();
       absl::SleepFor(env_->write_delay);
       return f_->PWrite(o, d);
     }
@@ -360,6 +362,114 @@ TEST(ConcurrencyTest, MetadataReadsAnswerWhileAStableWriteIsInItsSync) {
   reader.join();
   writer.join();
   EXPECT_TRUE(write_done.HasBeenNotified());
+}
+
+// Writes of new data (whole segments) copy their bytes without the store
+// mutex: two writers of different files are inside their member writes at
+// the same time. (Under the mutex the second would wait for the first,
+// which waits for the second: the 30 s timeout, a deadlock detector, fails.)
+TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  auto s = OpenStore("parallel", 64 << 10, &env);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  auto a = st->Create(kRootInode, "a", CreateRequest{});
+  auto b = st->Create(kRootInode, "b", CreateRequest{});
+  ASSERT_TRUE(a.ok() && b.ok());
+  absl::Mutex mu;
+  int inside = 0;
+  bool both = false;
+  env.on_write = [&] {
+    absl::MutexLock l(&mu);
+    if (++inside == 2) both = true;
+    mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(30));
+  };
+  const std::string da(1 << 20, 'a'), db(1 << 20, 'b');
+  std::thread ta([&] {
+    EXPECT_TRUE(st->Write(a->attr.ino, 0, da, Stability::kUnstable).ok());
+  });
+  std::thread tb([&] {
+    EXPECT_TRUE(st->Write(b->attr.ino, 1 << 20, db, Stability::kFileSync).ok());
+  });
+  ta.join();
+  tb.join();
+  env.on_write = nullptr;
+  {
+    absl::MutexLock l(&mu);
+    EXPECT_TRUE(both) << "the second write waited for the first";
+  }
+  std::string got(2 << 20, '?');
+  auto ra = st->Read(a->attr.ino, 0, 1 << 20, got.data());
+  ASSERT_TRUE(ra.ok());
+  EXPECT_EQ(ra->count, 1u << 20);
+  EXPECT_TRUE(got.compare(0, 1 << 20, da) == 0);
+  auto rb = st->Read(b->attr.ino, 0, 2 << 20, got.data());
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(rb->count, 2u << 20);
+  EXPECT_EQ(got, std::string(1 << 20, '\0') + db);  // the gap reads zeros
+  auto fs = st->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->clean);
+}
+
+// A file removed while its new data is being written: the write fails
+// (stale), its segments go back, nothing leaks, and a reopened store agrees.
+TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  StoreOptions o;
+  o.dir = TempDir("removed");
+  o.env = &env;
+  o.segment_size = 64 << 10;
+  o.capacity = uint64_t{1} << 30;
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  auto f = st->Create(kRootInode, "f", CreateRequest{});
+  ASSERT_TRUE(f.ok());
+  absl::Notification writing, removed;
+  env.on_write = [&] {
+    if (!writing.HasBeenNotified()) writing.Notify();
+    removed.WaitForNotification();
+  };
+  absl::Status w;
+  std::thread writer([&] {
+    w = st->Write(f->attr.ino, 0, std::string(1 << 20, 'x'),
+                  Stability::kFileSync)
+            .status();
+  });
+  writing.WaitForNotification();
+  ASSERT_TRUE(st->Remove(kRootInode, "f").ok());
+  // The claimed segments count as used while the data is on its way.
+  auto mid = st->GetStoreSpace();
+  ASSERT_TRUE(mid.ok());
+  EXPECT_EQ(mid->used, 1u << 20);
+  removed.Notify();
+  writer.join();
+  env.on_write = nullptr;
+  EXPECT_FALSE(w.ok());
+  auto after = st->GetStoreSpace();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->used, 0u);
+  auto fs = st->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->clean);
+  // The space is reusable, and a reopened store agrees.
+  auto g = st->Create(kRootInode, "g", CreateRequest{});
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(st->Write(g->attr.ino, 0, std::string(1 << 20, 'y'),
+                        Stability::kFileSync)
+                  .ok());
+  s->reset();
+  auto again = ExtentStore::Open(o);
+  ASSERT_TRUE(again.ok()) << again.status();
+  auto sp = (*again)->GetStoreSpace();
+  ASSERT_TRUE(sp.ok());
+  EXPECT_EQ(sp->used, 1u << 20);
+  auto fs2 = (*again)->Fsck();
+  ASSERT_TRUE(fs2.ok());
+  EXPECT_TRUE(fs2->clean);
 }
 
 }  // namespace

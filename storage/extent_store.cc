@@ -265,6 +265,7 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
 }
 
 absl::Status ExtentStoreImpl::LoadMirrors() {
+  ++reloads_;
   inodes_.clear();
   snaps_.clear();
   logs_.clear();

@@ -160,7 +160,7 @@ uint64_t ExtentStoreImpl::FsFreeBytes() {
 }
 
 absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
-                                                   uint64_t si) {
+                                                   uint64_t si, bool claim) {
   // Striping: a file's segments go to its members in stripe units of
   // kStripeBytes, rotating from a per-file starting member, so parallel
   // sequential writers spread over every member while one stable 1 MiB write
@@ -176,13 +176,13 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
     const uint64_t top = std::min(backed_segs_[m], limit);
     if (alloc_->Used(m) >= top) continue;
     alloc_->SetLimit(m, top);
-    auto s = alloc_->Allocate(m);
+    auto s = claim ? alloc_->Claim(m) : alloc_->Allocate(m);
     alloc_->SetLimit(m, limit);
     if (s) return meta::MakeExtentId(m, *s);
   }
   for (uint32_t i = 0; i < nmembers_; ++i) {
     uint32_t m = (first + i) % nmembers_;
-    if (auto s = alloc_->Allocate(m)) {
+    if (auto s = claim ? alloc_->Claim(m) : alloc_->Allocate(m)) {
       backed_segs_[m] = std::max(backed_segs_[m], *s + 1);
       return meta::MakeExtentId(m, *s);
     }
@@ -418,10 +418,33 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    uint64_t offset,
                                                    absl::string_view data,
                                                    Stability stability) {
+  // Whole segments of nonzero data may take the lock-free fresh path (see
+  // FreshIo); the zero scan runs before mu_ is taken.
+  bool fresh_ok = !data.empty() && offset % seg_ == 0 && data.size() % seg_ == 0;
+  for (size_t k = 0; fresh_ok && k < data.size(); k += seg_) {
+    fresh_ok = !AllZero(data.data() + k, seg_);
+  }
   InPlaceIo io;
+  FreshIo fresh;
   absl::StatusOr<WriteResult> r = Mutate([&]() {
-    return WriteLocked(ino, offset, data, stability, &io);
+    return WriteLocked(ino, offset, data, stability, fresh_ok, &io, &fresh);
   });
+  if (!fresh.targets.empty()) {
+    // The data goes to the claimed segments without mu_; FinishFresh maps
+    // them (the commit group syncs their members before the batch).
+    absl::Status s;
+    for (const auto& run : fresh.runs) {
+      s = WriteRun(run, /*durable=*/false);
+      if (!s.ok()) break;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      pin_seqs_.erase(pin_seqs_.find(fresh.pin_seq));
+    }
+    return Mutate([&]() {
+      return FinishFresh(ino, offset, data.size(), stability, fresh, s);
+    });
+  }
   if (io.runs.empty()) return r;
   // The in-place fast path: the data goes to the members without mu_.
   absl::Status s;
@@ -445,9 +468,98 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   return r;
 }
 
+bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
+                                absl::string_view data, FreshIo* io) {
+  const uint64_t si0 = offset / seg_;
+  const uint64_t nsegs = data.size() / seg_;
+  const uint64_t rsegs = ReserveSegs(n);
+  uint64_t in_reserve = 0;
+  for (uint64_t si = si0; si < si0 + nsegs; ++si) {
+    const uint64_t e = tree_->Lookup(n.rec.maps, si);
+    if (e && InPlaceOk(n.rec.maps, si)) return false;
+    in_reserve += si < rsegs;
+  }
+  // A refusal is left to the locked path, which reports it.
+  if (!CheckSpace(n, nsegs, in_reserve).ok()) return false;
+  MemberRuns<absl::string_view> runs(nmembers_);
+  for (uint64_t k = 0; k < nsegs; ++k) {
+    absl::StatusOr<uint64_t> p = AllocSeg(n, si0 + k, /*claim=*/true);
+    if (!p.ok()) {
+      for (uint64_t t : io->targets) {
+        alloc_->Unclaim(meta::ExtentMember(t), meta::ExtentSeg(t));
+      }
+      io->targets.clear();
+      return false;
+    }
+    io->targets.push_back(*p);
+    runs.Add(meta::ExtentMember(*p), meta::ExtentSeg(*p) * seg_,
+             data.substr(k * seg_, seg_));
+  }
+  io->runs = runs.Finish();
+  io->reloads = reloads_;
+  io->pin_seq = gc_->next_seq();
+  pin_seqs_.insert(io->pin_seq);
+  return true;
+}
+
+absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
+    InodeId ino, uint64_t offset, uint64_t len, Stability stability,
+    const FreshIo& io, absl::Status written) {
+  if (io.reloads != reloads_) {
+    // The claims went with the old mirrors (a failed batch was rolled back
+    // meanwhile); the client resends unstable data for the new verifier.
+    return IoError(EIO, "the store rolled back a failed change during this "
+                        "write; retry it");
+  }
+  auto unclaim = [&]() {
+    for (uint64_t p : io.targets) {
+      alloc_->Unclaim(meta::ExtentMember(p), meta::ExtentSeg(p));
+    }
+  };
+  if (!written.ok()) {
+    unclaim();
+    return written;
+  }
+  absl::StatusOr<Inode*> got = Get(ino);
+  if (!got.ok()) {  // removed meanwhile
+    unclaim();
+    return got.status();
+  }
+  Inode* n = *got;
+  WriteResult r;
+  r.file.before = Wcc(*n);
+  r.committed = stability;
+  Txn t;
+  t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
+                                             : GroupCommit::Need::kDurable;
+  if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
+    absl::Status z = ZeroPastEof(t, n, offset);
+    if (!z.ok()) {  // keep what was done: it is consistent
+      unclaim();
+      CommitTxn(t);
+      return z;
+    }
+  }
+  const uint64_t si0 = offset / seg_;
+  for (size_t k = 0; k < io.targets.size(); ++k) {
+    const uint64_t p = io.targets[k];
+    alloc_->Adopt(meta::ExtentMember(p), meta::ExtentSeg(p));
+    MapFresh(t, n, si0 + k, p, tree_->Lookup(n->rec.maps, si0 + k),
+             /*partial=*/false);
+  }
+  n->rec.size = std::max(n->rec.size, offset + len);
+  t.inodes.insert(n->ino);
+  Touch(t, n, true, Now());
+  if (t.need == GroupCommit::Need::kDurable) t.force = true;
+  CommitTxn(t);
+  r.count = static_cast<uint32_t>(len);
+  r.file.after = ToAttr(*n);
+  return r;
+}
+
 absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     InodeId ino, uint64_t offset, absl::string_view data,
-    Stability stability, InPlaceIo* io) {
+    Stability stability, bool fresh_ok, InPlaceIo* io, FreshIo* fresh) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -471,6 +583,8 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     r.file.after = ToAttr(*n);
     return r;
   }
+  if (fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;  // Write()
+                                                                 // finishes
   // Plan: how many fresh segments, how many inside the reservation.
   uint64_t allocs = 0, in_reserve = 0;
   const uint64_t rsegs = ReserveSegs(*n);

@@ -331,9 +331,33 @@ class ExtentStoreImpl final : public ExtentStore {
     bool flush_after = false;
     uint64_t pin_seq = 0;
   };
+  // A write of whole segments that all need fresh ones (new data, or a
+  // copy of shared segments), carried out in three steps: fresh segments are
+  // claimed under mu_ (PlanFresh; claimed segments are not persisted as
+  // used, so a crash leaks nothing), the data is written without mu_, and
+  // the segments are mapped under mu_ again (FinishFresh), whatever the file
+  // maps there by then. So concurrent writers of new data (sequential
+  // streams, copy-on-write storms) copy their data in parallel.
+  struct FreshIo {
+    std::vector<MemberRuns<absl::string_view>::Run> runs;
+    std::vector<uint64_t> targets;  // one per segment, from offset / seg_
+    uint64_t pin_seq = 0;           // keeps a reload away while writing
+    uint64_t reloads = 0;           // reloads_ when the segments were claimed
+  };
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
                                           absl::string_view data,
-                                          Stability stability, InPlaceIo* io)
+                                          Stability stability, bool fresh_ok,
+                                          InPlaceIo* io, FreshIo* fresh)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims the segments and pins, when every segment of the write (whole
+  // segments of nonzero data, `fresh_ok`) needs a fresh one and they fit.
+  bool PlanFresh(const Inode& n, uint64_t offset, absl::string_view data,
+                 FreshIo* io) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps the written segments (or gives them back when `written` failed).
+  absl::StatusOr<WriteResult> FinishFresh(InodeId ino, uint64_t offset,
+                                          uint64_t len, Stability stability,
+                                          const FreshIo& io,
+                                          absl::Status written)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills `io` and pins when the whole write can go in place lock-free:
   // every touched segment mapped and unique, the size unchanged, and no
@@ -404,7 +428,10 @@ class ExtentStoreImpl final : public ExtentStore {
   }
   bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si)
+  // A fresh segment for segment `si` of `n` (striping policy); `claim`: a
+  // claim (QuarantineAllocator::Claim) instead of an allocation.
+  absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si,
+                                    bool claim = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fails ENOSPC (changing nothing) when `allocs` fresh segments for `n`,
   // `in_reserve` of them inside its reservation, do not fit: the capacity
@@ -456,8 +483,9 @@ class ExtentStoreImpl final : public ExtentStore {
   // Segments by which the reservations of the files under `n` would grow if
   // all their data became shared (a clone, snapshot or restore).
   uint64_t ReserveGrowth(const Inode& n) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Mapped segments plus those claimed by writes of new data in flight.
   uint64_t UsedSegs() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return tree_->extents();
+    return tree_->extents() + alloc_->claimed();
   }
 
   // Clones and snapshots.
@@ -546,6 +574,8 @@ class ExtentStoreImpl final : public ExtentStore {
   // of clones/snapshots waiting for them (see PlanInPlace).
   std::multiset<uint64_t> pin_seqs_ ABSL_GUARDED_BY(mu_);
   int share_gate_ ABSL_GUARDED_BY(mu_) = 0;
+  // Times LoadMirrors ran: a fresh write's claims do not survive a reload.
+  uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<InodeId> lazy_times_ ABSL_GUARDED_BY(mu_);  // see TouchLater
 };
 

@@ -21,16 +21,37 @@ void QuarantineAllocator::Release(uint64_t durable_epoch) {
 }
 
 std::optional<uint64_t> QuarantineAllocator::Allocate(uint32_t member) {
-  if (held_.empty()) return inner_->Allocate(member);
-  // Take segments until one is not quarantined, then give the skipped ones
-  // back (their bits end as they were; only their chunks are rewritten).
+  if (held_.empty() && claimed_.empty()) return inner_->Allocate(member);
+  // Take segments until one is neither quarantined nor claimed, then give
+  // the skipped ones back (their bits end as they were; only their chunks
+  // are rewritten).
   std::vector<uint64_t> skipped;
   std::optional<uint64_t> got;
-  while ((got = inner_->Allocate(member)) && held_.count({member, *got})) {
+  while ((got = inner_->Allocate(member)) &&
+         (held_.count({member, *got}) || claimed_.count({member, *got}))) {
     skipped.push_back(*got);
   }
   for (uint64_t s : skipped) inner_->Free(member, s);
   return got;
+}
+
+std::optional<uint64_t> QuarantineAllocator::Claim(uint32_t member) {
+  std::optional<uint64_t> got = Allocate(member);
+  if (!got) return got;
+  inner_->Free(member, *got);  // free in the bitmap until adopted
+  claimed_.insert({member, *got});
+  if (claims_of_.size() <= member) claims_of_.resize(member + 1, 0);
+  ++claims_of_[member];
+  return got;
+}
+
+void QuarantineAllocator::Adopt(uint32_t member, uint64_t seg) {
+  Unclaim(member, seg);
+  inner_->MarkUsed(member, seg);
+}
+
+void QuarantineAllocator::Unclaim(uint32_t member, uint64_t seg) {
+  if (claimed_.erase({member, seg})) --claims_of_[member];
 }
 
 }  // namespace vnas::storage

@@ -38,6 +38,11 @@ class QuarantineAllocator : public Allocator {
   void Release(uint64_t durable_epoch);
   uint64_t quarantined() const { return held_.size(); }
 
+  std::optional<uint64_t> Claim(uint32_t member);
+  void Adopt(uint32_t member, uint64_t seg);
+  void Unclaim(uint32_t member, uint64_t seg);
+  uint64_t claimed() const { return claimed_.size(); }
+
   uint32_t members() const override { return inner_->members(); }
   void SetLimit(uint32_t member, uint64_t segments) override {
     inner_->SetLimit(member, segments);
@@ -53,7 +58,10 @@ class QuarantineAllocator : public Allocator {
   bool IsUsed(uint32_t member, uint64_t seg) const override {
     return inner_->IsUsed(member, seg);
   }
-  uint64_t Used(uint32_t member) const override { return inner_->Used(member); }
+  uint64_t Used(uint32_t member) const override {
+    return inner_->Used(member) +
+           (member < claims_of_.size() ? claims_of_[member] : 0);
+  }
   void LoadChunk(uint32_t member, uint64_t chunk,
                  absl::string_view bits) override {
     inner_->LoadChunk(member, chunk, bits);
@@ -66,6 +74,8 @@ class QuarantineAllocator : public Allocator {
   std::vector<std::pair<uint32_t, uint64_t>> unsealed_;
   std::set<std::pair<uint32_t, uint64_t>> held_;                 // (member, seg)
   std::multimap<uint64_t, std::pair<uint32_t, uint64_t>> by_epoch_;
+  std::set<std::pair<uint32_t, uint64_t>> claimed_;  // (member, seg)
+  std::vector<uint64_t> claims_of_;                  // per member
 };
 
 }  // namespace vnas::storage
