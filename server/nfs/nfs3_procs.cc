@@ -69,9 +69,12 @@ storage::SetAttrRequest ToSetAttr(const sattr3& s) {
   return r;
 }
 
-bool HasOtherThanSize(const sattr3& s) {
-  return s.set_mode || s.set_uid || s.set_gid ||
-         s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
+// SET_TO_CLIENT_TIME times must be real nfstime3 values (nseconds below
+// one second); anything else would be stored and then served back.
+bool ClientTimesValid(const sattr3& s) {
+  constexpr uint32_t kNsPerSec = 1000000000;
+  return !(s.set_atime == SET_TO_CLIENT_TIME && s.atime.nseconds >= kNsPerSec) &&
+         !(s.set_mtime == SET_TO_CLIENT_TIME && s.mtime.nseconds >= kNsPerSec);
 }
 
 // READ/WRITE: ISDIR for a directory, INVAL for anything else but a
@@ -238,7 +241,9 @@ SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
   if (r.status != NFS3_OK) return r;
   // Who may change what: access_check.h CheckSetattr (ACCES for size/time
   // without write permission, PERM for chown/chgrp/chmod by a non-owner).
-  r.status = CheckSetattr(o.cred, o.attr, a.new_attributes);
+  r.status = ClientTimesValid(a.new_attributes)
+                 ? CheckSetattr(o.cred, o.attr, a.new_attributes)
+                 : NFS3ERR_INVAL;
   if (r.status != NFS3_OK) {
     r.obj_wcc.after = PostOp(o.attr);
     return r;
@@ -439,10 +444,14 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
     return s;
   };
   Credential cred;
+  uint64_t existing_ino = 0;  // UNCHECKED: the regular file already there
   CREATE3res r = CreateLike<CREATE3res>(
       ctx, a.where, "CREATE",
       [&](uint64_t dir, const Credential& c) -> absl::StatusOr<storage::CreateResult> {
         const sattr3 s = attrs_for(c);
+        if (a.how.mode != EXCLUSIVE && !ClientTimesValid(s)) {
+          return FsError(EINVAL, "nseconds out of range");
+        }
         storage::CreateRequest req;
         req.uid = c.uid;
         req.gid = c.gid;
@@ -460,41 +469,49 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
           if (s.set_gid) req.gid = s.gid;
           if (s.set_size) req.size = s.size;
         }
-        // UNCHECKED with a size truncates an existing file: that is a
-        // write to it (owner override, as for SETATTR size).
-        if (req.how == storage::CreateRequest::How::kUnchecked && req.size) {
+        if (req.how == storage::CreateRequest::How::kUnchecked) {
           absl::StatusOr<Attr> old = store_->Lookup(dir, a.where.name);
-          if (old.ok() && old->type == FileType::kRegular &&
-              !May(c, *old, kMayWrite, /*owner_override=*/true)) {
-            return FsError(EACCES, "no write permission on the existing file");
+          if (old.ok() && old->type == FileType::kRegular) {
+            existing_ino = old->ino;
+            // Truncating an existing file is a write to it (owner
+            // override, as for SETATTR size).
+            if (req.size &&
+                !May(c, *old, kMayWrite, /*owner_override=*/true)) {
+              return FsError(EACCES,
+                             "no write permission on the existing file");
+            }
           }
         }
         return store_->Create(dir, a.where.name, req);
       },
       &cred);
   if (r.status != NFS3_OK || a.how.mode == EXCLUSIVE) return r;
-  // UNCHECKED on an existing file acts as SETATTR for the other attributes;
-  // skip the extra durable write when the object already has them (the
-  // usual case: a new file created with mode/uid/gid).
-  const sattr3 s = attrs_for(cred);
+  // UNCHECKED on an existing regular file keeps it and applies only the
+  // size (RFC 1813 §3.3.8: obj_attributes are the *initial* attributes;
+  // POSIX open(O_CREAT) without O_EXCL never chmods/chowns an existing
+  // file; knfsd does the same). A file that appears between the lookup
+  // above and the create counts as new.
   const fattr3& got = r.obj_attributes.attributes;
-  const bool differs = (s.set_mode && got.mode != (s.mode & 07777)) ||
-                       (s.set_uid && got.uid != s.uid) ||
-                       (s.set_gid && got.gid != s.gid) ||
-                       s.set_atime != DONT_CHANGE || s.set_mtime != DONT_CHANGE;
-  if (HasOtherThanSize(s) && differs) {
-    std::optional<DecodedHandle> h = fh_->Decode(r.obj.handle.view());
-    sattr3 rest = s;
-    rest.set_size = false;
-    absl::StatusOr<Attr> now =
-        h ? store_->GetAttr(h->ino) : absl::StatusOr<Attr>(absl::NotFoundError(""));
-    // The same rules as SETATTR; when they refuse (someone else's existing
-    // file), the create still succeeds and the attributes stay as they are
-    // (knfsd likewise ignores the outcome of the setattr after a create).
-    if (now.ok() && CheckSetattr(cred, *now, rest) == NFS3_OK) {
-      absl::StatusOr<Change> c = store_->SetAttr(h->ino, ToSetAttr(rest));
-      if (c.ok()) r.obj_attributes = PostOp(c->after);
-    }
+  if (existing_ino != 0 && got.fileid == existing_ino) return r;
+  // A new file already has mode/uid/gid from the store's Create; only the
+  // times need a SETATTR.
+  sattr3 times;
+  times.set_atime = a.how.obj_attributes.set_atime;
+  times.atime = a.how.obj_attributes.atime;
+  times.set_mtime = a.how.obj_attributes.set_mtime;
+  times.mtime = a.how.obj_attributes.mtime;
+  if (times.set_atime == DONT_CHANGE && times.set_mtime == DONT_CHANGE) {
+    return r;
+  }
+  std::optional<DecodedHandle> h = fh_->Decode(r.obj.handle.view());
+  absl::StatusOr<Attr> now =
+      h ? store_->GetAttr(h->ino) : absl::StatusOr<Attr>(absl::NotFoundError(""));
+  // The same rules as SETATTR; when they refuse, the create still succeeds
+  // and the times stay as they are (knfsd likewise ignores the outcome of
+  // the setattr after a create).
+  if (now.ok() && CheckSetattr(cred, *now, times) == NFS3_OK) {
+    absl::StatusOr<Change> c = store_->SetAttr(h->ino, ToSetAttr(times));
+    if (c.ok()) r.obj_attributes = PostOp(c->after);
   }
   return r;
 }
@@ -540,12 +557,22 @@ MKNOD3res Nfs3Procs::Mknod(const CallContext& ctx, const MKNOD3args& a) {
   r.status = Verify(ctx, a.where.dir, Need::kWrite, &dir, "MKNOD");
   if (r.status != NFS3_OK) return r;
   r.dir_wcc.after = PostOp(dir.attr);
+  if (a.what.type == NF3REG || a.what.type == NF3DIR || a.what.type == NF3LNK) {
+    r.status = NFS3ERR_BADTYPE;  // CREATE, MKDIR, SYMLINK make these
+    return r;
+  }
+  if (dir.attr.type != FileType::kDirectory) {
+    r.status = NFS3ERR_NOTDIR;
+    return r;
+  }
+  // The errors mknod(2) gives before the type matters: a bad or taken name
+  // (mkfifo on an existing name is EEXIST, not ENOTSUP), no permission.
+  r.status = CheckEntryName(a.where.name, NFS3ERR_EXIST);
+  if (r.status != NFS3_OK) return r;
   r.status = CheckDirChange(dir.cred, dir.attr);
   if (r.status != NFS3_OK) return r;
-  r.status = a.what.type == NF3REG || a.what.type == NF3DIR ||
-                     a.what.type == NF3LNK
-                 ? NFS3ERR_BADTYPE
-                 : NFS3ERR_NOTSUPP;
+  r.status = store_->Lookup(dir.attr.ino, a.where.name).ok() ? NFS3ERR_EXIST
+                                                              : NFS3ERR_NOTSUPP;
   return r;
 }
 

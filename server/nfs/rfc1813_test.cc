@@ -1,0 +1,606 @@
+// rfc1813_test — RFC 1813 conformance of the NFSv3 and MOUNT3 handlers as a
+// strict client sees them, through the dispatcher over a real ExtentStore
+// (in-memory Env): wcc_data and post_op_attr on success and failure, name
+// rules, type errors, READDIR(PLUS) size limits, SETATTR time semantics,
+// FSINFO/PATHCONF, MKNOD, and MOUNT3 errors and bookkeeping.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/nfs/dispatch_test_util.h"
+#include "server/nfs/fh.h"
+#include "server/nfs/mount_types.h"
+#include "server/nfs/nfs3_types.h"
+
+namespace vnas::nfs {
+namespace {
+
+std::string NoAttrs() { return std::string(24, '\0'); }  // sattr3: all unset
+
+// Client-side view of wcc_data (§2.6).
+struct Wcc {
+  bool before = false;
+  wcc_attr pre;
+  post_op_attr after;
+};
+
+bool DecodeWcc(XdrDecoder& d, Wcc* w) {
+  if (!d.Bool(&w->before)) return false;
+  if (w->before &&
+      !(d.U64(&w->pre.size) && d.U32(&w->pre.mtime.seconds) &&
+        d.U32(&w->pre.mtime.nseconds) && d.U32(&w->pre.ctime.seconds) &&
+        d.U32(&w->pre.ctime.nseconds))) {
+    return false;
+  }
+  return Decode(d, &w->after);
+}
+
+bool SameTime(const nfstime3& a, const nfstime3& b) {
+  return a.seconds == b.seconds && a.nseconds == b.nseconds;
+}
+
+// sattr3 (§2.5) with the chosen fields set; client times are fixed values.
+struct Sattr {
+  static constexpr uint32_t kClientAtime = 1111111111;
+  static constexpr uint32_t kClientMtime = 1222222222;
+  int64_t mode = -1, uid = -1, gid = -1, size = -1;
+  time_how atime = DONT_CHANGE, mtime = DONT_CHANGE;
+  uint32_t nseconds = 0;  // of both client times
+  std::string Encode() const {
+    std::string s;
+    for (int64_t v : {mode, uid, gid}) {
+      s += v < 0 ? XU32(0) : XU32(1) + XU32(static_cast<uint32_t>(v));
+    }
+    s += size < 0 ? XU32(0) : XU32(1) + XU64(static_cast<uint64_t>(size));
+    s += XU32(atime);
+    if (atime == SET_TO_CLIENT_TIME) s += XU32(kClientAtime) + XU32(nseconds);
+    s += XU32(mtime);
+    if (mtime == SET_TO_CLIENT_TIME) s += XU32(kClientMtime) + XU32(nseconds);
+    return s;
+  }
+};
+
+class Rfc1813Test : public ::testing::Test {
+ protected:
+  Rfc1813Test() { root_ = f_.Mount("/vnas"); }
+
+  // A new xid for every call: the duplicate-request cache never answers.
+  Reply Nfs(uint32_t proc, const std::string& args) {
+    return f_.Call(kNfsProgram, 3, proc, args, ++xid_);
+  }
+  Reply Mnt(uint32_t proc, const std::string& args) {
+    return f_.Call(kMountProgram, 3, proc, args, ++xid_);
+  }
+
+  // CREATE/MKDIR/SYMLINK/MKNOD reply: handle (when OK) and dir_wcc.
+  struct Created {
+    uint32_t status = 0;
+    std::string fh;
+    post_op_attr attrs;
+    Wcc dir;
+  };
+  static Created ParseCreated(const Reply& r) {
+    Created c;
+    c.status = r.FirstWord();
+    XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+    if (c.status == NFS3_OK) {
+      bool follows = false;
+      absl::string_view fh;
+      EXPECT_TRUE(d.Bool(&follows));
+      if (follows) {
+        EXPECT_TRUE(d.Var(NFS3_FHSIZE, &fh));
+        c.fh = std::string(fh);
+      }
+      EXPECT_TRUE(Decode(d, &c.attrs));
+    }
+    EXPECT_TRUE(DecodeWcc(d, &c.dir));
+    EXPECT_TRUE(d.done()) << "trailing bytes";
+    return c;
+  }
+
+  Created Create(const std::string& dir, const std::string& name,
+                 uint32_t how = GUARDED, const std::string& attrs = NoAttrs()) {
+    return ParseCreated(
+        Nfs(NFSPROC3_CREATE, XOpaque(dir) + XOpaque(name) + XU32(how) + attrs));
+  }
+  Created Mkdir(const std::string& dir, const std::string& name) {
+    return ParseCreated(
+        Nfs(NFSPROC3_MKDIR, XOpaque(dir) + XOpaque(name) + NoAttrs()));
+  }
+  fattr3 Getattr(const std::string& fh) {
+    Reply r = Nfs(NFSPROC3_GETATTR, XOpaque(fh));
+    EXPECT_EQ(r.FirstWord(), NFS3_OK);
+    fattr3 a;
+    XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+    EXPECT_TRUE(Decode(d, &a));
+    return a;
+  }
+  // REMOVE/RMDIR reply: status and dir_wcc.
+  std::pair<uint32_t, Wcc> RemoveLike(uint32_t proc, const std::string& dir,
+                                      const std::string& name) {
+    Reply r = Nfs(proc, XOpaque(dir) + XOpaque(name));
+    Wcc w;
+    XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+    EXPECT_TRUE(DecodeWcc(d, &w));
+    EXPECT_TRUE(d.done());
+    return {r.FirstWord(), w};
+  }
+  uint32_t Rename(const std::string& from_dir, const std::string& from,
+                  const std::string& to_dir, const std::string& to,
+                  Wcc* from_wcc = nullptr, Wcc* to_wcc = nullptr) {
+    Reply r = Nfs(NFSPROC3_RENAME, XOpaque(from_dir) + XOpaque(from) +
+                                       XOpaque(to_dir) + XOpaque(to));
+    Wcc a, b;
+    XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+    EXPECT_TRUE(DecodeWcc(d, &a) && DecodeWcc(d, &b));
+    EXPECT_TRUE(d.done());
+    if (from_wcc) *from_wcc = a;
+    if (to_wcc) *to_wcc = b;
+    return r.FirstWord();
+  }
+
+  DispatchFixture f_;
+  std::string root_;
+  uint32_t xid_ = 1000;
+};
+
+TEST_F(Rfc1813Test, LookupFailureCarriesDirectoryAttributes) {
+  Reply r = Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque("missing"));
+  EXPECT_EQ(r.FirstWord(), NFS3ERR_NOENT);
+  XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+  post_op_attr dir;
+  ASSERT_TRUE(Decode(d, &dir));
+  EXPECT_TRUE(dir.attributes_follow);
+  EXPECT_EQ(dir.attributes.type, NF3DIR);
+  EXPECT_TRUE(d.done());
+}
+
+TEST_F(Rfc1813Test, FailedChangesStillReturnDirectoryWcc) {
+  ASSERT_EQ(Create(root_, "f").status, NFS3_OK);
+  Created again = Create(root_, "f", GUARDED);
+  EXPECT_EQ(again.status, NFS3ERR_EXIST);
+  EXPECT_TRUE(again.dir.after.attributes_follow);
+  auto rm = RemoveLike(NFSPROC3_REMOVE, root_, "nope");
+  EXPECT_EQ(rm.first, NFS3ERR_NOENT);
+  EXPECT_TRUE(rm.second.after.attributes_follow);
+  auto rd = RemoveLike(NFSPROC3_RMDIR, root_, "f");
+  EXPECT_EQ(rd.first, NFS3ERR_NOTDIR);
+  EXPECT_TRUE(rd.second.after.attributes_follow);
+}
+
+TEST_F(Rfc1813Test, SuccessfulChangesReturnBeforeAndAfter) {
+  fattr3 dir0 = Getattr(root_);
+  Created c = Create(root_, "a");
+  ASSERT_EQ(c.status, NFS3_OK);
+  ASSERT_TRUE(c.dir.before);
+  EXPECT_TRUE(SameTime(c.dir.pre.mtime, dir0.mtime));
+  EXPECT_TRUE(SameTime(c.dir.pre.ctime, dir0.ctime));
+  EXPECT_EQ(c.dir.pre.size, dir0.size);
+  ASSERT_TRUE(c.dir.after.attributes_follow);
+  fattr3 dir1 = Getattr(root_);
+  EXPECT_TRUE(SameTime(c.dir.after.attributes.mtime, dir1.mtime));
+  EXPECT_EQ(c.attrs.attributes.fileid, Getattr(c.fh).fileid);
+}
+
+
+TEST_F(Rfc1813Test, FailuresCarryTheAttributesTheRfcLists) {
+  Created f = Create(root_, "f");
+  Created d = Mkdir(root_, "d");
+  ASSERT_EQ(Mkdir(d.fh, "x").status, NFS3_OK);
+  // RENAME: both wcc_data on failure.
+  Wcc from, to;
+  EXPECT_EQ(Rename(root_, "f", root_, "d", &from, &to), NFS3ERR_ISDIR);
+  EXPECT_TRUE(from.after.attributes_follow);
+  EXPECT_TRUE(to.after.attributes_follow);
+  // LINK: file attributes and the directory's wcc_data.
+  Reply ln = Nfs(NFSPROC3_LINK, XOpaque(f.fh) + XOpaque(root_) + XOpaque("d"));
+  EXPECT_EQ(ln.FirstWord(), NFS3ERR_EXIST);
+  XdrDecoder ld(ln.body.data() + 4, ln.body.size() - 4);
+  post_op_attr file;
+  Wcc dir;
+  ASSERT_TRUE(Decode(ld, &file) && DecodeWcc(ld, &dir));
+  EXPECT_TRUE(file.attributes_follow);
+  EXPECT_EQ(file.attributes.fileid, Getattr(f.fh).fileid);
+  EXPECT_TRUE(dir.after.attributes_follow);
+  // WRITE to a directory: ISDIR with the object's attributes.
+  Reply w = Nfs(NFSPROC3_WRITE, XOpaque(d.fh) + XU64(0) + XU32(1) +
+                                    XU32(FILE_SYNC) + XOpaque("x"));
+  EXPECT_EQ(w.FirstWord(), NFS3ERR_ISDIR);
+  XdrDecoder wd(w.body.data() + 4, w.body.size() - 4);
+  Wcc ww;
+  ASSERT_TRUE(DecodeWcc(wd, &ww));
+  EXPECT_TRUE(ww.after.attributes_follow);
+  EXPECT_TRUE(wd.done());
+  // READ of a directory: ISDIR with post_op_attr.
+  Reply r = Nfs(NFSPROC3_READ, XOpaque(d.fh) + XU64(0) + XU32(1));
+  EXPECT_EQ(r.FirstWord(), NFS3ERR_ISDIR);
+  XdrDecoder rd(r.body.data() + 4, r.body.size() - 4);
+  post_op_attr ra;
+  ASSERT_TRUE(Decode(rd, &ra));
+  EXPECT_TRUE(ra.attributes_follow);
+  EXPECT_TRUE(rd.done());
+  // RMDIR of a non-empty directory.
+  auto rm = RemoveLike(NFSPROC3_RMDIR, root_, "d");
+  EXPECT_EQ(rm.first, NFS3ERR_NOTEMPTY);
+  EXPECT_TRUE(rm.second.after.attributes_follow);
+}
+
+TEST_F(Rfc1813Test, UncheckedCreateOfAnExistingFileOnlyAppliesTheSize) {
+  Sattr mode644;
+  mode644.mode = 0644;
+  Created f = Create(root_, "f", GUARDED, mode644.Encode());
+  ASSERT_EQ(f.status, NFS3_OK);
+  Reply w = Nfs(NFSPROC3_WRITE, XOpaque(f.fh) + XU64(0) + XU32(5) +
+                                    XU32(FILE_SYNC) + XOpaque("hello"));
+  ASSERT_EQ(w.FirstWord(), NFS3_OK);
+  const fattr3 before = Getattr(f.fh);
+  // What a client's open(O_CREAT) racing another creator sends: UNCHECKED
+  // with its own mode (and here times and an owner as well).
+  Sattr other;
+  other.mode = 0600;
+  other.uid = 4242;
+  other.atime = other.mtime = SET_TO_CLIENT_TIME;
+  Created again = Create(root_, "f", UNCHECKED, other.Encode());
+  ASSERT_EQ(again.status, NFS3_OK);
+  EXPECT_EQ(again.fh, f.fh);
+  fattr3 now = Getattr(f.fh);
+  EXPECT_EQ(now.mode, 0644u) << "open(O_CREAT) must not chmod an existing file";
+  EXPECT_EQ(now.uid, before.uid);
+  EXPECT_TRUE(SameTime(now.mtime, before.mtime));
+  EXPECT_TRUE(SameTime(now.atime, before.atime));
+  EXPECT_EQ(now.size, 5u);
+  EXPECT_EQ(again.attrs.attributes.mode, 0644u);
+  // The size (O_TRUNC) is applied.
+  Sattr trunc;
+  trunc.size = 0;
+  ASSERT_EQ(Create(root_, "f", UNCHECKED, trunc.Encode()).status, NFS3_OK);
+  EXPECT_EQ(Getattr(f.fh).size, 0u);
+  EXPECT_EQ(Getattr(f.fh).mode, 0644u);
+  // A new file gets every attribute asked for.
+  Created n = Create(root_, "new", UNCHECKED, other.Encode());
+  ASSERT_EQ(n.status, NFS3_OK);
+  fattr3 na = Getattr(n.fh);
+  EXPECT_EQ(na.mode, 0600u);
+  EXPECT_EQ(na.uid, 4242u);
+  EXPECT_EQ(na.mtime.seconds, Sattr::kClientMtime);
+  EXPECT_EQ(na.atime.seconds, Sattr::kClientAtime);
+}
+
+TEST_F(Rfc1813Test, ClientTimesWithNanosecondsOfASecondOrMoreAreInval) {
+  Created f = Create(root_, "f");
+  const fattr3 before = Getattr(f.fh);
+  Sattr bad;
+  bad.mtime = SET_TO_CLIENT_TIME;
+  bad.nseconds = 1000000000;
+  Reply r = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + bad.Encode() + XU32(0));
+  EXPECT_EQ(r.FirstWord(), NFS3ERR_INVAL);
+  XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+  Wcc w;
+  ASSERT_TRUE(DecodeWcc(d, &w));
+  EXPECT_TRUE(w.after.attributes_follow);
+  EXPECT_TRUE(SameTime(Getattr(f.fh).mtime, before.mtime));
+  EXPECT_EQ(Create(root_, "g", GUARDED, bad.Encode()).status, NFS3ERR_INVAL);
+  EXPECT_EQ(Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque("g")).FirstWord(),
+            NFS3ERR_NOENT);
+  Sattr good = bad;
+  good.nseconds = 999999999;
+  EXPECT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + good.Encode() + XU32(0))
+                .FirstWord(),
+            NFS3_OK);
+  EXPECT_EQ(Getattr(f.fh).mtime.nseconds, 999999999u);
+}
+
+TEST_F(Rfc1813Test, SetattrTimesSizeAndCtime) {
+  Created f = Create(root_, "f");
+  // SET_TO_CLIENT_TIME: exactly the client's values.
+  Sattr client;
+  client.atime = client.mtime = SET_TO_CLIENT_TIME;
+  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + client.Encode() + XU32(0))
+                .FirstWord(),
+            NFS3_OK);
+  fattr3 a = Getattr(f.fh);
+  EXPECT_EQ(a.atime.seconds, Sattr::kClientAtime);
+  EXPECT_EQ(a.mtime.seconds, Sattr::kClientMtime);
+  EXPECT_GT(a.ctime.seconds, Sattr::kClientMtime) << "ctime is the server's";
+  // SET_TO_SERVER_TIME: the server's clock, not the (old) client values.
+  Sattr server;
+  server.atime = server.mtime = SET_TO_SERVER_TIME;
+  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + server.Encode() + XU32(0))
+                .FirstWord(),
+            NFS3_OK);
+  fattr3 b = Getattr(f.fh);
+  EXPECT_GE(b.mtime.seconds, a.ctime.seconds);
+  EXPECT_GE(b.atime.seconds, a.ctime.seconds);
+  // A mode change moves ctime, not mtime; a size change moves both.
+  Sattr mode;
+  mode.mode = 0640;
+  Reply m = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + mode.Encode() + XU32(0));
+  ASSERT_EQ(m.FirstWord(), NFS3_OK);
+  fattr3 c = Getattr(f.fh);
+  EXPECT_EQ(c.mode, 0640u);
+  EXPECT_TRUE(SameTime(c.mtime, b.mtime));
+  Sattr size;
+  size.size = 12345;
+  Reply s = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + size.Encode() + XU32(0));
+  ASSERT_EQ(s.FirstWord(), NFS3_OK);
+  XdrDecoder d(s.body.data() + 4, s.body.size() - 4);
+  Wcc w;
+  ASSERT_TRUE(DecodeWcc(d, &w));
+  ASSERT_TRUE(w.before);
+  EXPECT_EQ(w.pre.size, 0u);
+  EXPECT_TRUE(SameTime(w.pre.ctime, c.ctime));
+  EXPECT_EQ(w.after.attributes.size, 12345u);
+  EXPECT_FALSE(SameTime(w.after.attributes.mtime, c.mtime));
+  EXPECT_FALSE(SameTime(w.after.attributes.ctime, c.ctime));
+}
+
+TEST_F(Rfc1813Test, ExclusiveCreateLeavesNoVerifierInTheTimes) {
+  Reply ex = Nfs(NFSPROC3_CREATE, XOpaque(root_) + XOpaque("x") +
+                                      XU32(EXCLUSIVE) + "ABCDEFGH");
+  Created c = ParseCreated(ex);
+  ASSERT_EQ(c.status, NFS3_OK);
+  // The client's follow-up SETATTR (Linux sends mode and both times).
+  Sattr s;
+  s.mode = 0600;
+  s.atime = s.mtime = SET_TO_CLIENT_TIME;
+  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(c.fh) + s.Encode() + XU32(0))
+                .FirstWord(),
+            NFS3_OK);
+  fattr3 a = Getattr(c.fh);
+  EXPECT_EQ(a.mode, 0600u);
+  EXPECT_EQ(a.atime.seconds, Sattr::kClientAtime);
+  EXPECT_EQ(a.mtime.seconds, Sattr::kClientMtime);
+  EXPECT_EQ(a.size, 0u);
+  // A different verifier still finds the name taken.
+  Reply other = Nfs(NFSPROC3_CREATE, XOpaque(root_) + XOpaque("x") +
+                                         XU32(EXCLUSIVE) + "IJKLMNOP");
+  EXPECT_EQ(other.FirstWord(), NFS3ERR_EXIST);
+}
+
+TEST_F(Rfc1813Test, MknodAnswersNameErrorsBeforeNotSupp) {
+  ASSERT_EQ(Create(root_, "taken").status, NFS3_OK);
+  auto mknod = [&](const std::string& name, ftype3 type) {
+    std::string what = XU32(type);
+    if (type == NF3FIFO || type == NF3SOCK) what += NoAttrs();
+    return ParseCreated(
+        Nfs(NFSPROC3_MKNOD, XOpaque(root_) + XOpaque(name) + what));
+  };
+  Created taken = mknod("taken", NF3FIFO);
+  EXPECT_EQ(taken.status, NFS3ERR_EXIST) << "mkfifo on a taken name";
+  EXPECT_TRUE(taken.dir.after.attributes_follow);
+  EXPECT_EQ(mknod(std::string(256, 'n'), NF3SOCK).status, NFS3ERR_NAMETOOLONG);
+  EXPECT_EQ(mknod("a/b", NF3FIFO).status, NFS3ERR_INVAL);
+  EXPECT_EQ(mknod("fifo", NF3FIFO).status, NFS3ERR_NOTSUPP);
+  EXPECT_EQ(mknod("sock", NF3SOCK).status, NFS3ERR_NOTSUPP);
+  EXPECT_EQ(mknod("reg", NF3REG).status, NFS3ERR_BADTYPE);
+  EXPECT_EQ(mknod("dir", NF3DIR).status, NFS3ERR_BADTYPE);
+}
+
+TEST_F(Rfc1813Test, NameRules) {
+  ASSERT_EQ(Create(root_, "file").status, NFS3_OK);
+  std::string file = Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque("file"))
+                         .body.substr(8, kHandleSize);
+  struct Case {
+    std::string name;
+    uint32_t want;
+  } cases[] = {{std::string(256, 'n'), NFS3ERR_NAMETOOLONG},
+               {std::string(1000, 'n'), NFS3ERR_NAMETOOLONG},
+               {"a/b", NFS3ERR_INVAL},
+               {std::string("a\0b", 3), NFS3ERR_INVAL},
+               {"", NFS3ERR_INVAL}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name.size());
+    EXPECT_EQ(Create(root_, c.name).status, c.want);
+    EXPECT_EQ(Mkdir(root_, c.name).status, c.want);
+    EXPECT_EQ(Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque(c.name)).FirstWord(),
+              c.want);
+    EXPECT_EQ(Nfs(NFSPROC3_SYMLINK, XOpaque(root_) + XOpaque(c.name) +
+                                        NoAttrs() + XOpaque("target"))
+                  .FirstWord(),
+              c.want);
+    EXPECT_EQ(Nfs(NFSPROC3_LINK, XOpaque(file) + XOpaque(root_) + XOpaque(c.name))
+                  .FirstWord(),
+              c.want);
+    EXPECT_EQ(Rename(root_, "file", root_, c.name), c.want);
+    EXPECT_EQ(Rename(root_, c.name, root_, "x"), c.want);
+    EXPECT_EQ(RemoveLike(NFSPROC3_REMOVE, root_, c.name).first, c.want);
+    EXPECT_EQ(RemoveLike(NFSPROC3_RMDIR, root_, c.name).first, c.want);
+  }
+  EXPECT_EQ(Create(root_, std::string(255, 'n')).status, NFS3_OK);
+  // "." and "..": never created, removed or renamed.
+  EXPECT_EQ(Create(root_, ".").status, NFS3ERR_EXIST);
+  EXPECT_EQ(Mkdir(root_, "..").status, NFS3ERR_EXIST);
+  EXPECT_EQ(RemoveLike(NFSPROC3_REMOVE, root_, ".").first, NFS3ERR_INVAL);
+  EXPECT_EQ(RemoveLike(NFSPROC3_RMDIR, root_, ".").first, NFS3ERR_INVAL);
+  EXPECT_EQ(RemoveLike(NFSPROC3_RMDIR, root_, "..").first, NFS3ERR_NOTEMPTY);
+  EXPECT_EQ(Rename(root_, "file", root_, ".."), NFS3ERR_INVAL);
+}
+
+TEST_F(Rfc1813Test, TypeErrors) {
+  Created d = Mkdir(root_, "d");
+  Created f = Create(root_, "f");
+  Created sub = Mkdir(d.fh, "sub");
+  Created deep = Mkdir(sub.fh, "deep");
+  Created e = Mkdir(root_, "e");
+  ASSERT_EQ(deep.status, NFS3_OK);
+  ASSERT_EQ(e.status, NFS3_OK);
+  // RENAME (§3.3.14).
+  EXPECT_EQ(Rename(root_, "d", d.fh, "x"), NFS3ERR_INVAL) << "into itself";
+  EXPECT_EQ(Rename(root_, "d", deep.fh, "x"), NFS3ERR_INVAL) << "below itself";
+  EXPECT_EQ(Rename(root_, "e", root_, "d"), NFS3ERR_NOTEMPTY);
+  EXPECT_EQ(Rename(root_, "f", root_, "e"), NFS3ERR_ISDIR);
+  EXPECT_EQ(Rename(root_, "e", root_, "f"), NFS3ERR_NOTDIR);
+  EXPECT_EQ(Rename(root_, "nope", root_, "x"), NFS3ERR_NOENT);
+  EXPECT_EQ(Rename(f.fh, "x", root_, "y"), NFS3ERR_NOTDIR);
+  // REMOVE/RMDIR on the wrong type.
+  EXPECT_EQ(RemoveLike(NFSPROC3_REMOVE, root_, "e").first, NFS3ERR_ISDIR);
+  EXPECT_EQ(RemoveLike(NFSPROC3_RMDIR, root_, "f").first, NFS3ERR_NOTDIR);
+  // Data calls on a directory, directory calls on a file.
+  EXPECT_EQ(Nfs(NFSPROC3_LINK, XOpaque(d.fh) + XOpaque(root_) + XOpaque("l"))
+                .FirstWord(),
+            NFS3ERR_ISDIR);
+  EXPECT_EQ(Nfs(NFSPROC3_READLINK, XOpaque(f.fh)).FirstWord(), NFS3ERR_INVAL);
+  EXPECT_EQ(Nfs(NFSPROC3_LOOKUP, XOpaque(f.fh) + XOpaque("x")).FirstWord(),
+            NFS3ERR_NOTDIR);
+  EXPECT_EQ(Nfs(NFSPROC3_READDIR, XOpaque(f.fh) + XU64(0) +
+                                      std::string(8, '\0') + XU32(4096))
+                .FirstWord(),
+            NFS3ERR_NOTDIR);
+  EXPECT_EQ(Create(f.fh, "x").status, NFS3ERR_NOTDIR);
+  EXPECT_EQ(Mkdir(f.fh, "x").status, NFS3ERR_NOTDIR);
+  // Renames that succeed: over an empty directory and over a file.
+  EXPECT_EQ(Rename(sub.fh, "deep", root_, "e"), NFS3_OK);
+  ASSERT_EQ(Create(root_, "g").status, NFS3_OK);
+  EXPECT_EQ(Rename(root_, "g", root_, "f"), NFS3_OK);
+  EXPECT_EQ(Nfs(NFSPROC3_GETATTR, XOpaque(f.fh)).FirstWord(), NFS3ERR_STALE)
+      << "the replaced file is gone";
+}
+
+TEST_F(Rfc1813Test, SymlinkAndReadlinkRoundTrip) {
+  Reply r = Nfs(NFSPROC3_SYMLINK, XOpaque(root_) + XOpaque("ln") + NoAttrs() +
+                                      XOpaque("../some/target"));
+  Created c = ParseCreated(r);
+  ASSERT_EQ(c.status, NFS3_OK);
+  EXPECT_EQ(c.attrs.attributes.type, NF3LNK);
+  EXPECT_EQ(c.attrs.attributes.size, 14u);
+  Reply rl = Nfs(NFSPROC3_READLINK, XOpaque(c.fh));
+  ASSERT_EQ(rl.FirstWord(), NFS3_OK);
+  XdrDecoder d(rl.body.data() + 4, rl.body.size() - 4);
+  post_op_attr a;
+  absl::string_view target;
+  ASSERT_TRUE(Decode(d, &a) && d.Var(kMaxPathLen, &target));
+  EXPECT_TRUE(a.attributes_follow);
+  EXPECT_EQ(target, "../some/target");
+  EXPECT_TRUE(d.done());
+}
+
+TEST_F(Rfc1813Test, DirectoryRepliesNeverExceedTheirCount) {
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(Create(root_, "entry-number-" + std::to_string(i)).status,
+              NFS3_OK);
+  }
+  for (uint32_t count = 0; count < 1200; count += 7) {
+    SCOPED_TRACE(count);
+    Reply r = Nfs(NFSPROC3_READDIR, XOpaque(root_) + XU64(0) +
+                                        std::string(8, '\0') + XU32(count));
+    if (r.FirstWord() == NFS3_OK) {
+      EXPECT_LE(r.body.size(), count);
+    } else {
+      EXPECT_EQ(r.FirstWord(), NFS3ERR_TOOSMALL);
+    }
+    for (uint32_t dircount : {0u, 16u, 64u, 200u}) {
+      Reply p = Nfs(NFSPROC3_READDIRPLUS,
+                    XOpaque(root_) + XU64(0) + std::string(8, '\0') +
+                        XU32(dircount) + XU32(count));
+      if (p.FirstWord() == NFS3_OK) {
+        EXPECT_LE(p.body.size(), count) << dircount;
+      } else {
+        EXPECT_EQ(p.FirstWord(), NFS3ERR_TOOSMALL) << dircount;
+      }
+    }
+  }
+}
+
+TEST_F(Rfc1813Test, FsinfoAndPathconf) {
+  Reply fi = Nfs(NFSPROC3_FSINFO, XOpaque(root_));
+  ASSERT_EQ(fi.FirstWord(), NFS3_OK);
+  XdrDecoder d(fi.body.data() + 4, fi.body.size() - 4);
+  post_op_attr a;
+  uint32_t rtmax, rtpref, rtmult, wtmax, wtpref, wtmult, dtpref, props;
+  uint64_t maxfilesize;
+  nfstime3 delta;
+  ASSERT_TRUE(Decode(d, &a) && d.U32(&rtmax) && d.U32(&rtpref) &&
+              d.U32(&rtmult) && d.U32(&wtmax) && d.U32(&wtpref) &&
+              d.U32(&wtmult) && d.U32(&dtpref) && d.U64(&maxfilesize) &&
+              d.U32(&delta.seconds) && d.U32(&delta.nseconds) &&
+              d.U32(&props) && d.done());
+  EXPECT_TRUE(a.attributes_follow);
+  EXPECT_EQ(rtmax, 1u << 20);
+  EXPECT_EQ(wtmax, 1u << 20);
+  EXPECT_LE(rtpref, rtmax);
+  EXPECT_LE(wtpref, wtmax);
+  EXPECT_GT(maxfilesize, uint64_t{2} << 40) << "ESXi disks beyond 2 TiB";
+  EXPECT_EQ(delta.seconds, 0u);
+  EXPECT_GT(delta.nseconds, 0u);
+  EXPECT_EQ(props & (FSF3_HOMOGENEOUS | FSF3_CANSETTIME | FSF3_LINK |
+                     FSF3_SYMLINK),
+            FSF3_HOMOGENEOUS | FSF3_CANSETTIME | FSF3_LINK | FSF3_SYMLINK);
+  Reply pc = Nfs(NFSPROC3_PATHCONF, XOpaque(root_));
+  ASSERT_EQ(pc.FirstWord(), NFS3_OK);
+  XdrDecoder p(pc.body.data() + 4, pc.body.size() - 4);
+  uint32_t linkmax, name_max;
+  bool no_trunc, chown_restricted, case_insensitive, case_preserving;
+  ASSERT_TRUE(Decode(p, &a) && p.U32(&linkmax) && p.U32(&name_max) &&
+              p.Bool(&no_trunc) && p.Bool(&chown_restricted) &&
+              p.Bool(&case_insensitive) && p.Bool(&case_preserving) &&
+              p.done());
+  EXPECT_EQ(name_max, 255u);
+  EXPECT_TRUE(no_trunc);
+  EXPECT_TRUE(chown_restricted);
+  EXPECT_FALSE(case_insensitive);
+  EXPECT_TRUE(case_preserving);
+  EXPECT_GE(linkmax, 1u);
+}
+
+TEST_F(Rfc1813Test, MountErrorsAndBookkeeping) {
+  Created f = Create(root_, "file");
+  Created d = Mkdir(root_, "dir");
+  ASSERT_EQ(d.status, NFS3_OK);
+  EXPECT_EQ(Mnt(MOUNTPROC3_MNT, XOpaque("/vnas/file")).FirstWord(),
+            MNT3ERR_NOTDIR);
+  EXPECT_EQ(Mnt(MOUNTPROC3_MNT, XOpaque("/vnas/file/below")).FirstWord(),
+            MNT3ERR_NOTDIR);
+  EXPECT_EQ(Mnt(MOUNTPROC3_MNT, XOpaque("/vnas/missing")).FirstWord(),
+            MNT3ERR_NOENT);
+  EXPECT_EQ(Mnt(MOUNTPROC3_MNT, XOpaque("/elsewhere")).FirstWord(),
+            MNT3ERR_NOENT);
+  EXPECT_EQ(f_.Mount("/vnas/dir"), d.fh);
+  EXPECT_EQ(f_.Mount("/vnas//dir/"), d.fh);
+  Reply du = Mnt(MOUNTPROC3_DUMP, "");
+  EXPECT_NE(du.body.find("/vnas/dir"), std::string::npos);
+  Mnt(MOUNTPROC3_UMNT, XOpaque("/vnas/dir"));
+  Mnt(MOUNTPROC3_UMNT, XOpaque("/vnas//dir/"));
+  EXPECT_EQ(Mnt(MOUNTPROC3_DUMP, "").body.find("dir"), std::string::npos);
+  EXPECT_NE(Mnt(MOUNTPROC3_DUMP, "").body.find("/vnas"), std::string::npos);
+  EXPECT_TRUE(Mnt(MOUNTPROC3_UMNTALL, "").body.empty());
+  EXPECT_EQ(Mnt(MOUNTPROC3_DUMP, "").body, XU32(0)) << "an empty mountlist";
+}
+
+TEST_F(Rfc1813Test, GarbageAndStaleHandlesOnEveryProcedure) {
+  Created f = Create(root_, "f");
+  ASSERT_EQ(RemoveLike(NFSPROC3_REMOVE, root_, "f").first, NFS3_OK);
+  // Arguments that decode for every procedure: a handle first, then
+  // enough valid fields (diropargs/name, a FIFO for MKNOD, data for
+  // SYMLINK); the zero padding reads as zero numbers and unset sattr3s.
+  auto args = [](uint32_t proc, const std::string& fh) {
+    switch (proc) {
+      case NFSPROC3_SYMLINK:
+        return XOpaque(fh) + XOpaque("n") + NoAttrs() + XOpaque("t");
+      case NFSPROC3_MKNOD:
+        return XOpaque(fh) + XOpaque("n") + XU32(NF3FIFO) + NoAttrs();
+      case NFSPROC3_RENAME:
+      case NFSPROC3_LINK:
+        return XOpaque(fh) + XOpaque("n") + XOpaque(fh) + XOpaque("m");
+      default:
+        return XOpaque(fh) + XOpaque("n") + std::string(64, '\0');
+    }
+  };
+  std::string forged = f.fh;
+  forged[5] ^= 1;
+  const std::vector<std::string> garbage = {
+      "", std::string(64, 'x'), f.fh + "x", f.fh.substr(0, 27),
+      std::string(kHandleSize, '\0'), forged};
+  for (uint32_t proc = NFSPROC3_GETATTR; proc <= NFSPROC3_COMMIT; ++proc) {
+    SCOPED_TRACE(proc);
+    for (const std::string& h : garbage) {
+      Reply r = Nfs(proc, args(proc, h));
+      EXPECT_EQ(r.stat, SUCCESS);
+      EXPECT_EQ(r.FirstWord(), NFS3ERR_BADHANDLE) << h.size();
+    }
+    Reply r = Nfs(proc, args(proc, f.fh));
+    EXPECT_EQ(r.FirstWord(), NFS3ERR_STALE);
+  }
+}
+}  // namespace
+}  // namespace vnas::nfs
