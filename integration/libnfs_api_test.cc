@@ -165,5 +165,22 @@ TEST_F(LibnfsApiTest, ForgedAndStaleHandlesAreRefused) {
   EXPECT_EQ(s->first, 70u) << "NFS3ERR_STALE";
 }
 
+// libnfs's open(O_CREAT) without O_EXCL sends CREATE UNCHECKED with its
+// mode; on an existing file that must not chmod it (nor lose its data).
+TEST_F(LibnfsApiTest, OpenWithCreateKeepsAnExistingFilesModeAndData) {
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_creat(nfs(), "/shared", 0644, &fh), 0) << client_->Error();
+  ASSERT_EQ(nfs_pwrite(nfs(), fh, 0, 4, const_cast<char*>("data")), 4);
+  ASSERT_EQ(nfs_close(nfs(), fh), 0);
+  ASSERT_EQ(nfs_open2(nfs(), "/shared", O_CREAT | O_RDWR, 0600, &fh), 0)
+      << client_->Error();
+  nfs_close(nfs(), fh);
+  nfs_stat_64 st;
+  ASSERT_EQ(nfs_stat64(nfs(), "/shared", &st), 0) << client_->Error();
+  EXPECT_EQ(st.nfs_mode & 07777, 0644u);
+  EXPECT_EQ(st.nfs_size, 4u);
+  EXPECT_EQ(ReadFile("/shared", 4), "data");
+}
+
 }  // namespace
 }  // namespace vnas::harness

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "integration/harness.h"
@@ -67,6 +68,46 @@ void CheckSurvives(bool kill9) {
 TEST(RestartTest, CleanRestartKeepsDataNamesAndHandles) { CheckSurvives(false); }
 
 TEST(RestartTest, KillNineKeepsDurableDataNamesAndHandles) { CheckSurvives(true); }
+
+// fsid and fileids are what clients key their caches (and ESXi its
+// .lck-<fileid> files) on: the same after a restart, for files and
+// directories, and listed by READDIRPLUS as GETATTR shows them.
+TEST(RestartTest, FsidAndFileidsSurviveRestart) {
+  auto d = Vnasd::Start({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  Vnasd& vnasd = **d;
+  const std::vector<std::string> paths = {"/", "/vm1", "/vm1/disk.vmdk"};
+  std::vector<nfs_stat_64> before(paths.size());
+  {
+    auto c = NfsClient::Mount(vnasd.nfs_port());
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_EQ(nfs_mkdir((*c)->ctx(), "/vm1"), 0) << (*c)->Error();
+    ASSERT_TRUE((*c)->CreateFile("/vm1/disk.vmdk", "x").ok());
+    for (size_t i = 0; i < paths.size(); ++i) {
+      ASSERT_EQ(nfs_stat64((*c)->ctx(), paths[i].c_str(), &before[i]), 0);
+      EXPECT_NE(before[i].nfs_ino, 0u) << paths[i];
+    }
+  }
+  ASSERT_TRUE(vnasd.Restart().ok()) << vnasd.Output();
+  auto c = NfsClient::Mount(vnasd.nfs_port());
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    nfs_stat_64 st;
+    ASSERT_EQ(nfs_stat64((*c)->ctx(), paths[i].c_str(), &st), 0) << paths[i];
+    EXPECT_EQ(st.nfs_dev, before[i].nfs_dev) << "fsid of " << paths[i];
+    EXPECT_EQ(st.nfs_ino, before[i].nfs_ino) << "fileid of " << paths[i];
+  }
+  nfsdir* dir = nullptr;
+  ASSERT_EQ(nfs_opendir((*c)->ctx(), "/vm1", &dir), 0) << (*c)->Error();
+  bool seen = false;
+  while (nfsdirent* e = nfs_readdir((*c)->ctx(), dir)) {
+    if (std::string(e->name) != "disk.vmdk") continue;
+    seen = true;
+    EXPECT_EQ(e->inode, before[2].nfs_ino);
+  }
+  nfs_closedir((*c)->ctx(), dir);
+  EXPECT_TRUE(seen);
+}
 
 }  // namespace
 }  // namespace vnas::harness
