@@ -181,6 +181,59 @@ TEST(Dispatch, SubdirectoryExportCannotClimbOut) {
       << "'..' of an export root is the export root";
 }
 
+// The export's root directory renamed away (and replaced) while a client
+// of that export holds handles below it: ".." must still stop at the
+// export's edge instead of climbing into the rest of the datastore.
+TEST(Dispatch, DotDotNeverLeavesAnExportWhoseRootWasRenamed) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw)\n/vnas/vm1 10.0.0.0/8(rw)\n");
+  std::string root = f.Mount("/vnas");
+  Reply mk = f.Call(kNfsProgram, 3, NFSPROC3_MKDIR,
+                    XOpaque(root) + XOpaque("vm1") + NoAttrs(), 1);
+  ASSERT_EQ(mk.FirstWord(), NFS3_OK);
+  std::string vm1 = f.Mount("/vnas/vm1", kTenNet);
+  ASSERT_FALSE(vm1.empty());
+  Reply sub = f.Call(kNfsProgram, 3, NFSPROC3_MKDIR,
+                     XOpaque(vm1) + XOpaque("sub") + NoAttrs(), 2, 0, kTenNet);
+  ASSERT_EQ(sub.FirstWord(), NFS3_OK);
+  std::string sub_fh = CreatedHandle(sub);
+  auto dotdot = [&](const std::string& dir, uint32_t xid) {
+    Reply r = f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP,
+                     XOpaque(dir) + XOpaque(".."), xid, 0, kTenNet);
+    EXPECT_EQ(r.FirstWord(), NFS3_OK);
+    return r.body.substr(8, LoadBe32(r.body.data() + 4));
+  };
+  auto listed_dotdot = [&](const std::string& dir, uint32_t xid) {
+    Reply r = f.Call(kNfsProgram, 3, NFSPROC3_READDIRPLUS,
+                     XOpaque(dir) + XU64(0) + std::string(8, '\0') +
+                         XU32(4096) + XU32(8192), xid, 0, kTenNet);
+    EXPECT_EQ(r.FirstWord(), NFS3_OK);
+    size_t at = r.body.find(XOpaque(".."));
+    EXPECT_NE(at, std::string::npos);
+    XdrDecoder d(r.body.data() + at - 8, r.body.size() - at + 8);
+    uint64_t fileid;
+    d.U64(&fileid);
+    return fileid;
+  };
+  const uint64_t store_root = Attrs(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR,
+                                           XOpaque(root), 3)).fileid;
+  const uint64_t vm1_id = Attrs(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR,
+                                       XOpaque(vm1), 4, 0, kTenNet)).fileid;
+  EXPECT_EQ(dotdot(sub_fh, 5), vm1);
+  ASSERT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_RENAME,
+                   XOpaque(root) + XOpaque("vm1") + XOpaque(root) +
+                       XOpaque("old"), 6).FirstWord(),
+            NFS3_OK);
+  EXPECT_EQ(dotdot(vm1, 7), vm1) << "renamed export root";
+  EXPECT_NE(listed_dotdot(vm1, 8), store_root);
+  ASSERT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_MKDIR,
+                   XOpaque(root) + XOpaque("vm1") + NoAttrs(), 9).FirstWord(),
+            NFS3_OK);
+  EXPECT_EQ(dotdot(vm1, 10), vm1) << "export root replaced by a new vm1";
+  EXPECT_EQ(listed_dotdot(vm1, 11), vm1_id);
+  // The old tree is no longer below the export's path: ".." stays put.
+  EXPECT_EQ(dotdot(sub_fh, 12), sub_fh);
+}
+
 TEST(Dispatch, DuplicateRequestCacheReplaysNonIdempotentCalls) {
   DispatchFixture f;
   std::string root = f.Mount("/vnas");

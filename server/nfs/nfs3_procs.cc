@@ -192,6 +192,23 @@ uint64_t Nfs3Procs::ExportRoot(uint32_t index) {
   return a.ok() ? a->ino : 0;
 }
 
+absl::StatusOr<Attr> Nfs3Procs::DotDot(const Object& dir) {
+  const uint64_t root = ExportRoot(dir.export_index);
+  if (root == 0 || dir.attr.ino == root) return dir.attr;
+  absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
+  if (!parent.ok()) return parent.status();
+  // The parent must lie inside the export: the export's root directory may
+  // have been renamed away (or replaced by a new one of the same name)
+  // while clients kept handles below it.
+  uint64_t p = *parent;
+  for (int depth = 0; p != root; ++depth) {
+    absl::StatusOr<uint64_t> up = store_->Parent(p);
+    if (!up.ok() || *up == p || depth > 4096) return dir.attr;
+    p = *up;
+  }
+  return store_->GetAttr(*parent);
+}
+
 nfsstat3 Nfs3Procs::CheckRemove(const Object& dir, absl::string_view name) {
   if (dir.attr.type != FileType::kDirectory) return NFS3ERR_NOTDIR;
   nfsstat3 st = CheckDirChange(dir.cred, dir.attr);
@@ -277,14 +294,7 @@ LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
   }
   absl::StatusOr<Attr> obj;
   if (name == "..") {
-    // Never climb out of the export.
-    if (dir.attr.ino == ExportRoot(dir.export_index)) {
-      obj = dir.attr;
-    } else {
-      absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
-      obj = parent.ok() ? store_->GetAttr(*parent)
-                        : absl::StatusOr<Attr>(parent.status());
-    }
+    obj = DotDot(dir);
   } else {
     obj = store_->Lookup(dir.attr.ino, name);
   }
@@ -747,14 +757,8 @@ std::vector<storage::DirEntry> Nfs3Procs::DirEntries(const Object& dir,
     storage::DirEntry e;
     e.name = "..";
     e.cookie = kDotDotCookie;
-    e.attr = dir.attr;
-    if (dir.attr.ino != ExportRoot(dir.export_index)) {
-      absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
-      absl::StatusOr<storage::Attr> pa =
-          parent.ok() ? store_->GetAttr(*parent)
-                      : absl::StatusOr<storage::Attr>(parent.status());
-      if (pa.ok()) e.attr = *pa;
-    }
+    absl::StatusOr<storage::Attr> pa = DotDot(dir);
+    e.attr = pa.ok() ? *pa : dir.attr;
     e.ino = e.attr.ino;
     out.push_back(std::move(e));
   }

@@ -107,6 +107,10 @@ class Nfs3Procs {
   FhBytes Handle(uint32_t export_index, const storage::Attr& a) const;
   // The store inode at the root of export `index` (0 when unresolvable).
   uint64_t ExportRoot(uint32_t index);
+  // ".." of `dir` for LOOKUP and READDIR: its parent, or `dir` itself at
+  // the export root or whenever the parent is not inside the export (never
+  // climb out of an export).
+  absl::StatusOr<storage::Attr> DotDot(const Object& dir);
   // The entries of `dir` after NFS cookie `cookie`: "." and ".." first
   // (cookies 1 and 2), then the store's entries with cookie + 2.
   std::vector<storage::DirEntry> DirEntries(const Object& dir,
