@@ -21,7 +21,8 @@
 # same disk). Needs nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils
 # libnfs-utils (installed with apt-get when missing; the ganesha column is
 # skipped when that fails). Page caches are not dropped between write and
-# read (the machine is shared): reads measure the server path, not the disk.
+# read (the machine is shared), and read copies go to /dev/shm: reads
+# measure the server and the client, not the disks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
@@ -44,13 +45,19 @@ fi
 ip link set lo up
 BIN=$VNAS_BENCH_BIN
 WORK=$(mktemp -d /var/tmp/vnas-bench.XXXXXX)
+# Read copies land in RAM (/dev/shm) when it has room, so the read figures
+# measure the NFS path rather than the client's local disk; else in WORK.
+BACK=$WORK
+if [ -d /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 { print $4 }')" -gt $(( (SIZE_MB + 256) * 1024 )) ]; then
+  BACK=$(mktemp -d /dev/shm/vnas-bench.XXXXXX)
+fi
 ERRS=$WORK/errors.log
 : > "$ERRS"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$BACK"
 }
 trap cleanup EXIT
 
@@ -112,10 +119,10 @@ declare -A R   # R[metric,server] = figure
 # ---- local disk -------------------------------------------------------------
 mkdir -p "$WORK/local"
 R[cp_in,local]=$(durable_mbps_of dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
-R[cp_out,local]=$(mbps_of sh -c "cat '$WORK/local/f' > '$WORK/local.back'")
+R[cp_out,local]=$(mbps_of sh -c "cat '$WORK/local/f' > '$BACK/local.back'")
 read -r R[create,local] R[remove,local] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
   "$BIN/bench/small_files" --local_dir="$WORK/local" --files="$FILES")
-rm -f "$WORK/local/f" "$WORK/local.back"
+rm -f "$WORK/local/f" "$BACK/local.back"
 
 # nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT: every workload against one
 # server; HOST_PATH is nfs://host/export, PORTS the ?nfsport=..&mountport=..
@@ -125,11 +132,11 @@ nfs_case() {
   echo "nfs_bench: $name ..."
   # 1. sequential
   R[cp_in,$name]=$(durable_mbps_of nfs-cp "$WORK/src" "$url/big$q")
-  R[cp_out,$name]=$(mbps_of nfs-cp "$url/big$q" "$WORK/$name.back")
-  check "$name nfs-cp" "$WORK/$name.back"
+  R[cp_out,$name]=$(mbps_of nfs-cp "$url/big$q" "$BACK/$name.back")
+  check "$name nfs-cp" "$BACK/$name.back"
   R[qemu_in,$name]=$(durable_mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
-  R[qemu_out,$name]=$(mbps_of qemu-img convert -f raw -O raw "$url/qemu.img" "$WORK/$name.back")
-  check "$name qemu-img" "$WORK/$name.back"
+  R[qemu_out,$name]=$(mbps_of qemu-img convert -f raw -O raw "$url/qemu.img" "$BACK/$name.back")
+  check "$name qemu-img" "$BACK/$name.back"
   # 2. random 4 KiB, 16 in flight, over the big file
   for m in randread randwrite randwrite_sync; do
     R[$m,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/big$q" \
