@@ -162,6 +162,7 @@ class SlowSyncEnv final : public Env {
   absl::Duration write_delay = absl::ZeroDuration();
   std::function<void()> on_sync;  // runs at the start of every Sync()
   std::function<void()> on_write;  // runs at the start of every PWrite()
+  std::atomic<int> writebacks{0};  // StartWriteback calls
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
@@ -202,6 +203,10 @@ class SlowSyncEnv final : public Env {
       return f_->Sync();
     }
     absl::StatusOr<uint64_t> Size() override { return f_->Size(); }
+    void StartWriteback(uint64_t offset, uint64_t len) override {
+      ++env_->writebacks;
+      f_->StartWriteback(offset, len);
+    }
 
    private:
     std::unique_ptr<File> f_;
@@ -470,6 +475,43 @@ TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
   auto fs2 = (*again)->Fsck();
   ASSERT_TRUE(fs2.ok());
   EXPECT_TRUE(fs2->clean);
+}
+
+// A stream of unstable writes has its writeback started at once (so a
+// later COMMIT has little left to write); stable writes and small random
+// unstable writes do not.
+TEST(ConcurrencyTest, UnstableStreamsStartTheirWritebackEarly) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  auto s = OpenStore("writeback", 64 << 10, &env);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  auto f = st->Create(kRootInode, "f", CreateRequest{});
+  ASSERT_TRUE(f.ok());
+  const InodeId ino = f->attr.ino;
+  ASSERT_TRUE(st->Write(ino, 0, std::string(1 << 20, 's'), Stability::kFileSync)
+                  .ok());
+  for (int i = 0; i < 16; ++i) {  // small unstable writes, in place
+    ASSERT_TRUE(st->Write(ino, uint64_t(i) * 8192, std::string(4096, 'r'),
+                          Stability::kUnstable)
+                    .ok());
+  }
+  // 1 MiB of new data, then an unstable rewrite of it in place.
+  ASSERT_TRUE(st->Write(ino, 1 << 20, std::string(1 << 20, 'n'),
+                        Stability::kUnstable)
+                  .ok());
+  ASSERT_TRUE(st->Write(ino, 1 << 20, std::string(1 << 20, 'o'),
+                        Stability::kUnstable)
+                  .ok());
+  // Hints are started in order on their own thread: once the last two
+  // arrived, nothing else came before them.
+  for (int i = 0; i < 3000 && env.writebacks.load() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(env.writebacks.load(), 2);
+  std::string got(4, '?');
+  ASSERT_TRUE(st->Read(ino, (1 << 20) - 2, 4, got.data()).ok());
+  EXPECT_EQ(got, "ssoo");
 }
 
 }  // namespace

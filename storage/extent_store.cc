@@ -206,6 +206,10 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     VNAS_ASSIGN_OR_RETURN(m->file, env_->OpenFile(m->path, /*create=*/true));
     members_.push_back(std::move(m));
   }
+  writeback_ = std::make_unique<Writeback>(
+      [this](uint32_t member, uint64_t offset, uint64_t len) {
+        members_[member]->file->StartWriteback(offset, len);
+      });
   capacity_ = options.capacity;
   if (capacity_ == 0) {
     VNAS_ASSIGN_OR_RETURN(capacity_, env_->FilesystemSize(options.dir));

@@ -42,6 +42,13 @@ absl::Status ExtentStoreImpl::WriteRun(
   return absl::OkStatus();
 }
 
+void ExtentStoreImpl::HintWriteback(
+    const MemberRuns<absl::string_view>::Run& run) {
+  if (run.bytes >= kWritebackMinBytes) {
+    writeback_->Hint(run.member, run.offset, run.bytes);
+  }
+}
+
 void ExtentStoreImpl::MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p,
                                uint64_t old, bool partial) {
   t.members.insert(meta::ExtentMember(p));
@@ -436,6 +443,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     for (const auto& run : fresh.runs) {
       s = WriteRun(run, /*durable=*/false);
       if (!s.ok()) break;
+      if (stability == Stability::kUnstable) HintWriteback(run);
     }
     {
       absl::MutexLock l(&mu_);
@@ -453,6 +461,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     members.insert(run.member);
     s = WriteRun(run, io.durable);
     if (!s.ok()) break;
+    if (!io.durable) HintWriteback(run);
   }
   {
     absl::MutexLock l(&mu_);

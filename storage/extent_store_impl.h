@@ -36,6 +36,7 @@
 #include "storage/alloc/allocator.h"
 #include "storage/alloc/quarantine_allocator.h"
 #include "storage/commit/group_commit.h"
+#include "storage/commit/writeback.h"
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
 #include "storage/extent/extent_tree.h"
@@ -52,6 +53,9 @@ inline constexpr uint32_t kMaxName = 255;
 // The allocator's stripe unit (see AllocSeg): an allocation policy, not part
 // of the on-disk format.
 inline constexpr uint64_t kStripeBytes = uint64_t{1} << 20;
+// Unstable member runs at least this large (streams, not random 4 KiB
+// writes) are handed to Writeback as soon as they are written.
+inline constexpr uint64_t kWritebackMinBytes = 256 << 10;
 
 inline Timespec Now() {
   int64_t ns = absl::ToUnixNanos(absl::Now());
@@ -469,6 +473,8 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run);
   absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run,
                         bool durable);
+  // An unstable run just written: large ones start their writeback now.
+  void HintWriteback(const MemberRuns<absl::string_view>::Run& run);
   // Maps the fresh segment `p`, just written, as segment si of n in place of
   // `old` (0: a hole), with the copy-on-write and reservation accounting.
   void MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p, uint64_t old,
@@ -528,6 +534,9 @@ class ExtentStoreImpl final : public ExtentStore {
   uint64_t capacity_ = 0;
   uint64_t cap_segs_ = 0;
   std::vector<std::unique_ptr<MemberState>> members_;
+  // Early writeback of unstable streams (see Writeback); after members_, so
+  // it stops before they close.
+  std::unique_ptr<Writeback> writeback_;
 
   // File systems holding meta/ and the members (one entry per file system),
   // with the metadata reserve and a cached statvfs reading: free space is

@@ -70,6 +70,12 @@ class File {
   }
   // Makes every completed write durable (fdatasync).
   virtual absl::Status Sync() = 0;
+  // Starts writing back [offset, offset + len) without waiting for it (a
+  // hint: a later Sync() then has less to do). The default does nothing.
+  virtual void StartWriteback(uint64_t offset, uint64_t len) {
+    (void)offset;
+    (void)len;
+  }
   virtual absl::StatusOr<uint64_t> Size() = 0;
 };
 

@@ -135,6 +135,11 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  void StartWriteback(uint64_t offset, uint64_t len) override {
+    (void)::sync_file_range(fd_, static_cast<off64_t>(offset),
+                            static_cast<off64_t>(len), SYNC_FILE_RANGE_WRITE);
+  }
+
   absl::StatusOr<uint64_t> Size() override {
     struct stat st;
     if (::fstat(fd_, &st) != 0) return IoError(errno, "fstat " + path_);
