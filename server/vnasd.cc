@@ -147,6 +147,18 @@ int main(int argc, char** argv) {
   auto store = vnas::storage::ExtentStore::Open(store_options);
   if (!store.ok()) Die("open store in " + data_dir, store.status());
 
+  // The control plane's security settings are checked before anything
+  // serves: a refused configuration must never leave NFS answering.
+  vnas::control::ControlServerOptions control_options;
+  control_options.listen = absl::GetFlag(FLAGS_control_listen);
+  control_options.tls_cert_file = absl::GetFlag(FLAGS_control_tls_cert);
+  control_options.tls_key_file = absl::GetFlag(FLAGS_control_tls_key);
+  control_options.token_file = absl::GetFlag(FLAGS_control_token_file);
+  if (absl::Status ok = vnas::control::ControlServer::CheckOptions(control_options);
+      !ok.ok()) {
+    Die("control listen " + control_options.listen, ok);
+  }
+
   // ---- NFS front end -----------------------------------------------------
   vnas::nfs::NfsServerOptions nfs_options;
   nfs_options.nfs_listen = absl::GetFlag(FLAGS_nfs_listen);
@@ -162,11 +174,6 @@ int main(int argc, char** argv) {
   if (!nfs.ok()) Die("NFS listen " + nfs_options.nfs_listen, nfs.status());
 
   // ---- Control plane (server/control) ------------------------------------
-  vnas::control::ControlServerOptions control_options;
-  control_options.listen = absl::GetFlag(FLAGS_control_listen);
-  control_options.tls_cert_file = absl::GetFlag(FLAGS_control_tls_cert);
-  control_options.tls_key_file = absl::GetFlag(FLAGS_control_tls_key);
-  control_options.token_file = absl::GetFlag(FLAGS_control_token_file);
   control_options.service.export_path = (*nfs)->exports().exports()[0].name;
   control_options.service.version = "vnasd 0.1";
   control_options.service.nfs_status =

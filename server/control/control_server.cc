@@ -90,40 +90,50 @@ bool IsLoopbackAddress(absl::string_view address) {
   return false;
 }
 
-absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
-    storage::ExtentStore* store, const ControlServerOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
+ControlServer::Credentials(const ControlServerOptions& options) {
   if (options.listen.empty()) {
     return absl::InvalidArgumentError("empty control listen address");
   }
   const bool secure = options.require_auth || !IsLoopbackAddress(options.listen);
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (secure) {
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty() ||
-        options.token_file.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "control address \"", options.listen,
-          "\" is not loopback: it needs --control_tls_cert, "
-          "--control_tls_key and --control_token_file"));
-    }
-    auto cert = ReadFile(options.tls_cert_file);
-    if (!cert.ok()) return cert.status();
-    auto key = ReadFile(options.tls_key_file);
-    if (!key.ok()) return key.status();
-    auto token_raw = ReadFile(options.token_file);
-    if (!token_raw.ok()) return token_raw.status();
-    std::string token(absl::StripAsciiWhitespace(
-        absl::string_view(*token_raw).substr(0, token_raw->find('\n'))));
-    if (token.size() < 16) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "token in \"", options.token_file, "\" is shorter than 16 bytes"));
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    creds = grpc::SslServerCredentials(ssl);
-    creds->SetAuthMetadataProcessor(std::make_shared<TokenChecker>(token));
-  } else {
-    creds = grpc::InsecureServerCredentials();
+  if (!secure) return grpc::InsecureServerCredentials();
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty() ||
+      options.token_file.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "control address \"", options.listen,
+        "\" is not loopback: it needs --control_tls_cert, "
+        "--control_tls_key and --control_token_file"));
   }
+  auto cert = ReadFile(options.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(options.tls_key_file);
+  if (!key.ok()) return key.status();
+  auto token_raw = ReadFile(options.token_file);
+  if (!token_raw.ok()) return token_raw.status();
+  std::string token(absl::StripAsciiWhitespace(
+      absl::string_view(*token_raw).substr(0, token_raw->find('\n'))));
+  if (token.size() < 16) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "token in \"", options.token_file, "\" is shorter than 16 bytes"));
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::SslServerCredentials(ssl);
+  creds->SetAuthMetadataProcessor(std::make_shared<TokenChecker>(token));
+  return creds;
+}
+
+absl::Status ControlServer::CheckOptions(const ControlServerOptions& options) {
+  return Credentials(options).status();
+}
+
+absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
+    storage::ExtentStore* store, const ControlServerOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> made =
+      Credentials(options);
+  if (!made.ok()) return made.status();
+  std::shared_ptr<grpc::ServerCredentials> creds = *std::move(made);
 
   std::unique_ptr<ControlServer> s(new ControlServer());
   ControlServiceOptions so = options.service;

@@ -34,6 +34,7 @@
 
 namespace grpc {
 class Server;
+class ServerCredentials;
 }
 
 namespace vnas::control {
@@ -59,6 +60,10 @@ class ControlServer {
   // token), InvalidArgument (bad address), Unavailable (cannot bind).
   static absl::StatusOr<std::unique_ptr<ControlServer>> Start(
       storage::ExtentStore* store, const ControlServerOptions& options);
+  // The checks Start() makes before binding (address; TLS files and token
+  // when required), so a daemon refuses a bad configuration before it
+  // serves anything else. Same errors as Start().
+  static absl::Status CheckOptions(const ControlServerOptions& options);
 
   // Stops accepting calls, cancels streams (after a 1 s grace period) and
   // finishes running operations' current file before returning.
@@ -73,6 +78,8 @@ class ControlServer {
   const std::string& address() const { return address_; }
 
  private:
+  static absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+      const ControlServerOptions& options);
   ControlServer() = default;
   std::unique_ptr<ControlService> service_;
   std::unique_ptr<grpc::Server> server_;
