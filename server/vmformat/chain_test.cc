@@ -184,6 +184,15 @@ TEST(AnalyzeVm, Verdicts) {
       {"stale lock is not running",
        Replace(Linear(), Text("vm-flat.vmdk.lck", "", kNow - 36)),
        "vm.vmdk<-vm-000001.vmdk<-vm-000002.vmdk", {}},
+      // A vSAN snapshot's redo log (extent type VSANSPARSE) used to be
+      // rejected as an unknown extent type: MALFORMED, and the chain lost.
+      {"vsanSparse redo log",
+       Replace(Replace(FlatBaseAndFirstRedoLog(),
+                       Text("vm-000001.vmdk",
+                            Desc("7b2e9d44", "3a5c0f21", "vsanSparse", "vm.vmdk",
+                                 "RW 41943040 VSANSPARSE \"vm-000001-vsansparse.vmdk\""))),
+               Data("vm-000001-vsansparse.vmdk")),
+       "vm.vmdk<-vm-000001.vmdk", {}},
       {"broken CID",
        Replace(Linear(), Text("vm-000002.vmdk",
                               Desc("c41f0a93", "deadbeef", "seSparse", "vm-000001.vmdk",

@@ -44,7 +44,7 @@ bool ParseDecimalU64(absl::string_view s, uint64_t* out) {
 bool KnownExtentType(absl::string_view t) {
   return t == "FLAT" || t == "SPARSE" || t == "ZERO" || t == "VMFS" ||
          t == "VMFSSPARSE" || t == "VMFSRDM" || t == "VMFSRAW" ||
-         t == "SESPARSE";
+         t == "SESPARSE" || t == "VSANSPARSE";
 }
 
 }  // namespace

@@ -20,7 +20,8 @@
 //       access  = "RW" / "RDONLY" / "NOACCESS"
 //       sectors = 1*DIGIT               ; 512-byte sectors, u64, *512 fits u64
 //       type    = "FLAT" / "SPARSE" / "ZERO" / "VMFS" / "VMFSSPARSE" /
-//                 "VMFSRDM" / "VMFSRAW" / "SESPARSE"   (case-insensitive)
+//                 "VMFSRDM" / "VMFSRAW" / "SESPARSE" /
+//                 "VSANSPARSE"   (case-insensitive; vsanSparse redo logs)
 //       file    = DQUOTE 1*(octet except DQUOTE) DQUOTE / 1*(non-WS)
 //                 ; required except for ZERO
 //       offset  = 1*DIGIT               ; sectors into `file` (FLAT only)

@@ -118,6 +118,11 @@ TEST(VmdkDescriptor, ExtentLines) {
       {"RW 8 sparse \"x.vmdk\"", true, "SPARSE", "x.vmdk", 8, 0},
       {"RW 8 VMFS unquoted.vmdk", true, "VMFS", "unquoted.vmdk", 8, 0},
       {"RW 8 VMFSRDM \"rdm-rdmp.vmdk\"", true, "VMFSRDM", "rdm-rdmp.vmdk", 8, 0},
+      // vSAN snapshots (createType="vsanSparse"); lower case as some tools
+      // write it.
+      {"RW 41943040 VSANSPARSE \"vm-000001-vsansparse.vmdk\"", true, "VSANSPARSE",
+       "vm-000001-vsansparse.vmdk", 41943040, 0},
+      {"RW 8 vsanSparse \"v.vmdk\"", true, "VSANSPARSE", "v.vmdk", 8, 0},
       {"RW 8 FLAT", false, "", "", 0, 0},               // file missing
       {"RW x FLAT \"a\"", false, "", "", 0, 0},          // bad count
       {"RW 8 BOGUS \"a\"", false, "", "", 0, 0},         // bad type
