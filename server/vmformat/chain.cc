@@ -122,6 +122,25 @@ std::string NormGuid(absl::string_view g) {
   return s;
 }
 
+// The image format a file's first bytes announce among those qemu probes
+// and this analyzer does not read: "vpc" (dynamic VHD: "conectix" at 0),
+// "vdi", "qed"; "" for none of them.
+std::string ForeignImageFormat(absl::string_view head) {
+  if (absl::StartsWith(head, "conectix")) return "vpc";
+  if (absl::StartsWith(head, "<<< ") && head.size() >= 68 &&
+      head.substr(64, 4) == absl::string_view("\x7f\x10\xda\xbe", 4)) {
+    return "vdi";
+  }
+  if (absl::StartsWith(head, absl::string_view("QED\0", 4))) return "qed";
+  return "";
+}
+
+// Backing formats that name one of the disk formats parsed here.
+bool ReadableBackingFormat(absl::string_view fmt) {
+  return absl::EqualsIgnoreCase(fmt, "qcow2") ||
+         absl::EqualsIgnoreCase(fmt, "vmdk") || absl::EqualsIgnoreCase(fmt, "vhdx");
+}
+
 // Working state of one disk.
 struct Disk {
   DiskNode node;
@@ -136,6 +155,7 @@ struct Disk {
   bool windows_ref = false;
   std::string vhdx_linkage, vhdx_linkage2, vhdx_data_write_guid;
   bool raw_device = false;
+  std::string backing_format;  // qcow2: the backing-format extension, as written
   int parent = -1;            // index into disks
   std::vector<int> children;
 };
@@ -163,6 +183,7 @@ class Analyzer {
   void AddVmdkDisk(size_t i, const VmdkDescriptor& d, DiskFormat format,
                    uint64_t virtual_size);
   void ClaimExtents();
+  void AddRawBackings();
   void LinkParents();
   void CutCycles();
   void BuildChains();
@@ -334,6 +355,7 @@ void Analyzer::ParseDiskFile(size_t i) {
     disk.node.virtual_size = h->size;
     disk.wants_parent = h->has_backing;
     disk.node.parent_hint = h->backing_file;
+    disk.backing_format = h->backing_format;
     if (!h->external_data_file.empty()) {
       disk.node.extent_files.push_back(h->external_data_file);
     }
@@ -489,6 +511,42 @@ void Analyzer::ClaimExtents() {
   }
 }
 
+// A qcow2 overlay may sit on a raw image (`qemu-img create -b base.img -F
+// raw`, the usual cloud-image layout): the backing file is then a disk layer
+// with no header. It becomes a disk node (format kUnknown, create_type
+// "raw", virtual size = file size) when the overlay says "raw", or says
+// nothing and the file announces no other format (qemu probes such a file
+// as raw too). A backing file of another format qemu reads but this
+// analyzer does not (vpc, vdi, ...) is left to LinkParents, which reports
+// it as unsupported.
+void Analyzer::AddRawBackings() {
+  const size_t n = disks_.size();  // raw nodes appended below are not visited
+  for (size_t di = 0; di < n; ++di) {
+    if (disks_[di].node.format != DiskFormat::kQcow2 || !disks_[di].wants_parent) {
+      continue;
+    }
+    const std::string fmt = disks_[di].backing_format;
+    Ref r = ResolveRef(disks_[di].node.parent_hint, false, opt_.self_dirs);
+    if (r.where != Ref::kLocal) continue;
+    auto it = by_name_.find(r.name);
+    if (it == by_name_.end()) continue;
+    const size_t fi = it->second;
+    if (kind_[fi] != Kind::kOther || claimed_[fi]) continue;
+    const bool raw = absl::EqualsIgnoreCase(fmt, "raw") ||
+                     (fmt.empty() && ForeignImageFormat(files_[fi].head).empty());
+    if (!raw) continue;
+    Disk disk;
+    disk.file = fi;
+    disk.node.file = Name(fi);
+    disk.node.format = DiskFormat::kUnknown;
+    disk.node.create_type = "raw";
+    disk.node.virtual_size = files_[fi].size;
+    disk_of_file_[fi] = static_cast<int>(disks_.size());
+    disks_.push_back(std::move(disk));
+    kind_[fi] = Kind::kDisk;
+  }
+}
+
 void Analyzer::LinkParents() {
   for (size_t di = 0; di < disks_.size(); ++di) {
     Disk& c = disks_[di];
@@ -545,7 +603,21 @@ void Analyzer::LinkParents() {
     }
     auto pd = disk_of_file_.find(it->second);
     if (pd == disk_of_file_.end()) {
-      if (kind_[it->second] != Kind::kMalformed) {
+      std::string foreign = c.node.format == DiskFormat::kQcow2
+                                ? absl::AsciiStrToLower(c.backing_format)
+                                : std::string();
+      if (foreign.empty() && c.node.format == DiskFormat::kQcow2) {
+        foreign = ForeignImageFormat(files_[it->second].head);
+      }
+      if (!foreign.empty() && !ReadableBackingFormat(foreign) &&
+          kind_[it->second] == Kind::kOther) {
+        Add(Reason::kUnsupportedFormat, true,
+            absl::StrCat(child, "'s backing file ", r.name, " is a \"",
+                         foreign.substr(0, 32),
+                         "\" image, a format this server does not read, so the "
+                         "chain below it is unknown"),
+            {child, r.name});
+      } else if (kind_[it->second] != Kind::kMalformed) {
         Add(Reason::kBrokenChain, true,
             absl::StrCat(child, "'s parent ", r.name, " is not a disk"),
             {child, r.name});
@@ -874,6 +946,7 @@ absl::StatusOr<ChainReport> Analyzer::Run() {
   }
   Classify();
   ClaimExtents();
+  AddRawBackings();
   LinkParents();
   CutCycles();
   BuildChains();

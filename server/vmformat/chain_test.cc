@@ -486,6 +486,59 @@ TEST(AnalyzeVmQemu, Qcow2Chain) {
   EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore});
 }
 
+// A qcow2 overlay on a raw image (qemu-img create -b base.img -F raw, the
+// cloud-image layout) used to be a BROKEN_CHAIN ("base.img is not a disk");
+// a backing file in a format not read here (vpc, vdi) was reported the same
+// way. Now: raw is the chain's base layer; vpc/vdi are UNSUPPORTED_FORMAT.
+TEST(AnalyzeVmQemu, Qcow2OnRawOrForeignBackingFile) {
+  const std::string dir = FreshDir("chain_qcow2_raw");
+  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "raw", "base.img", "64M"}).ok());
+  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "base.img", "-F",
+                               "raw", "-o", "compat=0.10", "s1.qcow2"})
+                  .ok());
+  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "s1.qcow2", "-F",
+                               "qcow2", "s2.qcow2"})
+                  .ok());
+  absl::StatusOr<ChainReport> r = AnalyzeDir(dir);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Chains(*r), "base.img<-s1.qcow2<-s2.qcow2");
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  const DiskNode* base = Find(*r, "base.img");
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(base->create_type, "raw");
+  EXPECT_EQ(base->virtual_size, 64u << 20);
+
+  const std::string dir2 = FreshDir("chain_qcow2_foreign");
+  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "vpc", "v.vhd", "64M"}).ok());
+  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "vdi", "x.vdi", "64M"}).ok());
+  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "qcow2", "-b", "v.vhd", "-F",
+                                "vpc", "o.qcow2"})
+                  .ok());
+  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "qcow2", "-b", "x.vdi", "-F",
+                                "vdi", "p.qcow2"})
+                  .ok());
+  // p.qcow2 without its backing-format extension (older qemu wrote none):
+  // the VDI is recognized by its header, not taken for raw.
+  absl::StatusOr<std::string> p = ReadRange(dir2 + "/p.qcow2", 0, 1 << 20);
+  ASSERT_TRUE(p.ok());
+  const size_t ext = p->find("\xe2\x79\x2a\xca");
+  ASSERT_NE(ext, std::string::npos);
+  p->replace(ext, 4, std::string(4, '\0'));  // type 0 ends the list
+  ASSERT_TRUE(WriteFile(dir2 + "/p.qcow2", *p).ok());
+  r = AnalyzeDir(dir2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kUnsupportedFormat}) << r->summary;
+  int unsupported = 0;
+  for (const Finding& f : r->findings) {
+    if (f.reason != Reason::kUnsupportedFormat) continue;
+    ++unsupported;
+    EXPECT_TRUE(f.detail.find("\"vpc\"") != std::string::npos ||
+                f.detail.find("\"vdi\"") != std::string::npos)
+        << f.detail;
+  }
+  EXPECT_EQ(unsupported, 2) << r->summary;
+}
+
 TEST(AnalyzeVmQemu, VhdxDifferencing) {
   const std::string dir = FreshDir("chain_vhdx");
   ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "vhdx", "p.vhdx", "64M"}).ok());
