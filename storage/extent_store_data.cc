@@ -52,12 +52,16 @@ void ExtentStoreImpl::HintWriteback(
 void ExtentStoreImpl::MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p,
                                uint64_t old, bool partial) {
   t.members.insert(meta::ExtentMember(p));
+  // A segment the file already owned alone was not owed to its reservation
+  // (a concurrent write of new data mapped it, or its unsharing is not
+  // durable yet): replacing it changes nothing there.
+  const bool owned = old && tree_->Unique(n->rec.maps, si);
   tree_->SetSegment(&n->rec.maps, si, p);
   if (old) {
     ++n->align.cow_segments;
     if (partial) ++n->align.partial_segment_writes;
   }
-  if (si < ReserveSegs(*n) && n->outstanding > 0) {
+  if (!owned && si < ReserveSegs(*n) && n->outstanding > 0) {
     --n->outstanding;
     --total_outstanding_;
   }
