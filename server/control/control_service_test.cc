@@ -589,6 +589,69 @@ TEST_F(ControlServiceTest, CloneVmRewritesAndStaysConsistent) {
             grpc::StatusCode::ALREADY_EXISTS);
 }
 
+// A minimal qcow2 v3 image: a 104-byte header (64 KiB clusters, 64 MiB
+// virtual size) naming `backing` (may be empty) at byte 112, in a 192 KiB
+// file. Enough for the chain analyzer, which reads headers only.
+std::string Qcow2Image(const std::string& backing, const std::string& backing_fmt) {
+  std::string img(192 << 10, '\0');
+  auto be = [&](size_t off, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) img[off + i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+  };
+  be(0, 0x514649fb, 4);  // "QFI\xfb"
+  be(4, 3, 4);
+  be(20, 16, 4);         // cluster_bits
+  be(24, 64 << 20, 8);   // size
+  be(100, 104, 4);       // header_length
+  size_t pos = 104;
+  if (!backing_fmt.empty()) {  // backing format extension
+    be(pos, 0xe2792aca, 4);
+    be(pos + 4, backing_fmt.size(), 4);
+    img.replace(pos + 8, backing_fmt.size(), backing_fmt);
+    pos += 8 + ((backing_fmt.size() + 7) & ~size_t{7});
+  }
+  pos += 8;  // end of extensions
+  if (!backing.empty()) {
+    be(8, pos, 8);
+    be(16, backing.size(), 4);
+    img.replace(pos, backing.size(), backing);
+  }
+  return img;
+}
+
+// CloneVm renames the files that start with the VM's base name; a qcow2
+// overlay names its backing file in its binary header, which the clone
+// does not rewrite. The clone of web/ (web.qcow2 <- web-top.qcow2) used to
+// hold web2.qcow2 and web2-top.qcow2 still naming web.qcow2: MISSING_PARENT,
+// the copy did not open. Backing files now keep their names.
+TEST_F(ControlServiceTest, CloneVmKeepsTheNamesQcow2HeadersUse) {
+  f_.WriteFile("web/web.qcow2", Qcow2Image("", ""));
+  f_.WriteFile("web/web-top.qcow2", Qcow2Image("web.qcow2", "qcow2"));
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest req;
+  req.set_source("web");
+  req.set_destination("web2");
+  req.set_wait(true);
+  req.set_client_id("test");
+  v1::CloneVmResponse resp;
+  grpc::Status st = f_.stub()->CloneVm(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
+      << resp.operation().error().text();
+  EXPECT_TRUE(f_.Exists("web2/web.qcow2"));
+  EXPECT_TRUE(f_.Exists("web2/web2-top.qcow2"));
+  EXPECT_FALSE(f_.Exists("web2/web2.qcow2"));
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("web2");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
+  EXPECT_TRUE(chain.offloadable()) << chain.summary();
+  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
+  ASSERT_EQ(chain.chains(0).files_size(), 2) << chain.summary();
+  EXPECT_EQ(chain.chains(0).files(0), "web.qcow2");
+  EXPECT_EQ(chain.chains(0).files(1), "web2-top.qcow2");
+}
+
 TEST_F(ControlServiceTest, SnapshotsCreateListRestoreCloneDelete) {
   MakeFlatVm("vm1", "vm1", 128 << 10);
   grpc::ClientContext c1;

@@ -58,6 +58,10 @@ absl::StatusOr<VmClonePlan> PlanVmClone(storage::ExtentStore* store,
   plan.display_name = display_name.empty() ? plan.new_base : display_name;
   VNAS_ASSIGN_OR_RETURN(plan.rename, vmformat::ProposeRenameMap(
                                          names, plan.old_base, plan.new_base));
+  // qcow2 backing / data files and VHDX parents keep their names: the
+  // images name them in headers that are cloned, not rewritten.
+  VNAS_RETURN_IF_ERROR(
+      vmformat::PinUnrewritableNames(source.report, &plan.rename));
   VNAS_ASSIGN_OR_RETURN(plan.edits,
                         vmformat::RewriteVmdkSet(source.samples, plan.rename));
   std::map<std::string, const vmformat::DescriptorEdit*> edit_of;

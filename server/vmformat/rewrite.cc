@@ -205,6 +205,28 @@ absl::StatusOr<RenameMap> ProposeRenameMap(absl::Span<const std::string> names,
   return m;
 }
 
+absl::Status PinUnrewritableNames(const ChainReport& report,
+                                  RenameMap* rename_map) {
+  std::set<std::string> pinned;
+  for (const DiskNode& d : report.disks) {
+    if (d.format == DiskFormat::kQcow2) {
+      if (!d.parent.empty()) pinned.insert(d.parent);
+      for (const std::string& e : d.extent_files) pinned.insert(e);
+    } else if (d.format == DiskFormat::kVhdx && !d.parent.empty()) {
+      pinned.insert(d.parent);
+    }
+  }
+  for (const std::string& name : pinned) rename_map->erase(name);
+  for (const auto& [from, to] : *rename_map) {
+    if (pinned.count(to)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "renaming ", from, " to ", to, " collides with ", to,
+          ", which keeps its name (an image names it in its header)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
     absl::string_view text, const RenameMap& rename_map,
     absl::string_view new_cid, absl::string_view new_parent_cid) {

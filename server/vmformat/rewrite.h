@@ -61,6 +61,22 @@ absl::StatusOr<RenameMap> ProposeRenameMap(absl::Span<const std::string> names,
                                            absl::string_view old_base,
                                            absl::string_view new_base);
 
+// PinUnrewritableNames()
+//
+// Removes from `rename_map` every file that a disk of `report` (the chain
+// analysis of the same directory) names through a reference these
+// rewriters do not edit: the backing file and external data file of a qcow2
+// image (binary header) and the parent of a VHDX differencing disk (UTF-16
+// parent locator). Those files keep their names in the clone, so the
+// references in the cloned images stay right; VMDK descriptors, .vmx and
+// .vmsd follow the map as usual. Without this a clone renamed a qcow2
+// overlay's backing file and the copy no longer opened.
+//
+// Errors: AlreadyExists when a file that keeps its name is also the new
+// name of another renamed file (the clone would hold two files of that name).
+absl::Status PinUnrewritableNames(const ChainReport& report,
+                                  RenameMap* rename_map);
+
 // RewriteVmdkDescriptor()
 //
 // Rewrites one text VMDK descriptor: the file name of every extent line and

@@ -296,3 +296,49 @@ TEST(RewriteVmsd, RenamesSnapshotFiles) {
 
 }  // namespace
 }  // namespace vnas::vmformat
+
+namespace vnas::vmformat {
+namespace {
+
+DiskNode Node(const std::string& file, DiskFormat format, const std::string& parent,
+              std::vector<std::string> extents = {}) {
+  DiskNode d;
+  d.file = file;
+  d.format = format;
+  d.parent = parent;
+  d.extent_files = std::move(extents);
+  return d;
+}
+
+TEST(PinUnrewritableNames, BinaryHeaderReferencesKeepTheirNames) {
+  ChainReport r;
+  r.disks = {Node("vm.img", DiskFormat::kUnknown, ""),
+             Node("vm-1.qcow2", DiskFormat::kQcow2, "vm.img", {"vm-1.data"}),
+             Node("vm-2.qcow2", DiskFormat::kQcow2, "vm-1.qcow2"),
+             Node("vm-p.vhdx", DiskFormat::kVhdx, ""),
+             Node("vm-c.vhdx", DiskFormat::kVhdx, "vm-p.vhdx"),
+             Node("vm.vmdk", DiskFormat::kVmdkDescriptor, "", {"vm-flat.vmdk"}),
+             Node("vm-000001.vmdk", DiskFormat::kVmdkDescriptor, "vm.vmdk")};
+  RenameMap m;
+  for (const char* n : {"vm.img", "vm-1.qcow2", "vm-1.data", "vm-2.qcow2", "vm-p.vhdx",
+                        "vm-c.vhdx", "vm.vmdk", "vm-flat.vmdk", "vm-000001.vmdk"}) {
+    m[n] = "new" + std::string(n).substr(2);
+  }
+  ASSERT_TRUE(PinUnrewritableNames(r, &m).ok());
+  // Named by qcow2/VHDX headers: kept. Leaves and VMDK files (descriptors
+  // are rewritten): renamed.
+  for (const char* kept : {"vm.img", "vm-1.qcow2", "vm-1.data", "vm-p.vhdx"}) {
+    EXPECT_EQ(m.count(kept), 0u) << kept;
+  }
+  for (const char* renamed : {"vm-2.qcow2", "vm-c.vhdx", "vm.vmdk", "vm-flat.vmdk",
+                              "vm-000001.vmdk"}) {
+    EXPECT_EQ(m.count(renamed), 1u) << renamed;
+  }
+
+  // A kept name that another file would be renamed to is refused.
+  RenameMap clash = {{"x.qcow2", "vm.img"}, {"vm.img", "y.img"}};
+  EXPECT_EQ(PinUnrewritableNames(r, &clash).code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace vnas::vmformat
