@@ -260,7 +260,8 @@ absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
     } else if (absl::EqualsIgnoreCase(kv->key, "parentCID") &&
                !new_parent_cid.empty()) {
       sp.Replace(pos, kv->value.size(), new_parent_cid);
-    } else if (absl::EqualsIgnoreCase(kv->key, "parentFileNameHint")) {
+    } else if (absl::EqualsIgnoreCase(kv->key, "parentFileNameHint") ||
+               absl::EqualsIgnoreCase(kv->key, "changeTrackPath")) {
       std::optional<std::string> renamed = RenameRef(kv->value, rename_map);
       if (!renamed.has_value()) continue;
       sp.Replace(pos, kv->value.size(),

@@ -79,8 +79,9 @@ absl::Status PinUnrewritableNames(const ChainReport& report,
 
 // RewriteVmdkDescriptor()
 //
-// Rewrites one text VMDK descriptor: the file name of every extent line and
-// parentFileNameHint follow `rename_map`. CID and parentCID are kept (use
+// Rewrites one text VMDK descriptor: the file name of every extent line,
+// parentFileNameHint and changeTrackPath (the disk's `-ctk.vmdk` change
+// tracking file, written by ESXi when CBT is on) follow `rename_map`. CID and parentCID are kept (use
 // RewriteVmdkSet to give a clone fresh CIDs). `text` is the whole descriptor
 // (at most a few KiB in practice; any size is accepted).
 //

@@ -101,6 +101,23 @@ TEST(RewriteVmdkDescriptor, RenamesAndPreservesEverythingElse) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// With changed block tracking on, ESXi descriptors name the disk's
+// -ctk.vmdk file; CloneVm renamed the file but not the reference, so the
+// clone's descriptor named a file its directory does not hold.
+TEST(RewriteVmdkDescriptor, ChangeTrackPathFollowsTheRename) {
+  const std::string in =
+      "# Disk DescriptorFile\nversion=1\nencoding=\"UTF-8\"\nCID=3a5c0f21\n"
+      "parentCID=ffffffff\ncreateType=\"vmfs\"\n"
+      "changeTrackPath=\"vm-ctk.vmdk\"\n"
+      "RW 41943040 VMFS \"vm-flat.vmdk\"\n";
+  RenameMap m = kMap;
+  m["vm-ctk.vmdk"] = "web2-ctk.vmdk";
+  absl::StatusOr<std::string> out = RewriteVmdkDescriptor(in, m);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_NE(out->find("changeTrackPath=\"web2-ctk.vmdk\"\n"), std::string::npos) << *out;
+  EXPECT_EQ(out->find("vm-ctk"), std::string::npos) << *out;
+}
+
 TEST(RewriteVmdkDescriptor, LeavesForeignPathsAndHandlesVariants) {
   const std::string in =
       "version = 1\n"
