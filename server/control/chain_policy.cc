@@ -55,12 +55,11 @@ std::string VssText(const ChainReport& r, const Finding& f) {
       absl::StrAppend(&text, "; the .vmx runs on ", leaf);
     }
   }
+  // The cause (VSS, a snapshot tree, several VMs on one base) is the
+  // analyzer's, in f.detail: a fixed "likely VSS" here contradicted it.
   absl::StrAppend(&text,
-                  ". Likely cause: a VSS-quiesced (application-consistent) "
-                  "snapshot of a Windows guest, which leaves two redo logs "
-                  "per disk. Offload refused: cloning would pick one branch "
-                  "arbitrarily; the host copies instead. Consolidate the "
-                  "snapshots (delete all) to make the chain linear.");
+                  ". Offload refused: cloning would pick one branch "
+                  "arbitrarily; the host copies instead.");
   return text;
 }
 

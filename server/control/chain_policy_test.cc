@@ -40,7 +40,10 @@ ChainReport Vss() {
   Finding f;
   f.reason = Reason::kVssSiblingRedoLogs;
   f.blocks_offload = true;
-  f.detail = "vm.vmdk has 2 children";
+  f.detail =
+      "vm.vmdk has 2 child redo logs (a.vmdk, b.vmdk): the disk is a tree, not "
+      "a chain; likely cause: an application-consistent (VSS-quiesced) "
+      "snapshot of Windows Server 2008/2008 R2";
   f.files = {"vm.vmdk", "a.vmdk", "b.vmdk"};
   r.findings = {f};
   r.offloadable = false;
@@ -66,6 +69,21 @@ TEST(ChainPolicyTest, VssBlocksEveryFileOfTheTreeAndCloneVm) {
   v1::Verdict vm = DecideCloneVm(r);
   EXPECT_FALSE(vm.offloaded());
   EXPECT_EQ(vm.refusal().code(), v1::REASON_VSS_SIBLING_REDO_LOGS);
+}
+
+// The refusal text used to append "Likely cause: a VSS-quiesced snapshot"
+// to every tree, contradicting an analyzer that had found a snapshot tree.
+TEST(ChainPolicyTest, TreeRefusalKeepsTheAnalyzersCause) {
+  ChainReport r = Vss();
+  r.findings[0].detail =
+      "vm.vmdk has 2 child redo logs (a.vmdk, b.vmdk): the disk is a tree, not a "
+      "chain; every branch is recorded in the .vmsd/.vmx, so this is a snapshot "
+      "tree (a revert followed by new snapshots)";
+  v1::Verdict v = DecideCloneVm(r);
+  EXPECT_FALSE(v.offloaded());
+  EXPECT_EQ(v.refusal().code(), v1::REASON_VSS_SIBLING_REDO_LOGS);
+  EXPECT_THAT(v.refusal().text(), HasSubstr("snapshot tree"));
+  EXPECT_THAT(v.refusal().text(), ::testing::Not(HasSubstr("VSS")));
 }
 
 TEST(ChainPolicyTest, RunningVmBlocksLeavesNotFrozenParents) {

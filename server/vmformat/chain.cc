@@ -204,6 +204,7 @@ class Analyzer {
   std::vector<std::pair<size_t, Vmx>> vmx_;
   std::vector<std::pair<size_t, Vmsd>> vmsd_;
   std::set<std::string> vmx_leaves_, vmsd_frozen_;
+  std::map<std::string, std::set<std::string>> vmx_of_disk_;  // disk -> .vmx
 };
 
 void Analyzer::Classify() {
@@ -786,6 +787,7 @@ void Analyzer::CheckVmx() {
       Disk& d = disks_[dd->second];
       d.node.in_use_by_vmx = true;
       vmx_leaves_.insert(d.node.file);
+      vmx_of_disk_[d.node.file].insert(Name(vi));
       if (!d.children.empty()) {
         Add(Reason::kLeafMismatch, true,
             absl::StrCat(where, " runs ", d.node.file, ", which is not a leaf: ",
@@ -851,8 +853,17 @@ void Analyzer::CheckBranches() {
     }
     std::vector<std::string> files = p.node.children;
     files.push_back(p.node.file);
+    std::set<std::string> vmxs;  // the .vmx files running these children
+    for (const std::string& n : running) {
+      const std::set<std::string>& v = vmx_of_disk_[n];
+      vmxs.insert(v.begin(), v.end());
+    }
     std::string cause;
-    if (!unaccounted.empty() || vmsd_.empty()) {
+    if (vmxs.size() > 1) {
+      cause = absl::StrCat(
+          "cause: ", vmxs.size(), " VMs (", absl::StrJoin(vmxs, ", "),
+          ") run linked clones of the same base disk, not a VSS snapshot");
+    } else if (!unaccounted.empty() || vmsd_.empty()) {
       cause = absl::StrCat(
           "likely cause: an application-consistent (VSS-quiesced) snapshot of "
           "Windows Server 2008/2008 R2, which leaves two redo logs per disk on "
@@ -875,7 +886,11 @@ void Analyzer::CheckBranches() {
                          : absl::StrCat("; the VM runs ",
                                         absl::StrJoin(running, ", ")),
                      "; ", cause,
-                     ". Consolidate the snapshots (Delete All) before cloning"),
+                     vmxs.size() > 1
+                         ? ". Move each VM to its own directory, or copy on "
+                           "the host"
+                         : ". Consolidate the snapshots (Delete All) before "
+                           "cloning"),
         files);
   }
 }

@@ -71,7 +71,10 @@ enum class DiskFormat {
 // receipts and mirrored by the control-plane proto: never renumber.
 enum class Reason {
   kNone = 0,
-  kVssSiblingRedoLogs = 1,  // one parent with >= 2 child redo logs (VSS)
+  kVssSiblingRedoLogs = 1,  // one parent with >= 2 child redo logs (VSS);
+                            // the detail names the likely cause: VSS, a
+                            // snapshot tree after a revert, or several VMs'
+                            // linked clones of one base
   kRunningVm = 2,           // fresh lock files: the VM is powered on
   kBrokenChain = 3,         // parentCID does not match the parent's CID
   kMissingParent = 4,       // the parent named by a disk is not there

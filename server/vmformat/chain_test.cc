@@ -360,6 +360,50 @@ TEST(AnalyzeVm, VssFindingNamesFilesAndCause) {
   EXPECT_TRUE(Find(*r, "vm-000002.vmdk")->in_use_by_vmx);
 }
 
+const Finding* FindReason(const ChainReport& r, Reason reason) {
+  for (const Finding& f : r.findings) {
+    if (f.reason == reason) return &f;
+  }
+  return nullptr;
+}
+
+// A tree is blocked whatever made it, but the finding must name the right
+// cause: every tree used to be explained as a VSS snapshot by the control
+// plane, even a revert's snapshot tree or two VMs' linked clones of one
+// base in one directory.
+TEST(AnalyzeVm, TreeCauses) {
+  AnalyzeOptions opt;
+  opt.now_sec = kNow;
+  // Snapshot tree: snapshot 1 froze vm.vmdk, snapshot 2 froze vm-000001;
+  // revert to snapshot 1 made vm-000002 on vm.vmdk, which the VM runs.
+  std::vector<FileSample> tree = Replace(
+      Vss(), Text("vm.vmsd",
+                  "snapshot.lastUID = \"2\"\nsnapshot.current = \"1\"\n"
+                  "snapshot0.uid = \"1\"\nsnapshot0.disk0.fileName = \"vm.vmdk\"\n"
+                  "snapshot1.uid = \"2\"\nsnapshot1.parent = \"1\"\n"
+                  "snapshot1.disk0.fileName = \"vm-000001.vmdk\"\n"
+                  "snapshot.numSnapshots = \"2\"\n"));
+  absl::StatusOr<ChainReport> r = AnalyzeVm(tree, opt);
+  ASSERT_TRUE(r.ok());
+  const Finding* f = FindReason(*r, Reason::kVssSiblingRedoLogs);
+  ASSERT_NE(f, nullptr) << r->summary;
+  EXPECT_NE(f->detail.find("snapshot tree"), std::string::npos) << f->detail;
+  EXPECT_EQ(f->detail.find("VSS"), std::string::npos) << f->detail;
+
+  // Two VMs in one directory, each running a linked clone of vm.vmdk.
+  std::vector<FileSample> shared = Remove(Replace(Vss(), Text("vm.vmx", Vmx("vm-000002.vmdk"))),
+                                          "vm.vmsd");
+  shared.push_back(Text("other.vmx", Vmx("vm-000001.vmdk")));
+  r = AnalyzeVm(shared, opt);
+  ASSERT_TRUE(r.ok());
+  f = FindReason(*r, Reason::kVssSiblingRedoLogs);
+  ASSERT_NE(f, nullptr) << r->summary;
+  EXPECT_NE(f->detail.find("2 VMs (other.vmx, vm.vmx) run linked clones"), std::string::npos)
+      << f->detail;
+  EXPECT_EQ(f->detail.find("VSS-quiesced"), std::string::npos) << f->detail;
+  EXPECT_FALSE(r->offloadable);
+}
+
 TEST(AnalyzeVm, UnusableInput) {
   AnalyzeOptions opt;
   std::vector<FileSample> dup = {Text("a", "x"), Text("a", "y")};
