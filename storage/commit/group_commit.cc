@@ -207,13 +207,14 @@ absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
   if (write_err.ok() && sync_log && last < 0 && db_unsynced_) {
     log_err = WriteOne(nullptr, true);
   }
-  if (write_err.ok()) {
-    if (sync_log && log_err.ok()) {
-      db_unsynced_ = false;
-      durable_seq_.store(group.back()->seq, std::memory_order_release);
-    } else if (wrote_unsynced) {
-      db_unsynced_ = true;
-    }
+  if (write_err.ok() && sync_log && log_err.ok()) {
+    db_unsynced_ = false;
+    durable_seq_.store(group.back()->seq, std::memory_order_release);
+  } else if (wrote_unsynced) {
+    // Also when a later batch of the group failed: the ones before it are
+    // in RocksDB (and in the mirrors the store reloads), so the next
+    // durable group must sync the log.
+    db_unsynced_ = true;
   }
 
   for (size_t i = 0; i < group.size(); ++i) {
