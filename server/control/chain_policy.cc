@@ -283,7 +283,18 @@ v1::Verdict DecideSnapshot(const ChainReport& r, const std::string& file,
                                "in the store (no data copied)"
                              : "a read-only point-in-time copy in the store "
                                "(extents shared, no data copied)";
-  if (is_running && !restore && v.findings_size() > 0) {
+  const bool running_noted = v.findings_size() > 0;
+  // Independent disks: VMware snapshots skip them; this one does not.
+  const DiskNode* focus = file.empty() ? nullptr : OwnerOf(r, file);
+  for (const DiskNode& d : r.disks) {
+    if (!d.independent || (!file.empty() && focus != &d)) continue;
+    *v.add_findings() = MakeReason(
+        v1::REASON_NONE,
+        absl::StrCat(d.file, " is an independent disk: VMware snapshots leave "
+                     "it out, but this ",
+                     restore ? "restore rolls it back too" : "snapshot includes it"));
+  }
+  if (is_running && !restore && running_noted) {
     absl::StrAppend(&text, "; the VM is running, so the snapshot is "
                            "crash-consistent");
   }

@@ -112,6 +112,25 @@ TEST(ChainPolicyTest, RunningVmBlocksLeavesNotFrozenParents) {
   EXPECT_FALSE(DecideSnapshot(r, "", true).offloaded());
 }
 
+// A snapshot with an independent disk: VMware leaves the disk out of its
+// snapshots; a snapshot/restore of the directory does not, and says so.
+TEST(ChainPolicyTest, SnapshotNamesIndependentDisks) {
+  ChainReport r;
+  r.disks = {Disk("vm.vmdk", "", {}, "vm-flat.vmdk"),
+             Disk("vm_1.vmdk", "", {}, "vm_1-flat.vmdk")};
+  r.disks[1].independent = true;
+  r.chains = {{"vm.vmdk"}, {"vm_1.vmdk"}};
+  v1::Verdict restore = DecideSnapshot(r, "", true);
+  EXPECT_TRUE(restore.offloaded());
+  ASSERT_EQ(restore.findings_size(), 1);
+  EXPECT_THAT(restore.findings(0).text(), HasSubstr("vm_1.vmdk is an independent disk"));
+  EXPECT_THAT(restore.findings(0).text(), HasSubstr("rolls it back"));
+  EXPECT_EQ(DecideSnapshot(r, "vm_1-flat.vmdk", false).findings_size(), 1);
+  EXPECT_EQ(DecideSnapshot(r, "vm-flat.vmdk", false).findings_size(), 0);
+  EXPECT_THAT(DecideSnapshot(r, "", false).explanation(),
+              ::testing::Not(HasSubstr("crash-consistent")));
+}
+
 TEST(ChainPolicyTest, CleanFlatDiskOffloads) {
   ChainReport r;
   r.disks = {Disk("vm.vmdk", "", {}, "vm-flat.vmdk")};

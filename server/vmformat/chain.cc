@@ -785,6 +785,15 @@ void Analyzer::CheckVmx() {
         continue;
       }
       Disk& d = disks_[dd->second];
+      if (absl::StartsWithIgnoreCase(vd.mode, "independent")) {
+        d.node.independent = true;
+        Add(Reason::kNone, false,
+            absl::StrCat(where, " runs ", d.node.file, " as ", vd.mode,
+                         ": VMware snapshots leave it out, but a snapshot, "
+                         "restore or clone of the directory includes its "
+                         "current contents"),
+            {Name(vi), d.node.file});
+      }
       d.node.in_use_by_vmx = true;
       vmx_leaves_.insert(d.node.file);
       vmx_of_disk_[d.node.file].insert(Name(vi));

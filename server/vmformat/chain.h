@@ -103,6 +103,7 @@ struct DiskNode {
   std::vector<std::string> children;    // disks whose parent is this one
   uint64_t virtual_size = 0;            // bytes, when known
   bool in_use_by_vmx = false;           // named by the .vmx (running leaf)
+  bool independent = false;             // the .vmx runs it independent-*
 };
 
 struct ChainReport {

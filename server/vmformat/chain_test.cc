@@ -404,6 +404,34 @@ TEST(AnalyzeVm, TreeCauses) {
   EXPECT_FALSE(r->offloadable);
 }
 
+// An independent-persistent data disk next to a snapshotted system disk:
+// the .vmsd names only the system disk (VMware snapshots skip independent
+// disks). The chain verdict is unchanged; the disk is marked and noted.
+TEST(AnalyzeVm, IndependentDiskBesideASnapshot) {
+  std::vector<FileSample> f = Linear();
+  f.push_back(Text("vm_1.vmdk", Desc("0a0b0c0d", "ffffffff", "vmfs", "",
+                                     "RW 2048 VMFS \"vm_1-flat.vmdk\"")));
+  f.push_back(Data("vm_1-flat.vmdk"));
+  f = Replace(f, Text("vm.vmx", Vmx("vm-000002.vmdk") +
+                                    "scsi0:1.present = \"TRUE\"\n"
+                                    "scsi0:1.fileName = \"vm_1.vmdk\"\n"
+                                    "scsi0:1.mode = \"independent-persistent\"\n"));
+  AnalyzeOptions opt;
+  opt.now_sec = kNow;
+  absl::StatusOr<ChainReport> r = AnalyzeVm(f, opt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  EXPECT_EQ(Chains(*r), "vm.vmdk<-vm-000001.vmdk<-vm-000002.vmdk | vm_1.vmdk");
+  ASSERT_NE(Find(*r, "vm_1.vmdk"), nullptr);
+  EXPECT_TRUE(Find(*r, "vm_1.vmdk")->independent);
+  EXPECT_FALSE(Find(*r, "vm-000002.vmdk")->independent);
+  bool noted = false;
+  for (const Finding& x : r->findings) {
+    noted |= x.detail.find("vm_1.vmdk as independent-persistent") != std::string::npos;
+  }
+  EXPECT_TRUE(noted);
+}
+
 TEST(AnalyzeVm, UnusableInput) {
   AnalyzeOptions opt;
   std::vector<FileSample> dup = {Text("a", "x"), Text("a", "y")};

@@ -91,7 +91,7 @@ absl::StatusOr<Vmx> ParseVmx(absl::string_view text) {
   }
   Vmx vmx;
   struct Dev {
-    std::string controller, file, type;
+    std::string controller, file, type, mode;
     bool has_file = false, present = true;
     size_t order = 0;
   };
@@ -123,6 +123,8 @@ absl::StatusOr<Vmx> ParseVmx(absl::string_view text) {
       d.present = !IsFalse(value);
     } else if (attr == "devicetype") {
       d.type = value;
+    } else if (attr == "mode") {
+      d.mode = value;
     }
   }
   if (vmx.entries.empty()) {
@@ -136,6 +138,7 @@ absl::StatusOr<Vmx> ParseVmx(absl::string_view text) {
     disk.node = node;
     disk.file_name = d.file;
     disk.device_type = d.type;
+    disk.mode = d.mode;
     auto cp = controller_present.find(d.controller);
     disk.present = d.present && (cp == controller_present.end() || cp->second);
     disks.emplace_back(d.order, std::move(disk));

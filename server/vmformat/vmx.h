@@ -9,7 +9,7 @@
 //   dev-key   = bus-type bus ":" unit "." attr
 //   bus-type  = "scsi" / "sata" / "nvme" / "ide"    (case-insensitive)
 //   bus, unit = 1*3DIGIT
-//   attr      = "fileName" / "present" / "deviceType" / ...
+//   attr      = "fileName" / "present" / "deviceType" / "mode" / ...
 // A device is a disk when its fileName ends in ".vmdk" (any case) and its
 // deviceType, if given, is not a CD-ROM/floppy/passthrough type. It is
 // present unless `<dev>.present` or `<bus-type><bus>.present` is "FALSE".
@@ -32,6 +32,9 @@ struct VmxDisk {
   std::string node;         // "scsi0:0" (lower-case)
   std::string file_name;    // as written (unescaped)
   std::string device_type;  // "" when absent
+  // `<dev>.mode`: "" (dependent: in snapshots), "independent-persistent" or
+  // "independent-nonpersistent" (VMware snapshots leave the disk out).
+  std::string mode;
   bool present = true;
 };
 

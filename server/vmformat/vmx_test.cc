@@ -23,6 +23,7 @@ constexpr char kVmx[] =
     "sata0:1.deviceType = \"cdrom-image\"\r\n"
     "sata0:1.fileName = \"odd.vmdk\"\r\n"
     "nvme0:0.fileName = \"vm_2.vmdk\"\r\n"
+    "nvme0:0.mode = \"independent-persistent\"\r\n"
     "ide1:0.fileName = \"vm_3.vmdk\"\r\n"
     "ide1.present = \"FALSE\"\r\n"
     "this line is junk\r\n"
@@ -39,12 +40,13 @@ TEST(Vmx, Disks) {
     const char* node;
     const char* file;
     bool present;
+    const char* mode;
   };
   const Want want[] = {
-      {"scsi0:0", "vm-000002.vmdk", true},
-      {"scsi0:1", "vm_1.vmdk", false},
-      {"nvme0:0", "vm_2.vmdk", true},
-      {"ide1:0", "vm_3.vmdk", false},  // controller not present
+      {"scsi0:0", "vm-000002.vmdk", true, ""},
+      {"scsi0:1", "vm_1.vmdk", false, ""},
+      {"nvme0:0", "vm_2.vmdk", true, "independent-persistent"},
+      {"ide1:0", "vm_3.vmdk", false, ""},  // controller not present
   };
   ASSERT_EQ(v->disks.size(), sizeof(want) / sizeof(want[0]));
   for (size_t i = 0; i < v->disks.size(); ++i) {
@@ -52,6 +54,7 @@ TEST(Vmx, Disks) {
     EXPECT_EQ(v->disks[i].node, want[i].node);
     EXPECT_EQ(v->disks[i].file_name, want[i].file);
     EXPECT_EQ(v->disks[i].present, want[i].present);
+    EXPECT_EQ(v->disks[i].mode, want[i].mode);
   }
 }
 
