@@ -1,7 +1,9 @@
 // vm_clone.h — clone a whole VM directory, self-consistent under a new name.
 //
 // Plan: read the source directory (vm_reader), propose a rename map
-// (vmformat::ProposeRenameMap: "<old base>[.-_]*" -> "<new base>..."), and
+// (vmformat::ProposeRenameMap: "<old base>[.-_]*" -> "<new base>...", minus
+// the files qcow2 headers and VHDX parent locators name, which keep their
+// names: vmformat::PinUnrewritableNames), and
 // rewrite every VMDK descriptor together (vmformat::RewriteVmdkSet: new
 // names, fresh CIDs, parentCID / parentFileNameHint following), the .vmx
 // (RewriteVmx: disk lines, nvram, displayName) and the .vmsd (RewriteVmsd).
