@@ -83,7 +83,11 @@ struct Durable {
 
 class Workload {
  public:
-  Workload(ExtentStore* s, uint32_t seed) : s_(s), rng_(seed) {}
+  // `whole_segments`: writes cover whole segments (offsets and lengths
+  // rounded to them), so writes of new data take the lock-free path that
+  // claims segments before mapping them.
+  Workload(ExtentStore* s, uint32_t seed, bool whole_segments = false)
+      : s_(s), rng_(seed), whole_(whole_segments) {}
 
   // Runs `ops` operations; records acknowledgements in `d`.
   void Run(int ops, Durable* d) {
@@ -103,6 +107,10 @@ class Workload {
         case 3: {  // stable or unstable write
           uint64_t off = rng_() % (8 * kSeg);
           std::string data(1 + rng_() % (3 * kSeg), '\0');
+          if (whole_) {
+            off = off / kSeg * kSeg;
+            data.resize((data.size() + kSeg - 1) / kSeg * kSeg);
+          }
           char c = static_cast<char>('A' + rng_() % 26);
           for (size_t k = 0; k < data.size(); ++k) {
             data[k] = static_cast<char>(c + (k % 7));
@@ -216,6 +224,7 @@ class Workload {
  private:
   ExtentStore* s_;
   std::mt19937 rng_;
+  const bool whole_;
 };
 
 void ExpectClean(ExtentStore* st, const std::string& when) {
@@ -294,7 +303,8 @@ class CrashTest : public ::testing::Test {
   }
 
   // Returns the number of I/O events the workload made (when not crashed).
-  uint64_t RunOnce(uint32_t seed, int ops, uint64_t crash_after) {
+  uint64_t RunOnce(uint32_t seed, int ops, uint64_t crash_after,
+                   bool whole_segments = false) {
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv env(mem.get());
     StoreOptions o = Options(&env);
@@ -306,7 +316,7 @@ class CrashTest : public ::testing::Test {
       if (!s.ok()) return 0;
       uint64_t start = env.io_events();
       if (crash_after) env.CrashAfter(crash_after);
-      Workload w(s->get(), seed);
+      Workload w(s->get(), seed, whole_segments);
       w.Run(ops, &d);
       events = env.io_events() - start;
     }
@@ -340,6 +350,24 @@ TEST_F(CrashTest, PowerLossAtManyPoints) {
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(points, 50);
+}
+
+// The same workload with whole-segment writes: most writes of new data
+// (fresh files, copy-on-write of clones and snapshots) claim their segments,
+// write without the store mutex and map them afterwards.
+TEST_F(CrashTest, PowerLossAtManyPointsWithWholeSegmentWrites) {
+  constexpr uint32_t kSeed = 5;
+  constexpr int kOps = 120;
+  const uint64_t total = RunOnce(kSeed, kOps, 0, true);
+  ASSERT_GT(total, 50u);
+  int points = 0;
+  for (uint64_t k = 1; k <= total;
+       k += std::max<uint64_t>(1, k < 20 ? 1 : total / 50)) {
+    RunOnce(kSeed, kOps, k, true);
+    ++points;
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(points, 40);
 }
 
 TEST_F(CrashTest, OtherSeeds) {
