@@ -242,6 +242,12 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
   }
   if (broken_) return Usable();
   if (gc_->needs_reload()) {  // still: no other thread reloaded meanwhile
+    // Segments still quarantined were freed by changes that RocksDB holds
+    // (so the reloaded bitmap shows them free) but that may not be durable:
+    // a power loss before the next log sync takes those changes back, and
+    // with them mappings to the segments' old data. They stay held in the
+    // rebuilt allocator until a change queued after the reload is durable.
+    const std::vector<std::pair<uint32_t, uint64_t>> held = alloc_->Held();
     absl::Status reload = LoadMirrors();
     if (!reload.ok()) {
       broken_ = true;
@@ -250,6 +256,8 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
       return reload;
     }
     gc_->Reloaded();
+    const uint64_t epoch = gc_->next_seq();
+    for (const auto& [m, seg] : held) alloc_->Hold(m, seg, epoch);
     // Unstable writes acknowledged before the failure may be gone.
     uint64_t v = verifier_.load() + 1;
     verifier_.store(v ? v : 1, std::memory_order_release);

@@ -14,6 +14,14 @@ void QuarantineAllocator::Seal(uint64_t epoch) {
   unsealed_.clear();
 }
 
+void QuarantineAllocator::Hold(uint32_t member, uint64_t seg,
+                               uint64_t epoch) {
+  if (inner_->IsUsed(member, seg)) return;
+  if (held_.insert({member, seg}).second) {
+    by_epoch_.emplace(epoch, std::make_pair(member, seg));
+  }
+}
+
 void QuarantineAllocator::Release(uint64_t durable_epoch) {
   auto end = by_epoch_.upper_bound(durable_epoch);
   for (auto it = by_epoch_.begin(); it != end; ++it) held_.erase(it->second);

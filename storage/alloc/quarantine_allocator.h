@@ -37,6 +37,14 @@ class QuarantineAllocator : public Allocator {
   // Every change up to `durable_epoch` is durable: its frees may be reused.
   void Release(uint64_t durable_epoch);
   uint64_t quarantined() const { return held_.size(); }
+  // The segments held now (sealed or not), as (member, segment).
+  std::vector<std::pair<uint32_t, uint64_t>> Held() const {
+    return {held_.begin(), held_.end()};
+  }
+  // Holds `seg` until Release(epoch) as if freed by the change `epoch`,
+  // unless it is used: for a rebuilt allocator, whose bitmap already shows
+  // free the segments of changes that are written but may not be durable.
+  void Hold(uint32_t member, uint64_t seg, uint64_t epoch);
 
   std::optional<uint64_t> Claim(uint32_t member);
   void Adopt(uint32_t member, uint64_t seg);

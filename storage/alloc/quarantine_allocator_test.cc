@@ -33,6 +33,31 @@ TEST(QuarantineAllocator, FreedSegmentWaitsForItsEpochToBeDurable) {
   EXPECT_EQ(a.Allocate(0), std::optional<uint64_t>(2));
 }
 
+// A rebuilt allocator takes over the old one's held segments (Held/Hold):
+// free ones wait for the given epoch, used ones are not held.
+TEST(QuarantineAllocator, HeldSegmentsCarryOverToARebuiltAllocator) {
+  QuarantineAllocator old(NewBitmapAllocator(1));
+  old.SetLimit(0, 4);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(old.Allocate(0).has_value());
+  old.Free(0, 1);
+  old.Seal(3);
+  old.Free(0, 2);  // not sealed yet
+  const auto held = old.Held();
+  ASSERT_EQ(held.size(), 2u);
+  QuarantineAllocator a(NewBitmapAllocator(1));
+  a.SetLimit(0, 4);
+  a.MarkUsed(0, 0);
+  a.MarkUsed(0, 2);  // used again here (its free was rolled back)
+  for (const auto& [m, seg] : held) a.Hold(m, seg, 10);
+  EXPECT_EQ(a.quarantined(), 1u);  // segment 1 only
+  EXPECT_EQ(a.Allocate(0), std::optional<uint64_t>(3));
+  EXPECT_FALSE(a.Allocate(0).has_value());  // 1 is held
+  a.Release(9);
+  EXPECT_FALSE(a.Allocate(0).has_value());
+  a.Release(10);
+  EXPECT_EQ(a.Allocate(0), std::optional<uint64_t>(1));
+}
+
 TEST(QuarantineAllocator, SkipsHeldSegmentsAndKeepsThemFree) {
   QuarantineAllocator a(NewBitmapAllocator(2));
   a.SetLimit(0, 100);
