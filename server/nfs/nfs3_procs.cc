@@ -393,6 +393,11 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
                           : a.stable == DATA_SYNC
                               ? storage::Stability::kDataSync
                               : storage::Stability::kUnstable;
+  // The verifier the data is written under, read before the write: were it
+  // read after, a rollback in between (another change's failed batch, which
+  // may drop this unstable write) would hand out the new verifier, and the
+  // client's COMMIT would match it and never resend.
+  const uint64_t verifier = store_->write_verifier();
   absl::StatusOr<storage::WriteResult> w =
       store_->Write(o.attr.ino, a.offset, a.data, st);
   if (!w.ok()) {
@@ -406,7 +411,7 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
   uint32_t committed = std::max(static_cast<uint32_t>(w->committed),
                                 static_cast<uint32_t>(a.stable));
   r.committed = static_cast<stable_how>(std::min<uint32_t>(committed, FILE_SYNC));
-  r.verf = Verifier8(store_->write_verifier());
+  r.verf = Verifier8(verifier);
   if (stats_) stats_->AddBytesWritten(w->count);
   return r;
 }
