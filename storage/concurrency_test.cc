@@ -46,6 +46,33 @@ absl::StatusOr<std::unique_ptr<ExtentStore>> OpenStore(const std::string& name,
   return ExtentStore::Open(o);
 }
 
+// Fsck of `st` runs and finds nothing wrong.
+void ExpectFsckClean(ExtentStore* st) {
+  auto f = st->Fsck();
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(f->clean) << Problems(*f);
+}
+
+// A fresh store (64 KiB segments, 1 GiB) over `env` and the inode of an
+// empty file "f" in its root; a null store (the test failed) when either
+// fails.
+struct StoreAndFile {
+  std::unique_ptr<ExtentStore> store;
+  InodeId f = 0;
+};
+StoreAndFile OpenWithFile(const std::string& name, Env* env) {
+  StoreAndFile r;
+  auto s = OpenStore(name, 64 << 10, env);
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return r;
+  auto f = (*s)->Create(kRootInode, "f", CreateRequest{});
+  EXPECT_TRUE(f.ok()) << f.status();
+  if (!f.ok()) return r;
+  r.store = std::move(*s);
+  r.f = f->attr.ino;
+  return r;
+}
+
 TEST(ConcurrencyTest, ThreadsOnOneStore) {
   auto s = OpenStore("conc", 16 << 10);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -275,9 +302,7 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
       EXPECT_EQ(one.find_first_not_of(one[0]), std::string::npos) << k;
     }
   }
-  auto fs = st->Fsck();
-  ASSERT_TRUE(fs.ok());
-  EXPECT_TRUE(fs->clean);
+  ExpectFsckClean(st);
 }
 
 // Group commit: concurrent stable writers share member syncs instead of
@@ -331,9 +356,7 @@ TEST(ConcurrencyTest, ConcurrentStableWritersShareSyncs) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(back, std::string(64 << 10, static_cast<char>('a' + t)));
   }
-  auto f = st->Fsck();
-  ASSERT_TRUE(f.ok());
-  EXPECT_TRUE(f->clean);
+  ExpectFsckClean(st);
 }
 
 // The metadata lock is never held across a sync: while a stable write's
@@ -341,18 +364,16 @@ TEST(ConcurrencyTest, ConcurrentStableWritersShareSyncs) {
 TEST(ConcurrencyTest, MetadataReadsAnswerWhileAStableWriteIsInItsSync) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
-  auto s = OpenStore("stuck", 64 << 10, &env);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
-  auto f = st->Create(kRootInode, "f", CreateRequest{});
-  ASSERT_TRUE(f.ok());
+  auto [store, ino] = OpenWithFile("stuck", &env);
+  ASSERT_TRUE(store);
+  ExtentStore* st = store.get();
   absl::Notification syncing, release, write_done, reads_done;
   env.on_sync = [&] {
     if (!syncing.HasBeenNotified()) syncing.Notify();
     release.WaitForNotification();
   };
   std::thread writer([&] {
-    EXPECT_TRUE(st->Write(f->attr.ino, 0, std::string(64 << 10, 'w'),
+    EXPECT_TRUE(st->Write(ino, 0, std::string(64 << 10, 'w'),
                           Stability::kFileSync)
                     .ok());
     write_done.Notify();
@@ -361,7 +382,7 @@ TEST(ConcurrencyTest, MetadataReadsAnswerWhileAStableWriteIsInItsSync) {
   std::thread reader([&] {
     EXPECT_TRUE(st->GetAttr(kRootInode).ok());
     EXPECT_TRUE(st->Lookup(kRootInode, "f").ok());
-    EXPECT_TRUE(st->GetAttr(f->attr.ino).ok());
+    EXPECT_TRUE(st->GetAttr(ino).ok());
     reads_done.Notify();
   });
   // A deadlock detector, not a speed bound: the reads do not wait for the
@@ -418,9 +439,7 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   ASSERT_TRUE(rb.ok());
   EXPECT_EQ(rb->count, 2u << 20);
   EXPECT_EQ(got, std::string(1 << 20, '\0') + db);  // the gap reads zeros
-  auto fs = st->Fsck();
-  ASSERT_TRUE(fs.ok());
-  EXPECT_TRUE(fs->clean);
+  ExpectFsckClean(st);
 }
 
 // A file removed while its new data is being written: the write fails
@@ -462,9 +481,7 @@ TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
   auto after = st->GetStoreSpace();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->used, 0u);
-  auto fs = st->Fsck();
-  ASSERT_TRUE(fs.ok());
-  EXPECT_TRUE(fs->clean);
+  ExpectFsckClean(st);
   // The space is reusable, and a reopened store agrees.
   auto g = st->Create(kRootInode, "g", CreateRequest{});
   ASSERT_TRUE(g.ok());
@@ -477,9 +494,7 @@ TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
   auto sp = (*again)->GetStoreSpace();
   ASSERT_TRUE(sp.ok());
   EXPECT_EQ(sp->used, 1u << 20);
-  auto fs2 = (*again)->Fsck();
-  ASSERT_TRUE(fs2.ok());
-  EXPECT_TRUE(fs2->clean);
+  ExpectFsckClean(again->get());
 }
 
 // A stream of unstable writes has its writeback started at once (so a
@@ -488,12 +503,9 @@ TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
 TEST(ConcurrencyTest, UnstableStreamsStartTheirWritebackEarly) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
-  auto s = OpenStore("writeback", 64 << 10, &env);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
-  auto f = st->Create(kRootInode, "f", CreateRequest{});
-  ASSERT_TRUE(f.ok());
-  const InodeId ino = f->attr.ino;
+  auto [store, ino] = OpenWithFile("writeback", &env);
+  ASSERT_TRUE(store);
+  ExtentStore* st = store.get();
   ASSERT_TRUE(st->Write(ino, 0, std::string(1 << 20, 's'), Stability::kFileSync)
                   .ok());
   for (int i = 0; i < 16; ++i) {  // small unstable writes, in place
@@ -528,14 +540,12 @@ TEST(ConcurrencyTest, UnstableStreamsStartTheirWritebackEarly) {
 TEST(ConcurrencyTest, FsckIsCleanWhileAWriteOfNewDataIsInFlight) {
   std::unique_ptr<Env> mem = NewMemEnv();
   GateEnv gate(mem.get());
-  auto s = OpenStore("fsck-inflight", 64 << 10, &gate);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
-  auto f = st->Create(kRootInode, "f", CreateRequest{});
-  ASSERT_TRUE(f.ok());
+  auto [store, ino] = OpenWithFile("fsck-inflight", &gate);
+  ASSERT_TRUE(store);
+  ExtentStore* st = store.get();
   gate.Close('N', /*after_write=*/false);
   std::thread writer([&] {
-    EXPECT_TRUE(st->Write(f->attr.ino, 0, std::string(4 << 16, 'N'),
+    EXPECT_TRUE(st->Write(ino, 0, std::string(4 << 16, 'N'),
                           Stability::kFileSync)
                     .ok());
   });
@@ -543,14 +553,10 @@ TEST(ConcurrencyTest, FsckIsCleanWhileAWriteOfNewDataIsInFlight) {
   auto mid = st->GetStoreSpace();
   ASSERT_TRUE(mid.ok());
   EXPECT_EQ(mid->used, 4u << 16);  // the claims count as used
-  auto fs = st->Fsck();
-  ASSERT_TRUE(fs.ok()) << fs.status();
-  EXPECT_TRUE(fs->clean) << Problems(*fs);
+  ExpectFsckClean(st);
   gate.Open();
   writer.join();
-  auto after = st->Fsck();
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_TRUE(after->clean) << Problems(*after);
+  ExpectFsckClean(st);
   EXPECT_EQ(st->GetStoreSpace()->used, 4u << 16);
 }
 
@@ -803,9 +809,7 @@ TEST(ConcurrencyTest, OverlappingWritesOfNewDataWithTruncatesClonesAndSnapshots)
     ASSERT_TRUE(c.ok() && read_all(c->ino, &now));
     EXPECT_TRUE(now == fz.data) << fz.name << " changed after it was taken";
   }
-  auto fs = st->Fsck();
-  ASSERT_TRUE(fs.ok()) << fs.status();
-  EXPECT_TRUE(fs->clean) << Problems(*fs);
+  ExpectFsckClean(st);
   EXPECT_GT(frozen.size(), 0u);
 
   // A reopened store agrees, and removing everything frees everything.
@@ -814,9 +818,7 @@ TEST(ConcurrencyTest, OverlappingWritesOfNewDataWithTruncatesClonesAndSnapshots)
   ASSERT_TRUE(opened.ok()) << opened.status();
   store = std::move(*opened);
   st = store.get();
-  fs = st->Fsck();
-  ASSERT_TRUE(fs.ok()) << fs.status();
-  EXPECT_TRUE(fs->clean) << Problems(*fs);
+  ExpectFsckClean(st);
   for (const Frozen& fz : frozen) {
     auto c = st->Lookup(kRootInode, fz.name);
     std::string now;
@@ -834,9 +836,7 @@ TEST(ConcurrencyTest, OverlappingWritesOfNewDataWithTruncatesClonesAndSnapshots)
     ASSERT_TRUE(st->DeleteSnapshot(i.id).ok());
   }
   EXPECT_EQ(st->GetStoreSpace()->used, 0u);
-  fs = st->Fsck();
-  ASSERT_TRUE(fs.ok()) << fs.status();
-  EXPECT_TRUE(fs->clean) << Problems(*fs);
+  ExpectFsckClean(st);
 }
 
 }  // namespace
