@@ -205,7 +205,13 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
     lazy_times_.clear();
   }
   if (t.batch.Count() == 0 && t.members.empty() && !t.force) return;
-  pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), t.need);
+  // An unstable batch that maps data just written has that data synced
+  // before the batch is even written (GroupCommit::Need::kWrittenDataFirst).
+  const GroupCommit::Need need =
+      t.need == GroupCommit::Need::kWritten && !t.members.empty()
+          ? GroupCommit::Need::kWrittenDataFirst
+          : t.need;
+  pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), need);
   if (tree_->unshares() != unshares_seen_) {
     unshares_seen_ = tree_->unshares();
     unshare_seq_ = pending_->seq;

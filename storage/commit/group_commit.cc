@@ -66,7 +66,7 @@ absl::Status GroupCommit::Wait(const Ticket& t) {
   if (!t) return absl::OkStatus();
   absl::MutexLock l(&mu_);
   // An unstable change does not wait: the committer writes it in order.
-  if (!t->done && t->need == Need::kWritten && !t->barrier) {
+  if (!t->done && t->need != Need::kDurable && !t->barrier) {
     return absl::OkStatus();
   }
   while (!t->done) done_cv_.Wait(&mu_);
@@ -151,20 +151,22 @@ absl::Status GroupCommit::WriteOne(rocksdb::WriteBatch* batch, bool sync) {
 }
 
 absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
-  bool durable = false, flush = false;
+  bool durable = false, flush = false, data_first = false;
   std::set<uint32_t> members;
   int last = -1;  // the last request with a non-empty batch
   for (size_t i = 0; i < group.size(); ++i) {
     const Request& r = *group[i];
     members.insert(r.members.begin(), r.members.end());
     durable |= r.need == Need::kDurable;
+    data_first |= r.need == Need::kWrittenDataFirst;
     flush |= r.flush;
     if (r.batch.Count() > 0) last = static_cast<int>(i);
   }
 
-  // 1. Member data first: a mapping must never be durable before its data.
+  // 1. Member data first: a mapping must never be durable before its data,
+  // nor, for kWrittenDataFirst, even written.
   absl::Status sync_err;
-  if (durable) {
+  if (durable || data_first) {
     // In-place data maps through mappings that are durable already: only a
     // flush (COMMIT) needs it synced, not every durable metadata change.
     std::set<uint32_t> to_sync = members;
@@ -194,6 +196,11 @@ absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
   bool wrote_unsynced = false;
   for (size_t i = 0; i < group.size(); ++i) {
     Request& r = *group[i];
+    if (r.need == Need::kWrittenDataFirst && !sync_err.ok()) {
+      write_err = sync_err;  // its data may not be on disk: not written
+      fail_at = i;
+      break;
+    }
     if (r.batch.Count() == 0) continue;
     const bool sync = sync_log && static_cast<int>(i) == last;
     write_err = WriteOne(&r.batch, sync);
@@ -221,7 +228,7 @@ absl::Status GroupCommit::RunGroup(std::deque<Ticket>& group) {
     Request& r = *group[i];
     if (i >= fail_at) {
       r.status = write_err;
-    } else if (r.need == Need::kWritten) {
+    } else if (r.need != Need::kDurable) {
       r.status = absl::OkStatus();
     } else if (!write_err.ok()) {
       r.status = write_err;  // written, but the group's sync never came

@@ -16,7 +16,10 @@
 //    its batches is written with sync, so a durable mapping never points at
 //    data that was not durable. Batches of unstable changes (kWritten) are
 //    written unsynced; their members are remembered and synced, with every
-//    earlier unsynced batch, by the next durable group.
+//    earlier unsynced batch, by the next durable group. A group holding a
+//    kWrittenDataFirst batch syncs its members before writing any batch
+//    (so not even an unsynced log page can reach the disk ahead of the
+//    data); if that sync fails, that batch and every later one fail.
 //  * A kDurable ticket's Wait() returns OK only once its member data, its
 //    batch and all batches before it are durable. A kWritten (unstable) one
 //    does not wait at all: the committer writes it in order. Its write may
@@ -56,6 +59,13 @@ class GroupCommit {
  public:
   enum class Need {
     kWritten,  // unstable: in RocksDB in time, not synced
+    // Unstable, and the batch maps data just written to the request's
+    // members: like kWritten (no wait), but the committer syncs those
+    // members before it writes the batch, even unsynced. Otherwise the
+    // kernel could write the batch's log page back before the data, and a
+    // power loss would leave the mapping pointing at whatever the segment
+    // held before (a deleted file's bytes).
+    kWrittenDataFirst,
     kDurable,  // data and metadata durable
   };
 

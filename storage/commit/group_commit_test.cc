@@ -216,6 +216,42 @@ TEST_F(GroupCommitTest, UnstableChangesAreSyncedByTheNextDurableGroup) {
   EXPECT_TRUE(members_.IsDurable(3, 4));
 }
 
+// An unstable change whose batch maps data just written: it does not wait,
+// but its member is synced before its batch reaches RocksDB at all (not
+// even unsynced), and the log is not synced for it. A failed member sync
+// keeps the batch (and every later one) out and asks for a reload.
+TEST_F(GroupCommitTest, DataFirstChangeSyncsItsMemberBeforeItsBatchIsWritten) {
+  absl::Mutex store_mu;
+  std::string seen_at_sync = "unset";
+  members_.on_sync = [&] { seen_at_sync = Get("r1"); };
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 1, 2, Need::kWrittenDataFirst)).ok());
+  ASSERT_TRUE(gc_->Drain().ok());
+  EXPECT_EQ(seen_at_sync, "");  // the sync ran before the batch was written
+  EXPECT_TRUE(members_.IsDurable(2, 1));
+  EXPECT_EQ(Get("r1"), "2");
+  EXPECT_EQ(gc_->durable_seq(), 0u);  // the log was not synced for it
+  // Plain unstable changes still sync nothing.
+  const int calls = members_.calls;
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 2, 1, Need::kWritten)).ok());
+  ASSERT_TRUE(gc_->Drain().ok());
+  EXPECT_EQ(members_.calls, calls);
+  // The member sync fails: the batch is not written, nor the next one, and
+  // the store must reload.
+  members_.on_sync = nullptr;
+  {
+    absl::MutexLock l(&members_.mu);
+    members_.fail = {3};
+  }
+  // (Its Wait is OK, or the failure when the group already ran.)
+  gc_->Wait(Change(&store_mu, 3, 3, Need::kWrittenDataFirst)).IgnoreError();
+  gc_->Drain().IgnoreError();
+  EXPECT_EQ(Get("r3"), "");
+  EXPECT_TRUE(gc_->needs_reload());
+  EXPECT_FALSE(gc_->Wait(Change(&store_mu, 4, 0, Need::kWritten)).ok() &&
+               gc_->Drain().ok());
+  EXPECT_EQ(Get("r4"), "");
+}
+
 TEST_F(GroupCommitTest, MemberSyncFailureFailsDurableChangesOnlyAndIsRetried) {
   absl::Mutex store_mu;
   {

@@ -358,7 +358,7 @@ bool FaultEnv::crashed() const {
   return state_->crashed;
 }
 
-absl::Status FaultEnv::Reboot() {
+absl::Status FaultEnv::Reboot(bool keep_unsynced_metadata) {
   absl::MutexLock l(&state_->mu);
   for (auto& [path, undo] : state_->undo) {
     if (undo.empty()) continue;
@@ -369,6 +369,10 @@ absl::Status FaultEnv::Reboot() {
     undo.clear();
   }
   for (auto& [path, t] : state_->rocks) {
+    if (keep_unsynced_metadata) {
+      t.synced = t.size;
+      continue;
+    }
     if (t.synced < t.size) {
       if (::truncate(path.c_str(), static_cast<off_t>(t.synced)) != 0 &&
           errno != ENOENT) {

@@ -50,7 +50,10 @@ class FaultEnv final : public Env {
   bool crashed() const;
   // Drops every unsynced change (members and RocksDB files) and restores
   // power. Call only after the store using this Env is destroyed.
-  absl::Status Reboot();
+  // `keep_unsynced_metadata`: RocksDB files keep their unsynced appends
+  // (the kernel had written them back, not the member data: an order a
+  // real power loss may leave).
+  absl::Status Reboot(bool keep_unsynced_metadata = false);
 
   // Error injection on member files (not a crash: the store keeps running).
   // The n-th member PWrite from now fails with `err` (ENOSPC, EIO, ...).
