@@ -34,16 +34,22 @@ std::string Problems(const FsckReport& r) {
   return all;
 }
 
-// A fresh store of 1 GiB in TempDir(name).
-absl::StatusOr<std::unique_ptr<ExtentStore>> OpenStore(const std::string& name,
-                                                       uint32_t segment_size,
-                                                       Env* env = nullptr) {
+// The options of a store of 1 GiB in TempDir(name).
+StoreOptions Options(const std::string& name, uint32_t segment_size,
+                     Env* env = nullptr) {
   StoreOptions o;
   o.dir = TempDir(name);
   o.env = env;
   o.segment_size = segment_size;
   o.capacity = uint64_t{1} << 30;
-  return ExtentStore::Open(o);
+  return o;
+}
+
+// A fresh store of 1 GiB in TempDir(name).
+absl::StatusOr<std::unique_ptr<ExtentStore>> OpenStore(const std::string& name,
+                                                       uint32_t segment_size,
+                                                       Env* env = nullptr) {
+  return ExtentStore::Open(Options(name, segment_size, env));
 }
 
 // Fsck of `st` runs and finds nothing wrong.
@@ -447,11 +453,7 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
 TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
-  StoreOptions o;
-  o.dir = TempDir("removed");
-  o.env = &env;
-  o.segment_size = 64 << 10;
-  o.capacity = uint64_t{1} << 30;
+  const StoreOptions o = Options("removed", 64 << 10, &env);
   auto s = ExtentStore::Open(o);
   ASSERT_TRUE(s.ok()) << s.status();
   ExtentStore* st = s->get();
@@ -569,11 +571,7 @@ TEST(ConcurrencyTest, OverlappingNewDataWritesCountAReservationOnce) {
   constexpr uint32_t kSeg = 64 << 10;
   std::unique_ptr<Env> mem = NewMemEnv();
   GateEnv gate(mem.get());
-  StoreOptions o;
-  o.dir = TempDir("reserve-twice");
-  o.env = &gate;
-  o.segment_size = kSeg;
-  o.capacity = uint64_t{1} << 30;
+  const StoreOptions o = Options("reserve-twice", kSeg, &gate);
   auto s = ExtentStore::Open(o);
   ASSERT_TRUE(s.ok()) << s.status();
   ExtentStore* st = s->get();

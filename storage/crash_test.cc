@@ -38,6 +38,17 @@ namespace {
 
 constexpr uint32_t kSeg = 16 << 10;
 
+// A small store (4096 segments of kSeg over `members` member files) in
+// TempDir(name) on `env`.
+StoreOptions SmallStore(const std::string& name, Env* env, uint32_t members) {
+  StoreOptions o;
+  o.dir = TempDir(name);
+  o.env = env;
+  o.segment_size = kSeg;
+  o.num_members = members;
+  o.capacity = 4096 * kSeg;
+  return o;
+}
 
 // What must survive.
 struct Durable {
@@ -296,12 +307,7 @@ void ExpectNothingLeaks(ExtentStore* st, const std::string& when) {
 class CrashTest : public ::testing::Test {
  protected:
   StoreOptions Options(FaultEnv* env) {
-    StoreOptions o;
-    o.dir = TempDir("crash");
-    o.env = env;
-    o.segment_size = kSeg;
-    o.num_members = 3;
-    o.capacity = 4096 * kSeg;
+    StoreOptions o = SmallStore("crash", env, 3);
     return o;
   }
 
@@ -539,12 +545,7 @@ class HeldFreshWrite {
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv fault(mem.get());
     GateEnv gate(&fault);
-    StoreOptions o;
-    o.dir = TempDir("crash-held");
-    o.env = &gate;
-    o.segment_size = kSeg;
-    o.num_members = 3;
-    o.capacity = 4096 * kSeg;
+    StoreOptions o = SmallStore("crash-held", &gate, 3);
     const std::string when =
         std::string(after_write_ ? "held after its data write"
                                  : "held before its data write") +
@@ -831,12 +832,7 @@ TEST_F(CrashTest, FreesOfUnsyncedChangesStayQuarantinedAcrossARollback) {
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv fault(mem.get());
     RefusingEnv env(&fault);
-    StoreOptions o;
-    o.dir = TempDir("reload-quarantine");
-    o.env = &env;
-    o.segment_size = kSeg;
-    o.num_members = 1;
-    o.capacity = 4096 * kSeg;
+    StoreOptions o = SmallStore("reload-quarantine", &env, 1);
     InodeId a_ino;
     {
       auto so = ExtentStore::Open(o);
@@ -892,12 +888,7 @@ TEST_F(CrashTest, UnstableWriteIntoAReusedSegmentNeverShowsTheOldOwnersBytes) {
     SCOPED_TRACE("crash at event " + std::to_string(k));
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv fault(mem.get());
-    StoreOptions o;
-    o.dir = TempDir("reuse-unstable");
-    o.env = &fault;
-    o.segment_size = kSeg;
-    o.num_members = 1;
-    o.capacity = 4096 * kSeg;
+    StoreOptions o = SmallStore("reuse-unstable", &fault, 1);
     InodeId b_ino = 0;
     {
       auto so = ExtentStore::Open(o);
