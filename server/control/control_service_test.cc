@@ -56,6 +56,21 @@ class ControlServiceTest : public ::testing::Test {
  protected:
   explicit ControlServiceTest(ControlServerOptions opts = {}) : f_(opts) {}
 
+  // CloneVm src -> dst, waiting for the operation, which must succeed.
+  void CloneVmAndWait(const std::string& src, const std::string& dst,
+                      v1::CloneVmResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::CloneVmRequest req;
+    req.set_source(src);
+    req.set_destination(dst);
+    req.set_wait(true);
+    req.set_client_id("test");
+    grpc::Status st = f_.stub()->CloneVm(&ctx, req, resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp->operation().state(), v1::OPERATION_SUCCEEDED)
+        << resp->operation().error().text();
+  }
+
   // dir/base.vmx naming `vmx_disk`, and a flat disk base.vmdk +
   // base-flat.vmdk (`size` bytes of Pattern(seed)).
   void MakeFlatDisk(const std::string& dir, const std::string& base,
@@ -529,17 +544,8 @@ TEST_F(ControlServiceTest, CloneVmRewritesAndStaysConsistent) {
     EXPECT_GE(resp.plan_size(), 9);
     EXPECT_FALSE(f_.Exists("dst"));
   }
-  grpc::ClientContext ctx;
-  v1::CloneVmRequest req;
-  req.set_source("src");
-  req.set_destination("dst");
-  req.set_wait(true);
-  req.set_client_id("test");
   v1::CloneVmResponse resp;
-  grpc::Status st = f_.stub()->CloneVm(&ctx, req, &resp);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
-      << resp.operation().error().text();
+  ASSERT_NO_FATAL_FAILURE(CloneVmAndWait("src", "dst", &resp));
   EXPECT_EQ(resp.operation().files_done(), 9u);
   EXPECT_EQ(resp.operation().bytes_done(), resp.operation().bytes_total());
 
@@ -584,8 +590,12 @@ TEST_F(ControlServiceTest, CloneVmRewritesAndStaysConsistent) {
 
   // An existing destination is refused.
   grpc::ClientContext ctx2;
+  v1::CloneVmRequest again;
+  again.set_source("src");
+  again.set_destination("dst");
+  again.set_wait(true);
   v1::CloneVmResponse resp2;
-  EXPECT_EQ(f_.stub()->CloneVm(&ctx2, req, &resp2).error_code(),
+  EXPECT_EQ(f_.stub()->CloneVm(&ctx2, again, &resp2).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
 }
 
@@ -626,17 +636,8 @@ std::string Qcow2Image(const std::string& backing, const std::string& backing_fm
 TEST_F(ControlServiceTest, CloneVmKeepsTheNamesQcow2HeadersUse) {
   f_.WriteFile("web/web.qcow2", Qcow2Image("", ""));
   f_.WriteFile("web/web-top.qcow2", Qcow2Image("web.qcow2", "qcow2"));
-  grpc::ClientContext ctx;
-  v1::CloneVmRequest req;
-  req.set_source("web");
-  req.set_destination("web2");
-  req.set_wait(true);
-  req.set_client_id("test");
   v1::CloneVmResponse resp;
-  grpc::Status st = f_.stub()->CloneVm(&ctx, req, &resp);
-  ASSERT_TRUE(st.ok()) << st.error_message();
-  ASSERT_EQ(resp.operation().state(), v1::OPERATION_SUCCEEDED)
-      << resp.operation().error().text();
+  ASSERT_NO_FATAL_FAILURE(CloneVmAndWait("web", "web2", &resp));
   EXPECT_TRUE(f_.Exists("web2/web.qcow2"));
   EXPECT_TRUE(f_.Exists("web2/web2-top.qcow2"));
   EXPECT_FALSE(f_.Exists("web2/web2.qcow2"));
