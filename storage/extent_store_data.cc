@@ -49,6 +49,23 @@ void ExtentStoreImpl::HintWriteback(
   }
 }
 
+uint64_t ExtentStoreImpl::Pin() {
+  const uint64_t seq = gc_->next_seq();
+  pin_seqs_.insert(seq);
+  return seq;
+}
+
+void ExtentStoreImpl::Unpin(uint64_t seq) {
+  absl::MutexLock l(&mu_);
+  pin_seqs_.erase(pin_seqs_.find(seq));
+}
+
+void ExtentStoreImpl::UnclaimAll(const std::vector<uint64_t>& targets) {
+  for (uint64_t p : targets) {
+    alloc_->Unclaim(meta::ExtentMember(p), meta::ExtentSeg(p));
+  }
+}
+
 void ExtentStoreImpl::MapFresh(Txn& t, Inode* n, uint64_t si, uint64_t p,
                                uint64_t old, bool partial) {
   t.members.insert(meta::ExtentMember(p));
@@ -449,10 +466,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
       if (!s.ok()) break;
       if (stability == Stability::kUnstable) HintWriteback(run);
     }
-    {
-      absl::MutexLock l(&mu_);
-      pin_seqs_.erase(pin_seqs_.find(fresh.pin_seq));
-    }
+    Unpin(fresh.pin_seq);
     return Mutate([&]() {
       return FinishFresh(ino, offset, data.size(), stability, fresh, s);
     });
@@ -467,10 +481,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     if (!s.ok()) break;
     if (!io.durable) HintWriteback(run);
   }
-  {
-    absl::MutexLock l(&mu_);
-    pin_seqs_.erase(pin_seqs_.find(io.pin_seq));
-  }
+  Unpin(io.pin_seq);
   if (!io.durable || !s.ok()) {
     // Owed a sync: registered only now that the data is in the members, so
     // no sync that started before it can count it as done.
@@ -498,9 +509,7 @@ bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
   for (uint64_t k = 0; k < nsegs; ++k) {
     absl::StatusOr<uint64_t> p = AllocSeg(n, si0 + k, /*claim=*/true);
     if (!p.ok()) {
-      for (uint64_t t : io->targets) {
-        alloc_->Unclaim(meta::ExtentMember(t), meta::ExtentSeg(t));
-      }
+      UnclaimAll(io->targets);
       io->targets.clear();
       return false;
     }
@@ -510,8 +519,7 @@ bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
   }
   io->runs = runs.Finish();
   io->reloads = reloads_;
-  io->pin_seq = gc_->next_seq();
-  pin_seqs_.insert(io->pin_seq);
+  io->pin_seq = Pin();
   return true;
 }
 
@@ -524,18 +532,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     return IoError(EIO, "the store rolled back a failed change during this "
                         "write; retry it");
   }
-  auto unclaim = [&]() {
-    for (uint64_t p : io.targets) {
-      alloc_->Unclaim(meta::ExtentMember(p), meta::ExtentSeg(p));
-    }
-  };
   if (!written.ok()) {
-    unclaim();
+    UnclaimAll(io.targets);
     return written;
   }
   absl::StatusOr<Inode*> got = Get(ino);
   if (!got.ok()) {  // removed meanwhile
-    unclaim();
+    UnclaimAll(io.targets);
     return got.status();
   }
   Inode* n = *got;
@@ -543,12 +546,11 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
   r.file.before = Wcc(*n);
   r.committed = stability;
   Txn t;
-  t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
-                                             : GroupCommit::Need::kDurable;
+  t.need = WriteNeed(stability);
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
     if (!z.ok()) {  // keep what was done: it is consistent
-      unclaim();
+      UnclaimAll(io.targets);
       CommitTxn(t);
       return z;
     }
@@ -614,8 +616,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   VNAS_RETURN_IF_ERROR(CheckSpace(*n, allocs, in_reserve));
 
   Txn t;
-  t.need = stability == Stability::kUnstable ? GroupCommit::Need::kWritten
-                                             : GroupCommit::Need::kDurable;
+  t.need = WriteNeed(stability);
   bool meta_changed = false;
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
@@ -691,8 +692,7 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
   // Pinned: segments freed from now on stay quarantined until the data is
   // written (see PrepareMutation), so they cannot be handed to another file
   // under this write.
-  io->pin_seq = gc_->next_seq();
-  pin_seqs_.insert(io->pin_seq);
+  io->pin_seq = Pin();
   return true;
 }
 

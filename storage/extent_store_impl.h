@@ -376,6 +376,18 @@ class ExtentStoreImpl final : public ExtentStore {
   // Waits (releasing mu_ meanwhile) until no lock-free in-place write is in
   // flight.
   void AwaitNoInPlaceWrites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pins a write about to run without mu_ (see pin_seqs_) and returns its
+  // pin; Unpin (which takes mu_) ends it.
+  uint64_t Pin() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unpin(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // Gives back the claims of a write of new data that is not mapped.
+  void UnclaimAll(const std::vector<uint64_t>& targets)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a data write's batch must reach for `stability`.
+  static GroupCommit::Need WriteNeed(Stability stability) {
+    return stability == Stability::kUnstable ? GroupCommit::Need::kWritten
+                                             : GroupCommit::Need::kDurable;
+  }
   // Holds the share gate closed (CloseShareGate) from construction until
   // Reopen() at the end of the clone's or snapshot's body (mu_ held): from
   // then on the mirrors show the segments shared, so writes copy them. The
