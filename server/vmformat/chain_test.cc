@@ -534,15 +534,18 @@ TEST(AnalyzeVmQemu, RenamedMonolithicSparseReadsInPlace) {
   EXPECT_EQ(Chains(*r), "copy.vmdk");
 }
 
+// qemu-img create: a qcow2 overlay `name` on `backing` (format `fmt`).
+absl::Status Qcow2Overlay(const std::string& dir, const std::string& backing,
+                          const std::string& fmt, const std::string& name) {
+  return RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", backing, "-F",
+                          fmt, name});
+}
+
 TEST(AnalyzeVmQemu, Qcow2Chain) {
   const std::string dir = FreshDir("chain_qcow2");
   ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "b.qcow2", "64M"}).ok());
-  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "b.qcow2", "-F",
-                               "qcow2", "s1.qcow2"})
-                  .ok());
-  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "s1.qcow2", "-F",
-                               "qcow2", "s2.qcow2"})
-                  .ok());
+  ASSERT_TRUE(Qcow2Overlay(dir, "b.qcow2", "qcow2", "s1.qcow2").ok());
+  ASSERT_TRUE(Qcow2Overlay(dir, "s1.qcow2", "qcow2", "s2.qcow2").ok());
   absl::StatusOr<ChainReport> r = AnalyzeDir(dir);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Chains(*r), "b.qcow2<-s1.qcow2<-s2.qcow2");
@@ -568,9 +571,7 @@ TEST(AnalyzeVmQemu, Qcow2OnRawOrForeignBackingFile) {
   ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "base.img", "-F",
                                "raw", "-o", "compat=0.10", "s1.qcow2"})
                   .ok());
-  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-b", "s1.qcow2", "-F",
-                               "qcow2", "s2.qcow2"})
-                  .ok());
+  ASSERT_TRUE(Qcow2Overlay(dir, "s1.qcow2", "qcow2", "s2.qcow2").ok());
   absl::StatusOr<ChainReport> r = AnalyzeDir(dir);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Chains(*r), "base.img<-s1.qcow2<-s2.qcow2");
@@ -583,12 +584,8 @@ TEST(AnalyzeVmQemu, Qcow2OnRawOrForeignBackingFile) {
   const std::string dir2 = FreshDir("chain_qcow2_foreign");
   ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "vpc", "v.vhd", "64M"}).ok());
   ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "vdi", "x.vdi", "64M"}).ok());
-  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "qcow2", "-b", "v.vhd", "-F",
-                                "vpc", "o.qcow2"})
-                  .ok());
-  ASSERT_TRUE(RunQemuImg(dir2, {"create", "-q", "-f", "qcow2", "-b", "x.vdi", "-F",
-                                "vdi", "p.qcow2"})
-                  .ok());
+  ASSERT_TRUE(Qcow2Overlay(dir2, "v.vhd", "vpc", "o.qcow2").ok());
+  ASSERT_TRUE(Qcow2Overlay(dir2, "x.vdi", "vdi", "p.qcow2").ok());
   // p.qcow2 without its backing-format extension (older qemu wrote none):
   // the VDI is recognized by its header, not taken for raw.
   absl::StatusOr<std::string> p = ReadRange(dir2 + "/p.qcow2", 0, 1 << 20);
