@@ -108,6 +108,10 @@ class Rfc1813Test : public ::testing::Test {
     return ParseCreated(
         Nfs(NFSPROC3_MKDIR, XOpaque(dir) + XOpaque(name) + NoAttrs()));
   }
+  // SETATTR without a guard.
+  Reply Setattr(const std::string& fh, const Sattr& attrs) {
+    return Nfs(NFSPROC3_SETATTR, XOpaque(fh) + attrs.Encode() + XU32(0));
+  }
   fattr3 Getattr(const std::string& fh) {
     Reply r = Nfs(NFSPROC3_GETATTR, XOpaque(fh));
     EXPECT_EQ(r.FirstWord(), NFS3_OK);
@@ -273,7 +277,7 @@ TEST_F(Rfc1813Test, ClientTimesWithNanosecondsOfASecondOrMoreAreInval) {
   Sattr bad;
   bad.mtime = SET_TO_CLIENT_TIME;
   bad.nseconds = 1000000000;
-  Reply r = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + bad.Encode() + XU32(0));
+  Reply r = Setattr(f.fh, bad);
   EXPECT_EQ(r.FirstWord(), NFS3ERR_INVAL);
   XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
   Wcc w;
@@ -285,7 +289,7 @@ TEST_F(Rfc1813Test, ClientTimesWithNanosecondsOfASecondOrMoreAreInval) {
             NFS3ERR_NOENT);
   Sattr good = bad;
   good.nseconds = 999999999;
-  EXPECT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + good.Encode() + XU32(0))
+  EXPECT_EQ(Setattr(f.fh, good)
                 .FirstWord(),
             NFS3_OK);
   EXPECT_EQ(Getattr(f.fh).mtime.nseconds, 999999999u);
@@ -296,7 +300,7 @@ TEST_F(Rfc1813Test, SetattrTimesSizeAndCtime) {
   // SET_TO_CLIENT_TIME: exactly the client's values.
   Sattr client;
   client.atime = client.mtime = SET_TO_CLIENT_TIME;
-  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + client.Encode() + XU32(0))
+  ASSERT_EQ(Setattr(f.fh, client)
                 .FirstWord(),
             NFS3_OK);
   fattr3 a = Getattr(f.fh);
@@ -306,7 +310,7 @@ TEST_F(Rfc1813Test, SetattrTimesSizeAndCtime) {
   // SET_TO_SERVER_TIME: the server's clock, not the (old) client values.
   Sattr server;
   server.atime = server.mtime = SET_TO_SERVER_TIME;
-  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + server.Encode() + XU32(0))
+  ASSERT_EQ(Setattr(f.fh, server)
                 .FirstWord(),
             NFS3_OK);
   fattr3 b = Getattr(f.fh);
@@ -315,14 +319,14 @@ TEST_F(Rfc1813Test, SetattrTimesSizeAndCtime) {
   // A mode change moves ctime, not mtime; a size change moves both.
   Sattr mode;
   mode.mode = 0640;
-  Reply m = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + mode.Encode() + XU32(0));
+  Reply m = Setattr(f.fh, mode);
   ASSERT_EQ(m.FirstWord(), NFS3_OK);
   fattr3 c = Getattr(f.fh);
   EXPECT_EQ(c.mode, 0640u);
   EXPECT_TRUE(SameTime(c.mtime, b.mtime));
   Sattr size;
   size.size = 12345;
-  Reply s = Nfs(NFSPROC3_SETATTR, XOpaque(f.fh) + size.Encode() + XU32(0));
+  Reply s = Setattr(f.fh, size);
   ASSERT_EQ(s.FirstWord(), NFS3_OK);
   XdrDecoder d(s.body.data() + 4, s.body.size() - 4);
   Wcc w;
@@ -344,7 +348,7 @@ TEST_F(Rfc1813Test, ExclusiveCreateLeavesNoVerifierInTheTimes) {
   Sattr s;
   s.mode = 0600;
   s.atime = s.mtime = SET_TO_CLIENT_TIME;
-  ASSERT_EQ(Nfs(NFSPROC3_SETATTR, XOpaque(c.fh) + s.Encode() + XU32(0))
+  ASSERT_EQ(Setattr(c.fh, s)
                 .FirstWord(),
             NFS3_OK);
   fattr3 a = Getattr(c.fh);
