@@ -74,6 +74,10 @@ class GroupCommitTest : public ::testing::Test {
     rocksdb::DB* db = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &db).ok());
     db_.reset(db);
+    StartGroupCommit();
+  }
+  // gc_ over db_, syncing the simulated members.
+  void StartGroupCommit() {
     gc_ = std::make_unique<GroupCommit>(
         db_.get(),
         [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
@@ -342,14 +346,7 @@ TEST_F(GroupCommitTest, FlushAfterAFailedBatchSyncsUnsyncedBatchesBeforeIt) {
   gc_.reset();
   auto* counting = new CountingDB(db_.release());
   db_.reset(counting);
-  gc_ = std::make_unique<GroupCommit>(
-      db_.get(),
-      [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
-        return members_.Sync(ms, failed);
-      },
-      [](const rocksdb::Status& s, const char* what) {
-        return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
-      });
+  StartGroupCommit();
   absl::Mutex store_mu;
   BlockSyncs();
   GroupCommit::Ticket first = Change(&store_mu, 1, 0, Need::kDurable);
