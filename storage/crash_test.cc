@@ -25,8 +25,6 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "rocksdb/env.h"
-#include "rocksdb/file_system.h"
 #include "storage/base/status_util.h"
 #include "storage/env/fault_env.h"
 #include "storage/env/mem_env.h"
@@ -737,86 +735,6 @@ TEST_F(CrashTest, PowerLossWhileNewDataIsBetweenClaimAndMapping) {
 }
 
 
-// RocksDB files whose appends fail NoSpace while armed (a full metadata file
-// system), over FaultEnv's file system (so power loss still applies).
-class RefusingWritable final : public rocksdb::FSWritableFileOwnerWrapper {
- public:
-  RefusingWritable(std::unique_ptr<rocksdb::FSWritableFile> t,
-                   const std::atomic<bool>* armed)
-      : FSWritableFileOwnerWrapper(std::move(t)), armed_(armed) {}
-  rocksdb::IOStatus Append(const rocksdb::Slice& data,
-                           const rocksdb::IOOptions& o,
-                           rocksdb::IODebugContext* dbg) override {
-    if (armed_->load()) return rocksdb::IOStatus::NoSpace("injected ENOSPC");
-    return target()->Append(data, o, dbg);
-  }
-  rocksdb::IOStatus Append(const rocksdb::Slice& data,
-                           const rocksdb::IOOptions& o,
-                           const rocksdb::DataVerificationInfo& info,
-                           rocksdb::IODebugContext* dbg) override {
-    if (armed_->load()) return rocksdb::IOStatus::NoSpace("injected ENOSPC");
-    return target()->Append(data, o, info, dbg);
-  }
-
- private:
-  const std::atomic<bool>* armed_;
-};
-
-class RefusingFS final : public rocksdb::FileSystemWrapper {
- public:
-  RefusingFS(const std::shared_ptr<rocksdb::FileSystem>& t,
-             const std::atomic<bool>* armed)
-      : FileSystemWrapper(t), armed_(armed) {}
-  const char* Name() const override { return "RefusingFS"; }
-  rocksdb::IOStatus NewWritableFile(
-      const std::string& f, const rocksdb::FileOptions& o,
-      std::unique_ptr<rocksdb::FSWritableFile>* r,
-      rocksdb::IODebugContext* dbg) override {
-    std::unique_ptr<rocksdb::FSWritableFile> base;
-    rocksdb::IOStatus s = target()->NewWritableFile(f, o, &base, dbg);
-    if (s.ok()) r->reset(new RefusingWritable(std::move(base), armed_));
-    return s;
-  }
-  rocksdb::IOStatus ReopenWritableFile(
-      const std::string& f, const rocksdb::FileOptions& o,
-      std::unique_ptr<rocksdb::FSWritableFile>* r,
-      rocksdb::IODebugContext* dbg) override {
-    std::unique_ptr<rocksdb::FSWritableFile> base;
-    rocksdb::IOStatus s = target()->ReopenWritableFile(f, o, &base, dbg);
-    if (s.ok()) r->reset(new RefusingWritable(std::move(base), armed_));
-    return s;
-  }
-
- private:
-  const std::atomic<bool>* armed_;
-};
-
-// Members through FaultEnv; RocksDB through RefusingFS over FaultEnv's.
-class RefusingEnv final : public Env {
- public:
-  explicit RefusingEnv(FaultEnv* f)
-      : f_(f),
-        rocks_(rocksdb::NewCompositeEnv(std::make_shared<RefusingFS>(
-            f->rocksdb_env()->GetFileSystem(), &armed))) {}
-  absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& p,
-                                                 bool c) override {
-    return f_->OpenFile(p, c);
-  }
-  bool FileExists(const std::string& p) override { return f_->FileExists(p); }
-  absl::Status CreateDirs(const std::string& p) override {
-    return f_->CreateDirs(p);
-  }
-  absl::StatusOr<uint64_t> FilesystemSize(const std::string& p) override {
-    return f_->FilesystemSize(p);
-  }
-  rocksdb::Env* rocksdb_env() override { return rocks_.get(); }
-  std::atomic<bool> armed{false};
-
- private:
-  FaultEnv* const f_;
-  std::unique_ptr<rocksdb::Env> rocks_;
-};
-
 // Segments freed by an unstable change that RocksDB holds but has not
 // synced stay quarantined across a rollback: another change's batch fails
 // (the metadata file system is full), the store reloads its mirrors (whose
@@ -831,8 +749,7 @@ TEST_F(CrashTest, FreesOfUnsyncedChangesStayQuarantinedAcrossARollback) {
     SCOPED_TRACE("crash at event " + std::to_string(k));
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv fault(mem.get());
-    RefusingEnv env(&fault);
-    StoreOptions o = SmallStore("reload-quarantine", &env, 1);
+    StoreOptions o = SmallStore("reload-quarantine", &fault, 1);
     InodeId a_ino;
     {
       auto so = ExtentStore::Open(o);
@@ -859,10 +776,10 @@ TEST_F(CrashTest, FreesOfUnsyncedChangesStayQuarantinedAcrossARollback) {
               .ok());
       auto fs = st->Fsck();  // waits until every batch is written
       ASSERT_TRUE(fs.ok() && fs->clean);
-      env.armed = true;  // one metadata write fails: the store rolls back
+      fault.RefuseMetadataAppends(true);  // the store rolls back
       EXPECT_EQ(ErrnoOf(st->Create(kRootInode, "x", CreateRequest{}).status()),
                 ENOSPC);
-      env.armed = false;
+      fault.RefuseMetadataAppends(false);
       fault.CrashAfter(k);
       st->Write(b->attr.ino, 0, std::string(kSeg, 'b'), Stability::kFileSync)
           .IgnoreError();  // the power fails somewhere in it, or after

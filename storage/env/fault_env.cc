@@ -34,6 +34,7 @@ struct FaultEnv::State {
   int fail_write_err ABSL_GUARDED_BY(mu) = EIO;
   uint64_t short_write_in ABSL_GUARDED_BY(mu) = 0;
   uint64_t fail_sync_in ABSL_GUARDED_BY(mu) = 0;
+  bool refuse_appends ABSL_GUARDED_BY(mu) = false;  // RocksDB: NoSpace
 
   // Counts one event; false when the power is (now) off.
   bool Event() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -149,6 +150,9 @@ class FaultWritable final : public rocksdb::FSWritableFileOwnerWrapper {
                            rocksdb::IODebugContext* dbg) override {
     {
       absl::MutexLock l(&st_->mu);
+      if (st_->refuse_appends) {
+        return rocksdb::IOStatus::NoSpace("injected ENOSPC");
+      }
       if (!st_->Event()) return PowerLost("append " + path_);
       st_->rocks[path_].size += data.size();
     }
@@ -400,6 +404,11 @@ void FaultEnv::ShortWriteAfter(uint64_t n) {
 void FaultEnv::FailSyncAfter(uint64_t n) {
   absl::MutexLock l(&state_->mu);
   state_->fail_sync_in = n;
+}
+
+void FaultEnv::RefuseMetadataAppends(bool on) {
+  absl::MutexLock l(&state_->mu);
+  state_->refuse_appends = on;
 }
 
 void FaultEnv::ClearFaults() {

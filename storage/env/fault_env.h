@@ -63,6 +63,9 @@ class FaultEnv final : public Env {
   void ShortWriteAfter(uint64_t n);
   // The n-th member Sync from now fails EIO.
   void FailSyncAfter(uint64_t n);
+  // While on, every RocksDB append fails NoSpace without changing anything
+  // (a full metadata file system; not an I/O event).
+  void RefuseMetadataAppends(bool on);
   void ClearFaults();
 
   struct State;  // shared with the files
