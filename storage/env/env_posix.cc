@@ -186,28 +186,17 @@ class PosixFile final : public File {
       }
       iov.push_back({bounce.get(), total});
     }
-    size_t i = 0;
-    bool wrote = false;
-    while (i < iov.size()) {
-      const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-      ssize_t r = ::pwritev2(direct_fd_, &iov[i], cnt,
-                             static_cast<off_t>(offset), RWF_DSYNC);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        // Nothing was written by a refused call: the buffered path redoes
-        // the whole write.
-        if (!wrote &&
-            (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
-          return DirectUnsupported();
-        }
-        return IoError(errno, absl::StrCat("pwritev2(O_DIRECT) ", path_),
-                       /*retryable=*/errno == ENOSPC);
-      }
-      wrote = true;
-      offset += static_cast<uint64_t>(r);
-      Advance(iov, &i, static_cast<size_t>(r));
+    const uint64_t start = offset;
+    const int err = WriteAll(direct_fd_, &iov, &offset, RWF_DSYNC);
+    if (err == 0) return absl::OkStatus();
+    // Nothing was written by a refused call: the buffered path redoes the
+    // whole write.
+    if (offset == start &&
+        (err == EINVAL || err == EOPNOTSUPP || err == ENOSYS)) {
+      return DirectUnsupported();
     }
-    return absl::OkStatus();
+    return IoError(err, absl::StrCat("pwritev2(O_DIRECT) ", path_),
+                   /*retryable=*/err == ENOSPC);
   }
 
   // pwritev2 with `flags` (RWF_DSYNC: each call's bytes are durable when it
@@ -219,30 +208,44 @@ class PosixFile final : public File {
     for (absl::string_view p : parts) {
       iov.push_back({const_cast<char*>(p.data()), p.size()});
     }
+    const int err = WriteAll(fd_, &iov, &offset, flags);
+    if (err == 0) return absl::OkStatus();
+    if (flags && (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL)) {
+      std::vector<absl::string_view> rest;
+      for (const iovec& v : iov) {
+        rest.emplace_back(static_cast<const char*>(v.iov_base), v.iov_len);
+      }
+      absl::Status st = WriteV(offset, rest, 0);
+      return st.ok() ? Sync() : st;
+    }
+    return IoError(err, absl::StrCat("pwritev ", path_),
+                   /*retryable=*/err == ENOSPC);
+  }
+
+  // Writes all of *iov at *offset on `fd` (pwritev2 with `flags`, pwritev
+  // for 0), going on after short writes and EINTR. Returns 0, or the errno
+  // of the call that failed; *iov and *offset are then what is left.
+  static int WriteAll(int fd, std::vector<iovec>* iov, uint64_t* offset,
+                      int flags) {
     size_t i = 0;
-    while (i < iov.size()) {
-      const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-      ssize_t r = flags ? ::pwritev2(fd_, &iov[i], cnt,
-                                     static_cast<off_t>(offset), flags)
-                        : ::pwritev(fd_, &iov[i], cnt, static_cast<off_t>(offset));
+    int err = 0;
+    while (i < iov->size()) {
+      const int cnt =
+          static_cast<int>(std::min<size_t>(iov->size() - i, IOV_MAX));
+      ssize_t r = flags ? ::pwritev2(fd, &(*iov)[i], cnt,
+                                     static_cast<off_t>(*offset), flags)
+                        : ::pwritev(fd, &(*iov)[i], cnt,
+                                    static_cast<off_t>(*offset));
       if (r < 0) {
         if (errno == EINTR) continue;
-        if (flags && (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
-          std::vector<absl::string_view> rest;
-          for (size_t k = i; k < iov.size(); ++k) {
-            rest.emplace_back(static_cast<const char*>(iov[k].iov_base),
-                              iov[k].iov_len);
-          }
-          absl::Status s = WriteV(offset, rest, 0);
-          return s.ok() ? Sync() : s;
-        }
-        return IoError(errno, absl::StrCat("pwritev ", path_),
-                       /*retryable=*/errno == ENOSPC);
+        err = errno;
+        break;
       }
-      offset += static_cast<uint64_t>(r);
-      Advance(iov, &i, static_cast<size_t>(r));
+      *offset += static_cast<uint64_t>(r);
+      Advance(*iov, &i, static_cast<size_t>(r));
     }
-    return absl::OkStatus();
+    iov->erase(iov->begin(), iov->begin() + static_cast<ptrdiff_t>(i));
+    return err;
   }
 
   // Consumes n transferred bytes from iov[*i...], skipping empty parts.
