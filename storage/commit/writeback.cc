@@ -8,18 +8,29 @@ namespace vnas::storage {
 Writeback::Writeback(StartFn start)
     : start_(std::move(start)), thread_([this] { Run(); }) {}
 
-Writeback::~Writeback() {
+Writeback::~Writeback() { Stop(); }
+
+void Writeback::Stop() {
   {
     absl::MutexLock l(&mu_);
     stop_ = true;
     pending_.clear();
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Writeback::stopping() const {
+  absl::MutexLock l(&mu_);
+  return stop_;
 }
 
 void Writeback::Hint(uint32_t member, uint64_t offset, uint64_t len) {
   if (len == 0) return;
   absl::MutexLock l(&mu_);
+  if (stop_) {
+    ++dropped_;
+    return;
+  }
   if (!pending_.empty()) {
     Range& last = pending_.back();
     if (last.member == member && last.offset + last.len == offset) {

@@ -12,7 +12,8 @@
 // Contract: hints change no durability guarantee (a Sync still does all of
 // it); Hint never blocks on I/O; hints beyond kMaxPending are dropped (the
 // data is written back by the next Sync anyway). Adjacent hints of one
-// member are merged. The destructor drops pending hints and joins.
+// member are merged. Stop() (and the destructor) drops pending hints and
+// joins.
 //
 // Thread safety: Hint may be called from any thread.
 #ifndef VNAS_STORAGE_COMMIT_WRITEBACK_H_
@@ -42,6 +43,11 @@ class Writeback {
 
   void Hint(uint32_t member, uint64_t offset, uint64_t len)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Drops pending hints, waits for a running start to return and ends the
+  // thread; later hints are dropped. Idempotent; the destructor calls it.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether Stop() has begun.
+  bool stopping() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Hints started and dropped so far (tests, statistics).
   uint64_t started() const ABSL_LOCKS_EXCLUDED(mu_);

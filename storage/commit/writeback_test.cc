@@ -3,6 +3,7 @@
 // blocking; destruction drops what is pending and joins.
 #include "storage/commit/writeback.h"
 
+#include <atomic>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -68,29 +69,31 @@ TEST(Writeback, AFullQueueDropsHintsInsteadOfBlocking) {
   release.Notify();
 }
 
-TEST(Writeback, DestructionDropsPendingHintsAndReturns) {
+// Stop (what the destructor does) while a start is running: the pending
+// hints are dropped, Stop returns once that start does, and later hints
+// are dropped too.
+TEST(Writeback, StopDropsPendingHintsAndReturnsAfterTheRunningStart) {
   absl::Notification started, release;
-  int calls = 0;
-  std::thread releaser;
-  {
-    Writeback wb([&](uint32_t, uint64_t, uint64_t) {
-      ++calls;
-      if (!started.HasBeenNotified()) {
-        started.Notify();
-        release.WaitForNotification();
-      }
-    });
-    wb.Hint(0, 0, 1);
-    started.WaitForNotification();
-    wb.Hint(0, 100, 1);
-    wb.Hint(0, 200, 1);
-    releaser = std::thread([&] {
-      absl::SleepFor(absl::Milliseconds(20));
-      release.Notify();
-    });
-  }  // joins once the first start returns; the other two are dropped
-  releaser.join();
-  EXPECT_EQ(calls, 1);
+  std::atomic<int> calls{0};
+  Writeback wb([&](uint32_t, uint64_t, uint64_t) {
+    ++calls;
+    if (!started.HasBeenNotified()) {
+      started.Notify();
+      release.WaitForNotification();
+    }
+  });
+  wb.Hint(0, 0, 1);
+  started.WaitForNotification();  // the thread is inside the first start
+  wb.Hint(0, 100, 1);
+  wb.Hint(0, 200, 1);
+  std::thread stopper([&] { wb.Stop(); });
+  // Released only once Stop has dropped the pending hints.
+  while (!wb.stopping()) absl::SleepFor(absl::Milliseconds(1));
+  release.Notify();
+  stopper.join();
+  wb.Hint(0, 300, 1);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(wb.dropped(), 1u);  // the hint after Stop
 }
 
 }  // namespace
