@@ -237,7 +237,12 @@ absl::Status Vnasd::WaitReady() {
       pid_ = -1;
       return absl::InternalError("vnasd exited early:\n" + Output());
     }
-    if (RpcPing(port_, 100003, 3, 500)) return absl::OkStatus();
+    // Up once NFS answers and the banner is out: vnasd prints it after
+    // every front end (the control plane too) has started.
+    if (RpcPing(port_, 100003, 3, 500) &&
+        Output().find("vnasd: try: ") != std::string::npos) {
+      return absl::OkStatus();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return absl::DeadlineExceededError("vnasd did not answer:\n" + Output());
