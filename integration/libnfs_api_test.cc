@@ -69,6 +69,9 @@ TEST_F(LibnfsApiTest, MkdirRenameStatRemove) {
   ASSERT_EQ(nfs_stat64(nfs(), "/vm1/disk2.vmdk", &st), 0);
   EXPECT_EQ(st.nfs_ino, ino) << "fileid must survive a rename";
   EXPECT_EQ(ReadFile("/vm1/disk2.vmdk", 10), "hello vnas");
+  // Directories have a size, as on knfsd (clients mistrust size 0).
+  ASSERT_EQ(nfs_stat64(nfs(), "/vm1", &st), 0) << client_->Error();
+  EXPECT_GT(st.nfs_size, 0u);
 
   EXPECT_NE(nfs_rmdir(nfs(), "/vm1"), 0);  // NOTEMPTY
   ASSERT_EQ(nfs_unlink(nfs(), "/vm1/disk2.vmdk"), 0) << client_->Error();
@@ -144,6 +147,12 @@ TEST_F(LibnfsApiTest, MountOfASubdirectoryGivesTheLookupHandle) {
   nfs_stat_64 st;
   ASSERT_EQ(nfs_stat64((*sub)->ctx(), "/x", &st), 0) << (*sub)->Error();
   EXPECT_EQ(st.nfs_size, 6u);
+  // The same directory spelled with "." and extra slashes.
+  auto dotted = NfsClient::Mount(vnasd_->nfs_port(), "/vnas/./vm2//");
+  ASSERT_TRUE(dotted.ok()) << dotted.status();
+  ASSERT_EQ(nfs_stat64((*dotted)->ctx(), "/x", &st), 0) << (*dotted)->Error();
+  EXPECT_EQ(st.nfs_size, 6u);
+  EXPECT_FALSE(NfsClient::Mount(vnasd_->nfs_port(), "/vnas/../etc").ok());
   auto missing = NfsClient::Mount(vnasd_->nfs_port(), "/vnas/nope");
   EXPECT_FALSE(missing.ok());
   auto other = NfsClient::Mount(vnasd_->nfs_port(), "/elsewhere");

@@ -1,7 +1,12 @@
 // mount3.cc — MOUNT v3 handlers.
 #include "server/nfs/mount3.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/nfs/status_map.h"
 
 namespace vnas::nfs {
@@ -11,13 +16,63 @@ std::string Ipv4String(uint32_t a) {
                       ".", a & 0xff);
 }
 
+namespace {
+
+// A MNT dirpath taken apart lexically: "" and "." components dropped, each
+// ".." taking back the component before it (as realpath(3) would; MNT
+// follows no symlinks, so the lexical parent is the real one). `climbs`
+// holds, for each "..", the components of the directory it left. `escapes`
+// is set when a ".." would take back the first component (the datastore):
+// such a path names nothing inside any export.
+struct MountPath {
+  std::vector<std::string> comps;
+  std::vector<std::vector<std::string>> climbs;
+  bool escapes = false;
+  std::string Joined() const { return "/" + absl::StrJoin(comps, "/"); }
+};
+
+MountPath ParseMountPath(absl::string_view dirpath) {
+  MountPath p;
+  for (absl::string_view c : absl::StrSplit(dirpath, '/', absl::SkipEmpty())) {
+    if (c == ".") continue;
+    if (c != "..") {
+      p.comps.emplace_back(c);
+      continue;
+    }
+    if (p.comps.size() <= 1) {
+      p.escapes = true;
+      return p;
+    }
+    p.climbs.push_back(p.comps);
+    p.comps.pop_back();
+  }
+  return p;
+}
+
+// True when `inner` lies at or below `outer` (component-wise).
+bool Within(const std::vector<std::string>& inner,
+            const std::vector<std::string>& outer) {
+  return inner.size() >= outer.size() &&
+         std::equal(outer.begin(), outer.end(), inner.begin());
+}
+
+}  // namespace
+
 mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
   mountres3 r;
   if (dirpath.find('\0') != absl::string_view::npos) {
     r.fhs_status = MNT3ERR_INVAL;
     return r;
   }
-  std::optional<ExportTable::PathMatch> m = exports_->FindForPath(dirpath);
+  // "/vnas/./vm1", "/vnas//vm1/" and "/vnas/x/../vm1" all name "/vnas/vm1"
+  // and get the handle LOOKUP gives for it; "/vnas/../etc" is refused.
+  const MountPath path = ParseMountPath(dirpath);
+  if (path.escapes) {  // outside every export, as "/etc" is
+    r.fhs_status = MNT3ERR_NOENT;
+    return r;
+  }
+  std::optional<ExportTable::PathMatch> m =
+      exports_->FindForPath(path.Joined());
   if (!m) {
     r.fhs_status = MNT3ERR_NOENT;
     return r;
@@ -25,6 +80,23 @@ mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
   if (!exports_->Check(m->index, ctx.client_addr)) {
     r.fhs_status = MNT3ERR_ACCES;
     return r;
+  }
+  // Each ".." must stay inside the export the path ends in (no climbing
+  // out of an export and back in through a name the client may not see),
+  // and must leave a directory that exists, as for realpath(3).
+  const std::vector<std::string> export_comps =
+      absl::StrSplit(exports_->exports()[m->index].name, '/', absl::SkipEmpty());
+  for (const std::vector<std::string>& left : path.climbs) {
+    if (!Within({left.begin(), left.end() - 1}, export_comps)) {
+      r.fhs_status = MNT3ERR_ACCES;
+      return r;
+    }
+    absl::StatusOr<storage::Attr> d =
+        store_->ResolvePath(absl::StrJoin(left.begin() + 1, left.end(), "/"));
+    if (!d.ok() || d->type != storage::FileType::kDirectory) {
+      r.fhs_status = d.ok() ? MNT3ERR_NOTDIR : MountStatusOf(d.status());
+      return r;
+    }
   }
   absl::StatusOr<storage::Attr> a = store_->ResolvePath(m->store_path);
   if (!a.ok()) {
@@ -39,7 +111,7 @@ mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
   r.auth_flavors = {AUTH_SYS_FLAVOR, AUTH_NONE_FLAVOR};
   absl::MutexLock l(&mu_);
   if (mounts_.size() < 4096) {
-    mounts_.emplace(Ipv4String(ctx.client_addr), std::string(dirpath));
+    mounts_.emplace(Ipv4String(ctx.client_addr), path.Joined());
   }
   return r;
 }
@@ -52,8 +124,11 @@ mountlist MountProcs::Dump(const CallContext&) {
 }
 
 void MountProcs::Umnt(const CallContext& ctx, absl::string_view dirpath) {
+  // MNT recorded the path in its canonical form.
+  const MountPath path = ParseMountPath(dirpath);
   absl::MutexLock l(&mu_);
-  mounts_.erase({Ipv4String(ctx.client_addr), std::string(dirpath)});
+  mounts_.erase({Ipv4String(ctx.client_addr),
+                 path.escapes ? std::string(dirpath) : path.Joined()});
 }
 
 void MountProcs::Umntall(const CallContext& ctx) {

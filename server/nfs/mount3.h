@@ -2,7 +2,13 @@
 //
 // MNT accepts the export root and any directory inside an export (qemu and
 // nfs-cp mount the parent directory of the file), and returns the same
-// handle LOOKUP would give for it. Access follows the exports table.
+// handle LOOKUP would give for it. The path is made canonical first: empty
+// and "." components are dropped and ".." takes back the component before
+// it (which must be an existing directory, as for realpath(3)). A ".."
+// that would leave the datastore names nothing exported (MNT3ERR_NOENT, as
+// any path outside the exports); one that leaves the export the path ends
+// in, even to come back into it, is refused (MNT3ERR_ACCES). Access
+// follows the exports table.
 //
 // Thread safety: safe from any thread.
 #ifndef VNAS_SERVER_NFS_MOUNT3_H_

@@ -77,7 +77,7 @@ bool ClientTimesValid(const sattr3& s) {
          !(s.set_mtime == SET_TO_CLIENT_TIME && s.mtime.nseconds >= kNsPerSec);
 }
 
-// READ/WRITE: ISDIR for a directory, INVAL for anything else but a
+// READ/WRITE/COMMIT: ISDIR for a directory, INVAL for anything else but a
 // regular file, else OK.
 nfsstat3 CheckRegularFile(const Attr& a) {
   if (a.type == FileType::kDirectory) return NFS3ERR_ISDIR;
@@ -85,6 +85,67 @@ nfsstat3 CheckRegularFile(const Attr& a) {
 }
 
 constexpr uint64_t kMaxFileSize = uint64_t{1} << 44;  // 16 TiB, the store's limit
+
+// The store's limit on hard links (Link fails EMLINK at 65000, as ext4's
+// EXT4_LINK_MAX); PATHCONF reports it.
+constexpr uint32_t kLinkMax = 65000;
+
+// Directories: the store keeps no byte size for them (0). knfsd on ext4
+// serves a small directory as one 4 KiB block, and clients expect a
+// non-zero size (a size-0 directory reads as empty or truncated to some
+// tools and caches). The served size is constant so that GETATTR, LOOKUP,
+// READDIRPLUS and both halves of every wcc_data agree (a pre-op size that
+// differed from the last GETATTR would make Linux drop its cache).
+constexpr uint64_t kDirSize = 4096;
+
+uint64_t ServedSize(FileType type, uint64_t store_size) {
+  return type == FileType::kDirectory ? kDirSize : store_size;
+}
+
+// EXCLUSIVE CREATE (RFC 1813 §3.3.8). The store keeps the client's verifier
+// with the inode and matches a retry against it, but knows nothing of the
+// SETATTR that must follow: after it, a retry with the same verifier must
+// fail EXIST (the file is no longer the one that CREATE made; knfsd keeps
+// the verifier in atime/mtime, which the SETATTR overwrites). The front end
+// therefore marks a file it has just created exclusively: its atime's
+// nanoseconds become FreshMark(file) (atime's seconds stay the real creation
+// time). A retry is a success only while the store matches the verifier,
+// the mark is still there and the file is still empty (knfsd checks the
+// size too). Every SETATTR removes the mark: one that sets atime overwrites
+// it, any other moves atime by one nanosecond (SETATTR below). Nothing else
+// changes atime. A crash between the store's create and the marking leaves
+// an unmarked file, whose retry then fails EXIST (knfsd's create and its
+// setting of the times are likewise two steps).
+uint32_t FreshMark(const Attr& a) {
+  uint64_t x = a.ino ^ (a.generation * 0x9E3779B97F4A7C15ull);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;  // splitmix64 finalizer
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return static_cast<uint32_t>(x % 1000000000u);
+}
+
+bool HasFreshMark(const Attr& a) {
+  return a.type == FileType::kRegular && a.atime.nsec == FreshMark(a);
+}
+
+constexpr uint32_t kSetuid = 04000;
+constexpr uint32_t kSetgid = 02000;
+
+// The group of a new object in `dir` (CREATE, MKDIR, SYMLINK): BSD group
+// semantics in a setgid directory, as Linux's inode_init_owner under
+// knfsd: the directory's group, and a new directory is setgid too (MKDIR).
+// Elsewhere the creator's group.
+uint32_t NewGid(const Attr& dir, const Credential& c) {
+  return (ServedMode(dir) & kSetgid) ? dir.gid : c.gid;
+}
+
+// The setuid bit, and the setgid bit when group-executable (a setgid bit
+// without group x marks mandatory locking, not privilege): what Linux
+// revokes on chown of a non-directory (knfsd nfsd_sanitize_attrs) and on
+// a write by someone without CAP_FSETID (file_remove_privs).
+uint32_t PrivBits(uint32_t mode) {
+  return (mode & kSetuid) | ((mode & 0010) ? (mode & kSetgid) : 0);
+}
 
 }  // namespace
 
@@ -99,8 +160,8 @@ fattr3 ToFattr3(const Attr& a, uint64_t fsid) {
   f.nlink = a.nlink;
   f.uid = a.uid;
   f.gid = a.gid;
-  f.size = a.size;
-  f.used = a.allocated;
+  f.size = ServedSize(a.type, a.size);
+  f.used = a.type == FileType::kDirectory ? kDirSize : a.allocated;
   f.fsid = fsid;
   f.fileid = a.ino;
   f.atime = ToNfsTime(a.atime);
@@ -168,7 +229,8 @@ post_op_attr Nfs3Procs::PostOpOf(uint64_t ino) {
 wcc_data Nfs3Procs::Wcc(const Change& c) const {
   wcc_data w;
   w.before.attributes_follow = true;
-  w.before.attributes.size = c.before.size;
+  // The type never changes, so the after-image tells it (for the size).
+  w.before.attributes.size = ServedSize(c.after.type, c.before.size);
   w.before.attributes.mtime = ToNfsTime(c.before.mtime);
   w.before.attributes.ctime = ToNfsTime(c.before.ctime);
   w.after = PostOp(c.after);
@@ -267,6 +329,27 @@ SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
   }
   storage::SetAttrRequest req = ToSetAttr(a.new_attributes);
   if (a.guard.check) req.guard_ctime = FromNfsTime(a.guard.obj_ctime);
+  // chmod by someone neither root nor in the file's (new) group cannot set
+  // setgid (Linux setattr_prepare); chown/chgrp of a non-directory revokes
+  // setuid and setgid, from the mode being set or from the current one
+  // (knfsd nfsd_sanitize_attrs).
+  const sattr3& s = a.new_attributes;
+  if (req.mode && !o.cred.IsRoot() &&
+      !o.cred.InGroup(s.set_gid ? s.gid : o.attr.gid)) {
+    *req.mode &= ~kSetgid;
+  }
+  if ((s.set_uid || s.set_gid) && o.attr.type != FileType::kDirectory) {
+    const uint32_t mode = req.mode ? *req.mode : ServedMode(o.attr);
+    if (PrivBits(mode) != 0) req.mode = mode & ~PrivBits(mode);
+  }
+  // The first SETATTR after an EXCLUSIVE CREATE ends the verifier's life
+  // (§3.3.8): it removes the mark (FreshMark), by a one-nanosecond move
+  // of atime when the client does not set atime itself.
+  if (req.atime_how == storage::SetAttrRequest::TimeHow::kDontChange &&
+      HasFreshMark(o.attr)) {
+    req.atime_how = storage::SetAttrRequest::TimeHow::kClientTime;
+    req.atime = {o.attr.atime.sec, o.attr.atime.nsec ^ 1u};
+  }
   absl::StatusOr<Change> c = store_->SetAttr(o.attr.ino, req);
   if (!c.ok()) {
     r.status = NfsStatusOf(c.status(), "SETATTR");
@@ -398,6 +481,20 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
   // may drop this unstable write) would hand out the new verifier, and the
   // client's COMMIT would match it and never resend.
   const uint64_t verifier = store_->write_verifier();
+  // A write by anyone but root revokes setuid/setgid first (Linux
+  // file_remove_privs; root keeps them, having CAP_FSETID).
+  bool revoked = false;
+  if (PrivBits(o.attr.mode) != 0 && !o.cred.IsRoot()) {
+    storage::SetAttrRequest revoke;
+    revoke.mode = o.attr.mode & ~PrivBits(o.attr.mode);
+    absl::StatusOr<Change> c = store_->SetAttr(o.attr.ino, revoke);
+    if (!c.ok()) {
+      r.status = NfsStatusOf(c.status(), "WRITE");
+      r.file_wcc = WccAfterOnly(o.attr.ino);
+      return r;
+    }
+    revoked = true;
+  }
   absl::StatusOr<storage::WriteResult> w =
       store_->Write(o.attr.ino, a.offset, a.data, st);
   if (!w.ok()) {
@@ -405,7 +502,13 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
     r.file_wcc = WccAfterOnly(o.attr.ino);
     return r;
   }
-  r.file_wcc = Wcc(w->file);
+  // After a revocation no before-image is atomic with the whole change:
+  // send none (§2.6) rather than one that might hide another's change.
+  if (revoked) {
+    r.file_wcc.after = PostOp(w->file.after);
+  } else {
+    r.file_wcc = Wcc(w->file);
+  }
   r.count = w->count;
   // committed ≥ stable (§3.3.7).
   uint32_t committed = std::max(static_cast<uint32_t>(w->committed),
@@ -420,7 +523,7 @@ template <typename Res>
 Res Nfs3Procs::CreateLike(
     const CallContext& ctx, const diropargs3& where, const char* proc,
     const std::function<absl::StatusOr<storage::CreateResult>(
-        uint64_t dir, const Credential& cred)>& op,
+        const Attr& dir, const Credential& cred)>& op,
     Credential* cred_out) {
   Res r;
   Object dir;
@@ -436,7 +539,7 @@ Res Nfs3Procs::CreateLike(
   r.status = CheckDirChange(dir.cred, dir.attr);
   if (r.status != NFS3_OK) return r;
   if (cred_out) *cred_out = dir.cred;
-  absl::StatusOr<storage::CreateResult> c = op(dir.attr.ino, dir.cred);
+  absl::StatusOr<storage::CreateResult> c = op(dir.attr, dir.cred);
   if (!c.ok()) {
     r.status = NfsStatusOf(c.status(), proc);
     r.dir_wcc = WccAfterOnly(dir.attr.ino);
@@ -459,17 +562,25 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
     return s;
   };
   Credential cred;
-  uint64_t existing_ino = 0;  // UNCHECKED: the regular file already there
+  // UNCHECKED and EXCLUSIVE: the file already there before the store call.
+  uint64_t existing_ino = 0;
+  Attr made;  // what the store's Create returned
+  // EXCLUSIVE: the look-up, the store's create and the marking form one
+  // step for other EXCLUSIVE creates (a retransmit racing the original
+  // must find the file marked).
+  absl::MutexLockMaybe exclusive_lock(
+      a.how.mode == EXCLUSIVE ? &exclusive_create_mu_ : nullptr);
   CREATE3res r = CreateLike<CREATE3res>(
       ctx, a.where, "CREATE",
-      [&](uint64_t dir, const Credential& c) -> absl::StatusOr<storage::CreateResult> {
+      [&](const Attr& dir,
+          const Credential& c) -> absl::StatusOr<storage::CreateResult> {
         const sattr3 s = attrs_for(c);
         if (a.how.mode != EXCLUSIVE && !ClientTimesValid(s)) {
           return FsError(EINVAL, "nseconds out of range");
         }
         storage::CreateRequest req;
         req.uid = c.uid;
-        req.gid = c.gid;
+        req.gid = NewGid(dir, c);
         switch (a.how.mode) {
           case GUARDED: req.how = storage::CreateRequest::How::kGuarded; break;
           case EXCLUSIVE:
@@ -484,8 +595,8 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
           if (s.set_gid) req.gid = s.gid;
           if (s.set_size) req.size = s.size;
         }
-        if (req.how == storage::CreateRequest::How::kUnchecked) {
-          absl::StatusOr<Attr> old = store_->Lookup(dir, a.where.name);
+        if (req.how != storage::CreateRequest::How::kGuarded) {
+          absl::StatusOr<Attr> old = store_->Lookup(dir.ino, a.where.name);
           if (old.ok() && old->type == FileType::kRegular) {
             existing_ino = old->ino;
             // Truncating an existing file is a write to it (owner
@@ -497,10 +608,33 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
             }
           }
         }
-        return store_->Create(dir, a.where.name, req);
+        absl::StatusOr<storage::CreateResult> res =
+            store_->Create(dir.ino, a.where.name, req);
+        if (res.ok()) made = res->attr;
+        return res;
       },
       &cred);
-  if (r.status != NFS3_OK || a.how.mode == EXCLUSIVE) return r;
+  if (r.status != NFS3_OK) return r;
+  if (a.how.mode == EXCLUSIVE) {
+    if (made.ino == existing_ino) {
+      // A retry whose verifier the store matched: a success only while the
+      // file is the one that CREATE made (see FreshMark).
+      if (!HasFreshMark(made) || made.size != 0) {
+        r.status = NFS3ERR_EXIST;
+        r.obj = post_op_fh3();
+        r.obj_attributes = post_op_attr();
+      }
+      return r;
+    }
+    storage::SetAttrRequest mark;
+    mark.atime_how = storage::SetAttrRequest::TimeHow::kClientTime;
+    mark.atime = {made.atime.sec, FreshMark(made)};
+    absl::StatusOr<Change> c = store_->SetAttr(made.ino, mark);
+    // Unmarked (the store failed), the file still exists and is the
+    // client's; only a retry of this CREATE would fail EXIST.
+    if (c.ok()) r.obj_attributes = PostOp(c->after);
+    return r;
+  }
   // UNCHECKED on an existing regular file keeps it and applies only the
   // size (RFC 1813 §3.3.8: obj_attributes are the *initial* attributes;
   // POSIX open(O_CREAT) without O_EXCL never chmods/chowns an existing
@@ -535,13 +669,14 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
 MKDIR3res Nfs3Procs::Mkdir(const CallContext& ctx, const MKDIR3args& a) {
   const sattr3& s = a.attributes;
   return CreateLike<MKDIR3res>(
-      ctx, a.where, "MKDIR", [&](uint64_t dir, const Credential& c) {
+      ctx, a.where, "MKDIR", [&](const Attr& dir, const Credential& c) {
         // As for CREATE: only root may name the owner.
         const bool root = c.IsRoot();
-        return store_->Mkdir(dir, a.where.name,
-                             s.set_mode ? (s.mode & 07777) : 0755,
+        uint32_t mode = s.set_mode ? (s.mode & 07777) : 0755;
+        if (ServedMode(dir) & kSetgid) mode |= kSetgid;  // NewGid
+        return store_->Mkdir(dir.ino, a.where.name, mode,
                              root && s.set_uid ? s.uid : c.uid,
-                             root && s.set_gid ? s.gid : c.gid);
+                             root && s.set_gid ? s.gid : NewGid(dir, c));
       });
 }
 
@@ -555,13 +690,13 @@ SYMLINK3res Nfs3Procs::Symlink(const CallContext& ctx, const SYMLINK3args& a) {
     return r;
   }
   return CreateLike<SYMLINK3res>(
-      ctx, a.where, "SYMLINK", [&](uint64_t dir, const Credential& c) {
+      ctx, a.where, "SYMLINK", [&](const Attr& dir, const Credential& c) {
         // As for CREATE: only root may name the owner.
         const bool root = c.IsRoot();
-        return store_->Symlink(dir, a.where.name, a.symlink.symlink_data,
+        return store_->Symlink(dir.ino, a.where.name, a.symlink.symlink_data,
                                s.set_mode ? (s.mode & 07777) : 0777,
                                root && s.set_uid ? s.uid : c.uid,
-                               root && s.set_gid ? s.gid : c.gid);
+                               root && s.set_gid ? s.gid : NewGid(dir, c));
       });
 }
 
@@ -932,21 +1067,30 @@ PATHCONF3res Nfs3Procs::Pathconf(const CallContext& ctx,
   r.status = Verify(ctx, a.object, Need::kRead, &o, "PATHCONF");
   if (r.status != NFS3_OK) return r;
   r.obj_attributes = PostOp(o.attr);
-  r.linkmax = 32000;
+  r.linkmax = kLinkMax;
   r.name_max = kMaxNameLen;
   return r;
 }
 
 // §3.3.21 — the store makes every unstable write durable; the verifier is
-// the one WRITE reports.
+// the one WRITE reports. COMMIT is about a file's cached writes: on a
+// directory it answers ISDIR and on a symlink INVAL, as WRITE does and as
+// knfsd does (its COMMIT opens the object as a regular file for writing,
+// nfsd_mode_check). RFC 1813's error list for COMMIT names neither, but
+// answering OK would claim that data was committed for an object that
+// cannot hold any.
 COMMIT3res Nfs3Procs::Commit(const CallContext& ctx, const COMMIT3args& a) {
   COMMIT3res r;
   Object o;
   r.status = Verify(ctx, a.file, Need::kWrite, &o, "COMMIT");
   if (r.status != NFS3_OK) return r;
+  r.status = CheckRegularFile(o.attr);
   // As WRITE: write permission or owner.
-  if (!May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
+  if (r.status == NFS3_OK &&
+      !May(o.cred, o.attr, kMayWrite, /*owner_override=*/true)) {
     r.status = NFS3ERR_ACCES;
+  }
+  if (r.status != NFS3_OK) {
     r.file_wcc.after = PostOp(o.attr);
     return r;
   }

@@ -9,7 +9,8 @@
 // No XDR here: arguments arrive decoded, results leave as structs.
 //
 // Thread safety: handlers run concurrently on worker threads; the class is
-// immutable after construction (the store is thread-safe).
+// immutable after construction (the store is thread-safe), except for one
+// mutex that serializes EXCLUSIVE CREATEs among themselves.
 #ifndef VNAS_SERVER_NFS_NFS3_PROCS_H_
 #define VNAS_SERVER_NFS_NFS3_PROCS_H_
 
@@ -18,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "server/nfs/access_check.h"
 #include "server/nfs/call_context.h"
 #include "server/nfs/exports.h"
@@ -121,12 +123,13 @@ class Nfs3Procs {
                                             const char* proc);
   // CREATE/MKDIR/SYMLINK: verify the directory, check the name and the
   // caller's write+search permission on it, then run `op` with the
-  // caller's credential; *cred_out (when given) receives that credential.
+  // directory's attributes and the caller's credential; *cred_out (when
+  // given) receives that credential.
   template <typename Res>
   Res CreateLike(const CallContext& ctx, const diropargs3& where,
                  const char* proc,
                  const std::function<absl::StatusOr<storage::CreateResult>(
-                     uint64_t dir, const Credential& cred)>& op,
+                     const storage::Attr& dir, const Credential& cred)>& op,
                  Credential* cred_out = nullptr);
 
   storage::ExtentStore* const store_;
@@ -134,6 +137,10 @@ class Nfs3Procs {
   const FileHandleCodec* const fh_;
   NfsStats* const stats_;
   const uint64_t fsid_;
+
+  // Held across an EXCLUSIVE CREATE's look-up, store call and marking
+  // (nfs3_procs.cc, FreshMark).
+  absl::Mutex exclusive_create_mu_;
 };
 
 }  // namespace vnas::nfs

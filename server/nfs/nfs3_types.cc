@@ -117,7 +117,7 @@ bool Decode(XdrDecoder& d, MKDIR3args* v) {
 
 bool Decode(XdrDecoder& d, SYMLINK3args* v) {
   return Decode(d, &v->where) && Decode(d, &v->symlink.symlink_attributes) &&
-         d.Var(kMaxPathLen, &v->symlink.symlink_data);
+         d.Var(kMaxSymlinkLen, &v->symlink.symlink_data);
 }
 
 bool Decode(XdrDecoder& d, MKNOD3args* v) {

@@ -8,9 +8,9 @@
 // reads past the end). Encode*(): appends to the encoder.
 //
 // Grammar version: RFC 1813 (NFS program 100003, version 3). Limits we
-// enforce while decoding: nfs_fh3 ≤ NFS3_FHSIZE (64), filename3 and nfspath3
-// ≤ 1024 bytes (handlers answer NAMETOOLONG beyond 255), WRITE data ≤
-// kMaxIoSize and equal to `count`.
+// enforce while decoding: nfs_fh3 ≤ NFS3_FHSIZE (64), filename3 ≤ 1024 bytes
+// (handlers answer NAMETOOLONG beyond 255), SYMLINK's nfspath3 ≤ 4096
+// (kMaxSymlinkLen), WRITE data ≤ kMaxIoSize and equal to `count`.
 #ifndef VNAS_SERVER_NFS_NFS3_TYPES_H_
 #define VNAS_SERVER_NFS_NFS3_TYPES_H_
 
@@ -28,6 +28,9 @@ inline constexpr uint32_t kNfsVersion = 3;
 inline constexpr uint32_t NFS3_FHSIZE = 64;
 inline constexpr uint32_t kMaxNameLen = 255;
 inline constexpr uint32_t kMaxPathLen = 1024;
+// SYMLINK target (nfspath3): Linux's PATH_MAX, the limit of the Linux client
+// and of knfsd (NFS3_MAXPATHLEN) and the store's own.
+inline constexpr uint32_t kMaxSymlinkLen = 4096;
 // rtmax / wtmax / dtpref advertised in FSINFO (§3.3.19).
 inline constexpr uint32_t kMaxIoSize = 1 << 20;
 

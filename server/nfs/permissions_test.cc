@@ -317,6 +317,94 @@ TEST_F(PermissionsTest, DatastoreRootIsSharedAndSticky) {
   EXPECT_EQ(Getattr(HandleOf(r2)).uid, 1000u);
 }
 
+// A setgid directory (BSD group semantics, as Linux under knfsd): what is
+// created in it gets its group, and new directories are setgid too.
+TEST_F(PermissionsTest, SetgidDirectoriesPassOnTheirGroup) {
+  std::string shared = Mkdir(1000, 1000, root_, "shared", 0777);
+  Sattr sgid;
+  sgid.mode = 02777;
+  sgid.gid = 500;
+  ASSERT_EQ(Setattr(0, 0, shared, sgid, kTenNet), NFS3_OK);
+  ASSERT_EQ(Getattr(shared).mode, 02777u);
+  Sattr none;
+  std::string f = Create(2000, 2000, shared, "f", none);
+  EXPECT_EQ(Getattr(f).gid, 500u);
+  EXPECT_EQ(Getattr(f).uid, 2000u);
+  std::string d = Mkdir(2000, 2000, shared, "d", 0755);
+  EXPECT_EQ(Getattr(d).gid, 500u);
+  EXPECT_EQ(Getattr(d).mode, 02755u) << "a new directory is setgid too";
+  std::string deeper = Create(2000, 2000, d, "g", none);
+  EXPECT_EQ(Getattr(deeper).gid, 500u);
+  Reply ln = As(2000, 2000, NFSPROC3_SYMLINK,
+                XOpaque(shared) + XOpaque("l") + none.Encode() + XOpaque("t"));
+  ASSERT_EQ(ln.FirstWord(), NFS3_OK);
+  EXPECT_EQ(Getattr(HandleOf(ln)).gid, 500u);
+  // Root naming a group explicitly still wins.
+  Sattr g7;
+  g7.gid = 7;
+  Reply r = As(0, 0, NFSPROC3_CREATE,
+               XOpaque(shared) + XOpaque("root") + XU32(GUARDED) + g7.Encode(),
+               kTenNet);
+  ASSERT_EQ(r.FirstWord(), NFS3_OK);
+  EXPECT_EQ(Getattr(HandleOf(r)).gid, 7u);
+  // Outside a setgid directory: the creator's group.
+  std::string plain = Create(2000, 2000, root_, "plain", none);
+  EXPECT_EQ(Getattr(plain).gid, 2000u);
+}
+
+// setuid/setgid revocation as on Linux: chown/chgrp of a file, a write by
+// anyone but root, and chmod g+s by a non-member.
+TEST_F(PermissionsTest, SetuidAndSetgidBitsAreRevokedAsOnLinux) {
+  Sattr suid;
+  suid.mode = 06755;
+  auto fresh = [&](const std::string& name) {
+    std::string fh = Create(1000, 1000, root_, name, suid);
+    EXPECT_EQ(Getattr(fh).mode, 06755u);
+    return fh;
+  };
+  // chown by root (even to the same owner) revokes both.
+  std::string a = fresh("a");
+  Sattr own;
+  own.uid = 1000;
+  ASSERT_EQ(Setattr(0, 0, a, own, kTenNet), NFS3_OK);
+  EXPECT_EQ(Getattr(a).mode, 0755u);
+  // chgrp by the owner to one of its groups, with a mode in the same call.
+  std::string b = fresh("b");
+  Sattr grp;
+  grp.gid = 1001;
+  grp.mode = 06711;
+  ASSERT_EQ(Setattr(1000, 1000, b, grp, kLocal, {1001}), NFS3_OK);
+  EXPECT_EQ(Getattr(b).mode, 0711u);
+  EXPECT_EQ(Getattr(b).gid, 1001u);
+  // setgid without group x is a locking mark, not a privilege: kept.
+  Sattr lockmark;
+  lockmark.mode = 02644;
+  std::string c = Create(1000, 1000, root_, "c", lockmark);
+  ASSERT_EQ(Setattr(0, 0, c, own, kTenNet), NFS3_OK);
+  EXPECT_EQ(Getattr(c).mode, 02644u);
+  // A write by the owner revokes; a write by root does not.
+  std::string w = fresh("w");
+  ASSERT_EQ(Write(0, 0, w, "root", kTenNet), NFS3_OK);
+  EXPECT_EQ(Getattr(w).mode, 06755u);
+  ASSERT_EQ(Write(1000, 1000, w, "user"), NFS3_OK);
+  EXPECT_EQ(Getattr(w).mode, 0755u);
+  // chmod g+s by the owner who is not in the file's group: no setgid.
+  std::string m = Create(1000, 1000, root_, "m", Sattr());
+  Sattr chgrp;
+  chgrp.gid = 42;
+  ASSERT_EQ(Setattr(0, 0, m, chgrp, kTenNet), NFS3_OK);
+  Sattr gs;
+  gs.mode = 02755;
+  ASSERT_EQ(Setattr(1000, 1000, m, gs), NFS3_OK);
+  EXPECT_EQ(Getattr(m).mode, 0755u);
+  ASSERT_EQ(Setattr(1000, 1000, m, gs, kLocal, {42}), NFS3_OK);
+  EXPECT_EQ(Getattr(m).mode, 02755u) << "a member may";
+  // Directories keep theirs on chown.
+  std::string dir = Mkdir(1000, 1000, root_, "dir", 02755);
+  ASSERT_EQ(Setattr(0, 0, dir, own, kTenNet), NFS3_OK);
+  EXPECT_EQ(Getattr(dir).mode, 02755u);
+}
+
 TEST(Permissions, AllSquashMakesEveryoneNobody) {
   DispatchFixture f("/vnas 127.0.0.1/32(rw,all_squash)\n");
   std::string root = f.Mount("/vnas");

@@ -3,8 +3,10 @@
 // (in-memory Env): wcc_data and post_op_attr on success and failure, name
 // rules, type errors, READDIR(PLUS) size limits, SETATTR time semantics,
 // FSINFO/PATHCONF, MKNOD, and MOUNT3 errors and bookkeeping.
+#include <array>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -360,6 +362,359 @@ TEST_F(Rfc1813Test, ExclusiveCreateLeavesNoVerifierInTheTimes) {
   Reply other = Nfs(NFSPROC3_CREATE, XOpaque(root_) + XOpaque("x") +
                                          XU32(EXCLUSIVE) + "IJKLMNOP");
   EXPECT_EQ(other.FirstWord(), NFS3ERR_EXIST);
+}
+
+// §3.3.8: a retried EXCLUSIVE CREATE with the same verifier succeeds only
+// while the file is still the one that CREATE made; the client's SETATTR
+// ends that (knfsd: the SETATTR overwrites the verifier kept in the times).
+TEST_F(Rfc1813Test, ExclusiveCreateVerifierEndsWithTheFollowUpSetattr) {
+  auto excl = [&](const std::string& name, const std::string& verf) {
+    return ParseCreated(Nfs(NFSPROC3_CREATE, XOpaque(root_) + XOpaque(name) +
+                                                 XU32(EXCLUSIVE) + verf));
+  };
+  // What Linux sends after its CREATE: mode and both times (server time).
+  Sattr linux_setattr;
+  linux_setattr.mode = 0644;
+  linux_setattr.atime = linux_setattr.mtime = SET_TO_SERVER_TIME;
+  // Client times, and neither time (mode only, or owner only).
+  Sattr client_times;
+  client_times.mode = 0600;
+  client_times.atime = client_times.mtime = SET_TO_CLIENT_TIME;
+  Sattr mode_only;
+  mode_only.mode = 0640;
+  Sattr mtime_only;
+  mtime_only.mtime = SET_TO_SERVER_TIME;
+  Sattr uid_only;
+  uid_only.uid = 0;
+  const std::pair<const char*, Sattr> cases[] = {
+      {"linux", linux_setattr},
+      {"client-times", client_times},
+      {"mode-only", mode_only},
+      {"mtime-only", mtime_only},
+      {"uid-only", uid_only}};
+  for (const auto& [name, setattr] : cases) {
+    SCOPED_TRACE(name);
+    Created c = excl(name, "VERIFIER");
+    ASSERT_EQ(c.status, NFS3_OK);
+    // A retry before the SETATTR (new xid: the verifier answers, not the
+    // duplicate-request cache) gets the same file.
+    Created retry = excl(name, "VERIFIER");
+    ASSERT_EQ(retry.status, NFS3_OK);
+    EXPECT_EQ(retry.fh, c.fh);
+    EXPECT_EQ(excl(name, "OTHERVER").status, NFS3ERR_EXIST);
+    ASSERT_EQ(Setattr(c.fh, setattr).FirstWord(), NFS3_OK);
+    // The same verifier now finds a file that CREATE did not leave so.
+    Created late = excl(name, "VERIFIER");
+    EXPECT_EQ(late.status, NFS3ERR_EXIST);
+    EXPECT_TRUE(late.dir.after.attributes_follow);
+    EXPECT_EQ(Getattr(c.fh).size, 0u);
+  }
+  // A file that got data is not the empty file CREATE made either.
+  Created w = excl("written", "VERIFIER");
+  ASSERT_EQ(w.status, NFS3_OK);
+  ASSERT_EQ(Nfs(NFSPROC3_WRITE, XOpaque(w.fh) + XU64(0) + XU32(1) +
+                                    XU32(FILE_SYNC) + XOpaque("x"))
+                .FirstWord(),
+            NFS3_OK);
+  EXPECT_EQ(excl("written", "VERIFIER").status, NFS3ERR_EXIST);
+  // The marking leaves real times: atime's seconds are the creation time.
+  Created t = excl("times", "VERIFIER");
+  ASSERT_EQ(t.status, NFS3_OK);
+  fattr3 ta = Getattr(t.fh);
+  EXPECT_EQ(ta.atime.seconds, ta.mtime.seconds);
+  EXPECT_LT(ta.atime.nseconds, 1000000000u);
+}
+
+TEST_F(Rfc1813Test, DirectoriesHaveANonZeroSizeEverywhere) {
+  Created d = Mkdir(root_, "d");
+  ASSERT_EQ(d.status, NFS3_OK);
+  const fattr3 dir = Getattr(d.fh);
+  EXPECT_EQ(dir.type, NF3DIR);
+  EXPECT_GT(dir.size, 0u);
+  EXPECT_GT(dir.used, 0u);
+  EXPECT_EQ(d.attrs.attributes.size, dir.size) << "MKDIR's obj_attributes";
+  EXPECT_EQ(Getattr(root_).size, dir.size);
+  // LOOKUP: the object's and the directory's attributes.
+  Reply lk = Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque("d"));
+  ASSERT_EQ(lk.FirstWord(), NFS3_OK);
+  XdrDecoder ld(lk.body.data() + 4, lk.body.size() - 4);
+  absl::string_view fh;
+  post_op_attr obj, parent;
+  ASSERT_TRUE(ld.Var(NFS3_FHSIZE, &fh) && Decode(ld, &obj) &&
+              Decode(ld, &parent) && ld.done());
+  EXPECT_EQ(obj.attributes.size, dir.size);
+  EXPECT_EQ(parent.attributes.size, dir.size);
+  // The wcc_data of changes in the directory: before and after alike.
+  const std::string names[] = {"f", "g"};
+  for (const std::string& n : names) {
+    Created f = Create(d.fh, n);
+    ASSERT_EQ(f.status, NFS3_OK);
+    ASSERT_TRUE(f.dir.before);
+    EXPECT_EQ(f.dir.pre.size, dir.size);
+    EXPECT_EQ(f.dir.after.attributes.size, dir.size);
+  }
+  Wcc from, to;
+  ASSERT_EQ(Rename(d.fh, "f", root_, "f", &from, &to), NFS3_OK);
+  EXPECT_EQ(from.pre.size, dir.size);
+  EXPECT_EQ(from.after.attributes.size, dir.size);
+  EXPECT_EQ(to.pre.size, dir.size);
+  auto rm = RemoveLike(NFSPROC3_REMOVE, d.fh, "g");
+  ASSERT_EQ(rm.first, NFS3_OK);
+  EXPECT_EQ(rm.second.pre.size, dir.size);
+  EXPECT_EQ(Getattr(d.fh).size, dir.size);
+  // READDIRPLUS: ".", ".." and "d" carry the same size.
+  Reply p = Nfs(NFSPROC3_READDIRPLUS, XOpaque(root_) + XU64(0) +
+                                          std::string(8, '\0') + XU32(4096) +
+                                          XU32(65536));
+  ASSERT_EQ(p.FirstWord(), NFS3_OK);
+  XdrDecoder pd(p.body.data() + 4, p.body.size() - 4);
+  post_op_attr dir_attrs;
+  std::array<char, 8> verf;
+  ASSERT_TRUE(Decode(pd, &dir_attrs) && pd.FixedCopy(8, verf.data()));
+  EXPECT_EQ(dir_attrs.attributes.size, dir.size);
+  int dirs_seen = 0;
+  for (bool more = true; pd.Bool(&more) && more;) {
+    uint64_t fileid, cookie;
+    absl::string_view name;
+    post_op_attr attrs;
+    bool handle_follows;
+    absl::string_view handle;
+    ASSERT_TRUE(pd.U64(&fileid) && pd.Var(255, &name) && pd.U64(&cookie) &&
+                Decode(pd, &attrs) && pd.Bool(&handle_follows));
+    if (handle_follows) {
+      ASSERT_TRUE(pd.Var(NFS3_FHSIZE, &handle));
+    }
+    if (name == "." || name == ".." || name == "d") {
+      ++dirs_seen;
+      ASSERT_TRUE(attrs.attributes_follow) << name;
+      EXPECT_EQ(attrs.attributes.size, dir.size) << name;
+    }
+  }
+  EXPECT_EQ(dirs_seen, 3);
+}
+
+// COMMIT (§3.3.21) of an object that holds no file data is an error, as
+// for WRITE (knfsd: ISDIR for a directory), with the object's attributes.
+TEST_F(Rfc1813Test, CommitOnANonRegularFileIsAnError) {
+  Created d = Mkdir(root_, "d");
+  Created l = ParseCreated(Nfs(NFSPROC3_SYMLINK, XOpaque(root_) +
+                                                     XOpaque("l") + NoAttrs() +
+                                                     XOpaque("target")));
+  Created f = Create(root_, "f");
+  ASSERT_EQ(d.status, NFS3_OK);
+  ASSERT_EQ(l.status, NFS3_OK);
+  const std::pair<std::string, uint32_t> cases[] = {
+      {d.fh, NFS3ERR_ISDIR}, {root_, NFS3ERR_ISDIR}, {l.fh, NFS3ERR_INVAL},
+      {f.fh, NFS3_OK}};
+  for (const auto& [fh, want] : cases) {
+    SCOPED_TRACE(want);
+    Reply r = Nfs(NFSPROC3_COMMIT, XOpaque(fh) + XU64(0) + XU32(0));
+    EXPECT_EQ(r.FirstWord(), want);
+    XdrDecoder cd(r.body.data() + 4, r.body.size() - 4);
+    Wcc w;
+    ASSERT_TRUE(DecodeWcc(cd, &w));
+    EXPECT_TRUE(w.after.attributes_follow);
+    EXPECT_EQ(w.after.attributes.fileid, Getattr(fh).fileid);
+    if (want == NFS3_OK) {
+      std::array<char, 8> verf;
+      EXPECT_TRUE(cd.FixedCopy(8, verf.data()));
+    }
+    EXPECT_TRUE(cd.done());
+  }
+}
+
+// MOUNT3 MNT (Appendix I) of a path written differently: the same handle
+// as LOOKUP gives; ".." never leaves the datastore (NOENT: nothing outside
+// it is exported) or the export.
+TEST_F(Rfc1813Test, MountNormalisesThePath) {
+  Created d = Mkdir(root_, "dir");
+  Created sub = Mkdir(d.fh, "sub");
+  Created f = Create(root_, "file");
+  ASSERT_EQ(sub.status, NFS3_OK);
+  Reply lk = Nfs(NFSPROC3_LOOKUP, XOpaque(root_) + XOpaque("dir"));
+  ASSERT_EQ(lk.FirstWord(), NFS3_OK);
+  const std::string looked_up = lk.body.substr(8, kHandleSize);
+  ASSERT_EQ(looked_up, d.fh);
+  for (const char* path :
+       {"/vnas/dir", "/vnas/./dir", "/vnas//dir", "/vnas/dir/", "vnas/dir",
+        "//vnas/./dir/.//", "/vnas/dir/.", "/vnas/dir/sub/..",
+        "/vnas/./dir/sub/../../dir"}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(f_.Mount(path), looked_up);
+  }
+  for (const char* path : {"/vnas/.", "/vnas/", "/vnas/dir/..", "/./vnas"}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(f_.Mount(path), root_);
+  }
+  const std::pair<const char*, uint32_t> refused[] = {
+      {"/vnas/../etc", MNT3ERR_NOENT},
+      {"/vnas/..", MNT3ERR_NOENT},
+      {"/..", MNT3ERR_NOENT},
+      {"/vnas/dir/../../vnas/dir", MNT3ERR_NOENT},
+      {"/vnas/dir/../..", MNT3ERR_NOENT},
+      {"/vnas/missing/../dir", MNT3ERR_NOENT},
+      {"/vnas/file/../dir", MNT3ERR_NOTDIR},
+      {"/vnas/./missing", MNT3ERR_NOENT}};
+  for (const auto& [path, want] : refused) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(Mnt(MOUNTPROC3_MNT, XOpaque(path)).FirstWord(), want);
+  }
+  // DUMP lists the canonical path; UMNT of any spelling removes it.
+  ASSERT_EQ(f_.Mount("/vnas/./dir/sub/.."), d.fh);
+  Reply du = Mnt(MOUNTPROC3_DUMP, "");
+  EXPECT_NE(du.body.find("/vnas/dir"), std::string::npos);
+  EXPECT_EQ(du.body.find("/vnas/./"), std::string::npos);
+  Mnt(MOUNTPROC3_UMNT, XOpaque("/vnas/dir/sub/../"));
+  EXPECT_EQ(Mnt(MOUNTPROC3_DUMP, "").body.find("/vnas/dir"),
+            std::string::npos);
+  EXPECT_EQ(f.status, NFS3_OK);
+}
+
+// ".." may not climb out of the export the path ends in, even to come back
+// in (a client of /vnas/vm1 alone must not probe the rest of the store).
+TEST(Rfc1813MountTest, DotDotStaysInsideTheExport) {
+  DispatchFixture f("/vnas/vm1 127.0.0.1/32(rw,no_root_squash)\n"
+                    "/vnas/vm2 10.0.0.0/8(rw,no_root_squash)\n");
+  ASSERT_EQ(f.store()->Mkdir(storage::kRootInode, "vm1", 0755, 0, 0).status(),
+            absl::OkStatus());
+  ASSERT_EQ(f.store()->Mkdir(storage::kRootInode, "vm2", 0755, 0, 0).status(),
+            absl::OkStatus());
+  const std::string vm1 = f.Mount("/vnas/vm1");
+  ASSERT_FALSE(vm1.empty());
+  EXPECT_EQ(f.Mount("/vnas/vm1/."), vm1);
+  uint32_t xid = 1;
+  auto mnt = [&](const std::string& path) {
+    return f.Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque(path), ++xid)
+        .FirstWord();
+  };
+  EXPECT_EQ(mnt("/vnas/vm1/../vm1"), MNT3ERR_ACCES);
+  EXPECT_EQ(mnt("/vnas/vm2/../vm1"), MNT3ERR_ACCES);
+  EXPECT_EQ(mnt("/vnas/vm1/../vm2"), MNT3ERR_ACCES) << "not this client's";
+  EXPECT_EQ(mnt("/vnas/vm1/.."), MNT3ERR_NOENT) << "/vnas is not exported";
+}
+
+// SYMLINK targets up to PATH_MAX (4096, what the Linux client sends and
+// knfsd takes), not only up to MNTPATHLEN.
+TEST_F(Rfc1813Test, SymlinkTargetsUpToPathMax) {
+  for (size_t len : {1024u, 1025u, 4096u}) {
+    SCOPED_TRACE(len);
+    const std::string target(len, 't');
+    const std::string name = "ln" + std::to_string(len);
+    Created c = ParseCreated(Nfs(NFSPROC3_SYMLINK, XOpaque(root_) +
+                                                       XOpaque(name) +
+                                                       NoAttrs() +
+                                                       XOpaque(target)));
+    ASSERT_EQ(c.status, NFS3_OK);
+    EXPECT_EQ(c.attrs.attributes.size, len);
+    Reply rl = Nfs(NFSPROC3_READLINK, XOpaque(c.fh));
+    ASSERT_EQ(rl.FirstWord(), NFS3_OK);
+    XdrDecoder d(rl.body.data() + 4, rl.body.size() - 4);
+    post_op_attr a;
+    absl::string_view got;
+    ASSERT_TRUE(Decode(d, &a) && d.Var(kMaxSymlinkLen, &got) && d.done());
+    EXPECT_EQ(got, target);
+  }
+  // Beyond PATH_MAX: malformed, as for knfsd.
+  Reply r = Nfs(NFSPROC3_SYMLINK, XOpaque(root_) + XOpaque("long") +
+                                      NoAttrs() +
+                                      XOpaque(std::string(4097, 't')));
+  EXPECT_EQ(r.stat, GARBAGE_ARGS);
+}
+
+// READDIR/READDIRPLUS cookies (§3.3.16-17) stay valid while the directory
+// changes: the verifier never goes stale, a listing resumed after removals
+// and additions neither repeats nor skips a surviving entry.
+TEST_F(Rfc1813Test, DirectoryCookiesSurviveChanges) {
+  struct Page {
+    uint32_t status = 0;
+    std::string verf;
+    std::vector<std::pair<std::string, uint64_t>> entries;  // name, cookie
+    bool eof = false;
+  };
+  auto readdir = [&](const std::string& dir, bool plus, uint64_t cookie,
+                     const std::string& verf, uint32_t count) {
+    std::string args = XOpaque(dir) + XU64(cookie) + verf;
+    args += plus ? XU32(count) + XU32(count) : XU32(count);
+    Reply r = Nfs(plus ? NFSPROC3_READDIRPLUS : NFSPROC3_READDIR, args);
+    Page p;
+    p.status = r.FirstWord();
+    if (p.status != NFS3_OK) return p;
+    XdrDecoder x(r.body.data() + 4, r.body.size() - 4);
+    post_op_attr dir_attrs;
+    std::array<char, 8> v;
+    EXPECT_TRUE(Decode(x, &dir_attrs) && x.FixedCopy(8, v.data()));
+    p.verf.assign(v.data(), 8);
+    for (bool more = true; x.Bool(&more) && more;) {
+      uint64_t fileid, c;
+      absl::string_view name;
+      EXPECT_TRUE(x.U64(&fileid) && x.Var(255, &name) && x.U64(&c));
+      if (plus) {
+        post_op_attr a;
+        bool follows = false;
+        absl::string_view fh;
+        EXPECT_TRUE(Decode(x, &a) && x.Bool(&follows));
+        if (follows) {
+          EXPECT_TRUE(x.Var(NFS3_FHSIZE, &fh));
+        }
+      }
+      p.entries.emplace_back(std::string(name), c);
+    }
+    EXPECT_TRUE(x.Bool(&p.eof) && x.done());
+    return p;
+  };
+  for (bool plus : {false, true}) {
+    SCOPED_TRACE(plus ? "READDIRPLUS" : "READDIR");
+    Created d = Mkdir(root_, plus ? "plus" : "plain");
+    ASSERT_EQ(d.status, NFS3_OK);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_EQ(Create(d.fh, "e" + std::to_string(i)).status, NFS3_OK);
+    }
+    const uint32_t count = plus ? 1200 : 300;
+    Page first = readdir(d.fh, plus, 0, std::string(8, '\0'), count);
+    ASSERT_EQ(first.status, NFS3_OK);
+    ASSERT_FALSE(first.eof);
+    ASSERT_GE(first.entries.size(), 4u);
+    std::set<std::string> seen;
+    for (const auto& e : first.entries) seen.insert(e.first);
+    // Remove an entry already listed and one not yet listed; add one.
+    const std::string listed = first.entries.back().first;
+    std::string unlisted;
+    for (int i = 29; i >= 0 && unlisted.empty(); --i) {
+      if (!seen.count("e" + std::to_string(i))) {
+        unlisted = "e" + std::to_string(i);
+      }
+    }
+    ASSERT_FALSE(unlisted.empty());
+    ASSERT_EQ(RemoveLike(NFSPROC3_REMOVE, d.fh, listed).first, NFS3_OK);
+    ASSERT_EQ(RemoveLike(NFSPROC3_REMOVE, d.fh, unlisted).first, NFS3_OK);
+    const std::string added = "added";
+    ASSERT_EQ(Create(d.fh, added).status, NFS3_OK);
+    uint64_t cookie = first.entries.back().second;
+    std::string verf = first.verf;
+    std::vector<std::string> rest;
+    for (int pages = 0; pages < 100; ++pages) {
+      Page p = readdir(d.fh, plus, cookie, verf, count);
+      ASSERT_EQ(p.status, NFS3_OK) << "cookie " << cookie;
+      for (const auto& e : p.entries) rest.push_back(e.first);
+      if (p.eof) break;
+      ASSERT_FALSE(p.entries.empty());
+      cookie = p.entries.back().second;
+      verf = p.verf;
+    }
+    std::set<std::string> later(rest.begin(), rest.end());
+    EXPECT_EQ(later.size(), rest.size()) << "an entry came twice";
+    for (const std::string& n : seen) {
+      EXPECT_FALSE(later.count(n)) << n << " listed again";
+    }
+    EXPECT_FALSE(later.count(unlisted));
+    EXPECT_TRUE(later.count(added));
+    // Every entry not yet listed that survived, and the new one: 30 files,
+    // "." and "..", less the first page, less `unlisted`, plus `added`.
+    EXPECT_EQ(later.size(), 32u - seen.size());
+    // A verifier this server never handed out is refused.
+    EXPECT_EQ(readdir(d.fh, plus, cookie, "garbage!", count).status,
+              NFS3ERR_BAD_COOKIE);
+  }
 }
 
 TEST_F(Rfc1813Test, MknodAnswersNameErrorsBeforeNotSupp) {
