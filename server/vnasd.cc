@@ -26,6 +26,7 @@
 #include "server/nfs/fh.h"
 #include "server/nfs/server.h"
 #include "server/nfs/transport.h"
+#include "storage/env/env.h"
 #include "storage/extent_store.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -52,6 +53,10 @@ ABSL_FLAG(uint32_t, segment_size, 64 << 10,
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
+ABSL_FLAG(bool, direct_bulk_writes, false,
+          "Unstable writes of 64 KiB or more bypass the page cache (O_DIRECT): "
+          "no page allocation or write-back for bulk streams, but re-reads "
+          "of that data come from the disk");
 ABSL_FLAG(int32_t, nfs_workers, 16,
           "NFS worker threads (each can hold one stable write in a disk "
           "flush; the kernel merges concurrent flushes)");
@@ -139,7 +144,12 @@ int main(int argc, char** argv) {
   }
 
   // ---- Extent store ------------------------------------------------------
+  vnas::storage::PosixEnvOptions env_options;
+  env_options.direct_bulk_writes = absl::GetFlag(FLAGS_direct_bulk_writes);
+  std::unique_ptr<vnas::storage::Env> env =
+      vnas::storage::Env::NewPosix(env_options);
   vnas::storage::StoreOptions store_options;
+  store_options.env = env.get();
   store_options.dir = data_dir;
   store_options.num_members = absl::GetFlag(FLAGS_members);
   store_options.segment_size = absl::GetFlag(FLAGS_segment_size);

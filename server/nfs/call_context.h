@@ -19,10 +19,11 @@ struct CallContext {
   // CallContext::ReserveReadData()
   // Space for `count` bytes of READ data at the place a READ3resok will put
   // it (kRead3DataOffset past the current end), so the store can read
-  // straight into the reply. Valid until the reply is encoded.
+  // straight into the reply; 4 KiB aligned, so that read may be direct
+  // (O_DIRECT). Valid until the reply is encoded.
   char* ReserveReadData(size_t count, size_t data_offset) const {
     size_t at = reply->size() + data_offset;
-    reply->Reserve(at + count + 8);
+    reply->ReserveAligned(at + count + 8, at, 4096);
     return reply->data() + at;
   }
 };

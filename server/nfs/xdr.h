@@ -39,21 +39,23 @@ class ByteBuffer {
   explicit ByteBuffer(size_t capacity) { Reserve(capacity); }
   ByteBuffer(ByteBuffer&& o) noexcept { *this = std::move(o); }
   ByteBuffer& operator=(ByteBuffer&& o) noexcept {
-    data_ = std::move(o.data_);
+    alloc_ = std::move(o.alloc_);
+    data_ = o.data_;
     size_ = o.size_;
     cap_ = o.cap_;
+    o.data_ = nullptr;
     o.size_ = o.cap_ = 0;
     return *this;
   }
   ByteBuffer(const ByteBuffer&) = delete;
   ByteBuffer& operator=(const ByteBuffer&) = delete;
 
-  char* data() { return data_.get(); }
-  const char* data() const { return data_.get(); }
+  char* data() { return data_; }
+  const char* data() const { return data_; }
   size_t size() const { return size_; }
   size_t capacity() const { return cap_; }
   bool empty() const { return size_ == 0; }
-  absl::string_view view() const { return absl::string_view(data_.get(), size_); }
+  absl::string_view view() const { return absl::string_view(data_, size_); }
 
   // Makes capacity at least `n`; keeps the contents.
   void Reserve(size_t n) {
@@ -62,10 +64,16 @@ class ByteBuffer {
     // (a READ reply reserves its whole data area at once).
     size_t c = cap_ * 2 > n ? cap_ * 2 : n;
     if (c < 256) c = 256;
-    std::unique_ptr<char[]> d(new char[c]);
-    if (size_) memcpy(d.get(), data_.get(), size_);
-    data_ = std::move(d);
-    cap_ = c;
+    Reallocate(c, 0, 1);
+  }
+  // ByteBuffer::ReserveAligned()
+  // Like Reserve(n), and data() + at is a multiple of `align` (a power of
+  // two), so a direct (O_DIRECT) read can land there. Consume() may undo it.
+  void ReserveAligned(size_t n, size_t at, size_t align) {
+    if (n <= cap_ && (reinterpret_cast<uintptr_t>(data_ + at) & (align - 1)) == 0) {
+      return;
+    }
+    Reallocate(n > cap_ ? n : cap_, at, align);
   }
   // Sets the size; new bytes are uninitialized.
   void Resize(size_t n) {
@@ -74,7 +82,7 @@ class ByteBuffer {
   }
   void Append(const void* p, size_t n) {
     Reserve(size_ + n);
-    memcpy(data_.get() + size_, p, n);
+    memcpy(data_ + size_, p, n);
     size_ += n;
   }
   void Clear() { size_ = 0; }
@@ -84,12 +92,24 @@ class ByteBuffer {
       size_ = 0;
       return;
     }
-    memmove(data_.get(), data_.get() + n, size_ - n);
+    memmove(data_, data_ + n, size_ - n);
     size_ -= n;
   }
 
  private:
-  std::unique_ptr<char[]> data_;
+  // New storage of capacity `c` whose byte `at` is `align`-aligned.
+  void Reallocate(size_t c, size_t at, size_t align) {
+    std::unique_ptr<char[]> d(new char[c + align - 1]);
+    const uintptr_t want = reinterpret_cast<uintptr_t>(d.get()) + at;
+    char* start = d.get() + (((want + align - 1) & ~(align - 1)) - want);
+    if (size_) memcpy(start, data_, size_);
+    alloc_ = std::move(d);
+    data_ = start;
+    cap_ = c;
+  }
+
+  std::unique_ptr<char[]> alloc_;
+  char* data_ = nullptr;  // inside alloc_
   size_t size_ = 0;
   size_t cap_ = 0;
 };

@@ -30,6 +30,26 @@ TEST(Xdr, PrimitivesRoundTripWithExactSize) {
   EXPECT_TRUE(d.done());
 }
 
+TEST(ByteBuffer, ReserveAlignedKeepsContentsAndAlignsTheGivenByte) {
+  ByteBuffer b;
+  b.Append("header", 6);
+  for (size_t at : {6u, 130u, 4097u}) {
+    b.ReserveAligned(at + (1 << 20), at, 4096);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data() + at) % 4096, 0u) << at;
+    EXPECT_GE(b.capacity(), at + (1 << 20));
+    EXPECT_EQ(b.view(), "header");
+  }
+  // Already aligned and big enough: the same storage.
+  const char* before = b.data();
+  b.ReserveAligned(4097 + 100, 4097, 4096);
+  EXPECT_EQ(b.data(), before);
+  // Appends and moves keep working on the aligned storage.
+  b.Append("!", 1);
+  ByteBuffer moved(std::move(b));
+  EXPECT_EQ(moved.view(), "header!");
+  EXPECT_TRUE(b.empty());
+}
+
 TEST(Xdr, DecoderNeverReadsPastTheEnd) {
   const char data[] = {0, 0, 0, 9, 'a', 'b'};  // says 9 bytes, has 2
   XdrDecoder d(data, sizeof(data));

@@ -86,6 +86,14 @@ struct FsSpace {
   uint64_t id = 0;     // tells file systems apart (statvfs f_fsid)
 };
 
+// Page-cache choices of the POSIX Env (env_posix.cc explains the policy).
+struct PosixEnvOptions {
+  // Unstable writes of at least 64 KiB, 4 KiB aligned, bypass the page cache
+  // (O_DIRECT). Off: they are cached and written back later, so a re-read
+  // of just-written data is served from memory.
+  bool direct_bulk_writes = false;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -110,8 +118,10 @@ class Env {
   // Not owned by the caller.
   virtual rocksdb::Env* rocksdb_env() { return nullptr; }
 
-  // The process-wide POSIX Env (never deleted).
+  // The process-wide POSIX Env with default options (never deleted).
   static Env* Posix();
+  // A POSIX Env with `options`; it must outlive the files it opens.
+  static std::unique_ptr<Env> NewPosix(const PosixEnvOptions& options);
 };
 
 }  // namespace vnas::storage

@@ -1,24 +1,42 @@
 // env_posix.cc — the Linux implementation of Env (pread/pwrite/fdatasync).
 //
-// Durable writes (PWriteVDurable) that are 4 KiB aligned in offset and
-// length, and at most kMaxDirectBytes, go through a second descriptor opened
-// O_DIRECT, with RWF_DSYNC: the device gets the bytes with FUA (or one cache
-// flush) and the page cache is bypassed, so concurrent small stable writes
-// do not queue behind page-cache writeback of the same file. The kernel
-// writes back and drops cached pages of the range around a direct write, so
-// buffered reads and writes of the same file stay coherent. File systems
-// without O_DIRECT (tmpfs before 6.6), or a first direct write that fails
-// EINVAL, fall back to buffered pwritev2(RWF_DSYNC) for good.
+// Page-cache policy. Every data file has two descriptors: a buffered one and
+// one opened O_DIRECT. Bulk transfers bypass the page cache; small and
+// unaligned ones use it:
+//   - durable writes that are 4 KiB aligned in offset and length go direct
+//     with RWF_DSYNC (FUA or one cache flush for just that range), so
+//     concurrent stable writes do not queue behind the write-back of the
+//     file's other dirty pages.
+//   - unstable writes of at least kDirectMinBytes, aligned, go direct when
+//     PosixEnvOptions::direct_bulk_writes is set: sequential streams and
+//     copy-on-write copies then cost no page allocation and no dirty-page
+//     write-back later, and COMMIT has only the device cache to flush; a
+//     re-read of that data then comes from the device. Otherwise (the
+//     default) they are cached and written back by the kernel.
+//   - reads of at least kDirectMinBytes, aligned, go direct when no page of
+//     the range is cached (cachestat(2), Linux 6.5+): cold bulk reads do not
+//     fill the cache with data read once. A range with cached (possibly
+//     dirty) pages, a small read, or a kernel without cachestat reads through
+//     the page cache, so hot small-block working sets (boot storms on shared
+//     base disks) stay cached.
+// The kernel writes back and drops cached pages around a direct write, and
+// writes back dirty pages before a direct read, so the two descriptors stay
+// coherent. Memory that is not 4 KiB aligned goes through a per-thread
+// aligned bounce buffer, in pieces of kBounceBytes. File systems without
+// O_DIRECT (tmpfs before 6.6), or a first direct call that fails EINVAL,
+// fall back to the buffered descriptor for good.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -35,9 +53,28 @@ namespace {
 // Alignment of direct I/O buffers, offsets and lengths: safe for devices
 // with 512-byte and 4 KiB logical blocks.
 constexpr size_t kDirectAlign = 4096;
-// Larger durable writes stay buffered: a bounce copy per call would cost
-// more than the page cache saves.
-constexpr size_t kMaxDirectBytes = 1 << 20;
+// Unstable writes and reads at least this long may go direct (see above).
+constexpr size_t kDirectMinBytes = 64 << 10;
+// The per-thread bounce buffer for unaligned memory; longer transfers go
+// through it piece by piece.
+constexpr size_t kBounceBytes = 1 << 20;
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451  // the same on every architecture
+#endif
+struct CachestatRange {
+  uint64_t off;
+  uint64_t len;
+};
+struct Cachestat {
+  uint64_t nr_cache;
+  uint64_t nr_dirty;
+  uint64_t nr_writeback;
+  uint64_t nr_evicted;
+  uint64_t nr_recently_evicted;
+};
+// Cleared once cachestat(2) turns out to be missing (ENOSYS).
+std::atomic<bool> cachestat_ok{true};
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -45,8 +82,12 @@ struct FreeDeleter {
 
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, int direct_fd, std::string path)
-      : fd_(fd), direct_fd_(direct_fd), path_(std::move(path)) {}
+  PosixFile(int fd, int direct_fd, std::string path, PosixEnvOptions options)
+      : fd_(fd),
+        direct_fd_(direct_fd),
+        path_(std::move(path)),
+        bulk_direct_min_(options.direct_bulk_writes ? kDirectMinBytes
+                                                     : SIZE_MAX) {}
   ~PosixFile() override {
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
@@ -55,77 +96,37 @@ class PosixFile final : public File {
   PosixFile& operator=(const PosixFile&) = delete;
 
   absl::Status PRead(uint64_t offset, size_t n, char* buf) override {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, buf + done, n - done, offset + done);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return IoError(errno, absl::StrCat("pread ", path_));
-      }
-      if (r == 0) {  // past EOF: zeros
-        std::memset(buf + done, 0, n - done);
-        break;
-      }
-      done += static_cast<size_t>(r);
-    }
-    return absl::OkStatus();
+    return PReadV(offset, {absl::Span<char>(buf, n)});
   }
 
   absl::Status PWrite(uint64_t offset, absl::string_view data) override {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t r =
-          ::pwrite(fd_, data.data() + done, data.size() - done, offset + done);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return IoError(errno, absl::StrCat("pwrite ", path_),
-                       /*retryable=*/errno == ENOSPC);
-      }
-      done += static_cast<size_t>(r);
-    }
-    return absl::OkStatus();
+    return Write(offset, {data}, 0, bulk_direct_min_);
   }
 
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
+    size_t total = 0;
+    for (const absl::Span<char>& p : parts) total += p.size();
+    if (total >= kDirectMinBytes && DirectFits(offset, total) &&
+        Uncached(offset, total)) {
+      absl::Status s = ReadDirect(offset, parts);
+      if (!IsDirectUnsupported(s)) return s;
+      direct_ok_.store(false, std::memory_order_relaxed);
+    }
     std::vector<iovec> iov;
     iov.reserve(parts.size());
     for (const absl::Span<char>& p : parts) iov.push_back({p.data(), p.size()});
-    size_t i = 0;
-    while (i < iov.size()) {
-      const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-      ssize_t r = ::preadv(fd_, &iov[i], cnt, static_cast<off_t>(offset));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return IoError(errno, absl::StrCat("preadv ", path_));
-      }
-      if (r == 0) {  // past EOF: zeros
-        for (; i < iov.size(); ++i) std::memset(iov[i].iov_base, 0, iov[i].iov_len);
-        break;
-      }
-      offset += static_cast<uint64_t>(r);
-      Advance(iov, &i, static_cast<size_t>(r));
-    }
-    return absl::OkStatus();
+    return ReadAll(fd_, &iov, offset, "preadv ");
   }
 
   absl::Status PWriteVDurable(
       uint64_t offset, const std::vector<absl::string_view>& parts) override {
-    size_t total = 0;
-    for (absl::string_view p : parts) total += p.size();
-    if (direct_ok_.load(std::memory_order_relaxed) && total > 0 &&
-        total <= kMaxDirectBytes && offset % kDirectAlign == 0 &&
-        total % kDirectAlign == 0) {
-      absl::Status s = WriteDirect(offset, parts, total);
-      if (!IsDirectUnsupported(s)) return s;
-      direct_ok_.store(false, std::memory_order_relaxed);
-    }
-    return WriteV(offset, parts, RWF_DSYNC);
+    return Write(offset, parts, RWF_DSYNC, /*direct_min=*/1);
   }
 
   absl::Status PWriteV(uint64_t offset,
                        const std::vector<absl::string_view>& parts) override {
-    return WriteV(offset, parts, 0);
+    return Write(offset, parts, 0, bulk_direct_min_);
   }
 
   absl::Status Sync() override {
@@ -147,56 +148,189 @@ class PosixFile final : public File {
   }
 
  private:
-  // Sentinel of WriteDirect: the file system refused direct I/O.
+  // Sentinel of the direct paths: the file system refused direct I/O and
+  // nothing was transferred.
   static absl::Status DirectUnsupported() {
     return absl::UnimplementedError("direct I/O unsupported");
   }
   static bool IsDirectUnsupported(const absl::Status& s) {
     return absl::IsUnimplemented(s);
   }
+  static bool Refused(int err) {
+    return err == EINVAL || err == EOPNOTSUPP || err == ENOSYS;
+  }
 
-  // One durable direct write of `total` aligned bytes. Parts whose memory
-  // is not aligned are gathered into a per-thread aligned bounce buffer.
+  bool DirectFits(uint64_t offset, size_t total) const {
+    return direct_ok_.load(std::memory_order_relaxed) && total > 0 &&
+           offset % kDirectAlign == 0 && total % kDirectAlign == 0;
+  }
+
+  // True when no page of [offset, offset + len) is in the page cache. False
+  // when it cannot tell (no cachestat): the caller then reads buffered.
+  bool Uncached(uint64_t offset, size_t len) const {
+    if (!cachestat_ok.load(std::memory_order_relaxed)) return false;
+    CachestatRange range{offset, len};
+    Cachestat cs{};
+    if (::syscall(__NR_cachestat, fd_, &range, &cs, 0) != 0) {
+      if (errno == ENOSYS) cachestat_ok.store(false, std::memory_order_relaxed);
+      return false;
+    }
+    return cs.nr_cache == 0;
+  }
+
+  // The calling thread's kBounceBytes aligned buffer, or nullptr when
+  // memory is short.
+  static char* Bounce() {
+    thread_local std::unique_ptr<char, FreeDeleter> bounce;
+    if (!bounce) {
+      void* mem = nullptr;
+      if (::posix_memalign(&mem, kDirectAlign, kBounceBytes) != 0) {
+        return nullptr;
+      }
+      bounce.reset(static_cast<char*>(mem));
+    }
+    return bounce.get();
+  }
+
+  template <typename Part>
+  static bool MemoryAligned(const std::vector<Part>& parts) {
+    for (const Part& p : parts) {
+      if (reinterpret_cast<uintptr_t>(p.data()) % kDirectAlign != 0 ||
+          p.size() % kDirectAlign != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // A write of `parts` at offset with pwritev2 `flags`: direct when it is
+  // aligned and at least `direct_min` bytes, else buffered.
+  absl::Status Write(uint64_t offset,
+                     const std::vector<absl::string_view>& parts, int flags,
+                     size_t direct_min) {
+    size_t total = 0;
+    for (absl::string_view p : parts) total += p.size();
+    if (total >= direct_min && DirectFits(offset, total)) {
+      absl::Status s = WriteDirect(offset, parts, flags);
+      if (!IsDirectUnsupported(s)) return s;
+      direct_ok_.store(false, std::memory_order_relaxed);
+    }
+    return WriteV(offset, parts, flags);
+  }
+
+  // One direct write of aligned `parts` (RWF_DSYNC in `flags`: every piece
+  // is durable when its call returns). Unaligned memory is gathered into
+  // the bounce buffer a piece at a time.
   absl::Status WriteDirect(uint64_t offset,
                            const std::vector<absl::string_view>& parts,
-                           size_t total) {
-    bool aligned = true;
-    for (absl::string_view p : parts) {
-      aligned &= reinterpret_cast<uintptr_t>(p.data()) % kDirectAlign == 0 &&
-                 p.size() % kDirectAlign == 0;
-    }
-    std::vector<iovec> iov;
-    if (aligned) {
+                           int flags) {
+    const uint64_t start = offset;
+    int err = 0;
+    if (MemoryAligned(parts)) {
+      std::vector<iovec> iov;
+      iov.reserve(parts.size());
       for (absl::string_view p : parts) {
         iov.push_back({const_cast<char*>(p.data()), p.size()});
       }
+      err = WriteAll(direct_fd_, &iov, &offset, flags);
     } else {
-      thread_local std::unique_ptr<char, FreeDeleter> bounce;
-      if (!bounce) {
-        void* mem = nullptr;
-        if (::posix_memalign(&mem, kDirectAlign, kMaxDirectBytes) != 0) {
-          return DirectUnsupported();  // no memory: the buffered path
+      char* bounce = Bounce();
+      if (bounce == nullptr) return DirectUnsupported();
+      size_t part = 0, in_part = 0;
+      while (err == 0 && part < parts.size()) {
+        size_t filled = 0;
+        while (filled < kBounceBytes && part < parts.size()) {
+          const size_t n = std::min(kBounceBytes - filled,
+                                    parts[part].size() - in_part);
+          std::memcpy(bounce + filled, parts[part].data() + in_part, n);
+          filled += n;
+          in_part += n;
+          if (in_part == parts[part].size()) {
+            ++part;
+            in_part = 0;
+          }
         }
-        bounce.reset(static_cast<char*>(mem));
+        std::vector<iovec> iov{{bounce, filled}};
+        err = WriteAll(direct_fd_, &iov, &offset, flags);
       }
-      size_t at = 0;
-      for (absl::string_view p : parts) {
-        std::memcpy(bounce.get() + at, p.data(), p.size());
-        at += p.size();
-      }
-      iov.push_back({bounce.get(), total});
     }
-    const uint64_t start = offset;
-    const int err = WriteAll(direct_fd_, &iov, &offset, RWF_DSYNC);
     if (err == 0) return absl::OkStatus();
     // Nothing was written by a refused call: the buffered path redoes the
     // whole write.
-    if (offset == start &&
-        (err == EINVAL || err == EOPNOTSUPP || err == ENOSYS)) {
-      return DirectUnsupported();
-    }
-    return IoError(err, absl::StrCat("pwritev2(O_DIRECT) ", path_),
+    if (offset == start && Refused(err)) return DirectUnsupported();
+    return IoError(err, absl::StrCat("pwritev(O_DIRECT) ", path_),
                    /*retryable=*/err == ENOSPC);
+  }
+
+  // One direct read into `parts` (aligned in file offset and total length).
+  // Unaligned memory is filled from the bounce buffer a piece at a time.
+  absl::Status ReadDirect(uint64_t offset,
+                          const std::vector<absl::Span<char>>& parts) {
+    absl::Status s;
+    if (MemoryAligned(parts)) {
+      std::vector<iovec> iov;
+      iov.reserve(parts.size());
+      for (const absl::Span<char>& p : parts) {
+        iov.push_back({p.data(), p.size()});
+      }
+      s = ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
+    } else {
+      char* bounce = Bounce();
+      if (bounce == nullptr) return DirectUnsupported();
+      size_t part = 0, in_part = 0;
+      while (s.ok() && part < parts.size()) {
+        size_t want = 0;
+        for (size_t i = part; i < parts.size() && want < kBounceBytes; ++i) {
+          want += parts[i].size() - (i == part ? in_part : 0);
+        }
+        want = std::min(want, kBounceBytes);
+        std::vector<iovec> iov{{bounce, want}};
+        s = ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
+        if (!s.ok()) break;
+        offset += want;
+        for (size_t at = 0; at < want;) {
+          const size_t n = std::min(want - at, parts[part].size() - in_part);
+          std::memcpy(parts[part].data() + in_part, bounce + at, n);
+          at += n;
+          in_part += n;
+          if (in_part == parts[part].size()) {
+            ++part;
+            in_part = 0;
+          }
+        }
+      }
+    }
+    // Reads are idempotent: after a refusal the buffered path reads it all.
+    if (!s.ok() && Refused(ErrnoOf(s))) return DirectUnsupported();
+    return s;
+  }
+
+  // Reads all of *iov at offset on `fd`, going on after short reads and
+  // EINTR; bytes past the end of the file read as zeros. A short direct
+  // read means the end of the file (the next offset would be unaligned).
+  absl::Status ReadAll(int fd, std::vector<iovec>* iov, uint64_t offset,
+                       const char* what) {
+    size_t i = 0;
+    while (i < iov->size()) {
+      const int cnt =
+          static_cast<int>(std::min<size_t>(iov->size() - i, IOV_MAX));
+      ssize_t r = ::preadv(fd, &(*iov)[i], cnt, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return IoError(errno, absl::StrCat(what, path_));
+      }
+      if (r == 0 || (fd == direct_fd_ &&
+                     static_cast<size_t>(r) < Left(*iov, i, cnt))) {
+        Advance(*iov, &i, static_cast<size_t>(r));  // past EOF: zeros
+        for (; i < iov->size(); ++i) {
+          std::memset((*iov)[i].iov_base, 0, (*iov)[i].iov_len);
+        }
+        break;
+      }
+      offset += static_cast<uint64_t>(r);
+      Advance(*iov, &i, static_cast<size_t>(r));
+    }
+    return absl::OkStatus();
   }
 
   // pwritev2 with `flags` (RWF_DSYNC: each call's bytes are durable when it
@@ -248,6 +382,15 @@ class PosixFile final : public File {
     return err;
   }
 
+  // Bytes in iov[i, i + cnt).
+  static size_t Left(const std::vector<iovec>& iov, size_t i, int cnt) {
+    size_t n = 0;
+    for (size_t end = i + static_cast<size_t>(cnt); i < end; ++i) {
+      n += iov[i].iov_len;
+    }
+    return n;
+  }
+
   // Consumes n transferred bytes from iov[*i...], skipping empty parts.
   static void Advance(std::vector<iovec>& iov, size_t* i, size_t n) {
     while (*i < iov.size() && n >= iov[*i].iov_len) {
@@ -264,10 +407,14 @@ class PosixFile final : public File {
   const int direct_fd_;  // O_DIRECT descriptor of the same file, or -1
   std::atomic<bool> direct_ok_{direct_fd_ >= 0};
   const std::string path_;
+  // Unstable writes at least this long (and aligned) go direct.
+  const size_t bulk_direct_min_;
 };
 
 class PosixEnv final : public Env {
  public:
+  explicit PosixEnv(PosixEnvOptions options) : options_(options) {}
+
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0),
@@ -279,7 +426,7 @@ class PosixEnv final : public Env {
     // Best effort: a file system without O_DIRECT keeps every write
     // buffered.
     int direct_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
-    return std::unique_ptr<File>(new PosixFile(fd, direct_fd, path));
+    return std::unique_ptr<File>(new PosixFile(fd, direct_fd, path, options_));
   }
 
   bool FileExists(const std::string& path) override {
@@ -317,13 +464,20 @@ class PosixEnv final : public Env {
     fs.id = static_cast<uint64_t>(sv.f_fsid);
     return fs;
   }
+
+ private:
+  const PosixEnvOptions options_;
 };
 
 }  // namespace
 
 Env* Env::Posix() {
-  static Env* env = new PosixEnv();
+  static Env* env = new PosixEnv(PosixEnvOptions{});
   return env;
+}
+
+std::unique_ptr<Env> Env::NewPosix(const PosixEnvOptions& options) {
+  return std::make_unique<PosixEnv>(options);
 }
 
 }  // namespace vnas::storage

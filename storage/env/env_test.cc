@@ -1,6 +1,8 @@
 // env_test.cc — the File contract on every Env, and FaultEnv's power loss
 // and error injection.
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -144,7 +146,7 @@ TEST_P(EnvContractTest, ConcurrentDurableAndBufferedWritesStayCoherent) {
   auto opened = env->OpenFile(path, true);
   ASSERT_TRUE(opened.ok()) << opened.status();
   File* f = opened->get();
-  constexpr uint64_t kBlock = 4096, kRegion = 16, kThreads = 4;
+  constexpr uint64_t kBlock = 4096, kRegion = 32, kThreads = 4;
   constexpr uint64_t kBlocks = kRegion * kThreads;
   // Block b, version v: every 8-byte word is (b << 32) | v.
   auto fill = [](char* out, uint64_t b, uint64_t v) {
@@ -164,15 +166,16 @@ TEST_P(EnvContractTest, ConcurrentDurableAndBufferedWritesStayCoherent) {
   for (uint64_t t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(static_cast<uint32_t>(t));
-      // 8 blocks plus one byte of slack, so `data + 1` is unaligned.
-      std::string mem((8 + 1) * kBlock + 1, '\0');
+      // 16 blocks (64 KiB: the POSIX Env's direct threshold for buffered
+      // writes) plus one byte of slack, so `data + 1` is unaligned.
+      std::string mem((16 + 1) * kBlock + 1, '\0');
       void* raw = nullptr;
-      ASSERT_EQ(::posix_memalign(&raw, kBlock, 8 * kBlock), 0);
+      ASSERT_EQ(::posix_memalign(&raw, kBlock, 16 * kBlock), 0);
       std::unique_ptr<char, decltype(&std::free)> aligned(
           static_cast<char*>(raw), &std::free);
       for (uint64_t v = 1; v <= 300; ++v) {
         const uint64_t first = rng() % kRegion;
-        const uint64_t n = 1 + rng() % std::min<uint64_t>(8, kRegion - first);
+        const uint64_t n = 1 + rng() % std::min<uint64_t>(16, kRegion - first);
         const int mode = static_cast<int>(rng() % 4);
         char* buf = mode == 0 ? aligned.get() : mem.data() + 1;
         for (uint64_t k = 0; k < n; ++k) {
@@ -215,14 +218,16 @@ TEST_P(EnvContractTest, ConcurrentDurableAndBufferedWritesStayCoherent) {
   }
   std::thread reader([&] {
     std::mt19937 rng(99);
-    std::string buf(8 * kBlock, '?');
+    std::string buf(16 * kBlock, '?');
     while (!done.load()) {
-      const uint64_t first = rng() % (kBlocks - 8);
-      if (!f->PRead(first * kBlock, buf.size(), buf.data()).ok()) {
+      // 8 blocks (buffered) or 16 (direct when none of them is cached).
+      const uint64_t len = (rng() % 2 ? 8 : 16) * kBlock;
+      const uint64_t first = rng() % (kBlocks - 16);
+      if (!f->PRead(first * kBlock, len, buf.data()).ok()) {
         bad.fetch_add(1);
         return;
       }
-      for (uint64_t at = 0; at < buf.size(); at += 8) {
+      for (uint64_t at = 0; at < len; at += 8) {
         uint64_t w;
         std::memcpy(&w, buf.data() + at, 8);
         if ((w >> 32) != first + at / kBlock && bad.fetch_add(1) < 5) {
@@ -259,6 +264,136 @@ INSTANTIATE_TEST_SUITE_P(
                                 return new FaultEnv(NewMemEnv().release());
                               }}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// The POSIX Env's page-cache policy, seen through cachestat(2): bulk
+// aligned writes and cold bulk reads bypass the page cache, small or cached
+// ones use it, and every path reads back the same bytes. Skips the cache
+// checks where the kernel has no cachestat or the file system no O_DIRECT.
+class PosixCachePolicyTest : public ::testing::Test {
+ protected:
+  void Open(bool direct_bulk_writes) {
+    PosixEnvOptions options;
+    options.direct_bulk_writes = direct_bulk_writes;
+    env_ = Env::NewPosix(options);
+    path_ = TmpPath("policy");
+    auto f = env_->OpenFile(path_, true);
+    ASSERT_TRUE(f.ok()) << f.status();
+    file_ = std::move(*f);
+    int probe = ::open(path_.c_str(), O_RDONLY | O_DIRECT);
+    if (probe >= 0) ::close(probe);
+    fd_ = ::open(path_.c_str(), O_RDONLY);
+    ASSERT_GE(fd_, 0);
+    direct_ = probe >= 0;
+  }
+  void TearDown() override {
+    file_.reset();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // Pages of [off, off + len) in the page cache, or -1 without cachestat.
+  int64_t Cached(uint64_t off, uint64_t len) {
+    struct {
+      uint64_t off, len;
+    } range{off, len};
+    uint64_t cs[5] = {};
+    if (::syscall(451 /* cachestat */, fd_, &range, cs, 0) != 0) return -1;
+    return static_cast<int64_t>(cs[0]);
+  }
+  // Bytes where every 8-byte word is its own file offset + seed.
+  static std::string Pattern(uint64_t off, size_t len, uint64_t seed) {
+    std::string s(len, '\0');
+    for (size_t at = 0; at + 8 <= len; at += 8) {
+      const uint64_t w = off + at + seed;
+      std::memcpy(&s[at], &w, 8);
+    }
+    return s;
+  }
+  bool CacheChecks() { return direct_ && Cached(0, 4096) >= 0; }
+
+  std::unique_ptr<Env> env_;
+  std::string path_;
+  std::unique_ptr<File> file_;
+  int fd_ = -1;
+  bool direct_ = false;
+};
+
+TEST_F(PosixCachePolicyTest, BulkWritesAndColdBulkReadsBypassTheCache) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_writes=*/true));
+  // 2.5 MiB from unaligned memory (through the bounce buffer in pieces)
+  // and 1 MiB from aligned memory, both unstable.
+  constexpr uint64_t kMiB = 1 << 20;
+  std::string mem = "?" + Pattern(0, 5 * kMiB / 2, 1);
+  ASSERT_TRUE(file_->PWriteV(0, {absl::string_view(mem).substr(1)}).ok());
+  void* raw = nullptr;
+  ASSERT_EQ(::posix_memalign(&raw, 4096, kMiB), 0);
+  std::unique_ptr<char, decltype(&std::free)> aligned(static_cast<char*>(raw),
+                                                      &std::free);
+  const std::string second = Pattern(3 * kMiB, kMiB, 2);
+  std::memcpy(aligned.get(), second.data(), kMiB);
+  ASSERT_TRUE(file_->PWriteV(3 * kMiB, {absl::string_view(aligned.get(), kMiB)})
+                  .ok());
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, 4 * kMiB), 0) << "bulk writes went through the cache";
+  }
+  // Cold bulk reads (three parts, one unaligned) return the bytes and leave
+  // the cache empty.
+  std::string a(4096, '?'), b(kMiB, '?'), c(kMiB - 4096, '?');
+  std::string odd(kMiB + 1, '?');
+  ASSERT_TRUE(file_->PReadV(kMiB, {absl::MakeSpan(a), absl::MakeSpan(b),
+                                   absl::MakeSpan(&odd[1], c.size())})
+                  .ok());
+  EXPECT_TRUE(a + b + odd.substr(1, c.size()) ==
+              Pattern(kMiB, 3 * kMiB / 2, 1) + std::string(kMiB / 2, '\0'));
+  if (CacheChecks()) EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+  // A small buffered write is cached; a bulk read over it takes the cached
+  // path and sees it.
+  ASSERT_TRUE(file_->PWrite(kMiB + 8192, "small").ok());
+  if (CacheChecks()) EXPECT_GT(Cached(kMiB, kMiB), 0);
+  std::string back(kMiB, '?');
+  ASSERT_TRUE(file_->PRead(kMiB, kMiB, back.data()).ok());
+  std::string want = Pattern(kMiB, kMiB, 1);
+  want.replace(8192, 5, "small");
+  EXPECT_TRUE(back == want);
+  // A durable bulk write over the cached page replaces it (the kernel drops
+  // the page around the direct write) and is read back.
+  const std::string third = Pattern(kMiB, kMiB, 3);
+  ASSERT_TRUE(file_->PWriteVDurable(kMiB, {third}).ok());
+  ASSERT_TRUE(file_->PRead(kMiB, kMiB, back.data()).ok());
+  EXPECT_TRUE(back == third);
+  if (CacheChecks()) EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+}
+
+TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_writes=*/false));
+  // 64 KiB + 100 bytes: the last block is partial.
+  const std::string data = Pattern(0, (64 << 10) + 100, 7);
+  ASSERT_TRUE(file_->PWrite(0, data).ok());
+  ASSERT_TRUE(file_->Sync().ok());
+  ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
+  if (CacheChecks()) ASSERT_EQ(Cached(0, 1 << 20), 0);
+  std::string got((128 << 10) + 1, '?');
+  ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&got[1], 128 << 10)}).ok());
+  EXPECT_TRUE(got.substr(1) ==
+              data + std::string((128 << 10) - data.size(), '\0'));
+  EXPECT_EQ(*file_->Size(), data.size());
+}
+
+TEST_F(PosixCachePolicyTest, ByDefaultBulkWritesAreCachedAndCachedReadsUseIt) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_writes=*/false));
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string data = Pattern(0, kMiB, 5);
+  ASSERT_TRUE(file_->PWriteV(0, {data}).ok());
+  if (CacheChecks()) EXPECT_EQ(Cached(0, kMiB), 256) << "not cached";
+  std::string back(kMiB + 1, '?');
+  ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&back[1], kMiB)}).ok());
+  EXPECT_TRUE(back.substr(1) == data);
+  // A durable aligned write still goes around the cache (and drops the
+  // cached pages it overwrites; with large folios, maybe more).
+  const std::string stable = Pattern(0, 64 << 10, 6);
+  ASSERT_TRUE(file_->PWriteVDurable(0, {stable}).ok());
+  if (CacheChecks()) EXPECT_EQ(Cached(0, 64 << 10), 0);
+  ASSERT_TRUE(file_->PRead(0, kMiB, &back[1]).ok());
+  EXPECT_TRUE(back.substr(1) == stable + data.substr(64 << 10));
+}
 
 class FaultEnvTest : public ::testing::Test {
  protected:
