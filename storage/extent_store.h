@@ -129,8 +129,10 @@ struct CreateRequest {
   // kUnchecked: an existing regular file is kept (and truncated to `size`
   // when set), as RFC 1813 §3.3.8 describes.
   std::optional<uint64_t> size;
-  // kExclusive: stored durably with the inode. A retry with the same
-  // verifier on the existing file succeeds; a different one fails EEXIST.
+  // kExclusive: stored durably with the inode until the file's first
+  // SetAttr (the one an NFS client sends right after). Until then a retry
+  // with the same verifier on the existing file succeeds; after it, or with
+  // a different verifier, it fails EEXIST.
   std::array<uint8_t, 8> verifier{};
 };
 

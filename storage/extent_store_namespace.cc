@@ -651,6 +651,9 @@ absl::StatusOr<Change> ExtentStoreImpl::SetAttr(InodeId ino,
     n->rec.mtime_sec = req.mtime.sec;
     n->rec.mtime_nsec = req.mtime.nsec;
   }
+  // An exclusive create's verifier lives until the client's first SETATTR
+  // (RFC 1813 §3.3.8): a retry after it no longer matches.
+  n->rec.has_verifier = false;
   Touch(t, n, false, now);
   CommitTxn(t);
   c.after = ToAttr(*n);

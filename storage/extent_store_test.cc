@@ -104,6 +104,18 @@ TEST_F(StoreTest, NamespaceOperations) {
   EXPECT_EQ(x1->attr.ino, x2->attr.ino);
   x.verifier[0] = 9;
   EXPECT_EQ(ErrnoOf(store_->Create(dir, "lock", x).status()), EEXIST);
+  // The verifier survives a restart, and lives until the first SetAttr
+  // (the client's follow-up one): a retry after it fails EEXIST, also
+  // after a restart.
+  x.verifier[0] = 1;
+  Reopen();
+  ASSERT_OK(store_->Create(dir, "lock", x));
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_OK(store_->SetAttr(x1->attr.ino, chmod));
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, "lock", x).status()), EEXIST);
+  Reopen();
+  EXPECT_EQ(ErrnoOf(store_->Create(dir, "lock", x).status()), EEXIST);
   // Bad names.
   EXPECT_EQ(ErrnoOf(store_->Create(dir, "a/b", {}).status()), EINVAL);
   EXPECT_EQ(ErrnoOf(store_->Create(dir, std::string(256, 'a'), {}).status()),

@@ -102,32 +102,6 @@ uint64_t ServedSize(FileType type, uint64_t store_size) {
   return type == FileType::kDirectory ? kDirSize : store_size;
 }
 
-// EXCLUSIVE CREATE (RFC 1813 §3.3.8). The store keeps the client's verifier
-// with the inode and matches a retry against it, but knows nothing of the
-// SETATTR that must follow: after it, a retry with the same verifier must
-// fail EXIST (the file is no longer the one that CREATE made; knfsd keeps
-// the verifier in atime/mtime, which the SETATTR overwrites). The front end
-// therefore marks a file it has just created exclusively: its atime's
-// nanoseconds become FreshMark(file) (atime's seconds stay the real creation
-// time). A retry is a success only while the store matches the verifier,
-// the mark is still there and the file is still empty (knfsd checks the
-// size too). Every SETATTR removes the mark: one that sets atime overwrites
-// it, any other moves atime by one nanosecond (SETATTR below). Nothing else
-// changes atime. A crash between the store's create and the marking leaves
-// an unmarked file, whose retry then fails EXIST (knfsd's create and its
-// setting of the times are likewise two steps).
-uint32_t FreshMark(const Attr& a) {
-  uint64_t x = a.ino ^ (a.generation * 0x9E3779B97F4A7C15ull);
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;  // splitmix64 finalizer
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return static_cast<uint32_t>(x % 1000000000u);
-}
-
-bool HasFreshMark(const Attr& a) {
-  return a.type == FileType::kRegular && a.atime.nsec == FreshMark(a);
-}
-
 constexpr uint32_t kSetuid = 04000;
 constexpr uint32_t kSetgid = 02000;
 
@@ -342,14 +316,8 @@ SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
     const uint32_t mode = req.mode ? *req.mode : ServedMode(o.attr);
     if (PrivBits(mode) != 0) req.mode = mode & ~PrivBits(mode);
   }
-  // The first SETATTR after an EXCLUSIVE CREATE ends the verifier's life
-  // (§3.3.8): it removes the mark (FreshMark), by a one-nanosecond move
-  // of atime when the client does not set atime itself.
-  if (req.atime_how == storage::SetAttrRequest::TimeHow::kDontChange &&
-      HasFreshMark(o.attr)) {
-    req.atime_how = storage::SetAttrRequest::TimeHow::kClientTime;
-    req.atime = {o.attr.atime.sec, o.attr.atime.nsec ^ 1u};
-  }
+  // The store ends an EXCLUSIVE CREATE's verifier here (§3.3.8: a retry
+  // after the client's follow-up SETATTR fails EXIST).
   absl::StatusOr<Change> c = store_->SetAttr(o.attr.ino, req);
   if (!c.ok()) {
     r.status = NfsStatusOf(c.status(), "SETATTR");
@@ -565,11 +533,6 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
   // UNCHECKED and EXCLUSIVE: the file already there before the store call.
   uint64_t existing_ino = 0;
   Attr made;  // what the store's Create returned
-  // EXCLUSIVE: the look-up, the store's create and the marking form one
-  // step for other EXCLUSIVE creates (a retransmit racing the original
-  // must find the file marked).
-  absl::MutexLockMaybe exclusive_lock(
-      a.how.mode == EXCLUSIVE ? &exclusive_create_mu_ : nullptr);
   CREATE3res r = CreateLike<CREATE3res>(
       ctx, a.where, "CREATE",
       [&](const Attr& dir,
@@ -616,23 +579,14 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
       &cred);
   if (r.status != NFS3_OK) return r;
   if (a.how.mode == EXCLUSIVE) {
-    if (made.ino == existing_ino) {
-      // A retry whose verifier the store matched: a success only while the
-      // file is the one that CREATE made (see FreshMark).
-      if (!HasFreshMark(made) || made.size != 0) {
-        r.status = NFS3ERR_EXIST;
-        r.obj = post_op_fh3();
-        r.obj_attributes = post_op_attr();
-      }
-      return r;
+    // A retry the store matched by its verifier (valid until the client's
+    // follow-up SETATTR, §3.3.8) must also still be the empty file CREATE
+    // made: one that got data is not (knfsd checks the size too).
+    if (made.ino == existing_ino && made.size != 0) {
+      r.status = NFS3ERR_EXIST;
+      r.obj = post_op_fh3();
+      r.obj_attributes = post_op_attr();
     }
-    storage::SetAttrRequest mark;
-    mark.atime_how = storage::SetAttrRequest::TimeHow::kClientTime;
-    mark.atime = {made.atime.sec, FreshMark(made)};
-    absl::StatusOr<Change> c = store_->SetAttr(made.ino, mark);
-    // Unmarked (the store failed), the file still exists and is the
-    // client's; only a retry of this CREATE would fail EXIST.
-    if (c.ok()) r.obj_attributes = PostOp(c->after);
     return r;
   }
   // UNCHECKED on an existing regular file keeps it and applies only the

@@ -9,8 +9,7 @@
 // No XDR here: arguments arrive decoded, results leave as structs.
 //
 // Thread safety: handlers run concurrently on worker threads; the class is
-// immutable after construction (the store is thread-safe), except for one
-// mutex that serializes EXCLUSIVE CREATEs among themselves.
+// immutable after construction (the store is thread-safe).
 #ifndef VNAS_SERVER_NFS_NFS3_PROCS_H_
 #define VNAS_SERVER_NFS_NFS3_PROCS_H_
 
@@ -19,7 +18,6 @@
 #include <optional>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "server/nfs/access_check.h"
 #include "server/nfs/call_context.h"
 #include "server/nfs/exports.h"
@@ -137,10 +135,6 @@ class Nfs3Procs {
   const FileHandleCodec* const fh_;
   NfsStats* const stats_;
   const uint64_t fsid_;
-
-  // Held across an EXCLUSIVE CREATE's look-up, store call and marking
-  // (nfs3_procs.cc, FreshMark).
-  absl::Mutex exclusive_create_mu_;
 };
 
 }  // namespace vnas::nfs

@@ -417,7 +417,7 @@ TEST_F(Rfc1813Test, ExclusiveCreateVerifierEndsWithTheFollowUpSetattr) {
                 .FirstWord(),
             NFS3_OK);
   EXPECT_EQ(excl("written", "VERIFIER").status, NFS3ERR_EXIST);
-  // The marking leaves real times: atime's seconds are the creation time.
+  // An exclusive create leaves real times.
   Created t = excl("times", "VERIFIER");
   ASSERT_EQ(t.status, NFS3_OK);
   fattr3 ta = Getattr(t.fh);
