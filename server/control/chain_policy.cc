@@ -242,7 +242,13 @@ v1::Verdict DecideCloneVm(const ChainReport& r) {
   std::string text = absl::StrCat(
       "VM directory with ", r.disks.size(),
       " disk(s); every data file is an extent-sharing clone, descriptors, "
-      ".vmx and .vmsd are rewritten to the new names");
+      ".vmx, .vmsd and .vmxf are rewritten to the new names (snapshot state "
+      "files keep theirs)");
+  if (!r.absolute_refs.empty()) {
+    absl::StrAppend(&text, "; ", r.absolute_refs.size(),
+                    " absolute reference(s) to files of this directory become "
+                    "bare names in the clone");
+  }
   for (const auto& chain : r.chains) {
     if (chain.size() >= 2) {
       std::string c = absl::StrCat("linear chain ", absl::StrJoin(chain, " <- "),

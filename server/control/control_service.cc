@@ -442,7 +442,7 @@ class ControlService::Impl {
   absl::StatusOr<VmDirectory> LoadVmAt(
       const std::vector<std::string>& dir_comps) {
     VNAS_ASSIGN_OR_RETURN(storage::Attr dir, Resolve(store_, dir_comps));
-    return LoadVmDirectory(store_, dir.ino, NowSec());
+    return LoadVmDirectory(store_, dir.ino, JoinPath(dir_comps), NowSec());
   }
 
   // Verdict for CloneFile of a file in directory `dir_comps`.
@@ -644,7 +644,8 @@ class ControlService::Impl {
                                   "\" exists; CloneVm makes a new directory"));
     }
     VNAS_ASSIGN_OR_RETURN(VmDirectory vm,
-                          LoadVmDirectory(store_, src.ino, NowSec()));
+                          LoadVmDirectory(store_, src.ino,
+                                          JoinPath(src_comps), NowSec()));
     *resp->mutable_verdict() = DecideCloneVm(vm.report);
     const v1::Verdict v = resp->verdict();
     FromVerdict(*d, v);
@@ -1011,7 +1012,8 @@ class ControlService::Impl {
     }
     VNAS_ASSIGN_OR_RETURN(storage::Attr d, Resolve(store_, dir));
     resp->set_analyzed_unix_ns(NowUnixNs());
-    VNAS_ASSIGN_OR_RETURN(VmDirectory vm, LoadVmDirectory(store_, d.ino, NowSec()));
+    VNAS_ASSIGN_OR_RETURN(VmDirectory vm, LoadVmDirectory(store_, d.ino,
+                                                          JoinPath(dir), NowSec()));
     resp->set_directory(JoinPath(dir));
     FillChainResponse(vm.report, resp);
     *resp->mutable_clone_vm() = DecideCloneVm(vm.report);
@@ -1187,7 +1189,7 @@ class ControlService::Impl {
         "ExtendedStats: exact unique bytes from extent refcounts");
     add(v1::PRIMITIVE_SNAPSHOT, "snapshots of files and VM directories");
     add(v1::PRIMITIVE_CLONE_VM,
-        "CloneVm: data files cloned, descriptors/.vmx/.vmsd rewritten");
+        "CloneVm: data files cloned, descriptors/.vmx/.vmsd/.vmxf rewritten");
     add(v1::PRIMITIVE_DRY_RUN, "DRYRUN: verdict and reasons, nothing changed");
     add(v1::PRIMITIVE_CHAIN_ANALYSIS,
         "VMDK/qcow2/VHDX chains: VSS siblings, running VM, broken chains");

@@ -653,6 +653,218 @@ TEST_F(ControlServiceTest, CloneVmKeepsTheNamesQcow2HeadersUse) {
   EXPECT_EQ(chain.chains(0).files(1), "web2-top.qcow2");
 }
 
+// A libvirt overlay names its backing file by the absolute host path it was
+// opened by (here the export mounted at /var/lib/libvirt/images). CloneVm
+// used to refuse it as PARENT_OUTSIDE_DATASTORE; keeping the path in the
+// clone would have made the clone read the source's base. The clone's
+// header now names the base by its bare name.
+TEST_F(ControlServiceTest, CloneVmOfQcow2OverlayWithAbsoluteBacking) {
+  const std::string kAbs = "/var/lib/libvirt/images/web/web.qcow2";
+  f_.WriteFile("web/web.qcow2", Qcow2Image("", ""));
+  const std::string top = Qcow2Image(kAbs, "qcow2");
+  f_.WriteFile("web/web-top.qcow2", top);
+  v1::CloneVmResponse resp;
+  ASSERT_NO_FATAL_FAILURE(CloneVmAndWait("web", "web2", &resp));
+  std::string patched = *f_.ReadFile("web2/web2-top.qcow2");
+  ASSERT_EQ(patched.size(), top.size());
+  // backing_file_size (u32 at 16) and the name at its offset; the rest of
+  // the old name zeroed, everything else as in the source.
+  EXPECT_EQ(patched.substr(16, 4), std::string("\0\0\0\x09", 4));
+  const size_t at = top.find(kAbs);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(patched.substr(at, kAbs.size()),
+            "web.qcow2" + std::string(kAbs.size() - 9, '\0'));
+  std::string rest = patched;
+  rest.replace(16, 4, top.substr(16, 4)).replace(at, kAbs.size(), kAbs);
+  EXPECT_EQ(rest, top);
+  EXPECT_EQ(*f_.ReadFile("web/web-top.qcow2"), top);  // the source is untouched
+  EXPECT_EQ(resp.operation().files_done(), 2u);
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("web2");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
+  EXPECT_TRUE(chain.offloadable()) << chain.summary();
+  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
+  ASSERT_EQ(chain.chains(0).files_size(), 2) << chain.summary();
+  EXPECT_EQ(chain.chains(0).files(0), "web.qcow2");
+  EXPECT_EQ(chain.chains(0).files(1), "web2-top.qcow2");
+
+  // With a web.qcow2 at the export root as well, the path could name either
+  // (export mounted at .../images or at .../images/web): refused, not guessed.
+  f_.WriteFile("web.qcow2", Qcow2Image("", ""));
+  grpc::ClientContext vctx;
+  v1::CloneVmRequest vreq;
+  vreq.set_source("web");
+  vreq.set_destination("web3");
+  vreq.set_wait(true);
+  v1::CloneVmResponse vresp;
+  grpc::Status st = f_.stub()->CloneVm(&vctx, vreq, &vresp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(vctx, "vnas-reason-code"), "5");
+  EXPECT_THAT(st.error_message(), HasSubstr("could be any of web/web.qcow2, web.qcow2"));
+  EXPECT_FALSE(f_.Exists("web3"));
+}
+
+// The header patch is written only over the bytes the plan saw: a source
+// rebased between the plan and its clone fails the clone (and leaves
+// nothing) instead of receiving a stale backing name.
+TEST_F(ControlServiceTest, Qcow2PatchRefusesAnImageChangedSinceThePlan) {
+  const std::string kAbs = "/var/lib/libvirt/images/web/web.qcow2";
+  const std::string top = Qcow2Image(kAbs, "qcow2");
+  const size_t at = top.find(kAbs);
+  ControlServerOptions opts;
+  ControlFixture* fx = nullptr;
+  opts.service.TEST_before_vm_clone_file = [&](const std::string& name) {
+    if (name != "web-top.qcow2") return;
+    absl::StatusOr<storage::Attr> a = fx->store()->ResolvePath("web/web-top.qcow2");
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(fx->store()
+                    ->Write(a->ino, at + 1, "srv", storage::Stability::kFileSync)
+                    .ok());
+  };
+  ControlFixture f(opts);
+  fx = &f;
+  f.WriteFile("web/web.qcow2", Qcow2Image("", ""));
+  f.WriteFile("web/web-top.qcow2", top);
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest req;
+  req.set_source("web");
+  req.set_destination("web2");
+  req.set_wait(true);
+  v1::CloneVmResponse resp;
+  ASSERT_TRUE(f.stub()->CloneVm(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.operation().state(), v1::OPERATION_FAILED);
+  EXPECT_THAT(resp.operation().error().text(),
+              HasSubstr("changed since the clone was planned"));
+  EXPECT_FALSE(f.Exists("web2"));
+}
+
+// ESXi snapshot deltas and a .vmx that name their own directory by
+// /vmfs/volumes/<datastore>/<dir>/... (a VM whose working directory vCenter
+// set): CloneVm used to refuse them as PARENT_OUTSIDE_DATASTORE. The clone
+// names its files by bare names, so it opens its own layers.
+TEST_F(ControlServiceTest, CloneVmMapsAbsoluteEsxiHintsIntoItsDirectory) {
+  const std::string ds = "/vmfs/volumes/5f1e2d3c-8a9b0c1d-2e3f-0050568a1b2c/web01/";
+  MakeFlatDisk("web01", "vm", ds + "vm-000002.vmdk", 128 << 10, 2);
+  MakeRedoLog("web01", "vm-000001", "7b2e9d44", "3a5c0f21", ds + "vm.vmdk", 3);
+  MakeRedoLog("web01", "vm-000002", "c41f0a93", "7b2e9d44", ds + "vm-000001.vmdk", 4);
+  v1::CloneVmResponse resp;
+  ASSERT_NO_FATAL_FAILURE(CloneVmAndWait("web01", "web02", &resp));
+  EXPECT_THAT(*f_.ReadFile("web02/web02-000002.vmdk"),
+              HasSubstr("parentFileNameHint=\"web02-000001.vmdk\""));
+  EXPECT_THAT(*f_.ReadFile("web02/web02-000001.vmdk"),
+              HasSubstr("parentFileNameHint=\"web02.vmdk\""));
+  std::string vmx = *f_.ReadFile("web02/web02.vmx");
+  EXPECT_THAT(vmx, HasSubstr("scsi0:0.fileName = \"web02-000002.vmdk\""));
+  EXPECT_THAT(vmx, ::testing::Not(HasSubstr("/vmfs/volumes")));
+  grpc::ClientContext cctx;
+  v1::GetChainRequest creq;
+  creq.set_path("web02");
+  v1::GetChainResponse chain;
+  ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
+  EXPECT_TRUE(chain.offloadable()) << chain.summary();
+  ASSERT_EQ(chain.chains_size(), 1);
+  ASSERT_EQ(chain.chains(0).files_size(), 3);
+  EXPECT_EQ(chain.chains(0).files(2), "web02-000002.vmdk");
+  // The source keeps its own absolute hints.
+  EXPECT_THAT(*f_.ReadFile("web01/vm-000002.vmdk"), HasSubstr(ds + "vm-000001.vmdk"));
+}
+
+// An absolute hint into another VM directory of the export (a vSphere linked
+// clone of base/) stays refused — a clone would share a parent no analysis
+// covered — and the refusal now says where the parent is.
+TEST_F(ControlServiceTest, AbsoluteHintIntoAnotherDirectoryIsRefusedWithItsPath) {
+  MakeFlatVm("base", "base");
+  f_.WriteFile("lc/lc.vmx", Vmx("lc", "lc-000001.vmdk"));
+  MakeRedoLog("lc", "lc-000001", "7b2e9d44", "3a5c0f21",
+              "/vmfs/volumes/datastore1/base/base.vmdk", 3);
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest req;
+  req.set_source("lc");
+  req.set_destination("lc2");
+  req.set_wait(true);
+  v1::CloneVmResponse resp;
+  grpc::Status st = f_.stub()->CloneVm(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(ctx, "vnas-reason-code"), "5");
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("it is base/base.vmdk in this export, in another directory"));
+  EXPECT_FALSE(f_.Exists("lc2"));
+  auto rs = Receipts();
+  ASSERT_FALSE(rs.empty());
+  EXPECT_EQ(rs.back().reason(), v1::REASON_PARENT_OUTSIDE_DATASTORE);
+  EXPECT_THAT(rs.back().reason_text(), HasSubstr("base/base.vmdk in this export"));
+}
+
+// The .vmxf names its .vmx (<vmxPathName>): CloneVm renamed the .vmxf and
+// the .vmx's extendedConfigFile but left the clone's .vmxf naming the source's
+// .vmx. Snapshot state (.vmsn) and memory (.vmem) keep their names: binary
+// checkpoints with the configuration embedded, which vnas cannot rewrite
+// (vmformat/rewrite.h, PinUnrewritableNames); the .vmsd keeps naming them.
+TEST_F(ControlServiceTest, CloneVmRewritesVmxfAndKeepsSnapshotStateNames) {
+  MakeLinearVm("snap");
+  f_.WriteFile("snap/vm.vmx", Vmx("vm", "vm-000002.vmdk") +
+                                  "extendedConfigFile = \"vm.vmxf\"\n");
+  f_.WriteFile("snap/vm.vmsd",
+               "snapshot.lastUID = \"2\"\nsnapshot.current = \"2\"\n"
+               "snapshot0.uid = \"1\"\nsnapshot0.filename = \"vm-Snapshot1.vmsn\"\n"
+               "snapshot0.numDisks = \"1\"\nsnapshot0.disk0.fileName = \"vm.vmdk\"\n"
+               "snapshot1.uid = \"2\"\nsnapshot1.parent = \"1\"\n"
+               "snapshot1.filename = \"vm-Snapshot2.vmsn\"\n"
+               "snapshot1.numDisks = \"1\"\n"
+               "snapshot1.disk0.fileName = \"vm-000001.vmdk\"\n"
+               "snapshot.numSnapshots = \"2\"\n");
+  f_.WriteFile("snap/vm.vmxf",
+               "<?xml version=\"1.0\"?>\n<Foundry>\n<VM>\n<VMId type=\"string\">52 8a 6c 77 "
+               "0d 5e 2c 4e-f3 a7 d2 1e 9b 3a 0c 44</VMId>\n<vmxPathName "
+               "type=\"string\">vm.vmx</vmxPathName></VM></Foundry>\n");
+  f_.WriteFile("snap/vm-Snapshot1.vmsn", Pattern(8192, 30));
+  f_.WriteFile("snap/vm-Snapshot2.vmsn", Pattern(8192, 31));
+  f_.WriteFile("snap/vm-Snapshot2.vmem", Pattern(64 << 10, 32));
+  v1::CloneVmResponse resp;
+  ASSERT_NO_FATAL_FAILURE(CloneVmAndWait("snap", "snap2", &resp));
+
+  std::string vmxf = *f_.ReadFile("snap2/snap2.vmxf");
+  EXPECT_THAT(vmxf, HasSubstr("<vmxPathName type=\"string\">snap2.vmx</vmxPathName>"));
+  EXPECT_THAT(vmxf, HasSubstr("<VMId type=\"string\">52 8a 6c 77"));
+  EXPECT_THAT(*f_.ReadFile("snap2/snap2.vmx"),
+              HasSubstr("extendedConfigFile = \"snap2.vmxf\""));
+  for (const char* kept : {"vm-Snapshot1.vmsn", "vm-Snapshot2.vmsn", "vm-Snapshot2.vmem"}) {
+    SCOPED_TRACE(kept);
+    ASSERT_TRUE(f_.Exists(absl::StrCat("snap2/", kept)));
+    EXPECT_EQ(*f_.ReadFile(absl::StrCat("snap2/", kept)),
+              *f_.ReadFile(absl::StrCat("snap/", kept)));
+  }
+  EXPECT_FALSE(f_.Exists("snap2/snap2-Snapshot1.vmsn"));
+  EXPECT_FALSE(f_.Exists("snap2/snap2-Snapshot2.vmem"));
+  std::string vmsd = *f_.ReadFile("snap2/snap2.vmsd");
+  EXPECT_THAT(vmsd, HasSubstr("snapshot0.filename = \"vm-Snapshot1.vmsn\""));
+  EXPECT_THAT(vmsd, HasSubstr("snapshot1.filename = \"vm-Snapshot2.vmsn\""));
+  EXPECT_THAT(vmsd, HasSubstr("snapshot0.disk0.fileName = \"snap2.vmdk\""));
+  EXPECT_THAT(vmsd, HasSubstr("snapshot1.disk0.fileName = \"snap2-000001.vmdk\""));
+  bool planned = false;
+  grpc::ClientContext ctx;
+  v1::CloneVmRequest dry;
+  dry.set_source("snap");
+  dry.set_destination("snap3");
+  dry.set_flags(v1::CLONE_FLAG_DRYRUN);
+  v1::CloneVmResponse plan;
+  ASSERT_TRUE(f_.stub()->CloneVm(&ctx, dry, &plan).ok());
+  for (const v1::RenamedFile& f : plan.plan()) {
+    if (f.old_name() == "vm.vmxf") {
+      EXPECT_EQ(f.new_name(), "snap3.vmxf");
+      EXPECT_EQ(f.action(), "rewrite");
+      planned = true;
+    }
+    if (absl::EndsWith(f.old_name(), ".vmsn") || absl::EndsWith(f.old_name(), ".vmem")) {
+      EXPECT_EQ(f.new_name(), f.old_name());
+      EXPECT_EQ(f.action(), "clone");
+    }
+  }
+  EXPECT_TRUE(planned);
+}
+
 TEST_F(ControlServiceTest, SnapshotsCreateListRestoreCloneDelete) {
   MakeFlatVm("vm1", "vm1", 128 << 10);
   grpc::ClientContext c1;

@@ -1,5 +1,7 @@
 #include "server/control/vm_clone.h"
 
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,30 @@ absl::Status WriteAll(storage::ExtentStore* store, storage::InodeId ino,
   return absl::OkStatus();
 }
 
+// Applies `patch` to the clone `ino`, each write only over the bytes the
+// plan saw: a source changed since it was sampled (e.g. rebased) fails the
+// clone (Aborted: plan again) instead of receiving a stale header.
+absl::Status ApplyImagePatch(storage::ExtentStore* store, storage::InodeId ino,
+                             const vmformat::ImagePatch& patch,
+                             uint64_t* bytes_copied) {
+  for (const vmformat::ImageWrite& w : patch.writes) {
+    std::string now(w.expected.size(), '\0');
+    VNAS_ASSIGN_OR_RETURN(storage::ReadResult r,
+                          store->Read(ino, w.offset, now.size(), now.data()));
+    now.resize(r.count);
+    if (now != w.expected) {
+      return absl::AbortedError(absl::StrCat(
+          "the image changed since the clone was planned (bytes at ", w.offset,
+          " differ); retry"));
+    }
+  }
+  for (const vmformat::ImageWrite& w : patch.writes) {
+    VNAS_RETURN_IF_ERROR(WriteAll(store, ino, w.offset, w.bytes));
+    *bytes_copied += w.bytes.size();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<VmClonePlan> PlanVmClone(storage::ExtentStore* store,
@@ -62,10 +88,20 @@ absl::StatusOr<VmClonePlan> PlanVmClone(storage::ExtentStore* store,
   // images name them in headers that are cloned, not rewritten.
   VNAS_RETURN_IF_ERROR(
       vmformat::PinUnrewritableNames(source.report, &plan.rename));
-  VNAS_ASSIGN_OR_RETURN(plan.edits,
-                        vmformat::RewriteVmdkSet(source.samples, plan.rename));
+  // Absolute references to files of this directory become bare names in
+  // the clone (vmformat/rewrite.h says why).
+  const vmformat::AbsoluteRefs& abs = source.report.absolute_refs;
+  vmformat::RewriteOptions ro;
+  ro.absolute_refs = abs;
+  VNAS_ASSIGN_OR_RETURN(plan.edits, vmformat::RewriteVmdkSet(
+                                        source.samples, plan.rename, ro));
+  VNAS_ASSIGN_OR_RETURN(plan.image_patches,
+                        vmformat::RewriteQcow2Backings(source.samples,
+                                                       plan.rename, abs));
   std::map<std::string, const vmformat::DescriptorEdit*> edit_of;
   for (const auto& ed : plan.edits) edit_of[ed.old_name] = &ed;
+  std::set<std::string> patched;
+  for (const auto& p : plan.image_patches) patched.insert(p.old_name);
 
   for (const auto& e : source.entries) {
     v1::RenamedFile f;
@@ -82,15 +118,21 @@ absl::StatusOr<VmClonePlan> PlanVmClone(storage::ExtentStore* store,
     auto ed = edit_of.find(e.name);
     if (ed != edit_of.end()) {
       f.set_action(ed->second->whole_file ? "rewrite" : "patch");
-    } else if (HasSuffixCi(e.name, ".vmx") || HasSuffixCi(e.name, ".vmsd")) {
+    } else if (patched.count(e.name)) {
+      f.set_action("patch");
+    } else if (HasSuffixCi(e.name, ".vmx") || HasSuffixCi(e.name, ".vmsd") ||
+               HasSuffixCi(e.name, ".vmxf")) {
       VNAS_ASSIGN_OR_RETURN(std::string text,
                             ReadWhole(store, e.ino, kMaxTextFileBytes));
       std::string out;
       if (HasSuffixCi(e.name, ".vmx")) {
         VNAS_ASSIGN_OR_RETURN(out, vmformat::RewriteVmx(text, plan.rename,
-                                                        plan.display_name));
+                                                        plan.display_name, abs));
+      } else if (HasSuffixCi(e.name, ".vmsd")) {
+        VNAS_ASSIGN_OR_RETURN(out, vmformat::RewriteVmsd(text, plan.rename, abs));
       } else {
-        VNAS_ASSIGN_OR_RETURN(out, vmformat::RewriteVmsd(text, plan.rename));
+        // The .vmxf names its .vmx (<vmxPathName>), which is renamed.
+        VNAS_ASSIGN_OR_RETURN(out, vmformat::RewriteVmxf(text, plan.rename));
       }
       plan.rewritten[e.name] = std::move(out);
       f.set_action("rewrite");
@@ -131,6 +173,8 @@ absl::StatusOr<VmCloneResult> ExecuteVmClone(
   };
   std::map<std::string, const vmformat::DescriptorEdit*> edit_of;
   for (const auto& ed : plan.edits) edit_of[ed.old_name] = &ed;
+  std::map<std::string, const vmformat::ImagePatch*> patch_of;
+  for (const auto& p : plan.image_patches) patch_of[p.old_name] = &p;
   std::map<std::string, const storage::DirEntry*> entry_of;
   for (const auto& e : plan.source.entries) entry_of[e.name] = &e;
 
@@ -183,9 +227,15 @@ absl::StatusOr<VmCloneResult> ExecuteVmClone(
         created.push_back(f.new_name());
         result.bytes_shared += src->attr.size;
         if (f.action() == "patch") {
-          const auto* ed = edit_of.at(f.old_name());
-          st = WriteAll(store, c->attr.ino, ed->offset, ed->bytes);
-          result.bytes_copied += ed->bytes.size();
+          auto ed = edit_of.find(f.old_name());
+          if (ed != edit_of.end()) {
+            st = WriteAll(store, c->attr.ino, ed->second->offset,
+                          ed->second->bytes);
+            result.bytes_copied += ed->second->bytes.size();
+          } else {
+            st = ApplyImagePatch(store, c->attr.ino, *patch_of.at(f.old_name()),
+                                 &result.bytes_copied);
+          }
         }
       } else {
         st = c.status();

@@ -2,18 +2,25 @@
 //
 // Plan: read the source directory (vm_reader), propose a rename map
 // (vmformat::ProposeRenameMap: "<old base>[.-_]*" -> "<new base>...", minus
-// the files qcow2 headers and VHDX parent locators name, which keep their
-// names: vmformat::PinUnrewritableNames), and
+// the files qcow2 headers and VHDX parent locators name and the checkpoint
+// files (.vmsn/.vmss/.vmem), which keep their names:
+// vmformat::PinUnrewritableNames), and
 // rewrite every VMDK descriptor together (vmformat::RewriteVmdkSet: new
 // names, fresh CIDs, parentCID / parentFileNameHint following), the .vmx
-// (RewriteVmx: disk lines, nvram, displayName) and the .vmsd (RewriteVmsd).
+// (RewriteVmx: disk lines, nvram, displayName), the .vmsd (RewriteVmsd) and
+// the .vmxf (RewriteVmxf: the .vmx it belongs to). Absolute references the
+// analysis mapped to files of the directory become bare names
+// (ChainReport::absolute_refs; for a qcow2 backing file a header patch,
+// vmformat::RewriteQcow2Backings).
 //
 // Execute: make the destination directory; then for each file, in directory
 // order:
 //   "clone"   data files: ExtentStore::CloneFile (extents shared)
-//   "rewrite" text descriptors, .vmx, .vmsd: written as new files
+//   "rewrite" text descriptors, .vmx, .vmsd, .vmxf: written as new files
 //   "patch"   hosted-sparse disks: cloned, then the embedded descriptor area
-//             overwritten (same length)
+//             overwritten (same length); qcow2 overlays with an absolute
+//             backing path: cloned, then the backing name made bare (only
+//             over the bytes the plan saw, else Aborted)
 //   "skip"    lock files, subdirectories, symlinks
 // Cancellation is checked before every file. On failure or cancellation the
 // destination directory and everything made in it are removed.
@@ -47,6 +54,7 @@ struct VmClonePlan {
   vmformat::RenameMap rename;
   std::vector<v1::RenamedFile> files;  // one per source entry, with action
   std::vector<vmformat::DescriptorEdit> edits;
+  std::vector<vmformat::ImagePatch> image_patches;  // qcow2 backing names
   std::map<std::string, std::string> rewritten;  // old name -> new bytes
                                                  // (.vmx, .vmsd)
   uint64_t bytes_total = 0;            // logical bytes of all source files

@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/control/paths.h"
 #include "server/control/reasons.h"
 #include "storage/base/status_util.h"
 
@@ -69,6 +71,7 @@ bool IsLockFile(const std::string& name) {
 
 absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
                                             storage::InodeId dir,
+                                            const std::string& dir_path,
                                             int64_t now_sec) {
   VmDirectory vm;
   vm.ino = dir;
@@ -105,6 +108,12 @@ absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
   }
   vmformat::AnalyzeOptions opts;
   opts.now_sec = now_sec;
+  opts.dir_path = dir_path;
+  opts.export_file_exists = [store](const std::string& path) {
+    std::vector<std::string> comps = absl::StrSplit(path, '/');
+    absl::StatusOr<storage::Attr> a = Resolve(store, comps);
+    return a.ok() && a->type == storage::FileType::kRegular;
+  };
   VNAS_ASSIGN_OR_RETURN(vm.report, vmformat::AnalyzeVm(vm.samples, opts));
   return vm;
 }

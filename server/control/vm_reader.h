@@ -33,11 +33,17 @@ struct VmDirectory {
 
 // LoadVmDirectory()
 //
-// Reads directory `dir` and analyzes it with `now_sec` as the current time
-// (lock freshness). Errors: the store's (NotFound, ...), InvalidArgument for
-// a directory above kMaxVmDirEntries, AnalyzeVm's errors.
+// Reads directory `dir`, whose path in the export is `dir_path` ("vm1",
+// "a/vm1"; "" = the export root), and analyzes it with `now_sec` as the
+// current time (lock freshness). The path lets the analyzer map absolute
+// parent hints and backing files onto the export (vmformat/chain.h,
+// "Absolute references"); it looks other export paths up in the store
+// (regular files only, symlinks never followed). Errors: the store's
+// (NotFound, ...), InvalidArgument for a directory above kMaxVmDirEntries,
+// AnalyzeVm's errors.
 absl::StatusOr<VmDirectory> LoadVmDirectory(storage::ExtentStore* store,
                                             storage::InodeId dir,
+                                            const std::string& dir_path,
                                             int64_t now_sec);
 
 // ReadDirEntries(): the entries of directory `dir` (with attributes when

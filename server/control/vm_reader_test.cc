@@ -49,7 +49,7 @@ TEST(VmReaderTest, DirectoryIsReadInPagesAndBounded) {
   EXPECT_EQ(all->size(), kMaxVmDirEntries + 1);
   EXPECT_EQ(names.size(), kMaxVmDirEntries + 1);
   absl::StatusOr<VmDirectory> vm =
-      LoadVmDirectory(fx.store(), dir->ino, std::time(nullptr));
+      LoadVmDirectory(fx.store(), dir->ino, "big", std::time(nullptr));
   EXPECT_EQ(vm.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(vm.status().message().find("not a VM directory"),
             absl::string_view::npos)
@@ -77,7 +77,7 @@ TEST(VmReaderTest, VhdxChainIsReadBeyondTheHead) {
         MakeDifferencingVhdx(*base, ".\\p.vhdx", parent_linkage);
     EXPECT_TRUE(child.ok()) << child.status();
     fx.WriteFile("vm/c.vhdx", child.ok() ? *child : "");
-    return LoadVmDirectory(fx.store(), vm->ino, std::time(nullptr));
+    return LoadVmDirectory(fx.store(), vm->ino, "vm", std::time(nullptr));
   };
 
   // The right linkage: one linear, offloadable chain.

@@ -5,16 +5,20 @@
 //   1. validate names; classify each file: lock, .vmx, .vmsd, disk (by
 //      content: KDMV, QFI\xfb, vhdxfile, text descriptor), extent data
 //      (COWD, SESparse, KDMV without descriptor), other;
-//   2. parse disks; descriptors claim their extent files;
-//   3. resolve parent references (relative to the VM directory), check the
-//      link (VMDK CID rule, VHDX parent_linkage), cut cycles;
+//   2. parse disks; note the ESXi datastore tokens that CID-checked parent
+//      hints confirm; descriptors claim their extent files;
+//   3. resolve parent references (relative to the VM directory; absolute
+//      ones mapped onto the export, chain.h "Absolute references"), check
+//      the link (VMDK CID rule, VHDX parent_linkage), cut cycles;
 //   4. build children, chains root->leaf;
-//   5. cross-check .vmx (running leaves) and .vmsd (frozen disks);
+//   5. cross-check .vmx (running leaves) and .vmsd (frozen disks); list
+//      the absolute .vmx/.vmsd values that name files here (absolute_refs);
 //   6. findings, verdict, summary.
 #include "server/vmformat/chain.h"
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -27,6 +31,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "server/vmformat/internal/file_view.h"
+#include "server/vmformat/internal/kv_text.h"
 #include "server/vmformat/qcow2.h"
 #include "server/vmformat/vhdx.h"
 #include "server/vmformat/vmdk_descriptor.h"
@@ -45,40 +50,29 @@ enum class Kind { kOther, kLock, kVmx, kVmsd, kDisk, kExtentData, kMalformed };
 // Where a reference (parent hint, extent name, .vmx fileName) points.
 struct Ref {
   enum Where { kLocal, kOutside, kInvalid } where = kInvalid;
-  std::string name;  // kLocal: the file name in this directory
+  std::string name;      // kLocal: the file name in this directory
+  bool absolute = false;  // kLocal from an absolute path (chain.h)
+  std::string why;       // kOutside: "; <why it was not mapped>" or ""
 };
 
-Ref ResolveRef(absl::string_view raw, bool windows,
-               const std::vector<std::string>& self_dirs) {
+// What besides its path confirms that a reference names the right file;
+// decides which absolute references are mapped (chain.h, "Absolute
+// references").
+enum class RefUse {
+  kVmdkParent,  // parentFileNameHint: the parentCID link confirms the parent
+  kBacking,     // qcow2 backing file: no link field, the path is all there is
+  kConfig,      // .vmx/.vmsd values and extent names: no link either
+};
+
+// At most this many trailing components of an absolute path are tried as
+// export paths, and at most this many existence questions are asked per
+// analysis; beyond either, a reference is not mapped (never guessed).
+constexpr size_t kMaxSuffixComponents = 32;
+constexpr size_t kMaxExistenceChecks = 4096;
+
+// A relative reference: the file of this directory it names, or outside.
+Ref ResolveRelative(absl::string_view ref) {
   Ref r;
-  std::string ref(raw);
-  if (windows) absl::StrReplaceAll({{"\\", "/"}}, &ref);
-  if (ref.empty() || ref.find('\0') != std::string::npos) return r;
-  if (ref.find("://") != std::string::npos || absl::StartsWith(ref, "json:") ||
-      (ref.size() >= 2 && ref[1] == ':' && absl::ascii_isalpha(ref[0]))) {
-    r.where = Ref::kOutside;
-    return r;
-  }
-  if (ref[0] == '/') {
-    for (const std::string& dir : self_dirs) {
-      absl::string_view d(dir);
-      while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
-      if (d.empty()) continue;
-      absl::string_view rest(ref);
-      if (!absl::StartsWith(rest, d) || rest.size() <= d.size() ||
-          rest[d.size()] != '/') {
-        continue;
-      }
-      rest.remove_prefix(d.size() + 1);
-      if (!rest.empty() && rest.find('/') == absl::string_view::npos) {
-        r.where = Ref::kLocal;
-        r.name = std::string(rest);
-        return r;
-      }
-    }
-    r.where = Ref::kOutside;
-    return r;
-  }
   std::vector<std::string> parts;
   for (absl::string_view c : absl::StrSplit(ref, '/')) {
     if (c.empty() || c == ".") continue;
@@ -99,6 +93,38 @@ Ref ResolveRef(absl::string_view raw, bool windows,
     r.where = Ref::kOutside;  // a subdirectory: not a file of this directory
   }
   return r;
+}
+
+// The file of this directory an absolute `ref` names through one of
+// `self_dirs`, or nullopt.
+std::optional<std::string> UnderSelfDir(absl::string_view ref,
+                                        const std::vector<std::string>& self_dirs) {
+  for (const std::string& dir : self_dirs) {
+    absl::string_view d(dir);
+    while (d.size() > 1 && d.back() == '/') d.remove_suffix(1);
+    if (d.empty()) continue;
+    absl::string_view rest(ref);
+    if (!absl::StartsWith(rest, d) || rest.size() <= d.size() ||
+        rest[d.size()] != '/') {
+      continue;
+    }
+    rest.remove_prefix(d.size() + 1);
+    if (!rest.empty() && rest.find('/') == absl::string_view::npos) {
+      return std::string(rest);
+    }
+  }
+  return std::nullopt;
+}
+
+// "/vmfs/volumes/<datastore>/...": the datastore token, else "".
+std::string EsxiDatastore(absl::string_view ref) {
+  if (!absl::StartsWith(ref, "/")) return "";
+  std::vector<absl::string_view> c;
+  for (absl::string_view x : absl::StrSplit(ref, '/', absl::SkipEmpty())) {
+    if (x != ".") c.push_back(x);
+  }
+  if (c.size() >= 3 && c[0] == "vmfs" && c[1] == "volumes") return std::string(c[2]);
+  return "";
 }
 
 bool ContainsIgnoreCase(absl::string_view hay, absl::string_view needle) {
@@ -178,10 +204,21 @@ class Analyzer {
     report_.findings.push_back(std::move(f));
   }
   const std::string& Name(size_t i) const { return files_[i].name; }
+  Ref ResolveRef(absl::string_view raw, bool windows, RefUse use);
+  Ref ResolveAbsolute(const std::string& ref, RefUse use);
+  bool InThisDir(const std::string& export_path, std::string* name) const;
+  std::optional<bool> ExportFileExists(const std::string& export_path);
+  // Records a mapped absolute reference for the rewriters (absolute_refs).
+  void NoteLocal(absl::string_view raw, const Ref& r) {
+    if (r.where == Ref::kLocal && r.absolute) {
+      report_.absolute_refs[std::string(raw)] = r.name;
+    }
+  }
   void Classify();
   void ParseDiskFile(size_t i);
   void AddVmdkDisk(size_t i, const VmdkDescriptor& d, DiskFormat format,
                    uint64_t virtual_size);
+  void TrustDatastores();
   void ClaimExtents();
   void AddRawBackings();
   void LinkParents();
@@ -190,6 +227,7 @@ class Analyzer {
   void CheckVmx();
   void CheckVmsd();
   void CheckBranches();
+  void CollectConfigRefs();
   void Finish();
 
   absl::Span<const FileSample> files_;
@@ -205,7 +243,162 @@ class Analyzer {
   std::vector<std::pair<size_t, Vmsd>> vmsd_;
   std::set<std::string> vmx_leaves_, vmsd_frozen_;
   std::map<std::string, std::set<std::string>> vmx_of_disk_;  // disk -> .vmx
+  // Every key/value of the .vmx and .vmsd files (values unescaped).
+  std::vector<std::pair<std::string, std::string>> config_values_;
+  // ESXi datastore tokens shown to be this datastore (TrustDatastores).
+  std::set<std::string> trusted_datastores_;
+  std::map<std::string, bool> exists_cache_;
+  size_t existence_checks_ = 0;
 };
+
+bool Analyzer::InThisDir(const std::string& export_path,
+                         std::string* name) const {
+  absl::string_view dir = *opt_.dir_path;
+  while (!dir.empty() && dir.back() == '/') dir.remove_suffix(1);
+  while (!dir.empty() && dir.front() == '/') dir.remove_prefix(1);
+  absl::string_view p = export_path;
+  if (!dir.empty()) {
+    if (!absl::StartsWith(p, dir) || p.size() <= dir.size() + 1 ||
+        p[dir.size()] != '/') {
+      return false;
+    }
+    p.remove_prefix(dir.size() + 1);
+  }
+  if (p.empty() || p.find('/') != absl::string_view::npos) return false;
+  *name = std::string(p);
+  return true;
+}
+
+// Whether `export_path` names a regular file of the export; nullopt once
+// the question budget is spent (the caller then maps nothing).
+std::optional<bool> Analyzer::ExportFileExists(const std::string& export_path) {
+  std::string name;
+  if (InThisDir(export_path, &name)) return by_name_.count(name) > 0;
+  if (!opt_.export_file_exists) return false;
+  auto it = exists_cache_.find(export_path);
+  if (it != exists_cache_.end()) return it->second;
+  if (++existence_checks_ > kMaxExistenceChecks) return std::nullopt;
+  const bool e = opt_.export_file_exists(export_path);
+  exists_cache_[export_path] = e;
+  return e;
+}
+
+// The mapping rule is documented in chain.h ("Absolute references").
+Ref Analyzer::ResolveAbsolute(const std::string& ref, RefUse use) {
+  Ref out;
+  out.where = Ref::kOutside;
+  if (std::optional<std::string> n = UnderSelfDir(ref, opt_.self_dirs)) {
+    out.where = Ref::kLocal;
+    out.name = *n;
+    out.absolute = true;
+    return out;
+  }
+  if (!opt_.dir_path.has_value()) return out;
+  std::vector<absl::string_view> comps;
+  for (absl::string_view c : absl::StrSplit(ref, '/')) {
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      out.why = "; an absolute path with \"..\" is never mapped onto the export";
+      return out;
+    }
+    comps.push_back(c);
+  }
+  std::vector<std::string> candidates;
+  const std::string datastore = EsxiDatastore(ref);
+  if (!datastore.empty()) {
+    // ESXi: the datastore is the NFS mount of the export, so the rest is an
+    // export path as is. Without a link of its own, a reference trusts the
+    // datastore token only once a parent hint proved it (TrustDatastores):
+    // ESXi names a disk added on another datastore "<vm>/<vm>.vmdk" there
+    // too, the same path as this VM's first disk here.
+    if (use == RefUse::kConfig && !trusted_datastores_.count(datastore)) {
+      out.why = absl::StrCat(
+          "; nothing in this directory shows that datastore \"", datastore,
+          "\" is this one (only a parent hint whose CID link checks out "
+          "does), and ESXi names a disk added on another datastore with the "
+          "same directory and file name");
+      return out;
+    }
+    comps.erase(comps.begin(), comps.begin() + 3);
+    if (comps.empty()) return out;
+    const std::string p = absl::StrJoin(comps, "/");
+    std::optional<bool> e = ExportFileExists(p);
+    if (!e.has_value()) {
+      out.why = "; too many absolute references to check";
+      return out;
+    }
+    if (*e) candidates.push_back(p);
+  } else {
+    if (use == RefUse::kConfig) {
+      // VMware configurations name the files of their own directory by
+      // bare names; an absolute path there points elsewhere.
+      return out;
+    }
+    // The export is mounted at some prefix of the path: every suffix is a
+    // possible export path.
+    const size_t first =
+        comps.size() > kMaxSuffixComponents ? comps.size() - kMaxSuffixComponents : 0;
+    for (size_t k = first; k < comps.size(); ++k) {
+      const std::string p = absl::StrJoin(comps.begin() + k, comps.end(), "/");
+      std::optional<bool> e = ExportFileExists(p);
+      if (!e.has_value()) {
+        out.why = "; too many absolute references to check";
+        return out;
+      }
+      if (*e) candidates.push_back(p);
+    }
+  }
+  if (candidates.empty()) {
+    out.why = "; no file of this export has that path";
+    return out;
+  }
+  if (candidates.size() > 1) {
+    out.why = absl::StrCat(
+        "; it could be any of ", absl::StrJoin(candidates, ", "),
+        " in this export, depending on where the host mounted the export, so "
+        "it is not mapped to any");
+    return out;
+  }
+  std::string name;
+  if (InThisDir(candidates[0], &name)) {
+    out.where = Ref::kLocal;
+    out.name = std::move(name);
+    out.absolute = true;
+    return out;
+  }
+  out.why = absl::StrCat(
+      "; it is ", candidates[0],
+      " in this export, in another directory: a clone of this directory "
+      "would share that file without any analysis of it (its chain, whether "
+      "a VM still writes it)");
+  return out;
+}
+
+Ref Analyzer::ResolveRef(absl::string_view raw, bool windows, RefUse use) {
+  Ref r;
+  std::string ref(raw);
+  if (windows) absl::StrReplaceAll({{"\\", "/"}}, &ref);
+  if (ref.empty() || ref.find('\0') != std::string::npos) return r;
+  if (ref.find("://") != std::string::npos || absl::StartsWith(ref, "json:") ||
+      (ref.size() >= 2 && ref[1] == ':' && absl::ascii_isalpha(ref[0]))) {
+    r.where = Ref::kOutside;
+    return r;
+  }
+  if (ref[0] == '/') {
+    if (windows) {  // VHDX locators: self_dirs only (chain.h)
+      if (std::optional<std::string> n = UnderSelfDir(ref, opt_.self_dirs)) {
+        r.where = Ref::kLocal;
+        r.name = *n;
+        r.absolute = true;
+      } else {
+        r.where = Ref::kOutside;
+      }
+      return r;
+    }
+    return ResolveAbsolute(ref, use);
+  }
+  return ResolveRelative(ref);
+}
 
 void Analyzer::Classify() {
   kind_.assign(files_.size(), Kind::kOther);
@@ -231,6 +424,8 @@ void Analyzer::Classify() {
             absl::StrCat(f.name, ": unreadable .vmx: ", v.status().message()),
             {f.name});
       } else {
+        config_values_.insert(config_values_.end(), v->entries.begin(),
+                              v->entries.end());
         vmx_.emplace_back(i, std::move(*v));
       }
       continue;
@@ -249,6 +444,12 @@ void Analyzer::Classify() {
                          v.status().message()),
             {f.name});
       } else {
+        // Same key/value syntax as a .vmx: its entries, for the values.
+        absl::StatusOr<Vmx> kv = ParseVmx(f.head);
+        if (kv.ok()) {
+          config_values_.insert(config_values_.end(), kv->entries.begin(),
+                                kv->entries.end());
+        }
         vmsd_.emplace_back(i, std::move(*v));
       }
       continue;
@@ -435,8 +636,21 @@ void Analyzer::ClaimExtents() {
       disk.node.extent_files.clear();
     }
     for (const std::string& e : disk.node.extent_files) {
-      Ref r = ResolveRef(e, false, opt_.self_dirs);
+      Ref r = ResolveRef(e, false, RefUse::kConfig);
       if (r.where == Ref::kLocal && r.name == disk.node.file) continue;  // KDMV
+      if (r.where == Ref::kLocal && r.absolute &&
+          disk.node.format == DiskFormat::kQcow2) {
+        // The name sits in a header extension whose length cannot change
+        // in place: a clone would keep writing the source's data file.
+        Add(Reason::kUnsupportedFormat, true,
+            absl::StrCat(disk.node.file, " names its external data file ",
+                         r.name, " by the absolute path \"", e,
+                         "\"; a clone's header would still name the source's "
+                         "file (the qcow2 extension is not rewritten), so the "
+                         "clone would write into it"),
+            {disk.node.file, r.name});
+      }
+      NoteLocal(e, r);
       if (disk.raw_device) {
         local.push_back(r.where == Ref::kLocal ? r.name : e);
         if (r.where == Ref::kLocal && by_name_.count(r.name)) {
@@ -448,7 +662,7 @@ void Analyzer::ClaimExtents() {
         Add(Reason::kParentOutsideDatastore, true,
             absl::StrCat(disk.node.file, " keeps its data in \"", e,
                          "\", outside this VM directory; a clone of the "
-                         "directory would not carry it"),
+                         "directory would not carry it", r.why),
             {disk.node.file});
         local.push_back(e);
         continue;
@@ -527,7 +741,7 @@ void Analyzer::AddRawBackings() {
       continue;
     }
     const std::string fmt = disks_[di].backing_format;
-    Ref r = ResolveRef(disks_[di].node.parent_hint, false, opt_.self_dirs);
+    Ref r = ResolveRef(disks_[di].node.parent_hint, false, RefUse::kBacking);
     if (r.where != Ref::kLocal) continue;
     auto it = by_name_.find(r.name);
     if (it == by_name_.end()) continue;
@@ -572,13 +786,15 @@ void Analyzer::LinkParents() {
           {child});
       continue;
     }
-    Ref r = ResolveRef(c.node.parent_hint, c.windows_ref, opt_.self_dirs);
+    Ref r = ResolveRef(c.node.parent_hint, c.windows_ref,
+                       c.vmdk ? RefUse::kVmdkParent : RefUse::kBacking);
     if (r.where == Ref::kOutside) {
       Add(Reason::kParentOutsideDatastore, true,
           absl::StrCat(child, "'s parent \"", c.node.parent_hint,
                        "\" lies outside this VM directory (another datastore, "
                        "directory or host path); a clone would depend on a file "
-                       "the offload does not copy"),
+                       "the offload does not copy",
+                       r.why),
           {child});
       continue;
     }
@@ -631,6 +847,25 @@ void Analyzer::LinkParents() {
       continue;
     }
     Disk& p = disks_[pd->second];
+    if (r.absolute && c.vmdk && p.vmdk &&
+        (!c.has_parent_cid || c.parent_cid != p.cid)) {
+      // The path matched, the link did not: the hint names a file with the
+      // same path elsewhere (another datastore, a host directory), not this
+      // one. Taking it would "repair" the chain onto the wrong parent.
+      Add(Reason::kParentOutsideDatastore, true,
+          absl::StrCat(child, "'s parent \"", c.node.parent_hint,
+                       "\" has the export path of ", p.node.file,
+                       " in this directory, but its CID=", CidText(p.cid),
+                       c.has_parent_cid
+                           ? absl::StrCat(" does not match parentCID=",
+                                          CidText(c.parent_cid))
+                           : std::string(" cannot be checked (no parentCID)"),
+                       ", so the hint names a file elsewhere (another datastore "
+                       "or host path) that the offload does not copy"),
+          {child, p.node.file});
+      continue;
+    }
+    NoteLocal(c.node.parent_hint, r);
     c.node.parent = p.node.file;
     c.parent = pd->second;
     if (c.vmdk && p.vmdk) {
@@ -757,12 +992,13 @@ void Analyzer::CheckVmx() {
     for (const VmxDisk& vd : vmx.disks) {
       if (!vd.present) continue;
       const std::string where = absl::StrCat(Name(vi), " ", vd.node);
-      Ref r = ResolveRef(vd.file_name, false, opt_.self_dirs);
+      Ref r = ResolveRef(vd.file_name, false, RefUse::kConfig);
       if (r.where != Ref::kLocal) {
         Add(Reason::kParentOutsideDatastore, true,
             absl::StrCat(where, " uses disk \"", vd.file_name,
                          "\" outside this VM directory; a clone of the "
-                         "directory would share or lose it"),
+                         "directory would share or lose it",
+                         r.why),
             {Name(vi)});
         continue;
       }
@@ -821,7 +1057,7 @@ void Analyzer::CheckVmsd() {
     }
     for (const VmsdSnapshot& s : vmsd.snapshots) {
       for (const VmsdDisk& vd : s.disks) {
-        Ref r = ResolveRef(vd.file_name, false, opt_.self_dirs);
+        Ref r = ResolveRef(vd.file_name, false, RefUse::kConfig);
         if (r.where != Ref::kLocal) continue;
         auto it = by_name_.find(r.name);
         const auto dd = it == by_name_.end() ? disk_of_file_.end()
@@ -904,6 +1140,38 @@ void Analyzer::CheckBranches() {
   }
 }
 
+// An ESXi datastore token ("/vmfs/volumes/<token>/...") is taken to be this
+// datastore once a VMDK parent hint through it maps to a disk of this
+// directory whose CID is the child's parentCID: the link confirms the file,
+// and with it the token. References without a link of their own (.vmx and
+// .vmsd values, extent names) are mapped only through confirmed tokens.
+void Analyzer::TrustDatastores() {
+  for (const Disk& c : disks_) {
+    if (!c.vmdk || !c.wants_parent || !c.has_parent_cid) continue;
+    const std::string token = EsxiDatastore(c.node.parent_hint);
+    if (token.empty() || trusted_datastores_.count(token)) continue;
+    Ref r = ResolveRef(c.node.parent_hint, false, RefUse::kVmdkParent);
+    if (r.where != Ref::kLocal) continue;
+    auto it = by_name_.find(r.name);
+    if (it == by_name_.end()) continue;
+    auto pd = disk_of_file_.find(it->second);
+    if (pd == disk_of_file_.end()) continue;
+    const Disk& p = disks_[pd->second];
+    if (&p != &c && p.vmdk && p.cid == c.parent_cid) trusted_datastores_.insert(token);
+  }
+}
+
+// Absolute values of the .vmx/.vmsd (nvram, extendedConfigFile,
+// snapshotN.filename, ...) that name files of this directory, for the
+// rewriters. Disk references were checked by CheckVmx/CheckVmsd; these are
+// not findings, only names a clone must rewrite.
+void Analyzer::CollectConfigRefs() {
+  for (const auto& [key, value] : config_values_) {
+    if (value.empty() || value[0] != '/' || internal::IsFreeTextKey(key)) continue;
+    NoteLocal(value, ResolveRef(value, false, RefUse::kConfig));
+  }
+}
+
 void Analyzer::Finish() {
   for (Disk& d : disks_) report_.disks.push_back(std::move(d.node));
   std::sort(report_.disks.begin(), report_.disks.end(),
@@ -969,6 +1237,7 @@ absl::StatusOr<ChainReport> Analyzer::Run() {
     }
   }
   Classify();
+  TrustDatastores();
   ClaimExtents();
   AddRawBackings();
   LinkParents();
@@ -977,6 +1246,7 @@ absl::StatusOr<ChainReport> Analyzer::Run() {
   CheckVmx();
   CheckVmsd();
   CheckBranches();
+  CollectConfigRefs();
   Finish();
   return std::move(report_);
 }

@@ -12,6 +12,9 @@
 #define VNAS_SERVER_VMFORMAT_CHAIN_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,7 +81,10 @@ enum class Reason {
   kRunningVm = 2,           // fresh lock files: the VM is powered on
   kBrokenChain = 3,         // parentCID does not match the parent's CID
   kMissingParent = 4,       // the parent named by a disk is not there
-  kParentOutsideDatastore = 5,  // absolute / escaping parent path
+  kParentOutsideDatastore = 5,  // a parent, extent or .vmx disk outside this
+                                // directory: an absolute path not mapped
+                                // into it (see "Absolute references"), or
+                                // an escaping relative one
   kUnsupportedFormat = 6,   // a disk format we cannot read safely
   kMalformed = 7,           // a header or descriptor that does not parse
   kLeafMismatch = 8,        // .vmx names a disk that is not a chain leaf
@@ -114,18 +120,81 @@ struct ChainReport {
   std::vector<Finding> findings;
   bool offloadable = true;          // no finding blocks offload
   std::string summary;              // one human line
+  // Absolute references (parent hints, backing files, extent names, .vmx
+  // and .vmsd values, as written) that were mapped to a file of this
+  // directory: reference -> file name. A clone must name those files by
+  // their bare (new) names: the absolute path names the source's file (see
+  // rewrite.h).
+  std::map<std::string, std::string> absolute_refs;
 };
 
 struct AnalyzeOptions {
   int64_t now_sec = 0;              // for lock-file freshness
   int64_t lock_fresh_sec = 35;      // ESXi: stale after 10*3+5 s
   // Absolute paths under which the hypervisor knows this VM directory (e.g.
-  // "/vmfs/volumes/<uuid>/vm", "/vmfs/volumes/<name>/vm"). An absolute parent
-  // path inside one of them counts as local; any other absolute parent path
-  // is outside the datastore directory.
+  // "/vmfs/volumes/<uuid>/vm", "/vmfs/volumes/<name>/vm"). An absolute
+  // reference inside one of them counts as local, before the mapping below.
   std::vector<std::string> self_dirs;
+  // This VM directory's path inside the export ("vm1", "vms/vm1"; "" = the
+  // export root), or nullopt when unknown. With it, absolute references are
+  // mapped onto the export (see "Absolute references" below); without it,
+  // only `self_dirs` make an absolute reference local.
+  std::optional<std::string> dir_path;
+  // Whether `path` (relative to the export root, components joined by '/')
+  // names a regular file of the export. Asked only for paths outside this
+  // directory, at most 32 times per absolute reference and 4096 times per
+  // analysis (answers are cached); must not follow symlinks. Unset: no file outside this directory is known, so an
+  // absolute reference can only map into this directory.
+  std::function<bool(const std::string& path)> export_file_exists;
 };
 
+// Absolute references
+//
+// Parent hints, qcow2 backing files, extent names and .vmx/.vmsd values may
+// be absolute host paths. The host reached this directory through a mount
+// of the export whose mount point vnas cannot know, so such a path P is
+// mapped onto the export as follows (VHDX parent locators, Windows paths,
+// keep the old rule: `self_dirs` or outside):
+//   1. P lies under one of `self_dirs`: the file of this directory it names.
+//   2. Otherwise, with `dir_path` known, P is cut into components ("." and
+//      empty ones dropped; a P with ".." is never mapped: with symlinks on
+//      the host its meaning is unknowable) and candidates are collected:
+//      - ESXi, P = /vmfs/volumes/<datastore>/<rest>: a datastore is the NFS
+//        mount of the export, so <rest> is read from the export root as is,
+//        the one candidate when that file exists.
+//      - Any other absolute path (libvirt/qemu: /var/lib/libvirt/images/…,
+//        /mnt/<x>/…): the export is mounted at some prefix of P, so the
+//        file's export path is one of P's suffixes (whole components, the
+//        last 32 at most). Every suffix that names an existing regular file
+//        of the export is a candidate.
+//   3. Exactly one candidate: P names that file — local when it is in this
+//      directory, else "in the export, in another directory" (still
+//      refused: a clone of this directory would share a file no analysis
+//      covered). Several candidates: P is ambiguous (which one the host
+//      opens depends on its mount point) and is not mapped; "the longest
+//      suffix wins" would silently pick one of two real files. None: P is
+//      outside the export.
+// What else must agree, by kind of reference:
+//   - VMDK parentFileNameHint: the parentCID must equal the mapped file's
+//     CID, else the hint names a same-path file elsewhere (another
+//     datastore, a host copy) and stays outside — not a "repaired" chain.
+//   - qcow2 backing file: no link field exists, so the path is all there
+//     is; hence exact matching and the refusal of ambiguity. A local match
+//     needs "<dir_path>/<name>" — the file's whole export path, the VM
+//     directory's name included — as a suffix of P.
+//   - .vmx/.vmsd values and extent names (no link either): only ESXi paths
+//     are mapped, and only through a datastore token shown to be this
+//     datastore by a parent hint whose CID link checked out (or
+//     `self_dirs`). ESXi names a disk added on another datastore
+//     "<vm>/<vm>.vmdk" there, the very path of the VM's first disk here, so
+//     the path alone would attach the wrong disk. Other absolute paths in
+//     VMware configurations point elsewhere (VMware names the files of the
+//     VM's own directory by bare names) and are not mapped.
+// A host that mounted a subdirectory of the export, not its root, is not
+// recognized: an honest refusal, never a wrong match. Unmapped references
+// keep today's verdicts (kParentOutsideDatastore for parents, extents and
+// .vmx disks), with the reason in the finding. Mapped ones are listed in
+// ChainReport::absolute_refs: a clone names those files by bare names.
 // AnalyzeVm()
 //
 // Builds the disk graph of one VM directory from `files`. A file that does

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -432,6 +434,139 @@ TEST(AnalyzeVm, IndependentDiskBesideASnapshot) {
   EXPECT_TRUE(noted);
 }
 
+// ---- absolute references (chain.h, "Absolute references") ------------------
+
+// Linear() as ESXi writes it when the VM's working directory was set by
+// vCenter: the redo logs name their parents by /vmfs/volumes/<ds>/web01/...
+std::vector<FileSample> LinearAbsolute(const std::string& ds = "/vmfs/volumes/5f1e2d3c-8a9b0c1d") {
+  std::vector<FileSample> f = Linear();
+  f = Replace(f, Text("vm-000001.vmdk",
+                      Desc("7b2e9d44", "3a5c0f21", "vmfsSparse", ds + "/web01/vm.vmdk",
+                           "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\"")));
+  f = Replace(f, Text("vm-000002.vmdk",
+                      Desc("c41f0a93", "7b2e9d44", "seSparse", ds + "/web01/vm-000001.vmdk",
+                           "RW 41943040 SESPARSE \"vm-000002-sesparse.vmdk\"")));
+  return f;
+}
+
+struct AbsCase {
+  std::string name;
+  std::vector<FileSample> files;
+  std::optional<std::string> dir;      // AnalyzeOptions::dir_path
+  std::set<std::string> elsewhere;     // other files of the export
+  std::string chains;
+  std::set<Reason> blocking;
+  std::string detail;                  // in the first blocking finding
+};
+
+TEST(AnalyzeVm, AbsoluteReferencesMapOntoTheExport) {
+  const std::string kDs = "/vmfs/volumes/5f1e2d3c-8a9b0c1d";
+  const std::string kLinear = "vm.vmdk<-vm-000001.vmdk<-vm-000002.vmdk";
+  const std::vector<AbsCase> cases = {
+      // Used to be PARENT_OUTSIDE_DATASTORE: the snapshot deltas of a VM
+      // whose hints name its own directory.
+      {"esxi hints into this directory", LinearAbsolute(), "web01", {}, kLinear, {}, ""},
+      {"esxi hints by datastore name", LinearAbsolute("/vmfs/volumes/datastore1"),
+       "web01", {}, kLinear, {}, ""},
+      {"esxi hints, directory unknown", LinearAbsolute(), std::nullopt, {},
+       "vm-000001.vmdk | vm-000002.vmdk | vm.vmdk", {Reason::kParentOutsideDatastore},
+       "lies outside this VM directory"},
+      {"esxi hints, directory nested in the export", LinearAbsolute(), "vms/web01", {},
+       "vm-000001.vmdk | vm-000002.vmdk | vm.vmdk", {Reason::kParentOutsideDatastore},
+       "no file of this export has that path"},
+      // Same path, other disk (another datastore's web01/vm.vmdk): the CID
+      // link decides; the chain is not "repaired" onto this vm.vmdk.
+      {"esxi hint, same path but another CID",
+       Replace(LinearAbsolute(),
+               Text("vm-000001.vmdk",
+                    Desc("7b2e9d44", "0badf00d", "vmfsSparse", kDs + "/web01/vm.vmdk",
+                         "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\""))),
+       "web01", {}, "vm-000001.vmdk<-vm-000002.vmdk | vm.vmdk",
+       {Reason::kParentOutsideDatastore}, "does not match parentCID=0badf00d"},
+      {"esxi hint into another directory of the export",
+       Replace(Remove(LinearAbsolute(), "vm.vmdk"),
+               Text("vm-000001.vmdk",
+                    Desc("7b2e9d44", "3a5c0f21", "vmfsSparse", kDs + "/base/vm.vmdk",
+                         "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\""))),
+       "web01", {"base/vm.vmdk"}, "vm-000001.vmdk<-vm-000002.vmdk",
+       {Reason::kParentOutsideDatastore},
+       "it is base/vm.vmdk in this export, in another directory"},
+      {"absolute path with ..",
+       Replace(Linear(), Text("vm-000001.vmdk",
+                              Desc("7b2e9d44", "3a5c0f21", "vmfsSparse",
+                                   kDs + "/other/../web01/vm.vmdk",
+                                   "RW 41943040 VMFSSPARSE \"vm-000001-delta.vmdk\""))),
+       "web01", {}, "vm-000001.vmdk<-vm-000002.vmdk | vm.vmdk",
+       {Reason::kParentOutsideDatastore}, "with \"..\" is never mapped"},
+      // A .vmx disk has no link of its own: its datastore must have been
+      // confirmed by a hint (the CID link) first.
+      {"vmx disk by absolute path, datastore confirmed",
+       Replace(LinearAbsolute(), Text("vm.vmx", Vmx(kDs + "/web01/vm-000002.vmdk"))),
+       "web01", {}, kLinear, {}, ""},
+      {"vmx disk by absolute path, datastore not confirmed",
+       Replace(Linear(), Text("vm.vmx", Vmx(kDs + "/web01/vm-000002.vmdk"))), "web01", {},
+       kLinear, {Reason::kParentOutsideDatastore}, "is this one"},
+      // ESXi names a disk added on another datastore "<vm>/<vm>.vmdk" there:
+      // the same path as this VM's own first disk.
+      {"vmx disk on another datastore with this directory's path",
+       Replace(LinearAbsolute(),
+               Text("vm.vmx", Vmx("vm-000002.vmdk") +
+                                  "scsi0:1.present = \"TRUE\"\n"
+                                  "scsi0:1.fileName = \"/vmfs/volumes/datastore2/web01/"
+                                  "vm.vmdk\"\n")),
+       "web01", {}, kLinear, {Reason::kParentOutsideDatastore}, "datastore2"},
+  };
+  for (const AbsCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    AnalyzeOptions opt;
+    opt.now_sec = kNow;
+    opt.dir_path = c.dir;
+    opt.export_file_exists = [&c](const std::string& p) { return c.elsewhere.count(p) > 0; };
+    absl::StatusOr<ChainReport> r = AnalyzeVm(c.files, opt);
+    ASSERT_TRUE(r.ok()) << r.status();
+    std::string why;
+    const Finding* first = nullptr;
+    for (const Finding& f : r->findings) {
+      absl::StrAppend(&why, "\n  ", ReasonName(f.reason), f.blocks_offload ? "!" : "",
+                      ": ", f.detail);
+      if (f.blocks_offload && first == nullptr) first = &f;
+    }
+    EXPECT_EQ(Chains(*r), c.chains) << why;
+    EXPECT_EQ(Blocking(*r), c.blocking) << why;
+    if (!c.detail.empty()) {
+      ASSERT_NE(first, nullptr) << why;
+      EXPECT_NE(first->detail.find(c.detail), std::string::npos) << first->detail;
+    }
+  }
+}
+
+// What a clone needs to rewrite: every mapped absolute reference, from the
+// descriptors and from .vmx/.vmsd values alike; the .vmx runs the leaf.
+TEST(AnalyzeVm, MappedAbsoluteReferencesAreListedForTheRewriters) {
+  const std::string kDs = "/vmfs/volumes/5f1e2d3c-8a9b0c1d/web01/";
+  std::vector<FileSample> f = Replace(
+      LinearAbsolute(),
+      Text("vm.vmx", Vmx(kDs + "vm-000002.vmdk") + "nvram = \"" + kDs + "vm.nvram\"\n" +
+                         "sata0:1.fileName = \"/vmfs/volumes/iso/win.iso\"\n"));
+  f.push_back(Text("vm.nvram", std::string(64, '\0')));
+  AnalyzeOptions opt;
+  opt.now_sec = kNow;
+  opt.dir_path = "web01";
+  absl::StatusOr<ChainReport> r = AnalyzeVm(f, opt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  const std::map<std::string, std::string> want = {
+      {kDs + "vm.vmdk", "vm.vmdk"},
+      {kDs + "vm-000001.vmdk", "vm-000001.vmdk"},
+      {kDs + "vm-000002.vmdk", "vm-000002.vmdk"},
+      {kDs + "vm.nvram", "vm.nvram"},
+  };
+  EXPECT_EQ(r->absolute_refs, want);
+  ASSERT_NE(Find(*r, "vm-000002.vmdk"), nullptr);
+  EXPECT_TRUE(Find(*r, "vm-000002.vmdk")->in_use_by_vmx);
+  EXPECT_EQ(Find(*r, "vm-000001.vmdk")->parent, "vm.vmdk");
+}
+
 TEST(AnalyzeVm, UnusableInput) {
   AnalyzeOptions opt;
   std::vector<FileSample> dup = {Text("a", "x"), Text("a", "y")};
@@ -557,6 +692,75 @@ TEST(AnalyzeVmQemu, Qcow2Chain) {
                                "s3.qcow2", "64M"})
                   .ok());
   r = AnalyzeDir(dir);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore});
+}
+
+// The details of every finding, one per line.
+std::string Details(const ChainReport& r) {
+  std::string out;
+  for (const Finding& f : r.findings) absl::StrAppend(&out, f.detail, "\n");
+  return out;
+}
+
+// libvirt writes a qcow2 overlay's backing file as the absolute path it
+// opened it by (/var/lib/libvirt/images/<pool>/..., /mnt/<x>/...), where the
+// host mounted the export. Such overlays used to be PARENT_OUTSIDE_DATASTORE.
+TEST(AnalyzeVmQemu, Qcow2AbsoluteBackingPaths) {
+  const std::string dir = FreshDir("chain_qcow2_abs");
+  ASSERT_TRUE(RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "b.qcow2", "64M"}).ok());
+  // -u: the absolute path does not exist on this machine.
+  auto overlay = [&](const std::string& backing) {
+    return RunQemuImg(dir, {"create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F",
+                            "qcow2", "s1.qcow2", "64M"});
+  };
+  absl::StatusOr<std::vector<FileSample>> files;
+  auto analyze = [&](std::optional<std::string> dir_path,
+                     std::set<std::string> elsewhere) -> absl::StatusOr<ChainReport> {
+    files = SampleDir(dir);
+    if (!files.ok()) return files.status();
+    AnalyzeOptions opt;
+    opt.now_sec = kNow + 3600;
+    opt.dir_path = std::move(dir_path);
+    opt.export_file_exists = [elsewhere](const std::string& p) {
+      return elsewhere.count(p) > 0;
+    };
+    return AnalyzeVm(*files, opt);
+  };
+  const std::string kAbs = "/var/lib/libvirt/images/vnas/vms/vm1/b.qcow2";
+  ASSERT_TRUE(overlay(kAbs).ok());
+  absl::StatusOr<ChainReport> r = analyze("vms/vm1", {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Chains(*r), "b.qcow2<-s1.qcow2");
+  EXPECT_TRUE(r->offloadable) << r->summary;
+  EXPECT_EQ(r->absolute_refs, (std::map<std::string, std::string>{{kAbs, "b.qcow2"}}));
+
+  // The same path is also vm1/b.qcow2 of the export (mounted one level
+  // deeper): ambiguous, not mapped.
+  r = analyze("vms/vm1", {"vm1/b.qcow2"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore}) << r->summary;
+  EXPECT_NE(Details(*r).find("could be any of vms/vm1/b.qcow2, vm1/b.qcow2"), std::string::npos)
+      << Details(*r);
+  EXPECT_TRUE(r->absolute_refs.empty());
+
+  // The export holds only another VM's b.qcow2 at that path: not this one.
+  r = analyze("vm2", {"vms/vm1/b.qcow2"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore}) << r->summary;
+  EXPECT_NE(Details(*r).find("vms/vm1/b.qcow2 in this export, in another directory"),
+            std::string::npos)
+      << Details(*r);
+
+  // A path nothing of the export ends with, or no known directory.
+  ASSERT_TRUE(overlay("/var/lib/libvirt/images/b-2024.qcow2").ok());
+  r = analyze("vms/vm1", {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore});
+  EXPECT_NE(Details(*r).find("no file of this export has that path"), std::string::npos)
+      << Details(*r);
+  ASSERT_TRUE(overlay(kAbs).ok());
+  r = analyze(std::nullopt, {});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(Blocking(*r), std::set<Reason>{Reason::kParentOutsideDatastore});
 }

@@ -133,12 +133,19 @@ void FuzzOneInput(absl::string_view data) {
   if (d.ok()) Check(ParseVmdkDescriptor(*d).ok());
   RewriteVmx(data, map, "clone").IgnoreError();
   RewriteVmsd(data, map).IgnoreError();
+  RewriteVmxf(data, map).IgnoreError();
 
   // The analyzer: the whole input as one file under several names, then
   // split into files.
   AnalyzeOptions opt;
   opt.now_sec = kNow;
   opt.self_dirs = {"/vmfs/volumes/ds/vm"};
+  // Absolute references are mapped onto an export in which "vm" is this
+  // directory and some other paths exist (a fixed, arbitrary rule).
+  opt.dir_path = "vm";
+  opt.export_file_exists = [](const std::string& p) {
+    return !p.empty() && p.size() % 3 == 0;
+  };
   // One sample, copied once and renamed for each pass (the input may be
   // large: no need to copy it twice per name).
   FileSample whole;
@@ -164,7 +171,19 @@ void FuzzOneInput(absl::string_view data) {
     RewriteOptions ro;
     uint32_t next = 1;
     ro.cid_source = [&next] { return next++; };
+    ro.absolute_refs = r->absolute_refs;
     RewriteVmdkSet(files, *proposed, ro).IgnoreError();
+    absl::StatusOr<std::vector<ImagePatch>> patches =
+        RewriteQcow2Backings(files, *proposed, r->absolute_refs);
+    if (patches.ok()) {
+      for (const ImagePatch& p : *patches) {
+        for (const ImageWrite& w : p.writes) Check(w.bytes.size() == w.expected.size());
+      }
+    }
+  }
+  // Every mapped reference names a file of the directory.
+  for (const auto& [ref, name] : r->absolute_refs) {
+    Check(std::find(names.begin(), names.end(), name) != names.end());
   }
 }
 

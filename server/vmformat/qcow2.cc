@@ -74,6 +74,7 @@ absl::StatusOr<Qcow2Header> ParseQcow2Header(absl::string_view data) {
           " lies beyond the ", data.size(), "-byte sample"));
     }
     h.has_backing = true;
+    h.backing_file_offset = backing_off;
     h.backing_file = std::string(name);
   }
   // Header extensions; stop at the end marker, the end of the first

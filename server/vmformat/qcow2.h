@@ -43,6 +43,7 @@ struct Qcow2Header {
   uint64_t incompatible_features = 0;
   uint32_t header_length = 0;
   bool has_backing = false;
+  uint64_t backing_file_offset = 0;  // byte offset of the name (has_backing)
   std::string backing_file;     // as written
   std::string backing_format;   // from the extension, "" when absent
   std::string external_data_file;  // from the extension, "" when absent

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/vmformat/internal/kv_text.h"
+#include "server/vmformat/qcow2.h"
 #include "server/vmformat/vmdk_descriptor.h"
 #include "server/vmformat/vmdk_sparse.h"
 #include "server/vmformat/vmx.h"
@@ -24,6 +25,7 @@ namespace {
 
 using internal::KeyValue;
 using internal::ParseKeyValue;
+using internal::IsFreeTextKey;
 using internal::Lines;
 using internal::TextLine;
 
@@ -35,7 +37,7 @@ bool ValidBareName(absl::string_view n) {
   return true;
 }
 
-absl::Status ValidateMap(const RenameMap& m) {
+absl::Status ValidateMap(const RenameMap& m, const AbsoluteRefs& abs = {}) {
   for (const auto& [from, to] : m) {
     if (!ValidBareName(from) || !ValidBareName(to)) {
       return absl::InvalidArgumentError(
@@ -43,12 +45,28 @@ absl::Status ValidateMap(const RenameMap& m) {
                        to.substr(0, 64), "\""));
     }
   }
+  for (const auto& [ref, name] : abs) {
+    if (!ValidBareName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "absolute reference map: invalid file name \"", name.substr(0, 64), "\""));
+    }
+  }
   return absl::OkStatus();
 }
 
 // The renamed reference, or nullopt when `ref` is not renamed. Bare names
-// and "./name" are renamed; anything with a directory is not.
-std::optional<std::string> RenameRef(absl::string_view ref, const RenameMap& m) {
+// and "./name" are renamed; an absolute path in `abs` becomes the bare new
+// name of the file it names (rewrite.h says why); anything else with a
+// directory is left alone.
+std::optional<std::string> RenameRef(absl::string_view ref, const RenameMap& m,
+                                     const AbsoluteRefs& abs = {}) {
+  if (!abs.empty()) {
+    auto a = abs.find(std::string(ref));
+    if (a != abs.end()) {
+      auto it = m.find(a->second);
+      return it == m.end() ? a->second : it->second;
+    }
+  }
   absl::string_view prefix;
   absl::string_view name = ref;
   if (absl::StartsWith(ref, "./")) {
@@ -94,6 +112,41 @@ bool IsHex32(absl::string_view s) {
   return true;
 }
 
+// The five predefined XML entities decoded (character references, which
+// VMware does not write in file names, are kept literally: such a name is
+// then simply not found in the rename map).
+std::string XmlUnescape(absl::string_view s) {
+  static const std::pair<absl::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    bool done = false;
+    for (const auto& [ent, c] : kEntities) {
+      if (s[i] == '&' && absl::StartsWith(s.substr(i), ent)) {
+        out.push_back(c);
+        i += ent.size();
+        done = true;
+        break;
+      }
+    }
+    if (!done) out.push_back(s[i++]);
+  }
+  return out;
+}
+
+std::string XmlEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // Escapes a value for a .vmx/.vmsd: '|' -> "|7C" ('"' is refused earlier).
 std::string VmxEscape(absl::string_view v) {
   std::string out;
@@ -107,22 +160,15 @@ std::string VmxEscape(absl::string_view v) {
   return out;
 }
 
-// Keys whose values are free text for humans, never file references.
-bool IsFreeTextKey(absl::string_view key) {
-  return absl::EndsWithIgnoreCase(key, "displayName") ||
-         absl::EndsWithIgnoreCase(key, "annotation") ||
-         absl::EndsWithIgnoreCase(key, "description") ||
-         absl::StartsWithIgnoreCase(key, "guestinfo.");
-}
-
 // Shared body of RewriteVmx/RewriteVmsd.
 absl::StatusOr<std::string> RewriteConfig(absl::string_view text,
                                           const RenameMap& rename_map,
-                                          absl::string_view display_name) {
+                                          absl::string_view display_name,
+                                          const AbsoluteRefs& abs) {
   if (text.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("NUL byte in text");
   }
-  absl::Status s = ValidateMap(rename_map);
+  absl::Status s = ValidateMap(rename_map, abs);
   if (!s.ok()) return s;
   Splicer sp{text, {}, 0};
   bool saw_display = false;
@@ -153,7 +199,7 @@ absl::StatusOr<std::string> RewriteConfig(absl::string_view text,
       unescaped = UnescapeVmxValue(ref);
       ref = unescaped;
     }
-    std::optional<std::string> renamed = RenameRef(ref, rename_map);
+    std::optional<std::string> renamed = RenameRef(ref, rename_map, abs);
     if (!renamed.has_value()) continue;
     std::string v = VmxEscape(*renamed);
     sp.Replace(pos, kv->value.size(),
@@ -216,12 +262,20 @@ absl::Status PinUnrewritableNames(const ChainReport& report,
       pinned.insert(d.parent);
     }
   }
+  // Checkpoint files (rewrite.h): binary, they name what goes with them.
+  for (const auto& [from, to] : *rename_map) {
+    if (absl::EndsWithIgnoreCase(from, ".vmsn") ||
+        absl::EndsWithIgnoreCase(from, ".vmss") ||
+        absl::EndsWithIgnoreCase(from, ".vmem")) {
+      pinned.insert(from);
+    }
+  }
   for (const std::string& name : pinned) rename_map->erase(name);
   for (const auto& [from, to] : *rename_map) {
     if (pinned.count(to)) {
       return absl::AlreadyExistsError(absl::StrCat(
           "renaming ", from, " to ", to, " collides with ", to,
-          ", which keeps its name (an image names it in its header)"));
+          ", which keeps its name (an image or checkpoint names it)"));
     }
   }
   return absl::OkStatus();
@@ -229,8 +283,9 @@ absl::Status PinUnrewritableNames(const ChainReport& report,
 
 absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
     absl::string_view text, const RenameMap& rename_map,
-    absl::string_view new_cid, absl::string_view new_parent_cid) {
-  absl::Status s = ValidateMap(rename_map);
+    absl::string_view new_cid, absl::string_view new_parent_cid,
+    const AbsoluteRefs& absolute_refs) {
+  absl::Status s = ValidateMap(rename_map, absolute_refs);
   if (!s.ok()) return s;
   if ((!new_cid.empty() && !ValidNewCid(new_cid)) ||
       (!new_parent_cid.empty() && !ValidNewCid(new_parent_cid))) {
@@ -244,7 +299,8 @@ absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
     if (IsExtentLine(line.body)) {
       absl::StatusOr<VmdkExtent> e = ParseExtentLine(line.body);
       if (!e.ok() || !e->has_file) continue;
-      std::optional<std::string> renamed = RenameRef(e->file, rename_map);
+      std::optional<std::string> renamed =
+          RenameRef(e->file, rename_map, absolute_refs);
       if (!renamed.has_value()) continue;
       const bool quoted = e->file_begin > 0 && line.body[e->file_begin - 1] == '"';
       sp.Replace(line.offset + e->file_begin, e->file.size(),
@@ -262,7 +318,8 @@ absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
       sp.Replace(pos, kv->value.size(), new_parent_cid);
     } else if (absl::EqualsIgnoreCase(kv->key, "parentFileNameHint") ||
                absl::EqualsIgnoreCase(kv->key, "changeTrackPath")) {
-      std::optional<std::string> renamed = RenameRef(kv->value, rename_map);
+      std::optional<std::string> renamed =
+          RenameRef(kv->value, rename_map, absolute_refs);
       if (!renamed.has_value()) continue;
       sp.Replace(pos, kv->value.size(),
                  kv->quoted || !HasWs(*renamed)
@@ -287,8 +344,17 @@ absl::StatusOr<std::string> RewriteVmdkDescriptor(absl::string_view text,
 absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
     absl::Span<const FileSample> files, const RenameMap& rename_map,
     const RewriteOptions& options) {
-  absl::Status vs = ValidateMap(rename_map);
+  const AbsoluteRefs& abs = options.absolute_refs;
+  absl::Status vs = ValidateMap(rename_map, abs);
   if (!vs.ok()) return vs;
+  // The bare name a parent hint or extent name means: "./" dropped, an
+  // absolute path mapped to this directory replaced by its file name.
+  auto local_name = [&abs](absl::string_view ref) {
+    auto a = abs.find(std::string(ref));
+    if (a != abs.end()) return a->second;
+    if (absl::StartsWith(ref, "./")) ref.remove_prefix(2);
+    return std::string(ref);
+  };
   struct Item {
     size_t file;
     bool embedded = false;
@@ -311,9 +377,8 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
     absl::StatusOr<VmdkDescriptor> d = ParseVmdkDescriptor(f.head);
     if (!d.ok()) continue;
     for (const VmdkExtent& e : d->extents) {
-      absl::string_view n = e.file;
-      if (absl::StartsWith(n, "./")) n.remove_prefix(2);
-      if (e.has_file && n != f.name) extents.insert(std::string(n));
+      const std::string n = local_name(e.file);
+      if (e.has_file && n != f.name) extents.insert(n);
     }
   }
   std::vector<Item> items;
@@ -370,9 +435,7 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
   }
   for (Item& it : items) {
     if (!it.d.has_parent_hint) continue;
-    absl::string_view hint = it.d.parent_hint;
-    if (absl::StartsWith(hint, "./")) hint.remove_prefix(2);
-    auto p = by_name.find(std::string(hint));
+    auto p = by_name.find(local_name(it.d.parent_hint));
     if (p == by_name.end()) continue;  // parent outside the set: keep the link
     const Item& parent = items[p->second];
     if (it.d.has_parent_cid && it.d.parent_cid == parent.d.cid) {
@@ -382,8 +445,8 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
   std::vector<DescriptorEdit> edits;
   for (Item& it : items) {
     const FileSample& f = files[it.file];
-    absl::StatusOr<std::string> text =
-        RewriteVmdkDescriptorCids(it.text, rename_map, it.new_cid, it.new_parent_cid);
+    absl::StatusOr<std::string> text = RewriteVmdkDescriptorCids(
+        it.text, rename_map, it.new_cid, it.new_parent_cid, abs);
     if (!text.ok()) return text.status();
     DescriptorEdit e;
     e.old_name = f.name;
@@ -414,18 +477,100 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
 
 absl::StatusOr<std::string> RewriteVmx(absl::string_view text,
                                        const RenameMap& rename_map,
-                                       absl::string_view new_display_name) {
+                                       absl::string_view new_display_name,
+                                       const AbsoluteRefs& absolute_refs) {
   for (char c : new_display_name) {
     if (c == '"' || c == '\r' || c == '\n' || c == '\0') {
       return absl::InvalidArgumentError("display name holds a quote or line break");
     }
   }
-  return RewriteConfig(text, rename_map, new_display_name);
+  return RewriteConfig(text, rename_map, new_display_name, absolute_refs);
 }
 
 absl::StatusOr<std::string> RewriteVmsd(absl::string_view text,
+                                        const RenameMap& rename_map,
+                                        const AbsoluteRefs& absolute_refs) {
+  return RewriteConfig(text, rename_map, "", absolute_refs);
+}
+
+absl::StatusOr<std::string> RewriteVmxf(absl::string_view text,
                                         const RenameMap& rename_map) {
-  return RewriteConfig(text, rename_map, "");
+  if (text.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("NUL byte in text");
+  }
+  absl::Status s = ValidateMap(rename_map);
+  if (!s.ok()) return s;
+  // <vmxPathName type="string">vm.vmx</vmxPathName>: the element name is
+  // matched exactly (XML is case-sensitive), attributes are kept.
+  constexpr absl::string_view kOpen = "<vmxPathName";
+  constexpr absl::string_view kClose = "</vmxPathName>";
+  Splicer sp{text, {}, 0};
+  size_t pos = 0;
+  while ((pos = text.find(kOpen, pos)) != absl::string_view::npos) {
+    const size_t after = pos + kOpen.size();
+    if (after >= text.size() || (text[after] != '>' && text[after] != ' ' &&
+                                 text[after] != '\t')) {
+      pos = after;  // <vmxPathNameX ...>: another element
+      continue;
+    }
+    const size_t gt = text.find('>', after);
+    if (gt == absl::string_view::npos) break;
+    if (text[gt - 1] == '/') {  // <vmxPathName/>: empty
+      pos = gt + 1;
+      continue;
+    }
+    const size_t begin = gt + 1;
+    const size_t end = text.find(kClose, begin);
+    if (end == absl::string_view::npos) break;
+    const absl::string_view raw = text.substr(begin, end - begin);
+    const std::string name = XmlUnescape(raw);
+    std::optional<std::string> renamed = RenameRef(name, rename_map);
+    if (renamed.has_value()) sp.Replace(begin, raw.size(), XmlEscape(*renamed));
+    pos = end + kClose.size();
+  }
+  return sp.Finish();
+}
+
+absl::StatusOr<std::vector<ImagePatch>> RewriteQcow2Backings(
+    absl::Span<const FileSample> files, const RenameMap& rename_map,
+    const AbsoluteRefs& absolute_refs) {
+  absl::Status vs = ValidateMap(rename_map, absolute_refs);
+  if (!vs.ok()) return vs;
+  std::vector<ImagePatch> out;
+  for (const FileSample& f : files) {
+    if (!IsQcow2(f.head)) continue;
+    absl::StatusOr<Qcow2Header> h = ParseQcow2Header(f.head);
+    if (!h.ok() || !h->has_backing) continue;  // the analyzer reported it
+    // Relative names keep working in the clone (and their files are pinned).
+    if (!absolute_refs.count(h->backing_file)) continue;
+    std::optional<std::string> renamed =
+        RenameRef(h->backing_file, rename_map, absolute_refs);
+    const std::string& old_name = h->backing_file;
+    if (renamed->size() > old_name.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f.name, ": new backing file name ", *renamed, " is longer than \"",
+          old_name, "\""));
+    }
+    ImagePatch p;
+    p.old_name = f.name;
+    auto be32 = [](uint64_t v) {
+      std::string b(4, '\0');
+      for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * (3 - i)));
+      return b;
+    };
+    ImageWrite size_field;
+    size_field.offset = 16;
+    size_field.expected = be32(old_name.size());
+    size_field.bytes = be32(renamed->size());
+    ImageWrite name;
+    name.offset = h->backing_file_offset;
+    name.expected = old_name;
+    name.bytes = *renamed;
+    name.bytes.resize(old_name.size(), '\0');
+    p.writes = {std::move(size_field), std::move(name)};
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace vnas::vmformat

@@ -16,10 +16,20 @@
 //
 // Names: every name in a RenameMap is a bare file name inside the VM
 // directory (no '/'). A reference in a file is renamed only when it is a bare
-// name found in the map, or "./name". Absolute paths (/vmfs/volumes/...) and
-// paths with directories ("../other/x.vmdk") are left untouched: they point
-// outside the cloned directory (the chain analyzer reports those as
-// kParentOutsideDatastore before a clone is attempted).
+// name found in the map, or "./name", or an absolute path the chain analyzer
+// mapped to a file of the directory (ChainReport::absolute_refs, passed as
+// AbsoluteRefs): that one becomes the file's bare (new) name, renamed or not.
+// Why bare: the clone lives in another directory, under a host path vnas
+// cannot know (datastore name or UUID, mount point), and both ESXi (a
+// parentFileNameHint, a .vmx/.vmsd file name) and qemu (a backing file) read
+// a relative name from the directory of the file that holds it — the name
+// that is right wherever the clone is mounted; it is also what ESXi and
+// qemu-img write for files of the same directory. Keeping the absolute path
+// would make the clone open the *source's* file: a hidden dependency on
+// another VM, corrupted when that VM consolidates or commits into it.
+// Other absolute paths and paths with directories ("../other/x.vmdk") are
+// left untouched: they point outside the cloned directory (the analyzer
+// reports those as kParentOutsideDatastore before a clone is attempted).
 //
 // Thread safety: pure functions; safe from any thread.
 #ifndef VNAS_SERVER_VMFORMAT_REWRITE_H_
@@ -41,6 +51,10 @@ namespace vnas::vmformat {
 // Old bare file name -> new bare file name. Files absent from the map keep
 // their names.
 using RenameMap = std::map<std::string, std::string>;
+
+// Absolute references that name files of the directory being cloned, as
+// written -> bare (old) file name: ChainReport::absolute_refs.
+using AbsoluteRefs = std::map<std::string, std::string>;
 
 // ProposeRenameMap()
 //
@@ -71,6 +85,19 @@ absl::StatusOr<RenameMap> ProposeRenameMap(absl::Span<const std::string> names,
 // references in the cloned images stay right; VMDK descriptors, .vmx and
 // .vmsd follow the map as usual. Without this a clone renamed a qcow2
 // overlay's backing file and the copy no longer opened.
+//
+// Checkpoint files keep their names too: snapshot state (.vmsn), suspend
+// state (.vmss) and their memory images (.vmem). A .vmsn/.vmss is a binary
+// checkpoint that embeds the VM's configuration as it was (disk, nvram and
+// .vmxf names) and goes with a .vmem memory image, named inside it or found
+// by the checkpoint's own name: keeping both names keeps that pair right in
+// either case. The embedded names cannot be rewritten in place (they sit in
+// length-prefixed groups of a format VMware does not document), so renaming
+// the files could only break the pairing, never fix the embedded names; the
+// .vmsd's snapshotN.filename and the .vmx's checkpoint.vmState, which are
+// rewritten text, then simply keep naming them. The embedded configuration
+// still carries the source's file names: that is the one part of a cloned
+// snapshot vnas cannot make consistent.
 //
 // Errors: AlreadyExists when a file that keeps its name is also the new
 // name of another renamed file (the clone would hold two files of that name).
@@ -103,7 +130,8 @@ absl::StatusOr<std::string> RewriteVmdkDescriptor(absl::string_view text,
 // not 8 hex digits.
 absl::StatusOr<std::string> RewriteVmdkDescriptorCids(
     absl::string_view text, const RenameMap& rename_map,
-    absl::string_view new_cid, absl::string_view new_parent_cid);
+    absl::string_view new_cid, absl::string_view new_parent_cid,
+    const AbsoluteRefs& absolute_refs = {});
 
 // One edited descriptor produced by RewriteVmdkSet.
 struct DescriptorEdit {
@@ -124,6 +152,10 @@ struct RewriteOptions {
   // 0xfffffffe (reserved by VMware) and repeats are skipped (asked again).
   // Unset: a random generator. Tests pass a deterministic one.
   std::function<uint32_t()> cid_source;
+  // Absolute parent hints / extent names that name files of this directory
+  // (ChainReport::absolute_refs): rewritten to bare names, and a child's
+  // parentCID follows such a parent like any other.
+  AbsoluteRefs absolute_refs;
 };
 
 // RewriteVmdkSet()
@@ -164,7 +196,8 @@ absl::StatusOr<std::vector<DescriptorEdit>> RewriteVmdkSet(
 // '"', line break or NUL.
 absl::StatusOr<std::string> RewriteVmx(absl::string_view text,
                                        const RenameMap& rename_map,
-                                       absl::string_view new_display_name);
+                                       absl::string_view new_display_name,
+                                       const AbsoluteRefs& absolute_refs = {});
 
 // RewriteVmsd()
 //
@@ -175,7 +208,50 @@ absl::StatusOr<std::string> RewriteVmx(absl::string_view text,
 //
 // Errors: InvalidArgument for a NUL byte.
 absl::StatusOr<std::string> RewriteVmsd(absl::string_view text,
+                                        const RenameMap& rename_map,
+                                        const AbsoluteRefs& absolute_refs = {});
+
+// RewriteVmxf()
+//
+// Rewrites a .vmxf (the XML "extended config" the .vmx names in
+// extendedConfigFile) for the clone: the text of <vmxPathName> elements — the
+// .vmx this file belongs to — follows `rename_map` (XML entities decoded for
+// the lookup and encoded again). Everything else, VMId included, is kept
+// byte for byte; a .vmxf without that element is returned unchanged.
+//
+// Errors: InvalidArgument for a NUL byte.
+absl::StatusOr<std::string> RewriteVmxf(absl::string_view text,
                                         const RenameMap& rename_map);
+
+// One write into a cloned image: `bytes` replaces `expected` (the source's
+// bytes there when it was sampled; same length) at `offset`.
+struct ImageWrite {
+  uint64_t offset = 0;
+  std::string expected;
+  std::string bytes;
+};
+
+// In-place writes into the clone of one binary image.
+struct ImagePatch {
+  std::string old_name;  // the source file (its clone carries the new name)
+  std::vector<ImageWrite> writes;
+};
+
+// RewriteQcow2Backings()
+//
+// For every qcow2 image among `files` whose backing file is an absolute path
+// in `absolute_refs` (a file of this directory): the patch that makes the
+// clone's header name it by its bare name (rename_map applied): the
+// backing_file_size field (u32 at byte 16) and the name at
+// backing_file_offset, the rest of the old name zeroed. The new name is
+// shorter than the path it replaces, so it stays in place, inside the first
+// cluster, as qemu requires. Images with a relative backing file, or none,
+// produce no patch. The header must lie in the sample.
+//
+// Errors: InvalidArgument when a new name would be longer than the old one.
+absl::StatusOr<std::vector<ImagePatch>> RewriteQcow2Backings(
+    absl::Span<const FileSample> files, const RenameMap& rename_map,
+    const AbsoluteRefs& absolute_refs);
 
 }  // namespace vnas::vmformat
 

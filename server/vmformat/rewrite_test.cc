@@ -6,6 +6,8 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "server/vmformat/chain.h"
+#include "server/vmformat/qcow2.h"
+#include "server/vmformat/qemu_img_testutil.h"
 #include "server/vmformat/vmdk_descriptor.h"
 
 namespace vnas::vmformat {
@@ -221,6 +223,44 @@ TEST(RewriteVmdkSet, FreshCidsFollowTheChain) {
   EXPECT_EQ(r->chains[0], (std::vector<std::string>{"web2.vmdk", "web2-000001.vmdk"}));
 }
 
+// ESXi snapshot deltas whose hints (and an extent) name this directory by
+// /vmfs/volumes/<ds>/<dir>/...: the clone's hints are the bare new names (the
+// source's absolute path would make the clone read the source's parent), and
+// parentCID follows such a parent like any other.
+TEST(RewriteVmdkSet, AbsoluteReferencesToThisDirectoryBecomeBareNames) {
+  const std::string kDir = "/vmfs/volumes/5f1e2d3c-8a9b0c1d/web01/";
+  std::vector<FileSample> files = {
+      Text("vm.vmdk", Desc("3a5c0f21", "ffffffff", "",
+                           "RW 8 VMFS \"" + kDir + "vm-flat.vmdk\"")),
+      Text("vm-000001.vmdk", Desc("7b2e9d44", "3a5c0f21", kDir + "vm.vmdk",
+                                  "RW 8 VMFSSPARSE \"vm-000001-delta.vmdk\"")),
+      Text("vm-000002.vmdk", Desc("c41f0a93", "11111111", "/vmfs/volumes/other/vm.vmdk",
+                                  "RW 8 VMFSSPARSE \"vm-000002-delta.vmdk\"")),
+  };
+  RewriteOptions opt;
+  uint32_t next = 0xbbbb0001;
+  opt.cid_source = [&] { return next++; };
+  opt.absolute_refs = {{kDir + "vm.vmdk", "vm.vmdk"},
+                       {kDir + "vm-flat.vmdk", "vm-flat.vmdk"}};
+  absl::StatusOr<std::vector<DescriptorEdit>> edits = RewriteVmdkSet(files, kMap, opt);
+  ASSERT_TRUE(edits.ok()) << edits.status();
+  ASSERT_EQ(edits->size(), 3u);
+  absl::StatusOr<VmdkDescriptor> base = ParseVmdkDescriptor((*edits)[0].bytes);
+  absl::StatusOr<VmdkDescriptor> child = ParseVmdkDescriptor((*edits)[1].bytes);
+  absl::StatusOr<VmdkDescriptor> other = ParseVmdkDescriptor((*edits)[2].bytes);
+  ASSERT_TRUE(base.ok() && child.ok() && other.ok());
+  EXPECT_EQ(base->extents[0].file, "web2-flat.vmdk");
+  EXPECT_EQ(child->parent_hint, "web2.vmdk");
+  EXPECT_EQ(child->parent_cid, 0xbbbb0001u);
+  // An absolute hint the analysis did not map stays as it is, link included.
+  EXPECT_EQ(other->parent_hint, "/vmfs/volumes/other/vm.vmdk");
+  EXPECT_EQ(other->parent_cid, 0x11111111u);
+  // Every other byte is kept.
+  EXPECT_EQ((*edits)[1].bytes,
+            Desc("bbbb0002", "bbbb0001", "web2.vmdk",
+                 "RW 8 VMFSSPARSE \"web2-000001-delta.vmdk\""));
+}
+
 TEST(RewriteVmdkSet, EmbeddedDescriptorPatchKeepsAreaSize) {
   const std::string desc =
       "# Disk DescriptorFile\nversion=1\nCID=00000001\nparentCID=ffffffff\n"
@@ -290,6 +330,67 @@ TEST(RewriteVmx, RenamesFilesAndDisplayName) {
   EXPECT_FALSE(RewriteVmx(std::string("a=\"\0\"", 5), kMap, "x").ok());
 }
 
+// .vmx/.vmsd values that name files of this directory by absolute path
+// become bare names, renamed or not; the other absolute paths (an ISO on
+// another datastore) are kept.
+TEST(RewriteVmx, AbsoluteReferencesToThisDirectoryBecomeBareNames) {
+  const std::string kDir = "/vmfs/volumes/datastore1/web01/";
+  const AbsoluteRefs abs = {{kDir + "vm-000001.vmdk", "vm-000001.vmdk"},
+                            {kDir + "vm-Snapshot1.vmsn", "vm-Snapshot1.vmsn"},
+                            {kDir + "notes.txt", "notes.txt"}};
+  absl::StatusOr<std::string> vmx = RewriteVmx(
+      "scsi0:0.fileName = \"" + kDir + "vm-000001.vmdk\"\n"
+      "sata0:1.fileName = \"/vmfs/volumes/iso/win.iso\"\n"
+      "annotation = \"" + kDir + "notes.txt\"\n"
+      "guestinfo.x = \"" + kDir + "notes.txt\"\n"
+      "extendedConfigFile = \"" + kDir + "notes.txt\"\n",
+      kMap, "", abs);
+  ASSERT_TRUE(vmx.ok()) << vmx.status();
+  EXPECT_EQ(*vmx, "scsi0:0.fileName = \"web2-000001.vmdk\"\n"
+                  "sata0:1.fileName = \"/vmfs/volumes/iso/win.iso\"\n"
+                  "annotation = \"" + kDir + "notes.txt\"\n"
+                  "guestinfo.x = \"" + kDir + "notes.txt\"\n"
+                  "extendedConfigFile = \"notes.txt\"\n");
+  absl::StatusOr<std::string> vmsd = RewriteVmsd(
+      "snapshot0.filename = \"" + kDir + "vm-Snapshot1.vmsn\"\n"
+      "snapshot0.disk0.fileName = \"" + kDir + "vm-000001.vmdk\"\n",
+      kMap, abs);
+  ASSERT_TRUE(vmsd.ok()) << vmsd.status();
+  EXPECT_EQ(*vmsd, "snapshot0.filename = \"web2-Snapshot1.vmsn\"\n"
+                   "snapshot0.disk0.fileName = \"web2-000001.vmdk\"\n");
+  // A mapped name that is not a bare file name is refused.
+  EXPECT_FALSE(RewriteVmsd("a = \"/x/y\"\n", kMap, {{"/x/y", "a/b"}}).ok());
+}
+
+// The .vmxf names its .vmx (<vmxPathName>): renamed with it. CloneVm used to
+// leave the clone's .vmxf naming the source's .vmx.
+TEST(RewriteVmxf, VmxPathNameFollowsTheVmx) {
+  const std::string in =
+      "<?xml version=\"1.0\"?>\r\n<Foundry>\r\n<VM>\r\n"
+      "<VMId type=\"string\">52 8a 6c 77 0d 5e 2c 4e-f3 a7 d2 1e 9b 3a 0c 44</VMId>\r\n"
+      "<ClientMetaData>\r\n<clientMetaDataAttributes/>\r\n<HistoryEventList/>"
+      "</ClientMetaData>\r\n<vmxPathName type=\"string\">vm.vmx</vmxPathName>"
+      "</VM></Foundry>\r\n";
+  absl::StatusOr<std::string> out = RewriteVmxf(in, kMap);
+  ASSERT_TRUE(out.ok()) << out.status();
+  std::string want = in;
+  want.replace(want.find(">vm.vmx<") + 1, 6, "web2.vmx");
+  EXPECT_EQ(*out, want);
+  // XML entities are decoded for the lookup and written back encoded.
+  absl::StatusOr<std::string> amp =
+      RewriteVmxf("<vmxPathName>R&amp;D.vmx</vmxPathName>", {{"R&D.vmx", "Q&A <1>.vmx"}});
+  ASSERT_TRUE(amp.ok());
+  EXPECT_EQ(*amp, "<vmxPathName>Q&amp;A &lt;1&gt;.vmx</vmxPathName>");
+  // Other elements, unknown names and empty elements are left alone.
+  for (const std::string& keep :
+       {std::string("<vmxPathNameOld>vm.vmx</vmxPathNameOld>"),
+        std::string("<vmxPathName>other.vmx</vmxPathName>"),
+        std::string("<vmxPathName/><VMId>vm.vmx</VMId>"), std::string("no xml at all")}) {
+    EXPECT_EQ(*RewriteVmxf(keep, kMap), keep);
+  }
+  EXPECT_FALSE(RewriteVmxf(std::string("<a>\0</a>", 9), kMap).ok());
+}
+
 TEST(RewriteVmsd, RenamesSnapshotFiles) {
   const std::string in =
       "snapshot.lastUID = \"1\"\n"
@@ -355,6 +456,122 @@ TEST(PinUnrewritableNames, BinaryHeaderReferencesKeepTheirNames) {
   // A kept name that another file would be renamed to is refused.
   RenameMap clash = {{"x.qcow2", "vm.img"}, {"vm.img", "y.img"}};
   EXPECT_EQ(PinUnrewritableNames(r, &clash).code(), absl::StatusCode::kAlreadyExists);
+}
+
+// Snapshot and suspend state (.vmsn, .vmss) and memory images (.vmem) keep
+// their names: binary checkpoints that embed the configuration as it was and
+// go with their .vmem (rewrite.h). Their text references (.vmsd
+// snapshotN.filename, .vmx checkpoint.vmState) then need no change. CloneVm
+// used to rename them, pulling a .vmsn away from the .vmem it names.
+TEST(PinUnrewritableNames, CheckpointFilesKeepTheirNames) {
+  RenameMap m;
+  for (const char* n : {"vm.vmx", "vm.vmsd", "vm.vmxf", "vm.nvram", "vm-Snapshot1.vmsn",
+                        "vm-Snapshot2.vmsn", "vm-Snapshot2.vmem", "vm-5f1e2d3c.vmss",
+                        "vm-5f1e2d3c.vmem"}) {
+    m[n] = "web2" + std::string(n).substr(2);
+  }
+  ASSERT_TRUE(PinUnrewritableNames(ChainReport{}, &m).ok());
+  const RenameMap want = {{"vm.vmx", "web2.vmx"},
+                          {"vm.vmsd", "web2.vmsd"},
+                          {"vm.vmxf", "web2.vmxf"},
+                          {"vm.nvram", "web2.nvram"}};
+  EXPECT_EQ(m, want);
+  absl::StatusOr<std::string> vmsd =
+      RewriteVmsd("snapshot0.filename = \"vm-Snapshot1.vmsn\"\n", m);
+  ASSERT_TRUE(vmsd.ok());
+  EXPECT_EQ(*vmsd, "snapshot0.filename = \"vm-Snapshot1.vmsn\"\n");
+}
+
+// A minimal qcow2 v3 header (qemu-img's layout) naming `backing`.
+std::string Qcow2Bytes(const std::string& backing) {
+  std::string img(1024, '\0');
+  auto be = [&](size_t off, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) img[off + i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+  };
+  be(0, 0x514649fb, 4);
+  be(4, 3, 4);
+  be(20, 16, 4);
+  be(24, 64 << 20, 8);
+  be(100, 104, 4);
+  be(104, 0xe2792aca, 4);  // backing format "qcow2"
+  be(108, 5, 4);
+  img.replace(112, 5, "qcow2");
+  be(8, 128, 8);           // after the end-of-extensions marker at 120
+  be(16, backing.size(), 4);
+  img.replace(128, backing.size(), backing);
+  return img;
+}
+
+TEST(RewriteQcow2Backings, AbsoluteBackingBecomesTheBareName) {
+  const std::string kAbs = "/var/lib/libvirt/images/web01/vm.img";
+  const std::vector<FileSample> files = {
+      Text("vm-1.qcow2", Qcow2Bytes(kAbs)),
+      Text("vm-2.qcow2", Qcow2Bytes("vm-1.qcow2")),         // relative: no patch
+      Text("vm-3.qcow2", Qcow2Bytes("/mnt/other/vm.img")),  // not mapped: kept
+      Text("vm.img", std::string(4096, '\0'))};
+  RenameMap m = kMap;
+  absl::StatusOr<std::vector<ImagePatch>> patches =
+      RewriteQcow2Backings(files, m, {{kAbs, "vm.img"}});
+  ASSERT_TRUE(patches.ok()) << patches.status();
+  ASSERT_EQ(patches->size(), 1u);
+  const ImagePatch& p = (*patches)[0];
+  EXPECT_EQ(p.old_name, "vm-1.qcow2");
+  std::string img = files[0].head;
+  for (const ImageWrite& w : p.writes) {
+    ASSERT_EQ(w.bytes.size(), w.expected.size());
+    EXPECT_EQ(img.substr(w.offset, w.expected.size()), w.expected);
+    img.replace(w.offset, w.bytes.size(), w.bytes);
+  }
+  absl::StatusOr<Qcow2Header> h = ParseQcow2Header(img);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->backing_file, "vm.img");
+  EXPECT_EQ(h->backing_format, "qcow2");
+  EXPECT_EQ(img.substr(128 + 6, kAbs.size() - 6), std::string(kAbs.size() - 6, '\0'));
+  // The backing file is renamed too (when a caller did not pin it).
+  m["vm.img"] = "web2.img";
+  patches = RewriteQcow2Backings(files, m, {{kAbs, "vm.img"}});
+  ASSERT_TRUE(patches.ok());
+  EXPECT_EQ((*patches)[0].writes[1].bytes.substr(0, 9), std::string("web2.img\0", 9));
+  // A longer new name does not fit in place.
+  m["vm.img"] = std::string(kAbs.size() + 1, 'x');
+  EXPECT_EQ(RewriteQcow2Backings(files, m, {{kAbs, "vm.img"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// qemu itself opens a clone patched this way, from the clone's directory,
+// with the source gone: the bare name is resolved next to the overlay.
+TEST(RewriteQcow2Backings, QemuOpensThePatchedClone) {
+  const std::string src = testing::FreshDir("qcow2_abs_src");
+  const std::string dst = testing::FreshDir("qcow2_abs_dst");
+  ASSERT_TRUE(testing::RunQemuImg(src, {"create", "-q", "-f", "qcow2", "b.qcow2", "64M"}).ok());
+  const std::string kAbs = "/var/lib/libvirt/images/web01/b.qcow2";
+  ASSERT_TRUE(testing::RunQemuImg(src, {"create", "-q", "-f", "qcow2", "-u", "-b", kAbs,
+                                        "-F", "qcow2", "top.qcow2", "64M"})
+                  .ok());
+  absl::StatusOr<std::vector<FileSample>> files = testing::SampleDir(src);
+  ASSERT_TRUE(files.ok());
+  absl::StatusOr<std::vector<ImagePatch>> patches =
+      RewriteQcow2Backings(*files, {}, {{kAbs, "b.qcow2"}});
+  ASSERT_TRUE(patches.ok()) << patches.status();
+  ASSERT_EQ(patches->size(), 1u);
+  for (const char* n : {"b.qcow2", "top.qcow2"}) {
+    // Whole files: qemu-img made them a few hundred KiB.
+    absl::StatusOr<std::string> bytes = testing::ReadRange(src + "/" + n, 0, 4 << 20);
+    ASSERT_TRUE(bytes.ok());
+    if (std::string(n) == "top.qcow2") {
+      // Unpatched, the copy names a file that does not exist here.
+      ASSERT_TRUE(testing::WriteFile(dst + "/" + n, *bytes).ok());
+      EXPECT_FALSE(testing::RunQemuImg(dst, {"info", "--backing-chain", n}).ok());
+      for (const ImageWrite& w : (*patches)[0].writes) {
+        bytes->replace(w.offset, w.bytes.size(), w.bytes);
+      }
+    }
+    ASSERT_TRUE(testing::WriteFile(dst + "/" + n, *bytes).ok());
+  }
+  absl::Status info = testing::RunQemuImg(dst, {"info", "--backing-chain", "top.qcow2"});
+  EXPECT_TRUE(info.ok()) << info;
+  absl::Status check = testing::RunQemuImg(dst, {"check", "-q", "top.qcow2"});
+  EXPECT_TRUE(check.ok()) << check;
 }
 
 }  // namespace

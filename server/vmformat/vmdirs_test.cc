@@ -1,8 +1,11 @@
 // Replays the hand-written VM directories of testdata/vmdirs (written by
-// testdata/make_vmdirs.py the way ESXi, vSphere and Workstation leave them):
-// each directory's chains, blocking reasons and shape must equal its EXPECT
-// file; and a directory that offloads must still be the same chain after the
-// clone rewrite (renamed files, rewritten descriptors, .vmx and .vmsd).
+// testdata/make_vmdirs.py the way ESXi, vSphere, Workstation and libvirt
+// leave them): each directory's chains, blocking reasons and shape must equal
+// its EXPECT file; and a directory that offloads must still be the same chain
+// after the clone rewrite (renamed files, rewritten descriptors, .vmx, .vmsd
+// and .vmxf, patched qcow2 headers), analyzed as another directory of the
+// same export — so a clone that still named the source's files by absolute
+// path would show up as a parent outside its directory.
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -72,9 +75,13 @@ std::string Why(const ChainReport& r) {
 }
 
 // The clone of `files` under the rename map the control plane would use,
-// with every descriptor, .vmx and .vmsd rewritten.
+// with every descriptor, .vmx, .vmsd and .vmxf rewritten and every qcow2
+// header patched (vm_clone.cc does the same against the store).
+// `dir_base` is the old base name when there is no .vmx (the directory's
+// name, as the control plane uses).
 std::vector<FileSample> CloneRewrite(const std::vector<FileSample>& files,
-                                     const ChainReport& report, RenameMap* map) {
+                                     const ChainReport& report,
+                                     const std::string& dir_base, RenameMap* map) {
   std::vector<std::string> names;
   std::string base;
   for (const FileSample& f : files) {
@@ -83,16 +90,25 @@ std::vector<FileSample> CloneRewrite(const std::vector<FileSample>& files,
       base = f.name.substr(0, f.name.size() - 4);
     }
   }
+  if (base.empty()) base = dir_base;
   absl::StatusOr<RenameMap> m = ProposeRenameMap(names, base, "copy");
   EXPECT_TRUE(m.ok()) << m.status();
   if (!m.ok()) return {};
   EXPECT_TRUE(PinUnrewritableNames(report, &*m).ok());
   *map = *m;
-  absl::StatusOr<std::vector<DescriptorEdit>> edits = RewriteVmdkSet(files, *m);
+  const AbsoluteRefs& abs = report.absolute_refs;
+  RewriteOptions ro;
+  ro.absolute_refs = abs;
+  absl::StatusOr<std::vector<DescriptorEdit>> edits = RewriteVmdkSet(files, *m, ro);
   EXPECT_TRUE(edits.ok()) << edits.status();
   if (!edits.ok()) return {};
   std::map<std::string, const DescriptorEdit*> edit_of;
   for (const DescriptorEdit& e : *edits) edit_of[e.old_name] = &e;
+  absl::StatusOr<std::vector<ImagePatch>> patches = RewriteQcow2Backings(files, *m, abs);
+  EXPECT_TRUE(patches.ok()) << patches.status();
+  if (!patches.ok()) return {};
+  std::map<std::string, const ImagePatch*> patch_of;
+  for (const ImagePatch& p : *patches) patch_of[p.old_name] = &p;
   std::vector<FileSample> out;
   for (FileSample f : files) {
     auto it = m->find(f.name);
@@ -103,10 +119,19 @@ std::vector<FileSample> CloneRewrite(const std::vector<FileSample>& files,
     if (ed != edit_of.end()) {
       EXPECT_TRUE(ed->second->whole_file) << old_name;
       text = ed->second->bytes;
+    } else if (auto p = patch_of.find(old_name); p != patch_of.end()) {
+      std::string bytes = f.head;
+      for (const ImageWrite& w : p->second->writes) {
+        EXPECT_EQ(bytes.substr(w.offset, w.expected.size()), w.expected) << old_name;
+        bytes.replace(w.offset, w.bytes.size(), w.bytes);
+      }
+      text = bytes;
     } else if (absl::EndsWith(old_name, ".vmx")) {
-      text = RewriteVmx(f.head, *m, "copy");
+      text = RewriteVmx(f.head, *m, "copy", abs);
     } else if (absl::EndsWith(old_name, ".vmsd")) {
-      text = RewriteVmsd(f.head, *m);
+      text = RewriteVmsd(f.head, *m, abs);
+    } else if (absl::EndsWith(old_name, ".vmxf")) {
+      text = RewriteVmxf(f.head, *m);
     }
     EXPECT_TRUE(text.ok()) << old_name << ": " << text.status();
     if (!text.ok()) continue;
@@ -128,7 +153,16 @@ TEST(VmDirs, ChainsAndVerdictsMatchExpectations) {
       std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits(": ", 1));
       if (!kv.first.empty()) expect[kv.first] = kv.second;
     }
-    ASSERT_EQ(expect.size(), 3u) << "bad EXPECT";
+    ASSERT_EQ(expect.size() - expect.count("dir") - expect.count("elsewhere"), 3u)
+        << "bad EXPECT";
+    // The export around this directory: its own files under "dir" and the
+    // "elsewhere" files.
+    std::set<std::string> export_files;
+    if (expect.count("elsewhere")) {
+      for (absl::string_view p : absl::StrSplit(expect["elsewhere"], " | ")) {
+        export_files.insert(std::string(p));
+      }
+    }
     std::vector<FileSample> files;
     for (const std::string& n : List(dir)) {
       if (n == "EXPECT") continue;
@@ -142,6 +176,10 @@ TEST(VmDirs, ChainsAndVerdictsMatchExpectations) {
     }
     AnalyzeOptions opt;
     opt.now_sec = kNow;
+    if (expect.count("dir")) opt.dir_path = expect["dir"];
+    opt.export_file_exists = [&export_files](const std::string& p) {
+      return export_files.count(p) > 0;
+    };
     absl::StatusOr<ChainReport> r = AnalyzeVm(files, opt);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(Chains(*r), expect["chains"]) << Why(*r);
@@ -151,7 +189,17 @@ TEST(VmDirs, ChainsAndVerdictsMatchExpectations) {
     if (!r->offloadable) continue;
 
     RenameMap map;
-    std::vector<FileSample> clone = CloneRewrite(files, *r, &map);
+    const std::string src_dir = opt.dir_path.value_or("src");
+    const size_t slash = src_dir.rfind('/');
+    const std::string dir_base =
+        src_dir.empty() ? "vm" : src_dir.substr(slash == std::string::npos ? 0 : slash + 1);
+    std::vector<FileSample> clone = CloneRewrite(files, *r, dir_base, &map);
+    // The clone is analyzed as the directory "copy" of the same export, in
+    // which the source's files still exist.
+    for (const FileSample& f : files) {
+      export_files.insert(src_dir.empty() ? f.name : src_dir + "/" + f.name);
+    }
+    opt.dir_path = "copy";
     absl::StatusOr<ChainReport> cr = AnalyzeVm(clone, opt);
     ASSERT_TRUE(cr.ok()) << cr.status();
     std::string want = expect["chains"];
@@ -184,6 +232,17 @@ TEST(VmDirs, ChainsAndVerdictsMatchExpectations) {
       if (d.in_use_by_vmx) runs.insert(d.file);
     }
     EXPECT_EQ(runs, ran);
+    // No clone file names a file of this directory by its absolute path any
+    // more: each such reference became a bare name. Snapshot state files
+    // are the exception rewrite.h documents: cloned byte for byte, they
+    // embed the configuration as it was.
+    for (const auto& [ref, name] : r->absolute_refs) {
+      for (const FileSample& f : clone) {
+        if (absl::EndsWith(f.name, ".vmsn")) continue;
+        EXPECT_EQ(f.head.find(ref), std::string::npos)
+            << f.name << " still names " << ref;
+      }
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // kv_text.cc — see kv_text.h for the grammar.
 #include "server/vmformat/internal/kv_text.h"
 
+#include "absl/strings/match.h"
+
 namespace vnas::vmformat::internal {
 namespace {
 bool IsWs(char c) { return c == ' ' || c == '\t'; }
@@ -16,6 +18,13 @@ absl::string_view TrimWs(absl::string_view s) {
 bool IsBlankOrComment(absl::string_view body) {
   absl::string_view t = TrimWs(body);
   return t.empty() || t[0] == '#';
+}
+
+bool IsFreeTextKey(absl::string_view key) {
+  return absl::EndsWithIgnoreCase(key, "displayName") ||
+         absl::EndsWithIgnoreCase(key, "annotation") ||
+         absl::EndsWithIgnoreCase(key, "description") ||
+         absl::StartsWithIgnoreCase(key, "guestinfo.");
 }
 
 void Lines::Iterator::Load(size_t pos) {

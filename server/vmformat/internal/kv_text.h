@@ -109,6 +109,10 @@ absl::string_view TrimWs(absl::string_view s);
 // True when the body is empty/WS only or a '#' comment.
 bool IsBlankOrComment(absl::string_view body);
 
+// True for .vmx/.vmsd keys whose values are free text for humans, never file
+// references (*displayName, *annotation, *description, guestinfo.*).
+bool IsFreeTextKey(absl::string_view key);
+
 }  // namespace vnas::vmformat::internal
 
 #endif  // VNAS_SERVER_VMFORMAT_INTERNAL_KV_TEXT_H_

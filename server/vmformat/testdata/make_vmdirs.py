@@ -6,6 +6,9 @@ replayed by vmdirs_test. Each directory holds an EXPECT file:
     chains: <root><-...<-<leaf> | ...     (sorted by leaf, as ChainReport)
     blocking: REASON_NAME,...             (empty: offloadable)
     linear: true|false
+    dir: <path in the export>             (optional: AnalyzeOptions::dir_path;
+                                           "" = the export root)
+    elsewhere: <export path> | ...        (optional: other files of the export)
 
 File names are stored with "%20" for each space (Bazel runfiles cannot
 hold spaces); the test decodes them. Extent data files are tiny stand-ins (a COWD / SESparse header or nothing):
@@ -81,9 +84,46 @@ def vmsd(snaps, current):
 CASES = {}
 
 
-def case(name, files, chains, blocking="", linear=True):
-    CASES[name] = (files, "chains: %s\nblocking: %s\nlinear: %s\n" % (
-        chains, blocking, "true" if linear else "false"))
+def case(name, files, chains, blocking="", linear=True, dir=None, elsewhere=()):
+    expect = "chains: %s\nblocking: %s\nlinear: %s\n" % (
+        chains, blocking, "true" if linear else "false")
+    if dir is not None:
+        expect += "dir: %s\n" % dir
+    if elsewhere:
+        expect += "elsewhere: %s\n" % " | ".join(elsewhere)
+    CASES[name] = (files, expect)
+
+
+def qcow2(size, backing="", backing_fmt="", cluster_bits=16):
+    """A qcow2 v3 header as qemu-img writes it (refcount/L1 tables left
+    out: the analyzer reads headers only): 104-byte header, the backing
+    format extension, the end-of-extensions marker, then the backing name."""
+    ext = b""
+    if backing_fmt:
+        body = backing_fmt.encode()
+        ext += struct.pack(">II", 0xE2792ACA, len(body)) + body.ljust((len(body) + 7) & ~7, b"\0")
+    ext += struct.pack(">II", 0, 0)
+    name = backing.encode()
+    off = 104 + len(ext) if name else 0
+    hdr = struct.pack(">IIQIIQIIQQIIQQQQII", 0x514649FB, 3, off, len(name), cluster_bits,
+                      size, 0, 1, 3 << cluster_bits, 1 << cluster_bits, 1, 0, 0, 0, 0, 0,
+                      4, 104)
+    return (hdr + ext + name).ljust(1024, b"\0")
+
+
+def vmsn(embedded_vmx):
+    """A snapshot state file: the checkpoint magic, a group table, and the
+    VM's configuration as it was, embedded (length-prefixed)."""
+    cfg = embedded_vmx.encode()
+    return (struct.pack("<III", 0xBED3BED3, 8, 42) + b"Snapshot".ljust(64, b"\0") +
+            struct.pack("<Q", len(cfg)) + cfg).ljust(4096, b"\0")
+
+
+def vmxf(vmx_name, vm_id="52 8a 6c 77 0d 5e 2c 4e-f3 a7 d2 1e 9b 3a 0c 44"):
+    return ('<?xml version="1.0"?>\n<Foundry>\n<VM>\n<VMId type="string">%s</VMId>\n'
+            '<ClientMetaData>\n<clientMetaDataAttributes/>\n<HistoryEventList/>'
+            '</ClientMetaData>\n<vmxPathName type="string">%s</vmxPathName></VM>'
+            '</Foundry>\n' % (vm_id, vmx_name))
 
 
 BASE = desc("3a5c0f21", "ffffffff", "vmfs", ['RW 41943040 VMFS "vm-flat.vmdk"'],
@@ -161,6 +201,87 @@ case("vsphere_linked_clone", {
     "clone-sesparse.vmdk": sesparse(),
     "clone.vmx": vmx([("scsi0:0", "clone.vmdk", [])]),
 }, "clone.vmdk", "PARENT_OUTSIDE_DATASTORE")
+
+# The same, with the source VM's directory in this export: the hint maps to
+# "src vm/src vm-000001.vmdk", a file of another directory. Still refused (a
+# clone would share a parent no analysis covered), and the reason says where.
+case("vsphere_linked_clone_same_export", {
+    "clone.vmdk": desc("4d3c2b1a", "7b2e9d44", "seSparse",
+                       ['RW 41943040 SESPARSE "clone-sesparse.vmdk"'],
+                       hint="/vmfs/volumes/a1b2c3d4-e5f6a7b8/src vm/src vm-000001.vmdk"),
+    "clone-sesparse.vmdk": sesparse(),
+    "clone.vmx": vmx([("scsi0:0", "clone.vmdk", [])]),
+}, "clone.vmdk", "PARENT_OUTSIDE_DATASTORE", dir="clone",
+   elsewhere=["src vm/src vm-000001.vmdk", "src vm/src vm.vmdk"])
+
+# ESXi snapshot deltas of a VM whose working directory was set by vCenter:
+# the redo logs name their parents, the .vmx its disk and the .vmsd the
+# frozen disks and snapshot state by absolute /vmfs/volumes/<uuid>/... paths
+# into this very directory (web01 in the export). With a memory snapshot
+# (.vmsn + .vmem) and the extended config (.vmxf) naming the .vmx.
+ESXI_DS = "/vmfs/volumes/5f1e2d3c-8a9b0c1d-2e3f-0050568a1b2c/web01/"
+WEB01_VMX = vmx([("scsi0:0", ESXI_DS + "web01-000002.vmdk", [])]).replace(
+    '"vm"', '"web01"').replace('"vm.nvram"', '"web01.nvram"').replace(
+    "/a1b2c3d4-e5f6a7b8/vm/vm-", "/5f1e2d3c-8a9b0c1d-2e3f-0050568a1b2c/web01/web01-") + \
+    'extendedConfigFile = "web01.vmxf"\n'
+case("esxi_absolute_hints", {
+    "web01.vmdk": BASE.replace('"vm-flat.vmdk"', '"web01-flat.vmdk"'),
+    "web01-flat.vmdk": b"",
+    "web01-000001.vmdk": desc("7b2e9d44", "3a5c0f21", "vmfsSparse",
+                              ['RW 41943040 VMFSSPARSE "web01-000001-delta.vmdk"'],
+                              hint=ESXI_DS + "web01.vmdk"),
+    "web01-000001-delta.vmdk": cowd(),
+    "web01-000002.vmdk": desc("c41f0a93", "7b2e9d44", "seSparse",
+                              ['RW 41943040 SESPARSE "web01-000002-sesparse.vmdk"'],
+                              hint=ESXI_DS + "web01-000001.vmdk"),
+    "web01-000002-sesparse.vmdk": sesparse(),
+    "web01.vmx": WEB01_VMX,
+    "web01.vmsd": vmsd([(1, 0, [(ESXI_DS + "web01.vmdk", "scsi0:0")], []),
+                        (2, 1, [(ESXI_DS + "web01-000001.vmdk", "scsi0:0")], [])], 2)
+                  .replace('"vm-Snapshot1.vmsn"', '"%sweb01-Snapshot1.vmsn"' % ESXI_DS)
+                  .replace('"vm-Snapshot2.vmsn"', '"web01-Snapshot2.vmsn"'),
+    "web01-Snapshot1.vmsn": vmsn(WEB01_VMX.replace("web01-000002", "web01-000001")),
+    "web01-Snapshot2.vmsn": vmsn(WEB01_VMX),
+    "web01-Snapshot2.vmem": b"\0" * 4096,
+    "web01.vmxf": vmxf("web01.vmx"),
+    "web01.nvram": b"\0" * 64,
+    "vmware.log": "2026-11-22T08:00:00.000Z In(05) vmx - Log for VMware ESX\n",
+}, "web01.vmdk<-web01-000001.vmdk<-web01-000002.vmdk", dir="web01")
+
+# A VM with its second disk on another datastore: ESXi created it there as
+# "vm/vm.vmdk" too, the same path as the first disk here. The .vmx names it
+# by its absolute path; nothing shows that datastore2 is this datastore, so
+# it must not be taken for this directory's vm.vmdk (the clone would run the
+# first disk twice): refused as outside, as before.
+case("esxi_disk_on_other_datastore", {
+    "vm.vmdk": BASE, "vm-flat.vmdk": b"",
+    "vm.vmx": vmx([("scsi0:0", "vm.vmdk", []),
+                   ("scsi0:1", "/vmfs/volumes/datastore2/vm/vm.vmdk", [])]),
+}, "vm.vmdk", "PARENT_OUTSIDE_DATASTORE", dir="vm")
+
+# libvirt external snapshots on an NFS pool mounted at /mnt/datastore: each
+# overlay names its backing file by the absolute path libvirt knew.
+case("libvirt_absolute_backing", {
+    "base.qcow2": qcow2(20 << 30),
+    "vm1.qcow2": qcow2(20 << 30, "/mnt/datastore/vm1/base.qcow2", "qcow2"),
+    "vm1.snap1.qcow2": qcow2(20 << 30, "/mnt/datastore/vm1/vm1.qcow2", "qcow2"),
+}, "base.qcow2<-vm1.qcow2<-vm1.snap1.qcow2", dir="vm1")
+
+# The same pool holding a cloud image and a VM's overlay in its top
+# directory, mounted at libvirt's default /var/lib/libvirt/images.
+case("libvirt_pool_root", {
+    "debian-12.qcow2": qcow2(2 << 30),
+    "web.qcow2": qcow2(2 << 30, "/var/lib/libvirt/images/debian-12.qcow2", "qcow2"),
+}, "debian-12.qcow2<-web.qcow2", dir="")
+
+# An overlay whose backing path could be two files of the export, depending
+# on where the host mounted it: vm2/base.qcow2 (mounted at /srv/pool) or
+# pool/vm2/base.qcow2 (mounted at /srv): not mapped, refused.
+case("libvirt_ambiguous_backing", {
+    "base.qcow2": qcow2(20 << 30),
+    "vm2.qcow2": qcow2(20 << 30, "/srv/pool/vm2/base.qcow2", "qcow2"),
+}, "base.qcow2 | vm2.qcow2", "PARENT_OUTSIDE_DATASTORE", dir="vm2",
+   elsewhere=["pool/vm2/base.qcow2"])
 
 # An independent-persistent data disk next to a snapshotted system disk,
 # and a disk on a controller that is not present.
