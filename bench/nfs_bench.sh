@@ -12,6 +12,7 @@
 # Prints each figure, vnasd/ganesha, the goal and whether it is met.
 #
 #   bash bench/nfs_bench.sh [SIZE_MB=1024] [FILES=2000]
+#   VNASD_FLAGS="--direct_bulk_io" bash bench/nfs_bench.sh   # vnasd flags
 #
 # Small arguments make a quick run (e.g. 256 500); below 1024 MiB the timed
 # runs are shorter too. Everything runs inside a private network namespace
@@ -109,6 +110,14 @@ check() {
   rm -f "$2"
 }
 
+# evict DIR: drops the (clean) page-cache pages of every file under DIR, so
+# the next read of them comes from the disk (per file: the machine's other
+# caches stay).
+evict() {
+  sync
+  find "$1" -type f -exec dd if={} iflag=nocache count=0 status=none \;
+}
+
 echo "nfs_bench: ${SIZE_MB} MiB file, ${FILES} small files of 4 KiB; work dir $WORK"
 head -c $((SIZE_MB << 20)) /dev/urandom > "$WORK/src"
 SUM=$(sha256sum "$WORK/src" | cut -d' ' -f1)
@@ -120,20 +129,27 @@ declare -A R   # R[metric,server] = figure
 mkdir -p "$WORK/local"
 R[cp_in,local]=$(durable_mbps_of dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
 R[cp_out,local]=$(mbps_of sh -c "cat '$WORK/local/f' > '$BACK/local.back'")
+evict "$WORK/local"
+R[cp_cold,local]=$(mbps_of sh -c "cat '$WORK/local/f' > '$BACK/local.back'")
 read -r R[create,local] R[remove,local] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
   "$BIN/bench/small_files" --local_dir="$WORK/local" --files="$FILES")
 rm -f "$WORK/local/f" "$BACK/local.back"
 
-# nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT: every workload against one
-# server; HOST_PATH is nfs://host/export, PORTS the ?nfsport=..&mountport=..
-# query for libnfs tools (qemu-img uses the portmapper instead).
+
+# nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT DATA_DIR: every workload
+# against one server; HOST_PATH is nfs://host/export, PORTS the
+# ?nfsport=..&mountport=.. query for libnfs tools (qemu-img uses the
+# portmapper instead); DATA_DIR holds the server's data files.
 nfs_case() {
-  local name=$1 url=$2 q=$3 export=$4 mport=$5 r
+  local name=$1 url=$2 q=$3 export=$4 mport=$5 data=$6 r
   echo "nfs_bench: $name ..."
-  # 1. sequential
+  # 1. sequential; the read once more from the disk (cold)
   R[cp_in,$name]=$(durable_mbps_of nfs-cp "$WORK/src" "$url/big$q")
   R[cp_out,$name]=$(mbps_of nfs-cp "$url/big$q" "$BACK/$name.back")
   check "$name nfs-cp" "$BACK/$name.back"
+  evict "$data"
+  R[cp_cold,$name]=$(mbps_of nfs-cp "$url/big$q" "$BACK/$name.back")
+  check "$name nfs-cp cold" "$BACK/$name.back"
   R[qemu_in,$name]=$(durable_mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
   R[qemu_out,$name]=$(mbps_of qemu-img convert -f raw -O raw "$url/qemu.img" "$BACK/$name.back")
   check "$name qemu-img" "$BACK/$name.back"
@@ -157,11 +173,13 @@ nfs_case() {
 }
 
 # ---- vnasd (with its own portmapper on 111, for qemu-img) ---------------------
+# shellcheck disable=SC2086  # VNASD_FLAGS: extra flags, split on spaces
 "$BIN/server/vnasd" --data_dir="$WORK/vnasd" --nfs_listen=127.0.0.1:2049 \
-  --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 >"$WORK/vnasd.log" 2>&1 &
+  --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 ${VNASD_FLAGS:-} \
+  >"$WORK/vnasd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
-nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049
+nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$WORK/vnasd"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 # Failed calls in vnasd's exit counters, or a crash, are problems to report.
 if ! grep -q "calls=" "$WORK/vnasd.log" ||
@@ -191,7 +209,7 @@ CONF
   G="nfs://127.0.0.1$GEXP"
   for _ in $(seq 100); do nfs-ls "$G?nfsport=2049&mountport=20048" >/dev/null 2>&1 && HAVE_GANESHA=1 && break; sleep 0.2; done
   if [ $HAVE_GANESHA = 1 ]; then
-    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048" "$GEXP" 20048
+    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048" "$GEXP" 20048 "$GEXP"
   fi
 fi
 
@@ -211,9 +229,10 @@ row() {
 }
 echo
 printf '%-36s %10s %10s %10s %8s  %-8s %s\n' "workload" "local" "vnasd" "ganesha" "v/g" "goal" ""
-echo "-- 1. sequential ${SIZE_MB} MiB (MB/s)"
+echo "-- 1. sequential ${SIZE_MB} MiB (MB/s)${VNASD_FLAGS:+; vnasd $VNASD_FLAGS}"
 row "nfs-cp write (in)" cp_in 1.5
 row "nfs-cp read (out)" cp_out 1.0
+row "nfs-cp read, from the disk (cold)" cp_cold 1.0
 row "qemu-img convert raw -> nfs://" qemu_in 1.5
 row "qemu-img convert nfs:// -> raw" qemu_out 1.0
 echo "-- 2. random 4 KiB, 16 in flight (IOPS)"

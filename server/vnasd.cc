@@ -53,10 +53,11 @@ ABSL_FLAG(uint32_t, segment_size, 64 << 10,
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
-ABSL_FLAG(bool, direct_bulk_writes, false,
-          "Unstable writes of 64 KiB or more bypass the page cache (O_DIRECT): "
-          "no page allocation or write-back for bulk streams, but re-reads "
-          "of that data come from the disk");
+ABSL_FLAG(bool, direct_bulk_io, false,
+          "Transfers of 64 KiB or more bypass the page cache (O_DIRECT): "
+          "unstable writes, and reads of uncached ranges. No page allocation "
+          "or write-back for bulk streams, but bulk re-reads come from the "
+          "disk, without readahead");
 ABSL_FLAG(int32_t, nfs_workers, 16,
           "NFS worker threads (each can hold one stable write in a disk "
           "flush; the kernel merges concurrent flushes)");
@@ -145,7 +146,7 @@ int main(int argc, char** argv) {
 
   // ---- Extent store ------------------------------------------------------
   vnas::storage::PosixEnvOptions env_options;
-  env_options.direct_bulk_writes = absl::GetFlag(FLAGS_direct_bulk_writes);
+  env_options.direct_bulk_io = absl::GetFlag(FLAGS_direct_bulk_io);
   std::unique_ptr<vnas::storage::Env> env =
       vnas::storage::Env::NewPosix(env_options);
   vnas::storage::StoreOptions store_options;

@@ -88,10 +88,11 @@ struct FsSpace {
 
 // Page-cache choices of the POSIX Env (env_posix.cc explains the policy).
 struct PosixEnvOptions {
-  // Unstable writes of at least 64 KiB, 4 KiB aligned, bypass the page cache
-  // (O_DIRECT). Off: they are cached and written back later, so a re-read
-  // of just-written data is served from memory.
-  bool direct_bulk_writes = false;
+  // Bulk transfers (64 KiB or more, 4 KiB aligned) bypass the page cache
+  // (O_DIRECT): unstable writes always, reads when nothing of the range is
+  // cached. Off: both go through the page cache (kernel readahead, write-
+  // back), so a re-read of just-written data is served from memory.
+  bool direct_bulk_io = false;
 };
 
 class Env {

@@ -1,24 +1,23 @@
 // env_posix.cc — the Linux implementation of Env (pread/pwrite/fdatasync).
 //
 // Page-cache policy. Every data file has two descriptors: a buffered one and
-// one opened O_DIRECT. Bulk transfers bypass the page cache; small and
-// unaligned ones use it:
-//   - durable writes that are 4 KiB aligned in offset and length go direct
+// one opened O_DIRECT.
+//   - Durable writes that are 4 KiB aligned in offset and length go direct
 //     with RWF_DSYNC (FUA or one cache flush for just that range), so
 //     concurrent stable writes do not queue behind the write-back of the
 //     file's other dirty pages.
-//   - unstable writes of at least kDirectMinBytes, aligned, go direct when
-//     PosixEnvOptions::direct_bulk_writes is set: sequential streams and
-//     copy-on-write copies then cost no page allocation and no dirty-page
-//     write-back later, and COMMIT has only the device cache to flush; a
-//     re-read of that data then comes from the device. Otherwise (the
-//     default) they are cached and written back by the kernel.
-//   - reads of at least kDirectMinBytes, aligned, go direct when no page of
-//     the range is cached (cachestat(2), Linux 6.5+): cold bulk reads do not
-//     fill the cache with data read once. A range with cached (possibly
-//     dirty) pages, a small read, or a kernel without cachestat reads through
-//     the page cache, so hot small-block working sets (boot storms on shared
-//     base disks) stay cached.
+//   - With PosixEnvOptions::direct_bulk_io, bulk transfers (at least
+//     kDirectMinBytes, aligned) bypass the page cache too: unstable writes,
+//     and reads of ranges of which no page is cached (cachestat(2), Linux
+//     6.5+; without it reads stay buffered). Sequential streams and
+//     copy-on-write copies then cost no page allocation and no write-back
+//     later, COMMIT has only the device cache to flush, and cold bulk reads
+//     do not fill the cache with data read once; the price is that a re-read
+//     of bulk data comes from the device, without kernel readahead. Small
+//     transfers and ranges with cached (possibly dirty) pages keep using the
+//     cache, so hot small-block working sets (boot storms on shared base
+//     disks) stay cached.
+//   - Otherwise (the default) everything else goes through the page cache.
 // The kernel writes back and drops cached pages around a direct write, and
 // writes back dirty pages before a direct read, so the two descriptors stay
 // coherent. Memory that is not 4 KiB aligned goes through a per-thread
@@ -86,8 +85,8 @@ class PosixFile final : public File {
       : fd_(fd),
         direct_fd_(direct_fd),
         path_(std::move(path)),
-        bulk_direct_min_(options.direct_bulk_writes ? kDirectMinBytes
-                                                     : SIZE_MAX) {}
+        bulk_direct_min_(options.direct_bulk_io ? kDirectMinBytes
+                                                 : SIZE_MAX) {}
   ~PosixFile() override {
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
@@ -107,7 +106,7 @@ class PosixFile final : public File {
                       const std::vector<absl::Span<char>>& parts) override {
     size_t total = 0;
     for (const absl::Span<char>& p : parts) total += p.size();
-    if (total >= kDirectMinBytes && DirectFits(offset, total) &&
+    if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
         Uncached(offset, total)) {
       absl::Status s = ReadDirect(offset, parts);
       if (!IsDirectUnsupported(s)) return s;
@@ -407,7 +406,8 @@ class PosixFile final : public File {
   const int direct_fd_;  // O_DIRECT descriptor of the same file, or -1
   std::atomic<bool> direct_ok_{direct_fd_ >= 0};
   const std::string path_;
-  // Unstable writes at least this long (and aligned) go direct.
+  // Unstable writes and uncached reads at least this long (and aligned) go
+  // direct.
   const size_t bulk_direct_min_;
 };
 
