@@ -327,6 +327,12 @@ class ExtentStore {
   // the end of the file.
   virtual absl::StatusOr<ReadResult> Read(InodeId ino, uint64_t offset,
                                           uint32_t count, char* out) = 0;
+  // Read() for callers that must not wait (an event-loop thread): it
+  // answers only from memory and fails EAGAIN (FsError) instead of waiting
+  // for the device, for a writer holding the store, or for a page under
+  // I/O. The caller then retries with Read() where blocking is fine.
+  virtual absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
+                                                uint32_t count, char* out) = 0;
   // Writes `data` at `offset`. kFileSync/kDataSync: data and metadata are
   // durable on return. kUnstable: durable after Commit(); reported with
   // write_verifier(). Does not fail ENOSPC for data space inside a

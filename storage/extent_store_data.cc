@@ -24,9 +24,10 @@ absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
 }
 
 absl::Status ExtentStoreImpl::ReadRun(
-    const MemberRuns<absl::Span<char>>::Run& run) {
+    const MemberRuns<absl::Span<char>>::Run& run, bool cached_only) {
   MemberState& m = *members_[run.member];
-  VNAS_RETURN_IF_ERROR(m.file->PReadV(run.offset, run.parts));
+  VNAS_RETURN_IF_ERROR(cached_only ? m.file->PReadVCached(run.offset, run.parts)
+                                   : m.file->PReadV(run.offset, run.parts));
   m.bytes_read.fetch_add(run.bytes, std::memory_order_relaxed);
   m.reads.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -409,6 +410,25 @@ absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
 absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
                                                  uint32_t count, char* out) {
   absl::ReaderMutexLock l(&mu_);
+  return ReadLocked(ino, offset, count, out, /*cached_only=*/false);
+}
+
+absl::StatusOr<ReadResult> ExtentStoreImpl::ReadCached(InodeId ino,
+                                                       uint64_t offset,
+                                                       uint32_t count,
+                                                       char* out) {
+  if (!mu_.ReaderTryLock()) return FsError(EAGAIN, "store busy");
+  absl::StatusOr<ReadResult> r =
+      ReadLocked(ino, offset, count, out, /*cached_only=*/true);
+  mu_.ReaderUnlock();
+  return r;
+}
+
+absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLocked(InodeId ino,
+                                                       uint64_t offset,
+                                                       uint32_t count,
+                                                       char* out,
+                                                       bool cached_only) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "read of a directory");
   if (!n->is_reg()) return FsError(EINVAL, "read of a non-file");
@@ -434,7 +454,9 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::Read(InodeId ino, uint64_t offset,
       }
       done += len;
     }
-    for (const auto& run : runs.Finish()) VNAS_RETURN_IF_ERROR(ReadRun(run));
+    for (const auto& run : runs.Finish()) {
+      VNAS_RETURN_IF_ERROR(ReadRun(run, cached_only));
+    }
     r.count = static_cast<uint32_t>(todo);
   }
   r.eof = offset + r.count >= size;

@@ -210,6 +210,8 @@ class ExtentStoreImpl final : public ExtentStore {
 
   absl::StatusOr<ReadResult> Read(InodeId ino, uint64_t offset, uint32_t count,
                                   char* out) override;
+  absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
+                                        uint32_t count, char* out) override;
   absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                     absl::string_view data,
                                     Stability stability) override;
@@ -482,7 +484,14 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
   // One member run of a read or write (see MemberRuns), counted in the
   // member's statistics; `durable` writes use O_DSYNC.
-  absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run);
+  // Read / ReadCached (cached_only: see ExtentStore::ReadCached); mu_ is
+  // held for reading.
+  absl::StatusOr<ReadResult> ReadLocked(InodeId ino, uint64_t offset,
+                                        uint32_t count, char* out,
+                                        bool cached_only)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run,
+                       bool cached_only = false);
   absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run,
                         bool durable);
   // An unstable run just written: large ones start their writeback now.

@@ -15,6 +15,11 @@ struct CallContext {
   // The reply being built; the accepted header is already in it. Handlers
   // only touch it through ReserveReadData().
   ByteBuffer* reply = nullptr;
+  // False on the transport's I/O thread: a handler must then not wait on
+  // the device; READ sets would_block instead, and the call is handed to a
+  // worker (Dispatcher::TryHandle).
+  bool may_block = true;
+  mutable bool would_block = false;
 
   // CallContext::ReserveReadData()
   // Space for `count` bytes of READ data at the place a READ3resok will put

@@ -53,6 +53,7 @@ Outcome NfsProc(Dispatcher& d, CallContext& ctx, absl::string_view args,
   XdrDecoder dec(args);
   if (!Decode(dec, &a)) return Outcome::kGarbageArgs;
   Res r = (d.nfs().*Fn)(ctx, a);
+  if (ctx.would_block) return Outcome::kWouldBlock;
   Encode(e, r);
   return r.status == NFS3_OK ? Outcome::kOk : Outcome::kError;
 }
@@ -212,7 +213,22 @@ Dispatcher::Dispatcher(storage::ExtentStore* store, const ExportTable* exports,
   add(kPmapProgram, kPmapVersion, kPmap2Table, 5, "PMAP2");
 }
 
+bool IsReadCall(absl::string_view r) {
+  return r.size() >= 24 && LoadBe32(r.data() + 4) == 0 &&
+         LoadBe32(r.data() + 8) == 2 && LoadBe32(r.data() + 12) == kNfsProgram &&
+         LoadBe32(r.data() + 16) == 3 && LoadBe32(r.data() + 20) == NFSPROC3_READ;
+}
+
 void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
+  (void)Serve(req, reply, /*may_block=*/true);
+}
+
+bool Dispatcher::TryHandle(const RpcRequest& req, ByteBuffer* reply) {
+  return Serve(req, reply, /*may_block=*/false);
+}
+
+bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
+                       bool may_block) {
   const auto start = std::chrono::steady_clock::now();
   reply->Clear();
   reply->Resize(4);  // record mark, filled by FinishRecord
@@ -223,15 +239,15 @@ void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
   switch (ParseCall(req.record.view(), &call, &auth)) {
     case CallParse::kDrop:
       reply->Clear();
-      return;
+      return true;
     case CallParse::kRpcMismatch:
       WriteRpcMismatch(e, call.xid);
       FinishRecord(reply);
-      return;
+      return true;
     case CallParse::kAuthError:
       WriteAuthError(e, call.xid, auth);
       FinishRecord(reply);
-      return;
+      return true;
     case CallParse::kOk:
       break;
   }
@@ -249,17 +265,17 @@ void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
   if (!prog_known) {
     WriteAcceptedHeader(e, call.xid, PROG_UNAVAIL);
     FinishRecord(reply);
-    return;
+    return true;
   }
   if (!prog) {
     WriteProgMismatch(e, call.xid, low, high);
     FinishRecord(reply);
-    return;
+    return true;
   }
   if (call.proc >= prog->size) {
     WriteAcceptedHeader(e, call.xid, PROC_UNAVAIL);
     FinishRecord(reply);
-    return;
+    return true;
   }
   const ProcEntry& entry = prog->table[call.proc];
 
@@ -272,12 +288,12 @@ void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
     switch (drc_.Begin(key, &old)) {
       case DuplicateRequestCache::Lookup::kInProgress:
         reply->Clear();
-        return;
+        return true;
       case DuplicateRequestCache::Lookup::kReplay:
         if (stats_) stats_->OnDrcHit();
         reply->Clear();
         reply->Append(old.data(), old.size());
-        return;
+        return true;
       case DuplicateRequestCache::Lookup::kNew:
         break;
     }
@@ -288,7 +304,14 @@ void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
   ctx.client_addr = req.client_addr;
   ctx.call = &call;
   ctx.reply = reply;
+  ctx.may_block = may_block;
   Outcome out = entry.fn(*this, ctx, call.args, e);
+  if (out == Outcome::kWouldBlock) {
+    // Declined on the I/O thread (only idempotent READ does: no DRC entry
+    // to undo, and the worker that takes it over counts it).
+    reply->Clear();
+    return false;
+  }
   if (out == Outcome::kGarbageArgs) {
     reply->Resize(4);
     WriteAcceptedHeader(e, call.xid, GARBAGE_ARGS);
@@ -307,6 +330,7 @@ void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
                   .count();
     slot->Record(static_cast<uint64_t>(us), out != Outcome::kOk);
   }
+  return true;
 }
 
 }  // namespace vnas::nfs

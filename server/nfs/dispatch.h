@@ -35,12 +35,17 @@ namespace vnas::nfs {
 // InlinePredicate). Reads only the fixed call header; anything malformed is
 // "not quick" (the workers answer it with the proper error).
 bool IsQuickCall(absl::string_view record);
+// True for an NFS3 READ call: the transport first tries it on its I/O
+// thread (Dispatcher::TryHandle), which answers it when the data is in
+// memory and hands it to a worker otherwise.
+bool IsReadCall(absl::string_view record);
 
 class Dispatcher {
  public:
   // What a table entry's handler returns: the reply was filled (with an OK
-  // or an error status), or the arguments did not decode.
-  enum class Outcome { kOk, kError, kGarbageArgs };
+  // or an error status), the arguments did not decode, or (may_block false
+  // only) the call would have to wait on the device.
+  enum class Outcome { kOk, kError, kGarbageArgs, kWouldBlock };
   using ProcFn = Outcome (*)(Dispatcher& d, CallContext& ctx,
                              absl::string_view args, XdrEncoder& e);
   struct ProcEntry {
@@ -64,6 +69,12 @@ class Dispatcher {
   // Fills `reply` with the record-marked reply to `req.record`, or leaves
   // it empty when nothing must be sent (not a call, duplicate in progress).
   void Handle(const RpcRequest& req, ByteBuffer* reply);
+  // Dispatcher::TryHandle()
+  // Handle() for the transport's I/O thread: nothing in it waits on the
+  // device. Returns false (reply empty, nothing counted) when the call
+  // would have to (a READ of data not in memory); it then goes to Handle()
+  // on a worker.
+  bool TryHandle(const RpcRequest& req, ByteBuffer* reply);
 
   Nfs3Procs& nfs() { return nfs_; }
   MountProcs& mount() { return mount_; }
@@ -72,6 +83,7 @@ class Dispatcher {
   const DuplicateRequestCache& drc() const { return drc_; }
 
  private:
+  bool Serve(const RpcRequest& req, ByteBuffer* reply, bool may_block);
   struct Program {
     uint32_t prog, vers;
     const ProcEntry* table;

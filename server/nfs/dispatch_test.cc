@@ -315,6 +315,52 @@ TEST(Dispatch, ReadSetsEofWheneverTheReadReachesTheEnd) {
   }
 }
 
+// The transport's I/O thread offers READs to TryHandle: data in memory is
+// answered there exactly as Handle would; data that is not (cold_reads) is
+// declined with nothing sent or counted, and a worker's Handle answers it.
+TEST(Dispatch, TryHandleAnswersReadsFromMemoryAndDeclinesTheRest) {
+  for (bool cold : {false, true}) {
+    SCOPED_TRACE(cold ? "cold" : "in memory");
+    DispatchFixture f("/vnas 127.0.0.1/32(rw,no_root_squash)\n", 256 << 20,
+                      cold);
+    std::string root = f.Mount("/vnas");
+    std::string fh = CreatedHandle(
+        f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "f"), 1));
+    const std::string data(100000, 'd');
+    ASSERT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_WRITE,
+                     XOpaque(fh) + XU64(0) + XU32(data.size()) +
+                         XU32(FILE_SYNC) + XOpaque(data),
+                     2)
+                  .FirstWord(),
+              NFS3_OK);
+    const std::string args = XOpaque(fh) + XU64(4096) + XU32(65536);
+    bool answered = false;
+    Reply inline_reply = f.TryCall(NFSPROC3_READ, args, &answered);
+    auto read_calls = [&] {
+      for (const ProcStats& p : f.stats().Snapshot()) {
+        if (p.name == "NFS3.READ") return p.calls;
+      }
+      return uint64_t{0};
+    };
+    Reply worker_reply = f.Call(kNfsProgram, 3, NFSPROC3_READ, args, 7);
+    ASSERT_EQ(worker_reply.FirstWord(), NFS3_OK);
+    if (cold) {
+      EXPECT_FALSE(answered);
+      EXPECT_TRUE(inline_reply.dropped);
+      EXPECT_EQ(read_calls(), 1u) << "only the worker's READ counts";
+    } else {
+      EXPECT_TRUE(answered);
+      EXPECT_EQ(inline_reply.raw, worker_reply.raw);
+      EXPECT_EQ(read_calls(), 2u);
+    }
+    // Calls other than READ are never declined (nothing in them waits on
+    // the device), so the transport may offer any of them.
+    Reply getattr = f.TryCall(NFSPROC3_GETATTR, XOpaque(fh), &answered);
+    EXPECT_TRUE(answered);
+    EXPECT_EQ(getattr.FirstWord(), NFS3_OK);
+  }
+}
+
 TEST(Dispatch, SetattrGuardMismatchIsNotSync) {
   DispatchFixture f;
   std::string root = f.Mount("/vnas");

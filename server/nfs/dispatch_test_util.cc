@@ -7,6 +7,7 @@
 
 #include "server/nfs/mount_types.h"
 #include "server/nfs/nfs3_types.h"
+#include "storage/base/status_util.h"
 #include "storage/env/mem_env.h"
 
 namespace vnas::nfs {
@@ -15,9 +16,67 @@ uint32_t Reply::FirstWord() const {
   return body.size() >= 4 ? LoadBe32(body.data()) : 0xffffffffu;
 }
 
+namespace {
+
+// The in-memory Env, but no read is ever answered from "memory".
+class ColdFile final : public storage::File {
+ public:
+  explicit ColdFile(std::unique_ptr<storage::File> f) : f_(std::move(f)) {}
+  absl::Status PRead(uint64_t o, size_t n, char* b) override {
+    return f_->PRead(o, n, b);
+  }
+  absl::Status PReadV(uint64_t o,
+                      const std::vector<absl::Span<char>>& parts) override {
+    return f_->PReadV(o, parts);
+  }
+  absl::Status PReadVCached(uint64_t,
+                            const std::vector<absl::Span<char>>&) override {
+    return FsError(EAGAIN, "cold");
+  }
+  absl::Status PWrite(uint64_t o, absl::string_view d) override {
+    return f_->PWrite(o, d);
+  }
+  absl::Status PWriteV(uint64_t o,
+                       const std::vector<absl::string_view>& parts) override {
+    return f_->PWriteV(o, parts);
+  }
+  absl::Status Sync() override { return f_->Sync(); }
+  absl::StatusOr<uint64_t> Size() override { return f_->Size(); }
+
+ private:
+  std::unique_ptr<storage::File> f_;
+};
+
+class ColdEnv final : public storage::Env {
+ public:
+  explicit ColdEnv(storage::Env* base) : base_(base) {}
+  absl::StatusOr<std::unique_ptr<storage::File>> OpenFile(
+      const std::string& path, bool create) override {
+    auto f = base_->OpenFile(path, create);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<storage::File>(new ColdFile(*std::move(f)));
+  }
+  bool FileExists(const std::string& p) override {
+    return base_->FileExists(p);
+  }
+  absl::Status CreateDirs(const std::string& p) override {
+    return base_->CreateDirs(p);
+  }
+  absl::StatusOr<uint64_t> FilesystemSize(const std::string& p) override {
+    return base_->FilesystemSize(p);
+  }
+
+ private:
+  storage::Env* const base_;
+};
+
+}  // namespace
+
 DispatchFixture::DispatchFixture(const std::string& exports_text,
-                                 uint64_t capacity) {
-  env_ = storage::NewMemEnv();
+                                 uint64_t capacity, bool cold_reads) {
+  mem_ = storage::NewMemEnv();
+  env_ = cold_reads ? std::make_unique<ColdEnv>(mem_.get())
+                    : storage::NewMemEnv();
   storage::StoreOptions o;
   // RocksDB keeps the metadata on the real disk; member data is in memory.
   static int n = 0;
@@ -53,6 +112,24 @@ Reply DispatchFixture::Send(const std::string& record, uint32_t client) {
   req.record.Append(record.data(), record.size());
   ByteBuffer out;
   dispatcher_->Handle(req, &out);
+  return Parse(out);
+}
+
+Reply DispatchFixture::TryCall(uint32_t proc, const std::string& args,
+                               bool* answered) {
+  ByteBuffer b;
+  XdrEncoder e(&b);
+  WriteCallHeader(e, 7, kNfsProgram, 3, proc, true, 0, 0);
+  b.Append(args.data(), args.size());
+  RpcRequest req;
+  req.client_addr = 0x7f000001;
+  req.record.Append(b.data(), b.size());
+  ByteBuffer out;
+  *answered = dispatcher_->TryHandle(req, &out);
+  return Parse(out);
+}
+
+Reply DispatchFixture::Parse(const ByteBuffer& out) {
   Reply r;
   if (out.empty()) {
     r.dropped = true;

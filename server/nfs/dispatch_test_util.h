@@ -29,13 +29,19 @@ struct Reply {
 
 class DispatchFixture {
  public:
+  // cold_reads: the data files answer no read from memory (PReadVCached
+  // fails EAGAIN), as a page cache without the data would.
   explicit DispatchFixture(const std::string& exports_text =
                                "/vnas 127.0.0.1/32(rw,no_root_squash)\n",
-                           uint64_t capacity = 256 << 20);
+                           uint64_t capacity = 256 << 20,
+                           bool cold_reads = false);
   ~DispatchFixture();
 
   // Sends one raw record from `client` (IPv4 host order).
   Reply Send(const std::string& record, uint32_t client = 0x7f000001);
+  // Offers one NFSv3 call (AUTH_SYS root) to Dispatcher::TryHandle, as the
+  // transport's I/O thread does; *answered is its verdict.
+  Reply TryCall(uint32_t proc, const std::string& args, bool* answered);
   // Builds and sends a call with AUTH_SYS uid/gid.
   Reply Call(uint32_t prog, uint32_t vers, uint32_t proc,
              const std::string& args, uint32_t xid = 1, uint32_t uid = 0,
@@ -53,6 +59,9 @@ class DispatchFixture {
   const FileHandleCodec& codec() { return *codec_; }
 
  private:
+  Reply Parse(const ByteBuffer& out);
+
+  std::unique_ptr<storage::Env> mem_;
   std::unique_ptr<storage::Env> env_;
   std::unique_ptr<storage::ExtentStore> store_;
   ExportTable exports_;

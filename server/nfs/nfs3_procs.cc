@@ -411,7 +411,12 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   uint32_t count = std::min(a.count, kMaxIoSize);
   char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
   absl::StatusOr<storage::ReadResult> rr =
-      store_->Read(o.attr.ino, a.offset, count, buf);
+      ctx.may_block ? store_->Read(o.attr.ino, a.offset, count, buf)
+                    : store_->ReadCached(o.attr.ino, a.offset, count, buf);
+  if (!ctx.may_block && ErrnoOf(rr.status()) == EAGAIN) {
+    ctx.would_block = true;
+    return r;
+  }
   if (!rr.ok()) {
     r.status = NfsStatusOf(rr.status(), "READ");
     return r;

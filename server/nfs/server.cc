@@ -19,6 +19,11 @@ absl::StatusOr<std::unique_ptr<NfsServer>> NfsServer::Start(
     storage::ExtentStore* store, NfsServerOptions options) {
   std::unique_ptr<NfsServer> s(new NfsServer(store, std::move(options)));
   s->transport_.SetInlinePredicate(&IsQuickCall);
+  s->transport_.SetTryInline(&IsReadCall,
+                             [d = &s->dispatcher_](const RpcRequest& req,
+                                                   ByteBuffer* reply) {
+                               return d->TryHandle(req, reply);
+                             });
   absl::StatusOr<uint16_t> port = s->transport_.Listen(s->options_.nfs_listen);
   if (!port.ok()) return port.status();
   s->nfs_port_ = *port;

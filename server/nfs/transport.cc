@@ -84,6 +84,8 @@ absl::Status ParseHostPort(absl::string_view s, std::string* host,
 struct RpcTransport::Impl {
   RpcHandler handler;
   InlinePredicate quick;  // set before Start()
+  InlinePredicate try_candidate;  // set before Start()
+  TryInlineHandler try_inline;
   int num_workers;
   NfsStats* stats;
 
@@ -196,6 +198,12 @@ absl::Status RpcTransport::Start() {
 
 void RpcTransport::SetInlinePredicate(InlinePredicate quick) {
   impl_->quick = std::move(quick);
+}
+
+void RpcTransport::SetTryInline(InlinePredicate candidate,
+                                TryInlineHandler try_inline) {
+  impl_->try_candidate = std::move(candidate);
+  impl_->try_inline = std::move(try_inline);
 }
 
 void RpcTransport::Stop() {
@@ -352,15 +360,24 @@ bool RpcTransport::Impl::FinishFragment(Connection* c) {
   w.req.client_port = c->port;
   w.req.record = std::move(c->record);
   c->record = ByteBuffer();
-  if (quick && quick(w.req.record.view())) {
+  const bool is_quick = quick && quick(w.req.record.view());
+  if (is_quick ||
+      (try_candidate && try_candidate(w.req.record.view()))) {
     // Answered here; OnReadable sends what is queued once it has read.
     ByteBuffer reply;
-    handler(w.req, &reply);
-    if (!reply.empty()) {
-      c->out_bytes += reply.size();
-      c->out.push_back(std::move(reply));
+    bool answered = true;
+    if (is_quick) {
+      handler(w.req, &reply);
+    } else {
+      answered = try_inline(w.req, &reply);
     }
-    return true;
+    if (answered) {
+      if (!reply.empty()) {
+        c->out_bytes += reply.size();
+        c->out.push_back(std::move(reply));
+      }
+      return true;
+    }
   }
   c->in_flight++;
   {

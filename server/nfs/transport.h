@@ -7,8 +7,11 @@
 // the handler, which fills a reply; replies go back to the I/O thread through
 // a locked queue plus an eventfd, and leave in completion order (out of
 // order with respect to the calls, as RPC over TCP allows). Records an
-// optional predicate marks as quick are handled on the I/O thread itself. Each connection
-// has at most kMaxInFlight calls in the pool; beyond that it is not read.
+// optional predicate marks as quick are handled on the I/O thread itself;
+// records another predicate marks are first tried there by a handler that
+// may decline them (a READ whose data is not in memory), and declined ones
+// go to the pool. Each connection has at most kMaxInFlight calls in the
+// pool; beyond that it is not read.
 //
 // Large fragment bodies are received straight into the record buffer, whose
 // ownership passes to the handler (WRITE data is a view into it).
@@ -47,6 +50,12 @@ using RpcHandler = std::function<void(const RpcRequest& req, ByteBuffer* reply)>
 // thread hand-offs that dominate a small call's latency.
 using InlinePredicate = std::function<bool(absl::string_view record)>;
 
+// Tries a record on the I/O thread without blocking: true = answered
+// (`reply` filled, or left empty to send nothing); false = declined (it
+// would wait on I/O), and the record goes to a worker's RpcHandler.
+using TryInlineHandler =
+    std::function<bool(const RpcRequest& req, ByteBuffer* reply)>;
+
 // Splits "host:port" (IPv4 host or "localhost"); fails InvalidArgument.
 absl::Status ParseHostPort(absl::string_view s, std::string* host,
                            uint16_t* port);
@@ -69,6 +78,9 @@ class RpcTransport {
   // Records for which `quick` holds are handled on the I/O thread (before
   // Start()); the rest go to the workers.
   void SetInlinePredicate(InlinePredicate quick);
+  // Records for which `candidate` holds are first offered to `try_inline`
+  // on the I/O thread (before Start()).
+  void SetTryInline(InlinePredicate candidate, TryInlineHandler try_inline);
 
   // Starts the I/O thread and workers.
   absl::Status Start();

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -255,6 +256,66 @@ TEST(TransportInline, QuickRecordsAreAnsweredOnTheIoThreadInOrder) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(order[i], uint32_t(i + 1));
   EXPECT_EQ(inline_calls.load(), 20);
   EXPECT_NE(io_thread, std::this_thread::get_id());
+  close(fd);
+  t.Stop();
+}
+
+TEST(TransportInline, TriedRecordsAreAnsweredInlineOrHandedToAWorker) {
+  // Every record is offered to try_inline on the I/O thread; odd tags are
+  // answered there, even ones declined and answered by a worker.
+  std::atomic<int> tried{0}, by_worker{0};
+  NfsStats stats;
+  RpcTransport t(
+      [&](const RpcRequest& req, ByteBuffer* reply) {
+        ++by_worker;
+        EchoHandler(req, reply);
+      },
+      2, &stats);
+  t.SetTryInline([](absl::string_view r) { return r.size() >= 4; },
+                 [&](const RpcRequest& req, ByteBuffer* reply) {
+                   ++tried;
+                   if (LoadBe32(req.record.data()) % 2 == 0) {
+                     // A declined attempt's partial reply must not be sent.
+                     reply->Append("junk", 4);
+                     return false;
+                   }
+                   EchoHandler(req, reply);
+                   return true;
+                 });
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(*port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  std::string batch;
+  for (uint32_t tag = 1; tag <= 10; ++tag) {
+    batch += Fragment(Body(tag, 0, "payload"), true);
+  }
+  ASSERT_EQ(send(fd, batch.data(), batch.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(batch.size()));
+  std::set<uint32_t> tags;
+  for (int i = 0; i < 10; ++i) {
+    char buf[16];
+    size_t got = 0;
+    while (got < sizeof(buf)) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_EQ(poll(&p, 1, 5000), 1);
+      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+      ASSERT_GT(n, 0);
+      got += static_cast<size_t>(n);
+    }
+    ASSERT_EQ(LoadBe32(buf), 0x80000000u | 12) << "a reply's record mark";
+    const uint32_t tag = LoadBe32(buf + 4);
+    EXPECT_EQ(LoadBe32(buf + 12), Sum(Body(tag, 0, "payload")));
+    tags.insert(tag);
+  }
+  EXPECT_EQ(tags.size(), 10u);
+  EXPECT_EQ(tried.load(), 10);
+  EXPECT_EQ(by_worker.load(), 5);
   close(fd);
   t.Stop();
 }

@@ -51,6 +51,14 @@ class File {
     }
     return absl::OkStatus();
   }
+  // PReadV that answers only from memory (the page cache): fails EAGAIN
+  // (FsError), having read nothing useful, where PReadV would wait for the
+  // device or for a page under I/O. The default (memory-backed Envs) is
+  // PReadV.
+  virtual absl::Status PReadVCached(
+      uint64_t offset, const std::vector<absl::Span<char>>& parts) {
+    return PReadV(offset, parts);
+  }
   virtual absl::Status PWriteV(uint64_t offset,
                                const std::vector<absl::string_view>& parts) {
     for (absl::string_view p : parts) {

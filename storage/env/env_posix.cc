@@ -74,6 +74,8 @@ struct Cachestat {
 };
 // Cleared once cachestat(2) turns out to be missing (ENOSYS).
 std::atomic<bool> cachestat_ok{true};
+// Cleared once preadv2(RWF_NOWAIT) turns out to be unsupported.
+std::atomic<bool> nowait_ok{true};
 
 struct FreeDeleter {
   void operator()(char* p) const { std::free(p); }
@@ -118,6 +120,38 @@ class PosixFile final : public File {
     return ReadAll(fd_, &iov, offset, "preadv ");
   }
 
+  absl::Status PReadVCached(
+      uint64_t offset, const std::vector<absl::Span<char>>& parts) override {
+    size_t total = 0;
+    for (const absl::Span<char>& p : parts) total += p.size();
+    // A range the bulk policy would read direct is not served from memory
+    // (and RWF_NOWAIT would start readahead into the cache).
+    if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX ||
+        (total >= bulk_direct_min_ && DirectFits(offset, total) &&
+         Uncached(offset, total))) {
+      return WouldBlock();
+    }
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (const absl::Span<char>& p : parts) iov.push_back({p.data(), p.size()});
+    for (;;) {
+      ssize_t r = ::preadv2(fd_, iov.data(), static_cast<int>(iov.size()),
+                            static_cast<off_t>(offset), RWF_NOWAIT);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+        nowait_ok.store(false, std::memory_order_relaxed);
+        return WouldBlock();
+      }
+      if (r < 0 && errno != EAGAIN) {
+        return IoError(errno, absl::StrCat("preadv2 ", path_));
+      }
+      // Not (all) in memory, or short (the end of the file, which the
+      // blocking path fills with zeros).
+      if (r < 0 || static_cast<size_t>(r) < total) return WouldBlock();
+      return absl::OkStatus();
+    }
+  }
+
   absl::Status PWriteVDurable(
       uint64_t offset, const std::vector<absl::string_view>& parts) override {
     return Write(offset, parts, RWF_DSYNC, /*direct_min=*/1);
@@ -154,6 +188,9 @@ class PosixFile final : public File {
   }
   static bool IsDirectUnsupported(const absl::Status& s) {
     return absl::IsUnimplemented(s);
+  }
+  static absl::Status WouldBlock() {
+    return FsError(EAGAIN, "not in the page cache");
   }
   static bool Refused(int err) {
     return err == EINVAL || err == EOPNOTSUPP || err == ENOSYS;

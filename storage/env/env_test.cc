@@ -288,6 +288,7 @@ class PosixCachePolicyTest : public ::testing::Test {
   void TearDown() override {
     file_.reset();
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
   // Pages of [off, off + len) in the page cache, or -1 without cachestat.
   int64_t Cached(uint64_t off, uint64_t len) {
@@ -400,6 +401,45 @@ TEST_F(PosixCachePolicyTest, ByDefaultBulkIoIsCached) {
   if (CacheChecks()) EXPECT_EQ(Cached(0, 64 << 10), 0);
   ASSERT_TRUE(file_->PRead(0, kMiB, &back[1]).ok());
   EXPECT_TRUE(back.substr(1) == stable + data.substr(64 << 10));
+}
+
+// PReadVCached answers from the page cache only: EAGAIN for what is not in
+// memory, and (bulk policy) without starting readahead into the cache.
+TEST_F(PosixCachePolicyTest, CachedReadsAnswerOnlyFromMemory) {
+  for (bool direct : {false, true}) {
+    SCOPED_TRACE(direct ? "direct_bulk_io" : "default");
+    ASSERT_NO_FATAL_FAILURE(Open(direct));
+    constexpr uint64_t kMiB = 1 << 20;
+    const std::string data = Pattern(0, kMiB, 9);
+    ASSERT_TRUE(file_->PWriteVDurable(0, {data.substr(0, 4096)}).ok());
+    ASSERT_TRUE(file_->PWrite(4096, data.substr(4096, 4096)).ok());
+    std::string back(kMiB, '?');
+    // 4 KiB written direct (not cached), the next 4 KiB buffered (cached).
+    absl::Status s =
+        file_->PReadVCached(4096, {absl::MakeSpan(&back[0], 4096)});
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(back.substr(0, 4096), data.substr(4096, 4096));
+    if (CacheChecks()) {
+      EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(&back[0], 4096)})),
+                EAGAIN);
+    }
+    // The whole MiB, evicted: EAGAIN; the blocking read answers, and with
+    // the default policy the cache then has it.
+    ASSERT_TRUE(file_->PWriteV(0, {data}).ok());
+    ASSERT_TRUE(file_->Sync().ok());
+    ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
+    EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(back)})), EAGAIN);
+    if (CacheChecks() && direct) EXPECT_EQ(Cached(0, kMiB), 0);
+    ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(back)}).ok());
+    EXPECT_TRUE(back == data);
+    if (CacheChecks() && !direct) {
+      std::string again(kMiB, '?');
+      s = file_->PReadVCached(0, {absl::MakeSpan(again)});
+      ASSERT_TRUE(s.ok()) << s;
+      EXPECT_TRUE(again == data);
+    }
+    TearDown();
+  }
 }
 
 class FaultEnvTest : public ::testing::Test {
