@@ -13,7 +13,7 @@
 # Prints each figure, vnasd/ganesha, the goal and whether it is met.
 #
 #   bash bench/nfs_bench.sh [SIZE_MB=1024] [FILES=2000]
-#   VNASD_FLAGS="--direct_bulk_io" bash bench/nfs_bench.sh   # vnasd flags
+#   VNASD_FLAGS="--direct_bulk_io=false" bash bench/nfs_bench.sh   # vnasd flags
 #
 # Small arguments make a quick run (e.g. 256 500); below 1024 MiB the timed
 # runs are shorter too. Everything runs inside a private network namespace

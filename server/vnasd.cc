@@ -53,11 +53,12 @@ ABSL_FLAG(uint32_t, segment_size, 64 << 10,
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
-ABSL_FLAG(bool, direct_bulk_io, false,
+ABSL_FLAG(bool, direct_bulk_io, true,
           "Transfers of 64 KiB or more bypass the page cache (O_DIRECT): "
           "unstable writes, and reads of uncached ranges. No page allocation "
           "or write-back for bulk streams, but bulk re-reads come from the "
-          "disk, without readahead");
+          "disk, without readahead (false: everything but stable writes is "
+          "cached)");
 ABSL_FLAG(int32_t, nfs_workers, 16,
           "NFS worker threads (each can hold one stable write in a disk "
           "flush; the kernel merges concurrent flushes)");
