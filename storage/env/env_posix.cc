@@ -44,6 +44,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/base/status_util.h"
+#include "storage/env/direct_readahead.h"
 #include "storage/env/env.h"
 
 namespace vnas::storage {
@@ -90,6 +91,7 @@ class PosixFile final : public File {
         bulk_direct_min_(options.direct_bulk_io ? kDirectMinBytes
                                                  : SIZE_MAX) {}
   ~PosixFile() override {
+    readahead_.reset();  // no prefetch may outlive the descriptors
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
   }
@@ -110,7 +112,12 @@ class PosixFile final : public File {
     for (const absl::Span<char>& p : parts) total += p.size();
     if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
         Uncached(offset, total)) {
+      if (readahead_->TryServe(offset, parts, total)) {
+        readahead_->OnRead(offset, total);
+        return absl::OkStatus();
+      }
       absl::Status s = ReadDirect(offset, parts);
+      if (s.ok()) readahead_->OnRead(offset, total);
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
     }
@@ -126,9 +133,13 @@ class PosixFile final : public File {
     for (const absl::Span<char>& p : parts) total += p.size();
     // A range the bulk policy would read direct is not served from memory
     // (and RWF_NOWAIT would start readahead into the cache).
-    if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX ||
-        (total >= bulk_direct_min_ && DirectFits(offset, total) &&
-         Uncached(offset, total))) {
+    if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
+        Uncached(offset, total)) {
+      if (!readahead_->TryServe(offset, parts, total)) return WouldBlock();
+      readahead_->OnRead(offset, total);
+      return absl::OkStatus();
+    }
+    if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX) {
       return WouldBlock();
     }
     std::vector<iovec> iov;
@@ -246,12 +257,17 @@ class PosixFile final : public File {
                      size_t direct_min) {
     size_t total = 0;
     for (absl::string_view p : parts) total += p.size();
+    readahead_->BeginWrite();
+    absl::Status s = DirectUnsupported();
     if (total >= direct_min && DirectFits(offset, total)) {
-      absl::Status s = WriteDirect(offset, parts, flags);
-      if (!IsDirectUnsupported(s)) return s;
-      direct_ok_.store(false, std::memory_order_relaxed);
+      s = WriteDirect(offset, parts, flags);
+      if (IsDirectUnsupported(s)) {
+        direct_ok_.store(false, std::memory_order_relaxed);
+      }
     }
-    return WriteV(offset, parts, flags);
+    if (IsDirectUnsupported(s)) s = WriteV(offset, parts, flags);
+    readahead_->EndWrite();
+    return s;
   }
 
   // One direct write of aligned `parts` (RWF_DSYNC in `flags`: every piece
@@ -446,6 +462,13 @@ class PosixFile final : public File {
   // Unstable writes and uncached reads at least this long (and aligned) go
   // direct.
   const size_t bulk_direct_min_;
+  // Follows sequential direct reads (a blocking direct read of its own).
+  std::unique_ptr<DirectReadahead> readahead_ =
+      std::make_unique<DirectReadahead>(
+          [this](uint64_t offset, size_t len, char* buf) {
+            std::vector<iovec> iov{{buf, len}};
+            return ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
+          });
 };
 
 class PosixEnv final : public Env {

@@ -1,0 +1,122 @@
+// direct_readahead.cc — see direct_readahead.h.
+#include "storage/env/direct_readahead.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+namespace vnas::storage {
+
+DirectReadahead::DirectReadahead(Reader read) : read_(std::move(read)) {}
+
+DirectReadahead::~DirectReadahead() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool DirectReadahead::Quiet() const {
+  return writing_.load(std::memory_order_acquire) == 0;
+}
+
+void DirectReadahead::BeginWrite() {
+  writing_.fetch_add(1, std::memory_order_acq_rel);
+  gen_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void DirectReadahead::EndWrite() {
+  gen_.fetch_add(1, std::memory_order_acq_rel);
+  writing_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+bool DirectReadahead::TryServe(uint64_t offset,
+                               const std::vector<absl::Span<char>>& parts,
+                               size_t len) {
+  absl::MutexLock l(&mu_);
+  for (Stream& s : streams_) {
+    if (!s.ready || offset < s.off || offset + len > s.off + s.len) continue;
+    if (s.gen != gen_.load(std::memory_order_acquire) || !Quiet()) {
+      s.ready = false;  // a write came after it was read
+      return false;
+    }
+    const char* from = s.buf.get() + (offset - s.off);
+    for (const absl::Span<char>& p : parts) {
+      std::memcpy(p.data(), from, p.size());
+      from += p.size();
+    }
+    return true;
+  }
+  return false;
+}
+
+void DirectReadahead::OnRead(uint64_t offset, size_t len) {
+  if (len == 0 || len > kMaxBytes) return;
+  absl::MutexLock l(&mu_);
+  int hit = -1;
+  for (int i = 0; i < kStreams; ++i) {
+    if (streams_[i].next == offset) hit = i;
+  }
+  if (hit < 0) {  // a new stream replaces the least recent one
+    hit = 0;
+    for (int i = 1; i < kStreams; ++i) {
+      if (streams_[i].used < streams_[hit].used) hit = i;
+    }
+    Stream& s = streams_[hit];
+    s.next = offset + len;
+    s.used = ++clock_;
+    return;  // prefetch only once a read continues the stream
+  }
+  Stream& s = streams_[hit];
+  s.next = offset + len;
+  s.used = ++clock_;
+  const uint64_t ahead = offset + len;
+  if (s.inflight || (s.ready && s.off <= ahead && ahead + len <= s.off + s.len)) {
+    return;  // already coming, or already there
+  }
+  s.inflight = true;
+  s.ready = false;
+  jobs_.push_back(Job{hit, ahead, len});
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+}
+
+void DirectReadahead::Loop() {
+  for (;;) {
+    Job job;
+    std::unique_ptr<char, FreeDeleter> buf;
+    {
+      absl::MutexLock l(&mu_);
+      mu_.Await(absl::Condition(
+          +[](DirectReadahead* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+            return r->stop_ || !r->jobs_.empty();
+          },
+          this));
+      if (stop_) return;
+      job = jobs_.front();
+      jobs_.erase(jobs_.begin());
+      buf = std::move(streams_[job.stream].buf);
+    }
+    if (!buf) {
+      void* mem = nullptr;
+      if (::posix_memalign(&mem, 4096, kMaxBytes) == 0) {
+        buf.reset(static_cast<char*>(mem));
+      }
+    }
+    // Read only between writes, and keep the bytes only if no write began
+    // or ended meanwhile.
+    const uint64_t gen = gen_.load(std::memory_order_acquire);
+    bool ok = buf && Quiet() && read_(job.off, job.len, buf.get()).ok() &&
+              Quiet() && gen_.load(std::memory_order_acquire) == gen;
+    absl::MutexLock l(&mu_);
+    Stream& s = streams_[job.stream];
+    s.buf = std::move(buf);
+    s.inflight = false;
+    s.ready = ok;
+    s.off = job.off;
+    s.len = job.len;
+    s.gen = gen;
+  }
+}
+
+}  // namespace vnas::storage

@@ -1,0 +1,105 @@
+// direct_readahead.h — readahead for direct (O_DIRECT) reads of one file.
+//
+// Direct reads bypass the kernel's page cache and with it its readahead: a
+// client reading a file one request at a time then waits for the device on
+// every request. DirectReadahead notices reads that continue where an
+// earlier one ended (up to kStreams interleaved streams per file) and reads
+// the next stretch of the same length ahead on a background thread, so the
+// next request is a copy from memory.
+//
+// Coherence: every write to the file is bracketed by BeginWrite/EndWrite. A
+// prefetch that overlapped a write in time is dropped, and a prefetched
+// buffer is served only while no write has happened since it was read, so a
+// completed write is never hidden by older prefetched bytes.
+//
+// Thread safety: all methods may be called concurrently. The destructor
+// waits for a prefetch in flight.
+#ifndef VNAS_STORAGE_ENV_DIRECT_READAHEAD_H_
+#define VNAS_STORAGE_ENV_DIRECT_READAHEAD_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+
+namespace vnas::storage {
+
+class DirectReadahead {
+ public:
+  // A blocking direct read of `len` bytes at `offset` into `buf` (aligned
+  // for direct I/O, at least kMaxBytes long); bytes past the end of the
+  // file must read as zeros.
+  using Reader =
+      std::function<absl::Status(uint64_t offset, size_t len, char* buf)>;
+  // Sequential reads are followed at most this far (and reads longer than
+  // this are not prefetched).
+  static constexpr size_t kMaxBytes = 1 << 20;
+  static constexpr int kStreams = 4;
+
+  explicit DirectReadahead(Reader read);
+  ~DirectReadahead();
+  DirectReadahead(const DirectReadahead&) = delete;
+  DirectReadahead& operator=(const DirectReadahead&) = delete;
+
+  // Copies [offset, offset + len) into `parts` (end to end, `len` bytes in
+  // all) when a valid prefetch holds all of it; returns whether it did.
+  // Either way, call OnRead after the bytes are in `parts`.
+  bool TryServe(uint64_t offset, const std::vector<absl::Span<char>>& parts,
+                size_t len);
+  // Notes a read of [offset, offset + len); when it continues a stream,
+  // the next `len` bytes are read ahead.
+  void OnRead(uint64_t offset, size_t len);
+
+  // Around every write of the file.
+  void BeginWrite();
+  void EndWrite();
+
+ private:
+  struct FreeDeleter {
+    void operator()(char* p) const { std::free(p); }
+  };
+  struct Stream {
+    uint64_t next = ~uint64_t{0};  // where a continuing read would start
+    uint64_t used = 0;             // for replacing the least recent stream
+    // The prefetched stretch (valid while ready and gen == gen_).
+    std::unique_ptr<char, FreeDeleter> buf;
+    uint64_t off = 0;
+    size_t len = 0;
+    uint64_t gen = 0;
+    bool ready = false;
+    bool inflight = false;
+  };
+  struct Job {
+    int stream;
+    uint64_t off;
+    size_t len;
+  };
+
+  void Loop();
+  bool Quiet() const;  // no write in flight
+
+  const Reader read_;
+  // Bumped by BeginWrite and EndWrite; writing_ counts writes in flight.
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> writing_{0};
+
+  absl::Mutex mu_;
+  Stream streams_[kStreams] ABSL_GUARDED_BY(mu_);
+  uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // started with the first job
+};
+
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_ENV_DIRECT_READAHEAD_H_
