@@ -51,7 +51,8 @@ bool DirectReadahead::TryServe(uint64_t offset,
   return false;
 }
 
-void DirectReadahead::OnRead(uint64_t offset, size_t len) {
+void DirectReadahead::OnRead(uint64_t offset, size_t len,
+                             bool may_prefetch) {
   if (len == 0 || len > kMaxBytes) return;
   absl::MutexLock l(&mu_);
   int hit = -1;
@@ -72,7 +73,7 @@ void DirectReadahead::OnRead(uint64_t offset, size_t len) {
   s.next = offset + len;
   s.used = ++clock_;
   const uint64_t ahead = offset + len;
-  if (s.inflight || (s.ready && s.off <= ahead && ahead + len <= s.off + s.len)) {
+  if (!may_prefetch || s.inflight || (s.ready && s.off <= ahead && ahead + len <= s.off + s.len)) {
     return;  // already coming, or already there
   }
   s.inflight = true;

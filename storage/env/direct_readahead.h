@@ -56,8 +56,11 @@ class DirectReadahead {
   bool TryServe(uint64_t offset, const std::vector<absl::Span<char>>& parts,
                 size_t len);
   // Notes a read of [offset, offset + len); when it continues a stream,
-  // the next `len` bytes are read ahead.
-  void OnRead(uint64_t offset, size_t len);
+  // the next `len` bytes are read ahead, unless !may_prefetch (the caller
+  // saw other reads of the file in flight: a client with many requests in
+  // flight keeps the device busy itself, and a prefetch would likely read
+  // what one of them is already reading).
+  void OnRead(uint64_t offset, size_t len, bool may_prefetch = true);
 
   // Around every write of the file.
   void BeginWrite();

@@ -110,6 +110,18 @@ TEST(DirectReadahead, SequentialReadsAreServedFromThePrefetch) {
   EXPECT_LE(f.reads() - before, 2);
 }
 
+TEST(DirectReadahead, NoPrefetchWhenTheCallerSawOtherReadsInFlight) {
+  constexpr size_t kLen = 64 << 10;
+  FakeFile f(8 * kLen);
+  DirectReadahead ra([&](uint64_t o, size_t n, char* b) { return f.Read(o, n, b); });
+  for (uint64_t i = 0; i < 4; ++i) ra.OnRead(i * kLen, kLen, /*may_prefetch=*/false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(f.reads(), 0);
+  // The stream was still followed: the next lone read prefetches at once.
+  ra.OnRead(4 * kLen, kLen);
+  EXPECT_TRUE(Eventually([&] { return f.reads() == 1; }));
+}
+
 TEST(DirectReadahead, AWriteDuringOrAfterThePrefetchIsNeverHidden) {
   constexpr size_t kLen = 64 << 10;
   FakeFile f(8 * kLen);

@@ -113,11 +113,13 @@ class PosixFile final : public File {
     if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
         Uncached(offset, total)) {
       if (readahead_->TryServe(offset, parts, total)) {
-        readahead_->OnRead(offset, total);
+        readahead_->OnRead(offset, total, direct_reads_.load() == 0);
         return absl::OkStatus();
       }
+      const bool alone = direct_reads_.fetch_add(1) == 0;
       absl::Status s = ReadDirect(offset, parts);
-      if (s.ok()) readahead_->OnRead(offset, total);
+      direct_reads_.fetch_sub(1);
+      if (s.ok()) readahead_->OnRead(offset, total, alone);
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
     }
@@ -136,7 +138,7 @@ class PosixFile final : public File {
     if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
         Uncached(offset, total)) {
       if (!readahead_->TryServe(offset, parts, total)) return WouldBlock();
-      readahead_->OnRead(offset, total);
+      readahead_->OnRead(offset, total, direct_reads_.load() == 0);
       return absl::OkStatus();
     }
     if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX) {
@@ -462,6 +464,8 @@ class PosixFile final : public File {
   // Unstable writes and uncached reads at least this long (and aligned) go
   // direct.
   const size_t bulk_direct_min_;
+  // Direct bulk reads of this file in flight (see DirectReadahead::OnRead).
+  std::atomic<int> direct_reads_{0};
   // Follows sequential direct reads (a blocking direct read of its own).
   std::unique_ptr<DirectReadahead> readahead_ =
       std::make_unique<DirectReadahead>(
