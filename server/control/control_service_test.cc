@@ -56,6 +56,24 @@ class ControlServiceTest : public ::testing::Test {
  protected:
   explicit ControlServiceTest(ControlServerOptions opts = {}) : f_(opts) {}
 
+  // GetChain of `path` must show one offloadable chain of exactly `files`
+  // (base first).
+  void ExpectOneChain(const std::string& path,
+                      const std::vector<std::string>& files) {
+    grpc::ClientContext cctx;
+    v1::GetChainRequest creq;
+    creq.set_path(path);
+    v1::GetChainResponse chain;
+    ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
+    EXPECT_TRUE(chain.offloadable()) << chain.summary();
+    ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
+    ASSERT_EQ(chain.chains(0).files_size(), static_cast<int>(files.size()))
+        << chain.summary();
+    for (size_t i = 0; i < files.size(); ++i) {
+      EXPECT_EQ(chain.chains(0).files(static_cast<int>(i)), files[i]);
+    }
+  }
+
   // CloneVm src -> dst, waiting for the operation, which must succeed.
   void CloneVmAndWait(const std::string& src, const std::string& dst,
                       v1::CloneVmResponse* resp) {
@@ -641,16 +659,7 @@ TEST_F(ControlServiceTest, CloneVmKeepsTheNamesQcow2HeadersUse) {
   EXPECT_TRUE(f_.Exists("web2/web.qcow2"));
   EXPECT_TRUE(f_.Exists("web2/web2-top.qcow2"));
   EXPECT_FALSE(f_.Exists("web2/web2.qcow2"));
-  grpc::ClientContext cctx;
-  v1::GetChainRequest creq;
-  creq.set_path("web2");
-  v1::GetChainResponse chain;
-  ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
-  EXPECT_TRUE(chain.offloadable()) << chain.summary();
-  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
-  ASSERT_EQ(chain.chains(0).files_size(), 2) << chain.summary();
-  EXPECT_EQ(chain.chains(0).files(0), "web.qcow2");
-  EXPECT_EQ(chain.chains(0).files(1), "web2-top.qcow2");
+  ASSERT_NO_FATAL_FAILURE(ExpectOneChain("web2", {"web.qcow2", "web2-top.qcow2"}));
 }
 
 // A libvirt overlay names its backing file by the absolute host path it was
@@ -679,16 +688,7 @@ TEST_F(ControlServiceTest, CloneVmOfQcow2OverlayWithAbsoluteBacking) {
   EXPECT_EQ(rest, top);
   EXPECT_EQ(*f_.ReadFile("web/web-top.qcow2"), top);  // the source is untouched
   EXPECT_EQ(resp.operation().files_done(), 2u);
-  grpc::ClientContext cctx;
-  v1::GetChainRequest creq;
-  creq.set_path("web2");
-  v1::GetChainResponse chain;
-  ASSERT_TRUE(f_.stub()->GetChain(&cctx, creq, &chain).ok());
-  EXPECT_TRUE(chain.offloadable()) << chain.summary();
-  ASSERT_EQ(chain.chains_size(), 1) << chain.summary();
-  ASSERT_EQ(chain.chains(0).files_size(), 2) << chain.summary();
-  EXPECT_EQ(chain.chains(0).files(0), "web.qcow2");
-  EXPECT_EQ(chain.chains(0).files(1), "web2-top.qcow2");
+  ASSERT_NO_FATAL_FAILURE(ExpectOneChain("web2", {"web.qcow2", "web2-top.qcow2"}));
 
   // With a web.qcow2 at the export root as well, the path could name either
   // (export mounted at .../images or at .../images/web): refused, not guessed.

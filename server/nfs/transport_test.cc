@@ -57,6 +57,30 @@ uint32_t Sum(const std::string& s) {
   return sum;
 }
 
+int ConnectLoopback(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  return fd;
+}
+
+// Reads one 16-byte echo reply (record mark, tag, length, sum); false on
+// EOF or after 5 s.
+bool ReadEcho(int fd, char (&buf)[16]) {
+  size_t got = 0;
+  while (got < sizeof(buf)) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) return false;
+    ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 class TransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,15 +92,7 @@ class TransportTest : public ::testing::Test {
   }
   void TearDown() override { transport_->Stop(); }
 
-  int Connect() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port_);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    return fd;
-  }
+  int Connect() { return ConnectLoopback(port_); }
   static void SendAll(int fd, const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
@@ -88,14 +104,7 @@ class TransportTest : public ::testing::Test {
   // Reads one 16-byte reply; false on EOF/timeout.
   static bool ReadReply(int fd, uint32_t* tag, uint32_t* len, uint32_t* sum) {
     char buf[16];
-    size_t got = 0;
-    while (got < sizeof(buf)) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 5000) != 1) return false;
-      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-      if (n <= 0) return false;
-      got += static_cast<size_t>(n);
-    }
+    if (!ReadEcho(fd, buf)) return false;
     *tag = LoadBe32(buf + 4);
     *len = LoadBe32(buf + 8);
     *sum = LoadBe32(buf + 12);
@@ -222,12 +231,7 @@ TEST(TransportInline, QuickRecordsAreAnsweredOnTheIoThreadInOrder) {
   auto port = t.Listen("127.0.0.1:0");
   ASSERT_TRUE(port.ok());
   ASSERT_TRUE(t.Start().ok());
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(*port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  int fd = ConnectLoopback(*port);
   // A slow worker call first, then quick ones: the quick ones overtake it.
   std::string batch = Fragment(Body(500, 200), true);
   for (uint32_t tag = 1; tag <= 20; ++tag) batch += Fragment(Body(tag, 0), true);
@@ -235,22 +239,9 @@ TEST(TransportInline, QuickRecordsAreAnsweredOnTheIoThreadInOrder) {
   ASSERT_EQ(sent, static_cast<ssize_t>(batch.size()));
   std::vector<uint32_t> order;
   for (int i = 0; i < 21; ++i) {
-    uint32_t tag, len, sum;
     char buf[16];
-    size_t got = 0;
-    while (got < sizeof(buf)) {
-      pollfd p{fd, POLLIN, 0};
-      ASSERT_EQ(poll(&p, 1, 5000), 1);
-      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-      ASSERT_GT(n, 0);
-      got += static_cast<size_t>(n);
-    }
-    tag = LoadBe32(buf + 4);
-    len = LoadBe32(buf + 8);
-    sum = LoadBe32(buf + 12);
-    (void)len;
-    (void)sum;
-    order.push_back(tag);
+    ASSERT_TRUE(ReadEcho(fd, buf));
+    order.push_back(LoadBe32(buf + 4));
   }
   EXPECT_EQ(order.back(), 500u);  // the slow one came last
   for (int i = 0; i < 20; ++i) EXPECT_EQ(order[i], uint32_t(i + 1));
@@ -285,12 +276,7 @@ TEST(TransportInline, TriedRecordsAreAnsweredInlineOrHandedToAWorker) {
   auto port = t.Listen("127.0.0.1:0");
   ASSERT_TRUE(port.ok());
   ASSERT_TRUE(t.Start().ok());
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(*port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  int fd = ConnectLoopback(*port);
   std::string batch;
   for (uint32_t tag = 1; tag <= 10; ++tag) {
     batch += Fragment(Body(tag, 0, "payload"), true);
@@ -300,14 +286,7 @@ TEST(TransportInline, TriedRecordsAreAnsweredInlineOrHandedToAWorker) {
   std::set<uint32_t> tags;
   for (int i = 0; i < 10; ++i) {
     char buf[16];
-    size_t got = 0;
-    while (got < sizeof(buf)) {
-      pollfd p{fd, POLLIN, 0};
-      ASSERT_EQ(poll(&p, 1, 5000), 1);
-      ssize_t n = read(fd, buf + got, sizeof(buf) - got);
-      ASSERT_GT(n, 0);
-      got += static_cast<size_t>(n);
-    }
+    ASSERT_TRUE(ReadEcho(fd, buf));
     ASSERT_EQ(LoadBe32(buf), 0x80000000u | 12) << "a reply's record mark";
     const uint32_t tag = LoadBe32(buf + 4);
     EXPECT_EQ(LoadBe32(buf + 12), Sum(Body(tag, 0, "payload")));
