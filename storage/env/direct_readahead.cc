@@ -33,8 +33,25 @@ void DirectReadahead::EndWrite() {
 
 bool DirectReadahead::TryServe(uint64_t offset,
                                const std::vector<absl::Span<char>>& parts,
-                               size_t len) {
+                               size_t len, bool wait) {
   absl::MutexLock l(&mu_);
+  if (wait) {
+    for (Stream& s : streams_) {
+      if (s.inflight && s.pend_off <= offset &&
+          offset + len <= s.pend_off + s.pend_len) {
+        struct Settled {
+          const DirectReadahead* r;
+          const Stream* s;
+        } w{this, &s};
+        mu_.Await(absl::Condition(
+            +[](Settled* x) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return !x->s->inflight || x->r->stop_;
+            },
+            &w));
+        break;
+      }
+    }
+  }
   for (Stream& s : streams_) {
     if (!s.ready || offset < s.off || offset + len > s.off + s.len) continue;
     if (s.gen != gen_.load(std::memory_order_acquire) || !Quiet()) {
@@ -78,6 +95,8 @@ void DirectReadahead::OnRead(uint64_t offset, size_t len,
   }
   s.inflight = true;
   s.ready = false;
+  s.pend_off = ahead;
+  s.pend_len = len;
   jobs_.push_back(Job{hit, ahead, len});
   if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
 }

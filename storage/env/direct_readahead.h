@@ -52,9 +52,11 @@ class DirectReadahead {
 
   // Copies [offset, offset + len) into `parts` (end to end, `len` bytes in
   // all) when a valid prefetch holds all of it; returns whether it did.
-  // Either way, call OnRead after the bytes are in `parts`.
+  // With `wait`, a prefetch of that range still in flight is waited for
+  // (instead of reading the same bytes a second time). Either way, call
+  // OnRead after the bytes are in `parts`.
   bool TryServe(uint64_t offset, const std::vector<absl::Span<char>>& parts,
-                size_t len);
+                size_t len, bool wait = false);
   // Notes a read of [offset, offset + len); when it continues a stream,
   // the next `len` bytes are read ahead, unless !may_prefetch (the caller
   // saw other reads of the file in flight: a client with many requests in
@@ -79,7 +81,9 @@ class DirectReadahead {
     size_t len = 0;
     uint64_t gen = 0;
     bool ready = false;
-    bool inflight = false;
+    bool inflight = false;  // a job reads [pend_off, pend_off + pend_len)
+    uint64_t pend_off = 0;
+    size_t pend_len = 0;
   };
   struct Job {
     int stream;

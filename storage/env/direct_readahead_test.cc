@@ -110,6 +110,27 @@ TEST(DirectReadahead, SequentialReadsAreServedFromThePrefetch) {
   EXPECT_LE(f.reads() - before, 2);
 }
 
+TEST(DirectReadahead, AReadOfARangeBeingPrefetchedWaitsForIt) {
+  constexpr size_t kLen = 64 << 10;
+  FakeFile f(8 * kLen);
+  DirectReadahead ra([&](uint64_t o, size_t n, char* b) { return f.Read(o, n, b); });
+  f.Hold(true);
+  ra.OnRead(0, kLen);
+  ra.OnRead(kLen, kLen);  // prefetches [2k, 3k), held in its read
+  ASSERT_TRUE(Eventually([&] { return f.reads() == 1; }));
+  std::string out(kLen, '?');
+  // Without wait: not there yet.
+  EXPECT_FALSE(ra.TryServe(2 * kLen, {absl::MakeSpan(out)}, kLen));
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    f.Hold(false);
+  });
+  EXPECT_TRUE(ra.TryServe(2 * kLen, {absl::MakeSpan(out)}, kLen, /*wait=*/true));
+  release.join();
+  EXPECT_EQ(out, f.Bytes(2 * kLen, kLen));
+  EXPECT_EQ(f.reads(), 1) << "the bytes were read once";
+}
+
 TEST(DirectReadahead, NoPrefetchWhenTheCallerSawOtherReadsInFlight) {
   constexpr size_t kLen = 64 << 10;
   FakeFile f(8 * kLen);

@@ -112,7 +112,7 @@ class PosixFile final : public File {
     for (const absl::Span<char>& p : parts) total += p.size();
     if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
         Uncached(offset, total)) {
-      if (readahead_->TryServe(offset, parts, total)) {
+      if (readahead_->TryServe(offset, parts, total, /*wait=*/true)) {
         readahead_->OnRead(offset, total, direct_reads_.load() == 0);
         return absl::OkStatus();
       }
