@@ -108,10 +108,8 @@ class PosixFile final : public File {
 
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
-    size_t total = 0;
-    for (const absl::Span<char>& p : parts) total += p.size();
-    if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
-        Uncached(offset, total)) {
+    const size_t total = Total(parts);
+    if (ReadsDirect(offset, total)) {
       if (readahead_->TryServe(offset, parts, total, /*wait=*/true)) {
         readahead_->OnRead(offset, total, direct_reads_.load() == 0);
         return absl::OkStatus();
@@ -123,20 +121,16 @@ class PosixFile final : public File {
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
     }
-    std::vector<iovec> iov;
-    iov.reserve(parts.size());
-    for (const absl::Span<char>& p : parts) iov.push_back({p.data(), p.size()});
+    std::vector<iovec> iov = Iov(parts);
     return ReadAll(fd_, &iov, offset, "preadv ");
   }
 
   absl::Status PReadVCached(
       uint64_t offset, const std::vector<absl::Span<char>>& parts) override {
-    size_t total = 0;
-    for (const absl::Span<char>& p : parts) total += p.size();
+    const size_t total = Total(parts);
     // A range the bulk policy would read direct is not served from memory
     // (and RWF_NOWAIT would start readahead into the cache).
-    if (total >= bulk_direct_min_ && DirectFits(offset, total) &&
-        Uncached(offset, total)) {
+    if (ReadsDirect(offset, total)) {
       if (!readahead_->TryServe(offset, parts, total)) return WouldBlock();
       readahead_->OnRead(offset, total, direct_reads_.load() == 0);
       return absl::OkStatus();
@@ -144,9 +138,7 @@ class PosixFile final : public File {
     if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX) {
       return WouldBlock();
     }
-    std::vector<iovec> iov;
-    iov.reserve(parts.size());
-    for (const absl::Span<char>& p : parts) iov.push_back({p.data(), p.size()});
+    std::vector<iovec> iov = Iov(parts);
     for (;;) {
       ssize_t r = ::preadv2(fd_, iov.data(), static_cast<int>(iov.size()),
                             static_cast<off_t>(offset), RWF_NOWAIT);
@@ -207,6 +199,32 @@ class PosixFile final : public File {
   }
   static bool Refused(int err) {
     return err == EINVAL || err == EOPNOTSUPP || err == ENOSYS;
+  }
+
+  static size_t Total(const std::vector<absl::Span<char>>& parts) {
+    size_t total = 0;
+    for (const absl::Span<char>& p : parts) total += p.size();
+    return total;
+  }
+  static std::vector<iovec> Iov(const std::vector<absl::Span<char>>& parts) {
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (const absl::Span<char>& p : parts) iov.push_back({p.data(), p.size()});
+    return iov;
+  }
+  static std::vector<iovec> Iov(const std::vector<absl::string_view>& parts) {
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (absl::string_view p : parts) {
+      iov.push_back({const_cast<char*>(p.data()), p.size()});
+    }
+    return iov;
+  }
+  // The bulk policy's choice for a read of `total` bytes at offset: direct
+  // (aligned, long enough, nothing of it cached).
+  bool ReadsDirect(uint64_t offset, size_t total) const {
+    return total >= bulk_direct_min_ && DirectFits(offset, total) &&
+           Uncached(offset, total);
   }
 
   bool DirectFits(uint64_t offset, size_t total) const {
@@ -281,11 +299,7 @@ class PosixFile final : public File {
     const uint64_t start = offset;
     int err = 0;
     if (MemoryAligned(parts)) {
-      std::vector<iovec> iov;
-      iov.reserve(parts.size());
-      for (absl::string_view p : parts) {
-        iov.push_back({const_cast<char*>(p.data()), p.size()});
-      }
+      std::vector<iovec> iov = Iov(parts);
       err = WriteAll(direct_fd_, &iov, &offset, flags);
     } else {
       char* bounce = Bounce();
@@ -322,11 +336,7 @@ class PosixFile final : public File {
                           const std::vector<absl::Span<char>>& parts) {
     absl::Status s;
     if (MemoryAligned(parts)) {
-      std::vector<iovec> iov;
-      iov.reserve(parts.size());
-      for (const absl::Span<char>& p : parts) {
-        iov.push_back({p.data(), p.size()});
-      }
+      std::vector<iovec> iov = Iov(parts);
       s = ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
     } else {
       char* bounce = Bounce();
@@ -391,11 +401,7 @@ class PosixFile final : public File {
   // returns). Kernels without pwritev2 flags get pwritev + fdatasync.
   absl::Status WriteV(uint64_t offset,
                       const std::vector<absl::string_view>& parts, int flags) {
-    std::vector<iovec> iov;
-    iov.reserve(parts.size());
-    for (absl::string_view p : parts) {
-      iov.push_back({const_cast<char*>(p.data()), p.size()});
-    }
+    std::vector<iovec> iov = Iov(parts);
     const int err = WriteAll(fd_, &iov, &offset, flags);
     if (err == 0) return absl::OkStatus();
     if (flags && (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL)) {
