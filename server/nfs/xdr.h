@@ -23,11 +23,60 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "server/nfs/block_pool.h"
 
 namespace vnas::nfs {
+
+// BufferStorage
+//
+// ByteBuffer's storage: the heap for small sizes, BlockPool blocks (reused,
+// already faulted in) from BlockPool::kMinBlock up. Throws std::bad_alloc
+// when memory is exhausted, as new[] does.
+class BufferStorage {
+ public:
+  BufferStorage() = default;
+  explicit BufferStorage(size_t n) : n_(n) {
+    if (n >= BlockPool::kMinBlock) {
+      p_ = static_cast<char*>(BlockPool::Global().Get(n));
+      if (p_ == nullptr) throw std::bad_alloc();
+    } else {
+      p_ = new char[n];
+    }
+  }
+  ~BufferStorage() { Release(); }
+  BufferStorage(BufferStorage&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; }
+  BufferStorage& operator=(BufferStorage&& o) noexcept {
+    if (this != &o) {
+      Release();
+      p_ = o.p_;
+      n_ = o.n_;
+      o.p_ = nullptr;
+    }
+    return *this;
+  }
+  BufferStorage(const BufferStorage&) = delete;
+  BufferStorage& operator=(const BufferStorage&) = delete;
+
+  char* get() const { return p_; }
+
+ private:
+  void Release() {
+    if (p_ == nullptr) return;
+    if (n_ >= BlockPool::kMinBlock) {
+      BlockPool::Global().Put(p_, n_);
+    } else {
+      delete[] p_;
+    }
+    p_ = nullptr;
+  }
+
+  char* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 // ByteBuffer
 //
@@ -99,7 +148,7 @@ class ByteBuffer {
  private:
   // New storage of capacity `c` whose byte `at` is `align`-aligned.
   void Reallocate(size_t c, size_t at, size_t align) {
-    std::unique_ptr<char[]> d(new char[c + align - 1]);
+    BufferStorage d(c + align - 1);
     const uintptr_t want = reinterpret_cast<uintptr_t>(d.get()) + at;
     char* start = d.get() + (((want + align - 1) & ~(align - 1)) - want);
     if (size_) memcpy(start, data_, size_);
@@ -108,7 +157,7 @@ class ByteBuffer {
     cap_ = c;
   }
 
-  std::unique_ptr<char[]> alloc_;
+  BufferStorage alloc_;
   char* data_ = nullptr;  // inside alloc_
   size_t size_ = 0;
   size_t cap_ = 0;

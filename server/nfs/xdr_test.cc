@@ -50,6 +50,28 @@ TEST(ByteBuffer, ReserveAlignedKeepsContentsAndAlignsTheGivenByte) {
   EXPECT_TRUE(b.empty());
 }
 
+TEST(ByteBuffer, BigBuffersReuseThePoolsBlocks) {
+  // A 1 MiB record freed and another reserved: the same block, no new map.
+  const char* first;
+  {
+    ByteBuffer b;
+    b.Reserve(1 << 20);
+    first = b.data();
+  }
+  const size_t maps = BlockPool::Global().maps();
+  ByteBuffer again;
+  again.Reserve(1 << 20);
+  EXPECT_EQ(again.data(), first);
+  EXPECT_EQ(BlockPool::Global().maps(), maps);
+  // Small buffers stay on the heap; moving a pooled buffer keeps its block.
+  ByteBuffer small;
+  small.Append("x", 1);
+  ByteBuffer moved(std::move(again));
+  EXPECT_EQ(moved.data(), first);
+  again = std::move(small);
+  EXPECT_EQ(again.view(), "x");
+}
+
 TEST(Xdr, DecoderNeverReadsPastTheEnd) {
   const char data[] = {0, 0, 0, 9, 'a', 'b'};  // says 9 bytes, has 2
   XdrDecoder d(data, sizeof(data));
