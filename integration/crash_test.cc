@@ -291,11 +291,15 @@ void CrashTest::RunWorker(int k, uint64_t round) {
     const std::string name = names[rng() % names.size()];
     FileModel& f = m.files[name];
     if (dice < 60) {
-      // WRITE of 1..8 blocks, FILE_SYNC or UNSTABLE.
-      // FILE_SYNC, DATA_SYNC (both durable when acknowledged) or UNSTABLE.
+      // WRITE of 1..8 or 16 blocks: FILE_SYNC, DATA_SYNC (both durable when
+      // acknowledged) or UNSTABLE.
       int stable = dice < 28 ? 2 : dice < 33 ? 1 : 0;
-      int n = 1 + static_cast<int>(rng() % 8);
-      int first = static_cast<int>(rng() % (kBlocks - n + 1));
+      // One write in four is a whole aligned 64 KiB: the server's bulk
+      // path (direct I/O; write-behind when UNSTABLE).
+      const bool bulk = rng() % 4 == 0;
+      int n = bulk ? 16 : 1 + static_cast<int>(rng() % 8);
+      int first = bulk ? 16 * static_cast<int>(rng() % (kBlocks / 16))
+                       : static_cast<int>(rng() % (kBlocks - n + 1));
       std::string data;
       std::vector<uint64_t> keys;
       for (int i = 0; i < n; ++i) {

@@ -60,6 +60,10 @@ ABSL_FLAG(bool, direct_bulk_io, true,
           "or write-back for bulk streams, but bulk re-reads come from the "
           "disk, without readahead (false: everything but stable writes is "
           "cached)");
+ABSL_FLAG(uint32_t, write_behind_mb, 32,
+          "With --direct_bulk_io: MiB of buffers in which unstable bulk "
+          "writes are acknowledged before the device has them (COMMIT "
+          "waits for them); 0 = such writes wait for the device");
 ABSL_FLAG(uint32_t, io_buffer_cache_mb, 64,
           "MiB of idle 64 KiB+ RPC buffers kept mapped for reuse, so bulk "
           "READs and WRITEs do not fault in fresh pages for every call");
@@ -152,6 +156,7 @@ int main(int argc, char** argv) {
   // ---- Extent store ------------------------------------------------------
   vnas::storage::PosixEnvOptions env_options;
   env_options.direct_bulk_io = absl::GetFlag(FLAGS_direct_bulk_io);
+  env_options.write_behind_bytes = size_t{absl::GetFlag(FLAGS_write_behind_mb)} << 20;
   std::unique_ptr<vnas::storage::Env> env =
       vnas::storage::Env::NewPosix(env_options);
   vnas::storage::StoreOptions store_options;

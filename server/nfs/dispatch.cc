@@ -219,6 +219,26 @@ bool IsReadCall(absl::string_view r) {
          LoadBe32(r.data() + 16) == 3 && LoadBe32(r.data() + 20) == NFSPROC3_READ;
 }
 
+size_t WriteDataOffset(absl::string_view head) {
+  if (head.size() < 24 || LoadBe32(head.data() + 4) != 0 ||
+      LoadBe32(head.data() + 8) != 2 || LoadBe32(head.data() + 12) != kNfsProgram ||
+      LoadBe32(head.data() + 16) != 3 || LoadBe32(head.data() + 20) != NFSPROC3_WRITE) {
+    return 0;
+  }
+  // RPC call header (xid .. proc), cred, verf; then WRITE3args: file
+  // handle, offset, count, stable, and the data's length word.
+  XdrDecoder d(head.data() + 24, head.size() - 24);
+  uint32_t flavor, len, stable;
+  uint64_t offset;
+  absl::string_view skip;
+  if (!d.U32(&flavor) || !d.Var(kMaxAuthBytes, &skip) || !d.U32(&flavor) ||
+      !d.Var(kMaxAuthBytes, &skip) || !d.Var(NFS3_FHSIZE, &skip) || !d.U64(&offset) ||
+      !d.U32(&len) || !d.U32(&stable) || !d.U32(&len)) {
+    return 0;
+  }
+  return head.size() - d.remaining();
+}
+
 void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
   (void)Serve(req, reply, /*may_block=*/true);
 }

@@ -39,6 +39,12 @@ bool IsQuickCall(absl::string_view record);
 // thread (Dispatcher::TryHandle), which answers it when the data is in
 // memory and hands it to a worker otherwise.
 bool IsReadCall(absl::string_view record);
+// For an NFS3 WRITE call whose first bytes are `head`: where its data begins
+// in the record, so the transport can receive the record with the data on a
+// page boundary and the store can write it direct (O_DIRECT) without a
+// bounce copy. 0 for any other call, or when `head` is too short or
+// malformed (a layout hint only: the call is still fully decoded later).
+size_t WriteDataOffset(absl::string_view head);
 
 class Dispatcher {
  public:

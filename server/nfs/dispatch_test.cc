@@ -49,6 +49,32 @@ TEST(Dispatch, NullAnswersOnEveryProgram) {
   }
 }
 
+TEST(Dispatch, WriteDataOffsetFindsAWritesData) {
+  // The offset WriteDataOffset gives is where WRITE3args' data begins: the
+  // bytes there are the payload, for AUTH_NONE and AUTH_SYS calls alike.
+  for (bool sys : {false, true}) {
+    ByteBuffer b;
+    XdrEncoder e(&b);
+    WriteCallHeader(e, 9, kNfsProgram, 3, NFSPROC3_WRITE, sys, 1000, 1000);
+    const std::string args = XOpaque(std::string(28, 'h')) + XU64(4096) + XU32(5) +
+                             XU32(FILE_SYNC) + XOpaque("hello");
+    const std::string record = std::string(b.view()) + args;
+    const size_t at = WriteDataOffset(record);
+    ASSERT_GT(at, 0u) << sys;
+    EXPECT_EQ(record.substr(at, 5), "hello") << sys;
+    // Any prefix that ends before the data's length word: no answer.
+    EXPECT_EQ(WriteDataOffset(absl::string_view(record).substr(0, at - 1)), 0u);
+    EXPECT_EQ(WriteDataOffset(absl::string_view(record).substr(0, at)), at);
+  }
+  // Other procedures, programs and garbage: 0.
+  ByteBuffer b;
+  XdrEncoder e(&b);
+  WriteCallHeader(e, 9, kNfsProgram, 3, NFSPROC3_READ, true, 0, 0);
+  EXPECT_EQ(WriteDataOffset(std::string(b.view()) + std::string(64, '\0')), 0u);
+  EXPECT_EQ(WriteDataOffset(std::string(200, '\xff')), 0u);
+  EXPECT_EQ(WriteDataOffset(""), 0u);
+}
+
 TEST(Dispatch, QuickCallsAreTheInMemoryOnes) {
   auto call = [](uint32_t prog, uint32_t vers, uint32_t proc) {
     ByteBuffer b;

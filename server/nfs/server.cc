@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<NfsServer>> NfsServer::Start(
                                                    ByteBuffer* reply) {
                                return d->TryHandle(req, reply);
                              });
+  s->transport_.SetDataOffsetHint(&WriteDataOffset);
   absl::StatusOr<uint16_t> port = s->transport_.Listen(s->options_.nfs_listen);
   if (!port.ok()) return port.status();
   s->nfs_port_ = *port;

@@ -86,6 +86,7 @@ struct RpcTransport::Impl {
   InlinePredicate quick;  // set before Start()
   InlinePredicate try_candidate;  // set before Start()
   TryInlineHandler try_inline;
+  DataOffsetHint data_offset;  // set before Start()
   int num_workers;
   NfsStats* stats;
 
@@ -128,7 +129,8 @@ struct RpcTransport::Impl {
   void UpdateEvents(Connection* c);
   bool ParseStaging(Connection* c);
   bool FinishFragment(Connection* c);
-  bool StartFragment(Connection* c, uint32_t header);
+  // `head`: the bytes that follow the fragment header, as far as received.
+  bool StartFragment(Connection* c, uint32_t header, absl::string_view head);
   bool WantRead(const Connection* c) const {
     return c->in_flight < kMaxInFlight && c->out_bytes < kMaxPendingOut;
   }
@@ -204,6 +206,10 @@ void RpcTransport::SetTryInline(InlinePredicate candidate,
                                 TryInlineHandler try_inline) {
   impl_->try_candidate = std::move(candidate);
   impl_->try_inline = std::move(try_inline);
+}
+
+void RpcTransport::SetDataOffsetHint(DataOffsetHint hint) {
+  impl_->data_offset = std::move(hint);
 }
 
 void RpcTransport::Stop() {
@@ -339,11 +345,21 @@ void RpcTransport::Impl::UpdateEvents(Connection* c) {
   epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-bool RpcTransport::Impl::StartFragment(Connection* c, uint32_t header) {
+bool RpcTransport::Impl::StartFragment(Connection* c, uint32_t header,
+                                       absl::string_view head) {
   c->frag_last = (header & 0x80000000u) != 0;
   c->frag_left = header & 0x7fffffffu;
   if (c->record.size() + c->frag_left > kMaxRecordSize) return false;
-  c->record.Reserve(c->record.size() + c->frag_left);
+  // A big record's bulk data (a WRITE's) lands page-aligned, so a direct
+  // write can take it as is. Only a record's first fragment is laid out.
+  const size_t at = c->record.empty() && c->frag_left >= kDirectRecvMin && data_offset
+                        ? data_offset(head.substr(0, c->frag_left))
+                        : 0;
+  if (at > 0 && at < c->frag_left) {
+    c->record.ReserveAligned(c->frag_left, at, 4096);
+  } else {
+    c->record.Reserve(c->record.size() + c->frag_left);
+  }
   c->in_body = true;
   return c->frag_left > 0 || FinishFragment(c);
 }
@@ -394,7 +410,10 @@ bool RpcTransport::Impl::ParseStaging(Connection* c) {
   while (off < n) {
     if (!c->in_body) {
       if (n - off < 4) break;
-      if (!StartFragment(c, LoadBe32(c->staging.data() + off))) return false;
+      if (!StartFragment(c, LoadBe32(c->staging.data() + off),
+                         absl::string_view(c->staging.data() + off + 4, n - off - 4))) {
+        return false;
+      }
       off += 4;
       continue;
     }

@@ -56,6 +56,11 @@ using InlinePredicate = std::function<bool(absl::string_view record)>;
 using TryInlineHandler =
     std::function<bool(const RpcRequest& req, ByteBuffer* reply)>;
 
+// Given the first bytes of a record (as many as have arrived), where its
+// bulk data begins, or 0 when it has none or cannot tell yet. The
+// transport then receives a big record with that byte on a 4 KiB boundary.
+using DataOffsetHint = std::function<size_t(absl::string_view head)>;
+
 // Splits "host:port" (IPv4 host or "localhost"); fails InvalidArgument.
 absl::Status ParseHostPort(absl::string_view s, std::string* host,
                            uint16_t* port);
@@ -81,6 +86,9 @@ class RpcTransport {
   // Records for which `candidate` holds are first offered to `try_inline`
   // on the I/O thread (before Start()).
   void SetTryInline(InlinePredicate candidate, TryInlineHandler try_inline);
+  // Records of 16 KiB or more are laid out so that byte `hint(head)` is
+  // page-aligned (before Start()); see DataOffsetHint.
+  void SetDataOffsetHint(DataOffsetHint hint);
 
   // Starts the I/O thread and workers.
   absl::Status Start();

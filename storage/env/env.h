@@ -101,6 +101,11 @@ struct PosixEnvOptions {
   // cached. Off: both go through the page cache (kernel readahead, write-
   // back), so a re-read of just-written data is served from memory.
   bool direct_bulk_io = false;
+  // With direct_bulk_io: unstable bulk writes are acknowledged once copied
+  // into up to this many bytes of write-behind buffers, and written by
+  // background threads (File::Sync waits for them; write_behind.h). 0: they
+  // wait for the device.
+  size_t write_behind_bytes = 0;
 };
 
 class Env {

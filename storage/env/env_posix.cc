@@ -17,6 +17,14 @@
 //     transfers and ranges with cached (possibly dirty) pages keep using the
 //     cache, so hot small-block working sets (boot storms on shared base
 //     disks) stay cached.
+//   - With PosixEnvOptions::write_behind_bytes as well, those unstable bulk
+//     writes do not wait for the device: they are copied into write-behind
+//     buffers and written by background threads (write_behind.h), so the
+//     device works while the client sends the next request. Every other
+//     read and write of a range waits for queued writes that overlap it,
+//     Sync() waits for all of the file's, and the range is allocated first
+//     (fallocate), so a full file system fails the WRITE itself, not a
+//     later COMMIT.
 //   - Otherwise (the default) everything else goes through the page cache.
 // The kernel writes back and drops cached pages around a direct write, and
 // writes back dirty pages before a direct read, so the two descriptors stay
@@ -46,6 +54,7 @@
 #include "storage/base/status_util.h"
 #include "storage/env/direct_readahead.h"
 #include "storage/env/env.h"
+#include "storage/env/write_behind.h"
 
 namespace vnas::storage {
 namespace {
@@ -84,13 +93,17 @@ struct FreeDeleter {
 
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, int direct_fd, std::string path, PosixEnvOptions options)
+  // `write_behind` (may be null) must outlive the file.
+  PosixFile(int fd, int direct_fd, std::string path, PosixEnvOptions options,
+            WriteBehind* write_behind)
       : fd_(fd),
         direct_fd_(direct_fd),
         path_(std::move(path)),
         bulk_direct_min_(options.direct_bulk_io ? kDirectMinBytes
-                                                 : SIZE_MAX) {}
+                                                 : SIZE_MAX),
+        wb_(options.direct_bulk_io ? write_behind : nullptr) {}
   ~PosixFile() override {
+    if (wb_) wb_->Forget(this);  // queued writes land first
     readahead_.reset();  // no prefetch may outlive the descriptors
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
@@ -109,6 +122,7 @@ class PosixFile final : public File {
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
     const size_t total = Total(parts);
+    if (wb_) wb_->Wait(this, offset, total);
     if (ReadsDirect(offset, total)) {
       if (readahead_->TryServe(offset, parts, total, /*wait=*/true)) {
         readahead_->OnRead(offset, total, direct_reads_.load() == 0);
@@ -128,6 +142,7 @@ class PosixFile final : public File {
   absl::Status PReadVCached(
       uint64_t offset, const std::vector<absl::Span<char>>& parts) override {
     const size_t total = Total(parts);
+    if (wb_ && wb_->Busy(this, offset, total)) return WouldBlock();
     // A range the bulk policy would read direct is not served from memory
     // (and RWF_NOWAIT would start readahead into the cache).
     if (ReadsDirect(offset, total)) {
@@ -168,6 +183,10 @@ class PosixFile final : public File {
   }
 
   absl::Status Sync() override {
+    if (wb_) {
+      absl::Status s = wb_->Flush(this);
+      if (!s.ok()) return MarkDataLoss(s);
+    }
     if (::fdatasync(fd_) != 0) {
       return MarkDataLoss(IoError(errno, absl::StrCat("fdatasync ", path_)));
     }
@@ -180,6 +199,7 @@ class PosixFile final : public File {
   }
 
   absl::StatusOr<uint64_t> Size() override {
+    if (wb_) wb_->Wait(this, 0, UINT64_MAX);  // queued writes may extend it
     struct stat st;
     if (::fstat(fd_, &st) != 0) return IoError(errno, "fstat " + path_);
     return static_cast<uint64_t>(st.st_size);
@@ -278,8 +298,15 @@ class PosixFile final : public File {
     size_t total = 0;
     for (absl::string_view p : parts) total += p.size();
     readahead_->BeginWrite();
+    const bool direct = total >= direct_min && DirectFits(offset, total);
+    if (wb_ && flags == 0 && direct && Allocate(offset, total) &&
+        wb_->Submit(this, &wb_writer_, offset, parts)) {
+      readahead_->EndWrite();  // older prefetches are void from here on
+      return absl::OkStatus();
+    }
+    if (wb_) wb_->Wait(this, offset, total);
     absl::Status s = DirectUnsupported();
-    if (total >= direct_min && DirectFits(offset, total)) {
+    if (direct) {
       s = WriteDirect(offset, parts, flags);
       if (IsDirectUnsupported(s)) {
         direct_ok_.store(false, std::memory_order_relaxed);
@@ -288,6 +315,14 @@ class PosixFile final : public File {
     if (IsDirectUnsupported(s)) s = WriteV(offset, parts, flags);
     readahead_->EndWrite();
     return s;
+  }
+
+  // Allocates [offset, offset + len) in the file system without changing
+  // the size, so a queued write of it cannot fail for space. False when
+  // that fails (full, or unsupported): the write then happens in the call.
+  bool Allocate(uint64_t offset, size_t len) {
+    return ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(len)) == 0;
   }
 
   // One direct write of aligned `parts` (RWF_DSYNC in `flags`: every piece
@@ -473,9 +508,23 @@ class PosixFile final : public File {
   // Direct bulk reads of this file in flight (see DirectReadahead::OnRead).
   std::atomic<int> direct_reads_{0};
   // Follows sequential direct reads (a blocking direct read of its own).
+  // Unstable bulk writes queued here are not on the device yet; null
+  // without write-behind.
+  WriteBehind* const wb_;
+  // How a queued write reaches the device (on a write-behind thread).
+  const WriteBehind::Writer wb_writer_ = [this](uint64_t offset, const char* buf,
+                                                size_t len) {
+    readahead_->BeginWrite();
+    std::vector<iovec> iov{{const_cast<char*>(buf), len}};
+    const int err = WriteAll(direct_fd_, &iov, &offset, 0);
+    readahead_->EndWrite();
+    if (err == 0) return absl::OkStatus();
+    return IoError(err, absl::StrCat("pwritev(O_DIRECT, write-behind) ", path_));
+  };
   std::unique_ptr<DirectReadahead> readahead_ =
       std::make_unique<DirectReadahead>(
           [this](uint64_t offset, size_t len, char* buf) {
+            if (wb_) wb_->Wait(this, offset, len);
             std::vector<iovec> iov{{buf, len}};
             return ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
           });
@@ -483,7 +532,12 @@ class PosixFile final : public File {
 
 class PosixEnv final : public Env {
  public:
-  explicit PosixEnv(PosixEnvOptions options) : options_(options) {}
+  explicit PosixEnv(PosixEnvOptions options)
+      : options_(options),
+        write_behind_(options.direct_bulk_io && options.write_behind_bytes > 0
+                          ? std::make_unique<WriteBehind>(kWriteBehindThreads,
+                                                          options.write_behind_bytes)
+                          : nullptr) {}
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
@@ -496,7 +550,8 @@ class PosixEnv final : public Env {
     // Best effort: a file system without O_DIRECT keeps every write
     // buffered.
     int direct_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
-    return std::unique_ptr<File>(new PosixFile(fd, direct_fd, path, options_));
+    return std::unique_ptr<File>(
+        new PosixFile(fd, direct_fd, path, options_, write_behind_.get()));
   }
 
   bool FileExists(const std::string& path) override {
@@ -536,7 +591,10 @@ class PosixEnv final : public Env {
   }
 
  private:
+  // Two: one device write can be in flight while the next is set up.
+  static constexpr int kWriteBehindThreads = 2;
   const PosixEnvOptions options_;
+  const std::unique_ptr<WriteBehind> write_behind_;
 };
 
 }  // namespace

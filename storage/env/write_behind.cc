@@ -1,0 +1,164 @@
+#include "storage/env/write_behind.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace vnas::storage {
+
+void WriteBehind::FreeDeleter::operator()(char* p) const { std::free(p); }
+
+WriteBehind::WriteBehind(int threads, size_t max_bytes)
+    : max_buffers_(std::max<size_t>(1, max_bytes / kPieceBytes)) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
+}
+
+WriteBehind::~WriteBehind() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+    changed_.SignalAll();
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+char* WriteBehind::TakeBuffer() {
+  while (free_.empty()) {
+    if (buffers_.size() < max_buffers_) {
+      void* mem = nullptr;
+      if (::posix_memalign(&mem, 4096, kPieceBytes) != 0) return nullptr;
+      buffers_.emplace_back(static_cast<char*>(mem));
+      return buffers_.back().get();
+    }
+    changed_.Wait(&mu_);
+  }
+  char* b = free_.back();
+  free_.pop_back();
+  return b;
+}
+
+bool WriteBehind::Submit(const void* owner, const Writer* writer,
+                         uint64_t offset,
+                         const std::vector<absl::string_view>& parts) {
+  size_t part = 0, in_part = 0;
+  while (part < parts.size()) {
+    char* buf;
+    {
+      absl::MutexLock l(&mu_);
+      buf = TakeBuffer();
+    }
+    if (buf == nullptr) return false;
+    size_t filled = 0;
+    while (filled < kPieceBytes && part < parts.size()) {
+      const size_t n = std::min(kPieceBytes - filled, parts[part].size() - in_part);
+      std::memcpy(buf + filled, parts[part].data() + in_part, n);
+      filled += n;
+      in_part += n;
+      if (in_part == parts[part].size()) {
+        ++part;
+        in_part = 0;
+      }
+    }
+    absl::MutexLock l(&mu_);
+    if (filled == 0) {
+      free_.push_back(buf);
+      continue;
+    }
+    jobs_.push_back(Job{owner, writer, offset, filled, buf, next_seq_++});
+    offset += filled;
+    changed_.SignalAll();
+  }
+  return true;
+}
+
+bool WriteBehind::Overlaps(const void* owner, uint64_t offset,
+                           uint64_t len) const {
+  for (const Job& j : jobs_) {
+    if (j.owner == owner && j.offset < offset + len && offset < j.offset + j.len) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void WriteBehind::Wait(const void* owner, uint64_t offset, uint64_t len) {
+  absl::MutexLock l(&mu_);
+  while (Overlaps(owner, offset, len)) changed_.Wait(&mu_);
+}
+
+bool WriteBehind::Busy(const void* owner, uint64_t offset, uint64_t len) const {
+  absl::MutexLock l(&mu_);
+  return Overlaps(owner, offset, len);
+}
+
+absl::Status WriteBehind::Flush(const void* owner) {
+  absl::MutexLock l(&mu_);
+  const uint64_t before = next_seq_;
+  auto pending = [&] {
+    for (const Job& j : jobs_) {
+      if (j.owner == owner && j.seq < before) return true;
+    }
+    return false;
+  };
+  while (pending()) changed_.Wait(&mu_);
+  auto it = errors_.find(owner);
+  if (it == errors_.end()) return absl::OkStatus();
+  absl::Status s = std::move(it->second);
+  errors_.erase(it);
+  return s;
+}
+
+void WriteBehind::Forget(const void* owner) {
+  absl::MutexLock l(&mu_);
+  while (Overlaps(owner, 0, UINT64_MAX)) changed_.Wait(&mu_);
+  errors_.erase(owner);
+}
+
+size_t WriteBehind::queued_bytes() const {
+  absl::MutexLock l(&mu_);
+  size_t n = 0;
+  for (const Job& j : jobs_) n += j.len;
+  return n;
+}
+
+int WriteBehind::Runnable() const {
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    const Job& j = jobs_[i];
+    if (j.running) continue;
+    bool blocked = false;
+    for (size_t k = 0; k < i && !blocked; ++k) {
+      const Job& e = jobs_[k];
+      blocked = e.owner == j.owner && e.offset < j.offset + j.len &&
+                j.offset < e.offset + e.len;
+    }
+    if (!blocked) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void WriteBehind::Loop() {
+  absl::MutexLock l(&mu_);
+  for (;;) {
+    const int i = Runnable();
+    if (i < 0) {
+      if (stop_ && jobs_.empty()) return;
+      changed_.Wait(&mu_);
+      continue;
+    }
+    Job& j = jobs_[static_cast<size_t>(i)];
+    j.running = true;
+    const Job job = j;
+    mu_.Unlock();
+    absl::Status s = (*job.writer)(job.offset, job.buf, job.len);
+    mu_.Lock();
+    if (!s.ok()) errors_.emplace(job.owner, std::move(s));  // keeps the first
+    free_.push_back(job.buf);
+    jobs_.erase(std::find_if(jobs_.begin(), jobs_.end(),
+                             [&](const Job& x) { return x.seq == job.seq; }));
+    changed_.SignalAll();
+  }
+}
+
+}  // namespace vnas::storage

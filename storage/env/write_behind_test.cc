@@ -1,0 +1,144 @@
+#include "storage/env/write_behind.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace vnas::storage {
+namespace {
+
+constexpr size_t kMiB = 1 << 20;
+
+// A "device": a byte array the writer fills, optionally held at a gate.
+struct Disk {
+  absl::Mutex mu;
+  std::string bytes = std::string(16 * kMiB, '\0');
+  bool open = true;  // writes may proceed
+  int writes = 0;
+  absl::Status fail;  // returned (once) by the next write
+  WriteBehind::Writer writer = [this](uint64_t off, const char* buf, size_t len) {
+    absl::MutexLock l(&mu);
+    mu.Await(absl::Condition(&open));
+    if (!fail.ok()) {
+      absl::Status s = fail;
+      fail = absl::OkStatus();
+      return s;
+    }
+    bytes.replace(off, len, buf, len);
+    ++writes;
+    return absl::OkStatus();
+  };
+  void Gate(bool o) {
+    absl::MutexLock l(&mu);
+    open = o;
+  }
+  std::string At(uint64_t off, size_t len) {
+    absl::MutexLock l(&mu);
+    return bytes.substr(off, len);
+  }
+};
+
+TEST(WriteBehind, SubmitReturnsBeforeTheDeviceAndFlushWaitsForIt) {
+  Disk d;
+  WriteBehind wb(2, 8 * kMiB);
+  d.Gate(false);
+  const std::string data(3 * kMiB + 4096, 'a');
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 4096, {data}));  // the device is held
+  EXPECT_TRUE(wb.Busy(&d, 4096, 1));
+  EXPECT_TRUE(wb.Busy(&d, 3 * kMiB + 4096, 4096));
+  EXPECT_FALSE(wb.Busy(&d, 0, 4096));
+  EXPECT_FALSE(wb.Busy(&d, 3 * kMiB + 8192, 4096));
+  EXPECT_FALSE(wb.Busy(&wb, 4096, 1));  // another owner
+  EXPECT_EQ(wb.queued_bytes(), data.size());
+  std::atomic<bool> flushed{false};
+  std::thread t([&] {
+    EXPECT_TRUE(wb.Flush(&d).ok());
+    flushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(flushed.load());
+  d.Gate(true);
+  t.join();
+  EXPECT_EQ(d.At(4096, data.size()), data);
+  EXPECT_EQ(d.writes, 4);  // pieces of at most kPieceBytes
+  EXPECT_EQ(wb.queued_bytes(), 0u);
+}
+
+TEST(WriteBehind, OverlappingWritesLandInSubmissionOrder) {
+  Disk d;
+  WriteBehind wb(4, 16 * kMiB);
+  for (int round = 0; round < 50; ++round) {
+    d.Gate(false);
+    // Three writes over the same range, queued while the device is held;
+    // four threads may not reorder them.
+    for (char c : {'x', 'y', 'z'}) {
+      const std::string data(64 << 10, static_cast<char>(c + round % 2));
+      ASSERT_TRUE(wb.Submit(&d, &d.writer, 8192, {data.substr(0, 1000), data.substr(1000)}));
+    }
+    d.Gate(true);
+    wb.Wait(&d, 8192, 64 << 10);
+    EXPECT_EQ(d.At(8192, 64 << 10), std::string(64 << 10, static_cast<char>('z' + round % 2)));
+  }
+}
+
+TEST(WriteBehind, SubmitWaitsForRoomAndNeverHoldsMoreThanItsBuffers) {
+  Disk d;
+  WriteBehind wb(1, 2 * kMiB);  // two buffers
+  d.Gate(false);
+  const std::string data(kMiB, 'q');
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {data}));
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, kMiB, {data}));
+  absl::Notification third;
+  std::thread t([&] {
+    EXPECT_TRUE(wb.Submit(&d, &d.writer, 2 * kMiB, {data}));
+    third.Notify();
+  });
+  EXPECT_FALSE(third.WaitForNotificationWithTimeout(absl::Milliseconds(30)));
+  EXPECT_LE(wb.queued_bytes(), 2 * kMiB);
+  d.Gate(true);
+  t.join();
+  EXPECT_TRUE(wb.Flush(&d).ok());
+  EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'q'));
+}
+
+TEST(WriteBehind, AFailedBackgroundWriteIsReportedOnceByFlush) {
+  Disk d;
+  WriteBehind wb(1, 4 * kMiB);
+  {
+    absl::MutexLock l(&d.mu);
+    d.fail = absl::DataLossError("device gone");
+  }
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {std::string(4096, 'e')}));
+  absl::Status s = wb.Flush(&d);
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_TRUE(wb.Flush(&d).ok());  // reported once, like fsync
+  // Later writes work again.
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {std::string(4096, 'f')}));
+  EXPECT_TRUE(wb.Flush(&d).ok());
+  EXPECT_EQ(d.At(0, 4096), std::string(4096, 'f'));
+}
+
+TEST(WriteBehind, DestructorAndForgetWriteOutWhatIsQueued) {
+  Disk d;
+  {
+    WriteBehind wb(2, 4 * kMiB);
+    d.Gate(false);
+    ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {std::string(kMiB, 'm')}));
+    std::thread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      d.Gate(true);
+    });
+    wb.Forget(&d);
+    EXPECT_EQ(d.At(0, kMiB), std::string(kMiB, 'm'));
+    opener.join();
+    ASSERT_TRUE(wb.Submit(&d, &d.writer, kMiB, {std::string(kMiB, 'n')}));
+  }  // the destructor writes the second one
+  EXPECT_EQ(d.At(kMiB, kMiB), std::string(kMiB, 'n'));
+}
+
+}  // namespace
+}  // namespace vnas::storage
