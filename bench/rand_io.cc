@@ -10,7 +10,10 @@
 //   randwrite       WRITE UNSTABLE, then one COMMIT, timed with the writes
 //                   (the figure counts only data the server made durable);
 //   randwrite_sync  WRITE FILE_SYNC (libnfs does this for files opened
-//                   O_SYNC): every reply means the block is on disk.
+//                   O_SYNC): every reply means the block is on disk;
+//   commit          no I/O: one COMMIT of the whole file, as a client sends
+//                   on close (nfs-cp sends none; the bench times it with
+//                   the copy, so the copy's figure is durable).
 // The file must already exist; its size bounds the offsets. Written blocks
 // hold a fixed pattern (the file's old contents are overwritten).
 // Prints one line: "rand_io <mode> bs=B depth=D: X IOPS (N ops in S s)".
@@ -35,7 +38,7 @@ extern "C" {
 
 ABSL_FLAG(std::string, url, "", "nfs:// URL of an existing file");
 ABSL_FLAG(std::string, mode, "randread",
-          "randread | randwrite | randwrite_sync");
+          "randread | randwrite | randwrite_sync | commit");
 ABSL_FLAG(int, bs, 4096, "bytes per request (offsets are bs-aligned)");
 ABSL_FLAG(int, depth, 16, "requests in flight");
 ABSL_FLAG(double, seconds, 10, "how long to issue requests");
@@ -156,7 +159,8 @@ absl::Status RunBench(Run* r, bool commit, double seconds, int depth,
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "randread" && mode != "randwrite" && mode != "randwrite_sync") {
+  if (mode != "randread" && mode != "randwrite" && mode != "randwrite_sync" &&
+      mode != "commit") {
     fprintf(stderr, "rand_io: unknown --mode=%s\n", mode.c_str());
     return 2;
   }
@@ -166,7 +170,11 @@ int main(int argc, char** argv) {
   r.buf.assign(r.bs, 'r');
   absl::Status s = Open(absl::GetFlag(FLAGS_url), mode == "randwrite_sync", &r);
   double elapsed = 0;
-  if (s.ok()) {
+  if (s.ok() && mode == "commit") {
+    if (nfs_fsync(r.nfs, r.fh) != 0) {
+      s = absl::DataLossError(absl::StrCat("COMMIT: ", nfs_get_error(r.nfs)));
+    }
+  } else if (s.ok()) {
     s = RunBench(&r, mode == "randwrite", absl::GetFlag(FLAGS_seconds),
                  absl::GetFlag(FLAGS_depth), &elapsed);
   }
@@ -175,6 +183,10 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     fprintf(stderr, "rand_io %s: %s\n", mode.c_str(), s.ToString().c_str());
     return 1;
+  }
+  if (mode == "commit") {
+    printf("rand_io commit: ok\n");
+    return 0;
   }
   printf("rand_io %s bs=%llu depth=%d: %.0f IOPS (%llu ops in %.2f s)\n",
          mode.c_str(), static_cast<unsigned long long>(r.bs),

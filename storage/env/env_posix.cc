@@ -124,13 +124,17 @@ class PosixFile final : public File {
     const size_t total = Total(parts);
     if (wb_) wb_->Wait(this, offset, total);
     if (ReadsDirect(offset, total)) {
+      // Alone: no other blocking bulk read of the file is under way. A
+      // client with several reads in flight keeps the device busy itself,
+      // and prefetching for it only adds a copy of every byte.
+      const bool alone = bulk_reads_.fetch_add(1) == 0;
+      absl::Status s;
       if (readahead_->TryServe(offset, parts, total, /*wait=*/true)) {
-        readahead_->OnRead(offset, total, direct_reads_.load() == 0);
-        return absl::OkStatus();
+        s = absl::OkStatus();
+      } else {
+        s = ReadDirect(offset, parts);
       }
-      const bool alone = direct_reads_.fetch_add(1) == 0;
-      absl::Status s = ReadDirect(offset, parts);
-      direct_reads_.fetch_sub(1);
+      bulk_reads_.fetch_sub(1);
       if (s.ok()) readahead_->OnRead(offset, total, alone);
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
@@ -147,7 +151,7 @@ class PosixFile final : public File {
     // (and RWF_NOWAIT would start readahead into the cache).
     if (ReadsDirect(offset, total)) {
       if (!readahead_->TryServe(offset, parts, total)) return WouldBlock();
-      readahead_->OnRead(offset, total, direct_reads_.load() == 0);
+      readahead_->OnRead(offset, total, bulk_reads_.load() == 0);
       return absl::OkStatus();
     }
     if (!nowait_ok.load(std::memory_order_relaxed) || parts.size() > IOV_MAX) {
@@ -505,8 +509,9 @@ class PosixFile final : public File {
   // Unstable writes and uncached reads at least this long (and aligned) go
   // direct.
   const size_t bulk_direct_min_;
-  // Direct bulk reads of this file in flight (see DirectReadahead::OnRead).
-  std::atomic<int> direct_reads_{0};
+  // Blocking bulk reads of this file under way, served by a direct read or
+  // from a prefetch (see DirectReadahead::OnRead).
+  std::atomic<int> bulk_reads_{0};
   // Follows sequential direct reads (a blocking direct read of its own).
   // Unstable bulk writes queued here are not on the device yet; null
   // without write-behind.
