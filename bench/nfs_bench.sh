@@ -14,6 +14,8 @@
 #
 #   bash bench/nfs_bench.sh [SIZE_MB=1024] [FILES=2000]
 #   VNASD_FLAGS="--direct_bulk_io=false" bash bench/nfs_bench.sh   # vnasd flags
+#   ROUNDS=1 bash bench/nfs_bench.sh   # one round per server (default 2,
+#                                      # in A B B A order; figures are means)
 #
 # Small arguments make a quick run (e.g. 256 500); below 1024 MiB the timed
 # runs are shorter too. Everything runs inside a private network namespace
@@ -32,6 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 FILES=${2:-2000}
+ROUNDS=${ROUNDS:-2}   # rounds per server, in A B B A order
 TARGETS=(//server:vnasd //bench:small_files //bench:rpc_load //bench:rand_io //bench:meta_ops)
 
 if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
@@ -43,7 +46,7 @@ if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
       nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils qemu-block-extra libnfs-utils \
       >/dev/null 2>&1 || true
   fi
-  export VNAS_BENCH_IN_NETNS=1 VNAS_BENCH_BIN="$BIN"
+  export VNAS_BENCH_IN_NETNS=1 VNAS_BENCH_BIN="$BIN" ROUNDS
   exec unshare -n bash "$0" "$SIZE_MB" "$FILES"
 fi
 
@@ -191,46 +194,87 @@ nfs_case() {
   done
 }
 
+METRICS="cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync
+  create remove m_null m_getattr m_lookup m_create m_remove p_null p_getattr"
+declare -A ALL   # ALL[metric,server] = the rounds' figures, space-separated
+# keep NAME: appends this round's figures of server NAME to ALL.
+keep() {
+  local m
+  for m in $METRICS; do ALL[$m,$1]="${ALL[$m,$1]:-} ${R[$m,$1]:-ERR}"; done
+}
+
 # ---- vnasd (with its own portmapper on 111, for qemu-img) ---------------------
-# shellcheck disable=SC2086  # VNASD_FLAGS: extra flags, split on spaces
-"$BIN/server/vnasd" --data_dir="$WORK/vnasd" --nfs_listen=127.0.0.1:2049 \
-  --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 ${VNASD_FLAGS:-} \
-  >"$WORK/vnasd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
-nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$WORK/vnasd"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-# Failed calls in vnasd's exit counters, or a crash, are problems to report.
-if ! grep -q "calls=" "$WORK/vnasd.log" ||
-   grep -qE "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$WORK/vnasd.log"; then
-  { echo "vnasd.log (no clean exit, or failed calls):"
-    grep -E "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$WORK/vnasd.log" | head -20; } >>"$ERRS"
-fi
+# run_vnasd ROUND: a fresh store, every workload, the exit counters checked.
+run_vnasd() {
+  local dir=$WORK/vnasd.$1 pid
+  # shellcheck disable=SC2086  # VNASD_FLAGS: extra flags, split on spaces
+  "$BIN/server/vnasd" --data_dir="$dir" --nfs_listen=127.0.0.1:2049 \
+    --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 ${VNASD_FLAGS:-} \
+    >"$dir.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
+  nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$dir"
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  # Failed calls in vnasd's exit counters, or a crash, are problems to report.
+  if ! grep -q "calls=" "$dir.log" ||
+     grep -qE "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$dir.log"; then
+    { echo "vnasd round $1 log (no clean exit, or failed calls):"
+      grep -E "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$dir.log" | head -20; } >>"$ERRS"
+  fi
+  rm -rf "$dir"
+  keep vnasd
+}
 
 # ---- nfs-ganesha (FSAL VFS, same disk; rpcbind on 111) -------------------------
 HAVE_GANESHA=0
-if command -v ganesha.nfsd >/dev/null && command -v rpcbind >/dev/null; then
-  GEXP=$WORK/ganesha/export
-  mkdir -p "$GEXP" /run/rpcbind /var/lib/nfs/ganesha
-  cat > "$WORK/ganesha/ganesha.conf" <<CONF
+command -v ganesha.nfsd >/dev/null && command -v rpcbind >/dev/null && HAVE_GANESHA=1
+# run_ganesha ROUND: a fresh export directory, every workload.
+run_ganesha() {
+  local dir=$WORK/ganesha.$1 rb gp up=0
+  local gexp=$dir/export
+  mkdir -p "$gexp" /run/rpcbind /var/lib/nfs/ganesha
+  cat > "$dir/ganesha.conf" <<CONF
 NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048;
   Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; }
 NFS_KRB5 { Active_krb5 = false; }
-EXPORT { Export_Id = 1; Path = $GEXP; Pseudo = /gan;
+EXPORT { Export_Id = 1; Path = $gexp; Pseudo = /gan;
   Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash;
   SecType = sys; FSAL { Name = VFS; } }
 LOG { Default_Log_Level = WARN; }
 CONF
-  rpcbind -w -f & PIDS+=($!)
+  rpcbind -w -f & rb=$!; PIDS+=("$rb")
   sleep 0.5
-  ganesha.nfsd -F -f "$WORK/ganesha/ganesha.conf" -L "$WORK/ganesha/log" -p "$WORK/ganesha/pid" &
-  PIDS+=($!)
-  G="nfs://127.0.0.1$GEXP"
-  for _ in $(seq 100); do nfs-ls "$G?nfsport=2049&mountport=20048" >/dev/null 2>&1 && HAVE_GANESHA=1 && break; sleep 0.2; done
-  if [ $HAVE_GANESHA = 1 ]; then
-    nfs_case ganesha "$G" "?nfsport=2049&mountport=20048" "$GEXP" 20048 "$GEXP"
+  ganesha.nfsd -F -f "$dir/ganesha.conf" -L "$dir/log" -p "$dir/pid" & gp=$!; PIDS+=("$gp")
+  local g="nfs://127.0.0.1$gexp"
+  for _ in $(seq 100); do nfs-ls "$g?nfsport=2049&mountport=20048" >/dev/null 2>&1 && up=1 && break; sleep 0.2; done
+  if [ $up = 1 ]; then
+    nfs_case ganesha "$g" "?nfsport=2049&mountport=20048" "$gexp" 20048 "$gexp"
+    keep ganesha
+  else
+    HAVE_GANESHA=0
   fi
-fi
+  kill "$gp" 2>/dev/null || true; wait "$gp" 2>/dev/null || true
+  kill "$rb" 2>/dev/null || true; wait "$rb" 2>/dev/null || true
+  rm -rf "$dir"
+}
+
+# Rounds in A B B A order, so neither server always runs first (the VM's
+# memory and disk state drift during a run); each figure is the rounds' mean.
+for round in $(seq "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then order="vnasd ganesha"; else order="ganesha vnasd"; fi
+  for server in $order; do
+    if [ "$server" = vnasd ]; then run_vnasd "$round"
+    elif [ $HAVE_GANESHA = 1 ]; then run_ganesha "$round"; fi
+  done
+done
+# mean FIGURES...: their mean, or ERR when any is not a number.
+mean() { awk '{ for (i = 1; i <= NF; i++) { if ($i !~ /^[0-9.]+$/) { print "ERR"; exit }
+  s += $i } printf "%.1f", s / NF }' <<<"$*"; }
+for server in vnasd ganesha; do
+  for m in $METRICS; do
+    [ -n "${ALL[$m,$server]:-}" ] && R[$m,$server]=$(mean ${ALL[$m,$server]})
+  done
+done
 
 # ---- report ---------------------------------------------------------------------
 # row LABEL METRIC GOAL: one line; GOAL is the minimum vnasd/ganesha ratio
@@ -248,7 +292,7 @@ row() {
 }
 echo
 printf '%-36s %10s %10s %10s %8s  %-8s %s\n' "workload" "local" "vnasd" "ganesha" "v/g" "goal" ""
-echo "-- 1. sequential ${SIZE_MB} MiB (MB/s)${VNASD_FLAGS:+; vnasd $VNASD_FLAGS}"
+echo "-- 1. sequential ${SIZE_MB} MiB (MB/s; each figure the mean of $ROUNDS rounds per server, run A B B A)${VNASD_FLAGS:+; vnasd $VNASD_FLAGS}"
 row "nfs-cp write (in)" cp_in 1.5
 row "nfs-cat read (out)" cp_out 1.0
 row "nfs-cat read, from the disk (cold)" cp_cold 1.0
