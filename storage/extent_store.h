@@ -340,9 +340,19 @@ class ExtentStore {
   // space beyond the metadata reserve); see "Errors" above for the rest.
   // A failed write may have changed the range's bytes (in-place
   // overwrites reach the member before the metadata batch).
+  // `keep` (may be null) owns `data`'s memory: the store may then go on
+  // referring to the bytes after returning, instead of copying them, for
+  // as long as it holds `keep` (an unstable write's write-behind); they
+  // must not change meanwhile.
   virtual absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                             absl::string_view data,
-                                            Stability stability) = 0;
+                                            Stability stability,
+                                            std::shared_ptr<const void> keep) = 0;
+  absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
+                                    absl::string_view data,
+                                    Stability stability) {
+    return Write(ino, offset, data, stability, nullptr);
+  }
   // Makes every unstable write (of any file) durable.
   virtual absl::StatusOr<Attr> Commit(InodeId ino) = 0;
   // Frees the segments fully inside [offset, offset+length); zeros the

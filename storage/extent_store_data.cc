@@ -34,9 +34,11 @@ absl::Status ExtentStoreImpl::ReadRun(
 }
 
 absl::Status ExtentStoreImpl::WriteRun(
-    const MemberRuns<absl::string_view>::Run& run, bool durable) {
+    const MemberRuns<absl::string_view>::Run& run, bool durable,
+    const std::shared_ptr<const void>& keep) {
   MemberState& m = *members_[run.member];
   VNAS_RETURN_IF_ERROR(durable ? m.file->PWriteVDurable(run.offset, run.parts)
+                       : keep  ? m.file->PWriteVOwned(run.offset, run.parts, keep)
                                : m.file->PWriteV(run.offset, run.parts));
   m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
   m.writes.fetch_add(1, std::memory_order_relaxed);
@@ -467,7 +469,8 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLocked(InodeId ino,
 absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    uint64_t offset,
                                                    absl::string_view data,
-                                                   Stability stability) {
+                                                   Stability stability,
+                                                   std::shared_ptr<const void> keep) {
   // Whole segments of nonzero data may take the lock-free fresh path (see
   // FreshIo); the zero scan runs before mu_ is taken.
   bool fresh_ok = !data.empty() && offset % seg_ == 0 && data.size() % seg_ == 0;
@@ -484,7 +487,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     // them (the commit group syncs their members before the batch).
     absl::Status s;
     for (const auto& run : fresh.runs) {
-      s = WriteRun(run, /*durable=*/false);
+      s = WriteRun(run, /*durable=*/false, keep);
       if (!s.ok()) break;
       if (stability == Stability::kUnstable) HintWriteback(run);
     }
@@ -499,7 +502,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   std::set<uint32_t> members;
   for (const auto& run : io.runs) {
     members.insert(run.member);
-    s = WriteRun(run, io.durable);
+    s = WriteRun(run, io.durable, keep);
     if (!s.ok()) break;
     if (!io.durable) HintWriteback(run);
   }

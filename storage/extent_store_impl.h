@@ -212,9 +212,11 @@ class ExtentStoreImpl final : public ExtentStore {
                                   char* out) override;
   absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
                                         uint32_t count, char* out) override;
+  using ExtentStore::Write;
   absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                     absl::string_view data,
-                                    Stability stability) override;
+                                    Stability stability,
+                                    std::shared_ptr<const void> keep) override;
   absl::StatusOr<Attr> Commit(InodeId ino) override;
   absl::StatusOr<Change> PunchHole(InodeId ino, uint64_t offset,
                                    uint64_t length) override;
@@ -492,8 +494,9 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run,
                        bool cached_only = false);
+  // `keep`: see ExtentStore::Write (unstable runs only).
   absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run,
-                        bool durable);
+                        bool durable, const std::shared_ptr<const void>& keep = nullptr);
   // An unstable run just written: large ones start their writeback now.
   void HintWriteback(const MemberRuns<absl::string_view>::Run& run);
   // Maps the fresh segment `p`, just written, as segment si of n in place of

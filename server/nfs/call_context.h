@@ -3,6 +3,7 @@
 #define VNAS_SERVER_NFS_CALL_CONTEXT_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "server/nfs/rpc.h"
 #include "server/nfs/xdr.h"
@@ -20,6 +21,22 @@ struct CallContext {
   // worker (Dispatcher::TryHandle).
   bool may_block = true;
   mutable bool would_block = false;
+  // The call's record, when the handler may take it over (workers only);
+  // see ShareRecord().
+  ByteBuffer* record = nullptr;
+
+  // CallContext::ShareRecord()
+  // The call's record in shared ownership, so views into it (a WRITE's
+  // data) may be held past the call (ExtentStore::Write's `keep`); its
+  // bytes stay where they are, so views stay valid. Null when the call
+  // offers none.
+  std::shared_ptr<const void> ShareRecord() const {
+    if (!shared_record_ && record != nullptr) {
+      shared_record_ = std::make_shared<ByteBuffer>(std::move(*record));
+    }
+    return shared_record_;
+  }
+  mutable std::shared_ptr<const void> shared_record_;
 
   // CallContext::ReserveReadData()
   // Space for `count` bytes of READ data at the place a READ3resok will put

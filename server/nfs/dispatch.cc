@@ -239,16 +239,16 @@ size_t WriteDataOffset(absl::string_view head) {
   return head.size() - d.remaining();
 }
 
-void Dispatcher::Handle(const RpcRequest& req, ByteBuffer* reply) {
-  (void)Serve(req, reply, /*may_block=*/true);
+void Dispatcher::Handle(RpcRequest& req, ByteBuffer* reply) {
+  (void)Serve(req, reply, /*may_block=*/true, &req.record);
 }
 
 bool Dispatcher::TryHandle(const RpcRequest& req, ByteBuffer* reply) {
-  return Serve(req, reply, /*may_block=*/false);
+  return Serve(req, reply, /*may_block=*/false, /*record=*/nullptr);
 }
 
 bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
-                       bool may_block) {
+                       bool may_block, ByteBuffer* record) {
   const auto start = std::chrono::steady_clock::now();
   reply->Clear();
   reply->Resize(4);  // record mark, filled by FinishRecord
@@ -325,6 +325,7 @@ bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
   ctx.call = &call;
   ctx.reply = reply;
   ctx.may_block = may_block;
+  ctx.record = record;  // args are views into it: they stay valid if taken
   Outcome out = entry.fn(*this, ctx, call.args, e);
   if (out == Outcome::kWouldBlock) {
     // Declined on the I/O thread (only idempotent READ does: no DRC entry

@@ -74,7 +74,7 @@ class Dispatcher {
   // Dispatcher::Handle()
   // Fills `reply` with the record-marked reply to `req.record`, or leaves
   // it empty when nothing must be sent (not a call, duplicate in progress).
-  void Handle(const RpcRequest& req, ByteBuffer* reply);
+  void Handle(RpcRequest& req, ByteBuffer* reply);
   // Dispatcher::TryHandle()
   // Handle() for the transport's I/O thread: nothing in it waits on the
   // device. Returns false (reply empty, nothing counted) when the call
@@ -89,7 +89,9 @@ class Dispatcher {
   const DuplicateRequestCache& drc() const { return drc_; }
 
  private:
-  bool Serve(const RpcRequest& req, ByteBuffer* reply, bool may_block);
+  // `record`: the record a handler may take over (CallContext::record).
+  bool Serve(const RpcRequest& req, ByteBuffer* reply, bool may_block,
+             ByteBuffer* record);
   struct Program {
     uint32_t prog, vers;
     const ProcEntry* table;

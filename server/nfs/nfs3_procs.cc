@@ -468,8 +468,11 @@ WRITE3res Nfs3Procs::Write(const CallContext& ctx, const WRITE3args& a) {
     }
     revoked = true;
   }
-  absl::StatusOr<storage::WriteResult> w =
-      store_->Write(o.attr.ino, a.offset, a.data, st);
+  // An unstable write's data may stay in the store's write-behind without
+  // a copy: it is handed the record that holds it.
+  absl::StatusOr<storage::WriteResult> w = store_->Write(
+      o.attr.ino, a.offset, a.data, st,
+      st == storage::Stability::kUnstable ? ctx.ShareRecord() : nullptr);
   if (!w.ok()) {
     r.status = NfsStatusOf(w.status(), "WRITE");
     r.file_wcc = WccAfterOnly(o.attr.ino);

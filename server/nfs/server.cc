@@ -8,7 +8,7 @@ NfsServer::NfsServer(storage::ExtentStore* store, NfsServerOptions options)
       fh_(options_.handle_key),
       dispatcher_(store, &options_.exports, &fh_, &stats_),
       transport_(
-          [this](const RpcRequest& req, ByteBuffer* reply) {
+          [this](RpcRequest& req, ByteBuffer* reply) {
             dispatcher_.Handle(req, reply);
           },
           options_.workers, &stats_) {}

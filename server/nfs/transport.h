@@ -42,8 +42,10 @@ struct RpcRequest {
 };
 
 // Fills `reply` with the record-marked reply bytes, or leaves it empty to
-// send nothing. Called on worker threads, concurrently.
-using RpcHandler = std::function<void(const RpcRequest& req, ByteBuffer* reply)>;
+// send nothing. Called on worker threads, concurrently. The handler may
+// take `req.record` over (move it), e.g. to keep a WRITE's data past the
+// call without a copy.
+using RpcHandler = std::function<void(RpcRequest& req, ByteBuffer* reply)>;
 
 // True for a record the handler answers quickly without blocking on I/O
 // (e.g. GETATTR): it is handled on the I/O thread itself, saving the two

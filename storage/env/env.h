@@ -68,6 +68,16 @@ class File {
     }
     return absl::OkStatus();
   }
+  // PWriteV whose parts' memory is owned by `keep`: the file may go on
+  // referring to it after returning (write-behind, without a copy) for as
+  // long as it holds `keep`; the bytes must not change meanwhile. The
+  // default is PWriteV (nothing is held).
+  virtual absl::Status PWriteVOwned(uint64_t offset,
+                                    const std::vector<absl::string_view>& parts,
+                                    std::shared_ptr<const void> keep) {
+    (void)keep;
+    return PWriteV(offset, parts);
+  }
   // PWriteV whose bytes are durable when it returns (O_DSYNC: only this
   // range is written back, not the file's other dirty data). The default
   // writes, then syncs the whole file.

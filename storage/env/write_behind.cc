@@ -9,7 +9,8 @@ namespace vnas::storage {
 void WriteBehind::FreeDeleter::operator()(char* p) const { std::free(p); }
 
 WriteBehind::WriteBehind(int threads, size_t max_bytes)
-    : max_buffers_(std::max<size_t>(1, max_bytes / kPieceBytes)) {
+    : max_bytes_(std::max(kPieceBytes, max_bytes)),
+      max_buffers_(std::max<size_t>(1, max_bytes / kPieceBytes)) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
@@ -39,9 +40,42 @@ char* WriteBehind::TakeBuffer() {
   return b;
 }
 
+void WriteBehind::Push(Job job) {
+  job.seq = next_seq_++;
+  queued_ += job.len;
+  jobs_.push_back(std::move(job));
+  changed_.SignalAll();
+}
+
 bool WriteBehind::Submit(const void* owner, const Writer* writer,
                          uint64_t offset,
-                         const std::vector<absl::string_view>& parts) {
+                         const std::vector<absl::string_view>& parts,
+                         std::shared_ptr<const void> keep) {
+  bool aligned = keep != nullptr;
+  for (size_t i = 0; aligned && i < parts.size(); ++i) {
+    aligned = reinterpret_cast<uintptr_t>(parts[i].data()) % 4096 == 0 &&
+              parts[i].size() % 4096 == 0;
+  }
+  if (aligned) {
+    // The caller's bytes, held through `keep`: runs of memory-contiguous
+    // parts up to kPieceBytes, each queued once there is room for it.
+    absl::MutexLock l(&mu_);
+    for (size_t i = 0; i < parts.size();) {
+      size_t len = parts[i].size();
+      size_t j = i + 1;
+      while (j < parts.size() && parts[j].data() == parts[i].data() + len &&
+             len + parts[j].size() <= kPieceBytes) {
+        len += parts[j++].size();
+      }
+      while (queued_ > 0 && queued_ + len > max_bytes_) changed_.Wait(&mu_);
+      if (len > 0) {
+        Push(Job{owner, writer, offset, len, parts[i].data(), 0, nullptr, keep});
+      }
+      offset += len;
+      i = j;
+    }
+    return true;
+  }
   size_t part = 0, in_part = 0;
   while (part < parts.size()) {
     char* buf;
@@ -66,9 +100,8 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
       free_.push_back(buf);
       continue;
     }
-    jobs_.push_back(Job{owner, writer, offset, filled, buf, next_seq_++});
+    Push(Job{owner, writer, offset, filled, buf, 0, buf, nullptr});
     offset += filled;
-    changed_.SignalAll();
   }
   return true;
 }
@@ -118,9 +151,7 @@ void WriteBehind::Forget(const void* owner) {
 
 size_t WriteBehind::queued_bytes() const {
   absl::MutexLock l(&mu_);
-  size_t n = 0;
-  for (const Job& j : jobs_) n += j.len;
-  return n;
+  return queued_;
 }
 
 int WriteBehind::Runnable() const {
@@ -154,7 +185,8 @@ void WriteBehind::Loop() {
     absl::Status s = (*job.writer)(job.offset, job.buf, job.len);
     mu_.Lock();
     if (!s.ok()) errors_.emplace(job.owner, std::move(s));  // keeps the first
-    free_.push_back(job.buf);
+    if (job.pooled != nullptr) free_.push_back(job.pooled);
+    queued_ -= job.len;
     jobs_.erase(std::find_if(jobs_.begin(), jobs_.end(),
                              [&](const Job& x) { return x.seq == job.seq; }));
     changed_.SignalAll();

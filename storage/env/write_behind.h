@@ -6,9 +6,10 @@
 // server answer an UNSTABLE WRITE before the data is on disk, as long as a
 // later COMMIT (here: File::Sync) waits for it. WriteBehind is the small
 // cache that makes that overlap possible without the page cache: Submit
-// copies the bytes into one of its own aligned buffers (bounded: at most
-// max_bytes are queued, Submit waits for room beyond that) and returns, and
-// background threads write the buffers in order.
+// copies the bytes into one of its own aligned buffers, or, when the
+// caller hands over shared ownership of page-aligned bytes (`keep`), just
+// holds on to them, and returns; background threads write them in order.
+// At most max_bytes are queued: Submit waits for room beyond that.
 //
 // Contract, per file (`owner`):
 //   - Order: a queued write starts only once every earlier queued write of
@@ -60,12 +61,16 @@ class WriteBehind {
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
 
-  // Queues a copy of `parts` (end to end) for writing at `offset` with
-  // `*writer`, which must stay valid until Forget(owner). Returns false
-  // when no buffer memory can be had (pieces queued before still get
-  // written); the caller then writes it all itself, after Wait().
+  // Queues `parts` (end to end) for writing at `offset` with `*writer`,
+  // which must stay valid until Forget(owner). With `keep` (which owns the
+  // parts' memory; it must not change while held) and parts that are all
+  // 4 KiB aligned in address and length, the parts themselves are queued;
+  // otherwise a copy. Returns false when no buffer memory can be had
+  // (pieces queued before still get written); the caller then writes it
+  // all itself, after Wait().
   bool Submit(const void* owner, const Writer* writer, uint64_t offset,
-              const std::vector<absl::string_view>& parts);
+              const std::vector<absl::string_view>& parts,
+              std::shared_ptr<const void> keep = nullptr);
   // Blocks until no queued write of `owner` overlaps [offset, offset+len).
   void Wait(const void* owner, uint64_t offset, uint64_t len);
   // True when a queued write of `owner` overlaps [offset, offset+len).
@@ -83,8 +88,10 @@ class WriteBehind {
     const Writer* writer;
     uint64_t offset;
     size_t len;
-    char* buf;
+    const char* buf;
     uint64_t seq;
+    char* pooled;                      // our buffer (buf), or null
+    std::shared_ptr<const void> keep;  // owns buf when not pooled
     bool running = false;
   };
   struct FreeDeleter {
@@ -99,12 +106,15 @@ class WriteBehind {
   // A free buffer, waiting for one when all max_bytes are in use; nullptr
   // when none can be allocated.
   char* TakeBuffer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Push(Job job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const size_t max_bytes_;
   const size_t max_buffers_;
   mutable absl::Mutex mu_;
   absl::CondVar changed_;  // a job was queued or finished, or stopping
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);  // submission order
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // bytes in jobs_
   std::vector<std::unique_ptr<char, FreeDeleter>> buffers_ ABSL_GUARDED_BY(mu_);
   std::vector<char*> free_ ABSL_GUARDED_BY(mu_);
   std::map<const void*, absl::Status> errors_ ABSL_GUARDED_BY(mu_);
