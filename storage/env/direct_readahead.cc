@@ -101,6 +101,19 @@ void DirectReadahead::OnRead(uint64_t offset, size_t len,
   if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
 }
 
+void DirectReadahead::WaitIdle() {
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(
+      +[](DirectReadahead* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+        if (!r->jobs_.empty()) return false;
+        for (const Stream& s : r->streams_) {
+          if (s.inflight) return false;
+        }
+        return true;
+      },
+      this));
+}
+
 void DirectReadahead::Loop() {
   for (;;) {
     Job job;

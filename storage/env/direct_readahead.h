@@ -68,6 +68,10 @@ class DirectReadahead {
   void BeginWrite();
   void EndWrite();
 
+  // Blocks until no prefetch is queued or in flight (tests use it to check
+  // what was, or was not, prefetched without guessing at timing).
+  void WaitIdle();
+
  private:
   struct FreeDeleter {
     void operator()(char* p) const { std::free(p); }

@@ -102,11 +102,11 @@ TEST(DirectReadahead, SequentialReadsAreServedFromThePrefetch) {
   EXPECT_GE(from_memory, 13);
   // Random reads start no prefetch (once the last prefetch, past the end,
   // has run).
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ra.WaitIdle();
   const int before = f.reads();
   ReadThrough(ra, f, 3 * kLen + 4096, 8192, &served);
   ReadThrough(ra, f, 9 * kLen, 8192, &served);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ra.WaitIdle();
   EXPECT_LE(f.reads() - before, 2);
 }
 
@@ -136,7 +136,7 @@ TEST(DirectReadahead, NoPrefetchWhenTheCallerSawOtherReadsInFlight) {
   FakeFile f(8 * kLen);
   DirectReadahead ra([&](uint64_t o, size_t n, char* b) { return f.Read(o, n, b); });
   for (uint64_t i = 0; i < 4; ++i) ra.OnRead(i * kLen, kLen, /*may_prefetch=*/false);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ra.WaitIdle();
   EXPECT_EQ(f.reads(), 0);
   // The stream was still followed: the next lone read prefetches at once.
   ra.OnRead(4 * kLen, kLen);
@@ -152,7 +152,7 @@ TEST(DirectReadahead, AWriteDuringOrAfterThePrefetchIsNeverHidden) {
   // A write after the prefetch landed: the prefetch is not served.
   ReadThrough(ra, f, kLen, kLen, &served);  // prefetches [2k, 3k)
   ASSERT_TRUE(Eventually([&] { return f.reads() >= 3; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ra.WaitIdle();  // the prefetch has landed
   ra.BeginWrite();
   f.Write(2 * kLen + 100, "NEW");
   ra.EndWrite();
@@ -171,7 +171,7 @@ TEST(DirectReadahead, AWriteDuringOrAfterThePrefetchIsNeverHidden) {
   });
   writer.join();
   f.Hold(false);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ra.WaitIdle();
   got = ReadThrough(ra, f, 3 * kLen, kLen, &served);
   EXPECT_FALSE(served);
   EXPECT_EQ(got.substr(5, 4), "LATE");
