@@ -34,12 +34,23 @@ absl::Status ExtentStoreImpl::ReadRun(
 }
 
 absl::Status ExtentStoreImpl::WriteRun(
-    const MemberRuns<absl::string_view>::Run& run, bool durable,
+    const MemberRuns<absl::string_view>::Run& run, RunMode mode,
     const std::shared_ptr<const void>& keep) {
   MemberState& m = *members_[run.member];
-  VNAS_RETURN_IF_ERROR(durable ? m.file->PWriteVDurable(run.offset, run.parts)
-                       : keep  ? m.file->PWriteVOwned(run.offset, run.parts, keep)
-                               : m.file->PWriteV(run.offset, run.parts));
+  absl::Status s;
+  switch (mode) {
+    case RunMode::kDurable:
+      s = m.file->PWriteVDurable(run.offset, run.parts);
+      break;
+    case RunMode::kBeforeSync:
+      s = m.file->PWriteVNow(run.offset, run.parts);
+      break;
+    case RunMode::kUnstable:
+      s = keep ? m.file->PWriteVOwned(run.offset, run.parts, keep)
+               : m.file->PWriteV(run.offset, run.parts);
+      break;
+  }
+  VNAS_RETURN_IF_ERROR(s);
   m.bytes_written.fetch_add(run.bytes, std::memory_order_relaxed);
   m.writes.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -305,7 +316,7 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
   // The data, one call per run; a failed run stops the mapping at its first
   // segment.
   for (const auto& run : runs.Finish()) {
-    absl::Status s = WriteRun(run, /*durable=*/false);
+    absl::Status s = WriteRun(run, RunMode::kUnstable);
     if (!s.ok() && run.tags.front() < bad) {
       bad = run.tags.front();
       err = s;
@@ -487,7 +498,10 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     // them (the commit group syncs their members before the batch).
     absl::Status s;
     for (const auto& run : fresh.runs) {
-      s = WriteRun(run, /*durable=*/false, keep);
+      s = WriteRun(run,
+                   stability == Stability::kUnstable ? RunMode::kUnstable
+                                                     : RunMode::kBeforeSync,
+                   keep);
       if (!s.ok()) break;
       if (stability == Stability::kUnstable) HintWriteback(run);
     }
@@ -502,7 +516,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   std::set<uint32_t> members;
   for (const auto& run : io.runs) {
     members.insert(run.member);
-    s = WriteRun(run, io.durable, keep);
+    s = WriteRun(run, io.durable ? RunMode::kDurable : RunMode::kUnstable, keep);
     if (!s.ok()) break;
     if (!io.durable) HintWriteback(run);
   }

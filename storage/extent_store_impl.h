@@ -494,9 +494,13 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run,
                        bool cached_only = false);
-  // `keep`: see ExtentStore::Write (unstable runs only).
-  absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run,
-                        bool durable, const std::shared_ptr<const void>& keep = nullptr);
+  // How a run's bytes go out: durable when written (O_DSYNC); written before
+  // the call returns, for a sync that follows (the commit group's
+  // data-first sync of a stable write); or unstable (write-behind allowed;
+  // `keep`, see ExtentStore::Write, lets it hold the caller's bytes).
+  enum class RunMode { kDurable, kBeforeSync, kUnstable };
+  absl::Status WriteRun(const MemberRuns<absl::string_view>::Run& run, RunMode mode,
+                        const std::shared_ptr<const void>& keep = nullptr);
   // An unstable run just written: large ones start their writeback now.
   void HintWriteback(const MemberRuns<absl::string_view>::Run& run);
   // Maps the fresh segment `p`, just written, as segment si of n in place of

@@ -78,6 +78,13 @@ class File {
     (void)keep;
     return PWriteV(offset, parts);
   }
+  // PWriteV for bytes the caller makes durable (Sync) right after: the
+  // transfer is done when it returns, never left to a write-behind. The
+  // default is PWriteV.
+  virtual absl::Status PWriteVNow(uint64_t offset,
+                                  const std::vector<absl::string_view>& parts) {
+    return PWriteV(offset, parts);
+  }
   // PWriteV whose bytes are durable when it returns (O_DSYNC: only this
   // range is written back, not the file's other dirty data). The default
   // writes, then syncs the whole file.

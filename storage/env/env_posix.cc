@@ -186,6 +186,11 @@ class PosixFile final : public File {
     return Write(offset, parts, 0, bulk_direct_min_);
   }
 
+  absl::Status PWriteVNow(uint64_t offset,
+                          const std::vector<absl::string_view>& parts) override {
+    return Write(offset, parts, 0, bulk_direct_min_, nullptr, /*behind=*/false);
+  }
+
   absl::Status PWriteVOwned(uint64_t offset,
                             const std::vector<absl::string_view>& parts,
                             std::shared_ptr<const void> keep) override {
@@ -302,15 +307,17 @@ class PosixFile final : public File {
 
   // A write of `parts` at offset with pwritev2 `flags`: direct when it is
   // aligned and at least `direct_min` bytes, else buffered.
-  // `keep`: see PWriteVOwned.
+  // `keep`: see PWriteVOwned; `behind`: an unstable write may be left to
+  // the write-behind.
   absl::Status Write(uint64_t offset,
                      const std::vector<absl::string_view>& parts, int flags,
-                     size_t direct_min, std::shared_ptr<const void> keep = nullptr) {
+                     size_t direct_min, std::shared_ptr<const void> keep = nullptr,
+                     bool behind = true) {
     size_t total = 0;
     for (absl::string_view p : parts) total += p.size();
     readahead_->BeginWrite();
     const bool direct = total >= direct_min && DirectFits(offset, total);
-    if (wb_ && flags == 0 && direct && Allocate(offset, total) &&
+    if (wb_ && behind && flags == 0 && direct && Allocate(offset, total) &&
         wb_->Submit(this, &wb_writer_, offset, parts, std::move(keep))) {
       readahead_->EndWrite();  // older prefetches are void from here on
       return absl::OkStatus();

@@ -496,6 +496,14 @@ TEST_F(PosixCachePolicyTest, WriteBehindIsCoherentAndSyncPutsItInTheFile) {
   EXPECT_TRUE(raw == want);
   ASSERT_EQ(::pread(fd_, raw.data(), kMiB, 8 * kMiB), static_cast<ssize_t>(kMiB));
   EXPECT_TRUE(raw.substr(0, kMiB) == tail);
+  // PWriteVNow is never left behind: the file has it when the call returns.
+  for (int round = 0; round < 10; ++round) {
+    const std::string now = Pattern(4 * kMiB, 2 * kMiB, 500 + round);
+    ASSERT_TRUE(file_->PWriteVNow(4 * kMiB, {now}).ok());
+    ASSERT_EQ(::pread(fd_, raw.data(), now.size(), 4 * kMiB),
+              static_cast<ssize_t>(now.size()));
+    ASSERT_TRUE(raw.substr(0, now.size()) == now) << round;
+  }
 }
 
 class FaultEnvTest : public ::testing::Test {
