@@ -113,6 +113,25 @@ uint32_t NewGid(const Attr& dir, const Credential& c) {
   return (ServedMode(dir) & kSetgid) ? dir.gid : c.gid;
 }
 
+// The mode a new regular file (CREATE) in `dir` gets from the `mode` the
+// client asked for. Linux's rule (mode_strip_sgid() in fs/inode.c, which
+// vfs_create() applies under knfsd; inode_init_owner() before 6.0): the
+// setgid bit is dropped when all of
+//   - the new object is not a directory,
+//   - `mode` has both setgid and group execute (setgid without group x
+//     marks mandatory locking, not privilege, and is kept),
+//   - `dir` is setgid (so the file is given dir's group, NewGid), and
+//   - the creator is neither in dir's group nor privileged (CAP_FSETID:
+//     root, i.e. uid 0 not squashed).
+// Otherwise a non-member could make a setgid-executable file of a group it
+// does not belong to.
+uint32_t NewFileMode(const Attr& dir, const Credential& c, uint32_t mode) {
+  if ((mode & (kSetgid | 0010)) != (kSetgid | 0010)) return mode;
+  if (!(ServedMode(dir) & kSetgid)) return mode;
+  if (c.IsRoot() || c.InGroup(dir.gid)) return mode;
+  return mode & ~kSetgid;
+}
+
 // The setuid bit, and the setgid bit when group-executable (a setgid bit
 // without group x marks mandatory locking, not privilege): what Linux
 // revokes on chown of a non-directory (knfsd nfsd_sanitize_attrs) and on
@@ -561,7 +580,7 @@ CREATE3res Nfs3Procs::Create(const CallContext& ctx, const CREATE3args& a) {
           default: req.how = storage::CreateRequest::How::kUnchecked; break;
         }
         if (a.how.mode != EXCLUSIVE) {
-          if (s.set_mode) req.mode = s.mode & 07777;
+          if (s.set_mode) req.mode = NewFileMode(dir, c, s.mode & 07777);
           if (s.set_uid) req.uid = s.uid;
           if (s.set_gid) req.gid = s.gid;
           if (s.set_size) req.size = s.size;

@@ -3,6 +3,7 @@
 // in-memory Env: a squashed root against another user's 0600 file, owner
 // override, ACCESS bits for owner/group/other, sticky directories, SETATTR
 // rules, directory search/list/change permissions.
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -350,6 +351,60 @@ TEST_F(PermissionsTest, SetgidDirectoriesPassOnTheirGroup) {
   // Outside a setgid directory: the creator's group.
   std::string plain = Create(2000, 2000, root_, "plain", none);
   EXPECT_EQ(Getattr(plain).gid, 2000u);
+}
+
+// A new file in a setgid directory gets the directory's group, so a
+// creator outside that group must not get a setgid-executable file of it:
+// Linux (mode_strip_sgid) drops setgid from the requested mode when it
+// comes with group x, the directory is setgid, and the creator is neither
+// in the directory's group nor root. Before the fix the bit was kept.
+TEST_F(PermissionsTest, CreateInSetgidDirectoryStripsSetgidForNonMembers) {
+  std::string shared = Mkdir(1000, 1000, root_, "shared", 0777);
+  Sattr sgid;
+  sgid.mode = 02777;
+  sgid.gid = 500;
+  ASSERT_EQ(Setattr(0, 0, shared, sgid, kTenNet), NFS3_OK);
+  std::string plain = Mkdir(1000, 1000, root_, "plain", 0777);
+  struct Case {
+    const char* name;
+    std::string dir;
+    uint32_t uid, gid;
+    std::vector<uint32_t> gids;
+    uint32_t client;
+    uint32_t mode, want;
+  };
+  const Case cases[] = {
+      {"non-member", shared, 2000, 2000, {}, kLocal, 02755, 0755},
+      {"no group x, other x", shared, 2000, 2000, {}, kLocal, 02745, 02745},
+      {"non-member, setuid kept", shared, 2000, 2000, {}, kLocal, 06755, 04755},
+      {"squashed root", shared, 0, 0, {}, kLocal, 02755, 0755},
+      {"no group x: locking mark", shared, 2000, 2000, {}, kLocal, 02644, 02644},
+      {"member (primary)", shared, 2000, 500, {}, kLocal, 02755, 02755},
+      {"member (gids)", shared, 2000, 2000, {7, 500}, kLocal, 02755, 02755},
+      {"root", shared, 0, 0, {}, kTenNet, 02755, 02755},
+      {"dir not setgid", plain, 2000, 2000, {}, kLocal, 02755, 02755},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Sattr m;
+    m.mode = c.mode;
+    for (uint32_t how : {GUARDED, UNCHECKED}) {
+      Reply r = As(c.uid, c.gid, NFSPROC3_CREATE,
+                   XOpaque(c.dir) + XOpaque("f" + std::to_string(++n)) +
+                       XU32(how) + m.Encode(),
+                   c.client, c.gids);
+      ASSERT_EQ(r.FirstWord(), NFS3_OK);
+      fattr3 a = Getattr(HandleOf(r));
+      EXPECT_EQ(a.mode, c.want) << "how " << how;
+      if (c.dir == shared && c.uid != 0) {
+        EXPECT_EQ(a.gid, 500u);
+      }
+    }
+  }
+  // Directories always inherit setgid from a setgid parent.
+  std::string d = Mkdir(2000, 2000, shared, "d", 02755);
+  EXPECT_EQ(Getattr(d).mode, 02755u);
 }
 
 // setuid/setgid revocation as on Linux: chown/chgrp of a file, a write by
