@@ -322,6 +322,19 @@ SETATTR3res Nfs3Procs::Setattr(const CallContext& ctx, const SETATTR3args& a) {
   }
   storage::SetAttrRequest req = ToSetAttr(a.new_attributes);
   if (a.guard.check) req.guard_ctime = FromNfsTime(a.guard.obj_ctime);
+  // A size sets mtime (and ctime, which every SetAttr sets) to the server's
+  // time even when it equals the current size, as knfsd does: its
+  // __nfsd_setattr (fs/nfsd/vfs.c) always truncates with ATTR_SIZE |
+  // ATTR_MTIME | ATTR_CTIME ("changing the size of a file with SETATTR
+  // indirectly changes the time_modify", RFC 5661 §18.30.4 "and similar
+  // for the older RFCs"). Clients rely on it: a Linux client's
+  // open(O_TRUNC) is such a SETATTR, and POSIX has O_TRUNC update both
+  // times even when the file was already empty. (A local truncate(2)
+  // changes them only when the size changes.) An mtime the client sets in
+  // the same call wins, as knfsd applies it after the size.
+  if (req.size && req.mtime_how == storage::SetAttrRequest::TimeHow::kDontChange) {
+    req.mtime_how = storage::SetAttrRequest::TimeHow::kServerTime;
+  }
   // chmod by someone neither root nor in the file's (new) group cannot set
   // setgid (Linux setattr_prepare); chown/chgrp of a non-directory revokes
   // setuid and setgid, from the mode being set or from the current one

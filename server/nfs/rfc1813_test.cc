@@ -341,6 +341,47 @@ TEST_F(Rfc1813Test, SetattrTimesSizeAndCtime) {
   EXPECT_FALSE(SameTime(w.after.attributes.ctime, c.ctime));
 }
 
+// A SETATTR size equal to the current size still sets mtime and ctime to
+// the server's time, as knfsd does (it always truncates with ATTR_MTIME |
+// ATTR_CTIME): a client's open(O_TRUNC) of an empty file must move mtime.
+// Before the fix only ctime moved. A client mtime in the same call wins.
+TEST_F(Rfc1813Test, SetattrToTheSameSizeStillUpdatesMtimeAndCtime) {
+  Created f = Create(root_, "f");
+  ASSERT_EQ(f.status, NFS3_OK);
+  Sattr grow;
+  grow.size = 4096;
+  ASSERT_EQ(Setattr(f.fh, grow).FirstWord(), NFS3_OK);
+  for (int64_t size : {4096, 0, 0}) {
+    SCOPED_TRACE(size);
+    Sattr old;
+    old.mtime = SET_TO_CLIENT_TIME;  // long ago: any server time is later
+    ASSERT_EQ(Setattr(f.fh, old).FirstWord(), NFS3_OK);
+    const fattr3 before = Getattr(f.fh);
+    ASSERT_EQ(before.mtime.seconds, Sattr::kClientMtime);
+    Sattr same;
+    same.size = size;
+    Reply s = Setattr(f.fh, same);
+    ASSERT_EQ(s.FirstWord(), NFS3_OK);
+    XdrDecoder d(s.body.data() + 4, s.body.size() - 4);
+    Wcc w;
+    ASSERT_TRUE(DecodeWcc(d, &w));
+    ASSERT_TRUE(w.before && w.after.attributes_follow);
+    EXPECT_TRUE(SameTime(w.pre.mtime, before.mtime));
+    EXPECT_EQ(w.after.attributes.size, static_cast<uint64_t>(size));
+    EXPECT_GT(w.after.attributes.mtime.seconds, Sattr::kClientMtime);
+    EXPECT_FALSE(SameTime(w.after.attributes.ctime, before.ctime));
+    const fattr3 after = Getattr(f.fh);
+    EXPECT_TRUE(SameTime(after.mtime, w.after.attributes.mtime));
+    EXPECT_TRUE(SameTime(after.mtime, after.ctime));
+  }
+  // The client's mtime, sent with the size, is what stays.
+  Sattr with_time;
+  with_time.size = 0;
+  with_time.mtime = SET_TO_CLIENT_TIME;
+  ASSERT_EQ(Setattr(f.fh, with_time).FirstWord(), NFS3_OK);
+  EXPECT_EQ(Getattr(f.fh).mtime.seconds, Sattr::kClientMtime);
+}
+
 TEST_F(Rfc1813Test, ExclusiveCreateLeavesNoVerifierInTheTimes) {
   Reply ex = Nfs(NFSPROC3_CREATE, XOpaque(root_) + XOpaque("x") +
                                       XU32(EXCLUSIVE) + "ABCDEFGH");
