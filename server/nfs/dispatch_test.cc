@@ -3,6 +3,9 @@
 // squash, the duplicate-request cache, counters, and strict RFC 1813 points.
 #include "server/nfs/dispatch.h"
 
+#include <map>
+#include <string>
+
 #include "gtest/gtest.h"
 #include "server/nfs/dispatch_test_util.h"
 #include "server/nfs/mount_types.h"
@@ -258,6 +261,159 @@ TEST(Dispatch, DotDotNeverLeavesAnExportWhoseRootWasRenamed) {
   EXPECT_EQ(listed_dotdot(vm1, 11), vm1_id);
   // The old tree is no longer below the export's path: ".." stays put.
   EXPECT_EQ(dotdot(sub_fh, 12), sub_fh);
+}
+
+// The object handle out of a LOOKUP reply ("" unless OK).
+std::string LookedUp(const Reply& r) {
+  if (r.FirstWord() != NFS3_OK || r.body.size() < 8) return "";
+  return r.body.substr(8, LoadBe32(r.body.data() + 4));
+}
+
+// READDIRPLUS of `dir` in one reply: entry name -> handle.
+std::map<std::string, std::string> ListedHandles(DispatchFixture& f,
+                                                 const std::string& dir,
+                                                 uint32_t xid,
+                                                 uint32_t client) {
+  std::map<std::string, std::string> out;
+  Reply r = f.Call(kNfsProgram, 3, NFSPROC3_READDIRPLUS,
+                   XOpaque(dir) + XU64(0) + std::string(8, '\0') + XU32(8192) +
+                       XU32(32768),
+                   xid, 0, client);
+  EXPECT_EQ(r.FirstWord(), NFS3_OK);
+  if (r.FirstWord() != NFS3_OK) return out;
+  XdrDecoder d(r.body.data() + 4, r.body.size() - 4);
+  post_op_attr dir_attrs;
+  absl::string_view verf;
+  EXPECT_TRUE(Decode(d, &dir_attrs) && d.Fixed(8, &verf));
+  bool follows = false;
+  while (d.Bool(&follows) && follows) {
+    uint64_t fileid, cookie;
+    absl::string_view name, fh;
+    post_op_attr attrs;
+    bool has_fh = false;
+    if (!(d.U64(&fileid) && d.Var(255, &name) && d.U64(&cookie) &&
+          Decode(d, &attrs) && d.Bool(&has_fh))) {
+      ADD_FAILURE() << "bad entryplus3";
+      return out;
+    }
+    if (has_fh && !d.Var(NFS3_FHSIZE, &fh)) {
+      ADD_FAILURE() << "bad handle";
+      return out;
+    }
+    out[std::string(name)] = std::string(fh);
+  }
+  bool eof = false;
+  EXPECT_TRUE(d.Bool(&eof) && eof);
+  return out;
+}
+
+// A nested export (/vnas/vm1, read-only) inside a read-write one (/vnas),
+// both for the same client: MNT and LOOKUP (and READDIRPLUS, and the
+// MKDIR that makes the nested root) give the same handles for the nested
+// export's directories, so its rules apply however the client gets there.
+// Before the fix, LOOKUP from /vnas handed out /vnas handles for them (rw).
+TEST(Dispatch, NestedExportHandlesAreTheSameFromMntAndLookup) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,no_root_squash)\n"
+                    "/vnas/vm1 127.0.0.1/32(ro,no_root_squash)\n");
+  uint32_t xid = 1;
+  const std::string root = f.Mount("/vnas");
+  ASSERT_FALSE(root.empty());
+  Reply mk = f.Call(kNfsProgram, 3, NFSPROC3_MKDIR,
+                    XOpaque(root) + XOpaque("vm1") + NoAttrs(), ++xid);
+  ASSERT_EQ(mk.FirstWord(), NFS3_OK);
+  const std::string vm1 = f.Mount("/vnas/vm1");
+  ASSERT_FALSE(vm1.empty());
+  EXPECT_EQ(CreatedHandle(mk), vm1) << "MKDIR of the nested export's root";
+  // Below the nested root (made in the store: the export is ro).
+  const uint64_t vm1_ino = f.codec().Decode(vm1)->ino;
+  ASSERT_TRUE(f.store()->Mkdir(vm1_ino, "sub", 0755, 0, 0).ok());
+  ASSERT_TRUE(f.store()->Mkdir(storage::kRootInode, "other", 0755, 0, 0).ok());
+  const std::string sub = f.Mount("/vnas/vm1/sub");
+  ASSERT_FALSE(sub.empty());
+  auto lookup = [&](const std::string& dir, const std::string& name) {
+    return LookedUp(f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP,
+                           XOpaque(dir) + XOpaque(name), ++xid));
+  };
+  EXPECT_EQ(lookup(root, "vm1"), vm1);
+  EXPECT_EQ(lookup(vm1, "sub"), sub);
+  EXPECT_EQ(lookup(lookup(root, "vm1"), "sub"), sub);
+  EXPECT_EQ(lookup(vm1, "."), vm1);
+  EXPECT_EQ(f.Mount("/vnas/vm1/sub/../../vm1"), vm1);
+  EXPECT_EQ(ListedHandles(f, root, ++xid, kLocal)["vm1"], vm1);
+  EXPECT_EQ(ListedHandles(f, vm1, ++xid, kLocal)["sub"], sub);
+  EXPECT_EQ(ListedHandles(f, vm1, ++xid, kLocal)["."], vm1);
+  // The nested export is read-only however it was reached; the rest of
+  // /vnas stays read-write.
+  for (const std::string& dir : {lookup(root, "vm1"), lookup(vm1, "sub"),
+                                 ListedHandles(f, root, ++xid, kLocal)["vm1"]}) {
+    EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(dir, "x"),
+                     ++xid).FirstWord(),
+              NFS3ERR_ROFS);
+  }
+  const std::string other = lookup(root, "other");
+  EXPECT_EQ(other, f.Mount("/vnas/other"));
+  EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(other, "x"),
+                   ++xid).FirstWord(),
+            NFS3_OK);
+}
+
+// ".." out of a nested export's root leads into the export around it when
+// the client has that one too (the handle MNT of the parent path gives),
+// and stays at the nested root when it does not.
+TEST(Dispatch, DotDotOutOfANestedExportRoot) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,no_root_squash)\n"
+                    "/vnas/vm1 127.0.0.1/32(ro,no_root_squash) "
+                    "10.0.0.0/8(rw,no_root_squash)\n");
+  uint32_t xid = 1;
+  const std::string root = f.Mount("/vnas");
+  ASSERT_TRUE(f.store()->Mkdir(storage::kRootInode, "vm1", 0755, 0, 0).ok());
+  const std::string vm1 = f.Mount("/vnas/vm1");
+  ASSERT_FALSE(vm1.empty());
+  auto dotdot = [&](const std::string& dir, uint32_t client) {
+    return LookedUp(f.Call(kNfsProgram, 3, NFSPROC3_LOOKUP,
+                           XOpaque(dir) + XOpaque(".."), ++xid, 0, client));
+  };
+  EXPECT_EQ(dotdot(vm1, kLocal), root);
+  EXPECT_EQ(f.Mount("/vnas/vm1/.."), root);
+  EXPECT_EQ(ListedHandles(f, vm1, ++xid, kLocal)[".."], root);
+  // What ".." gave is the outer export's, read-write.
+  EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                   CreateArgs(dotdot(vm1, kLocal), "y"), ++xid).FirstWord(),
+            NFS3_OK);
+  // A client of the nested export only: ".." of its root is its root.
+  const std::string vm1_ten = f.Mount("/vnas/vm1", kTenNet);
+  ASSERT_EQ(vm1_ten, vm1) << "handles do not depend on the client";
+  EXPECT_EQ(dotdot(vm1, kTenNet), vm1);
+  EXPECT_EQ(ListedHandles(f, vm1, ++xid, kTenNet)[".."], vm1);
+  EXPECT_EQ(f.Call(kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas/vm1/.."),
+                   ++xid, 0, kTenNet).FirstWord(),
+            MNT3ERR_ACCES);
+}
+
+// A nested export a client is not listed in is, to that client, a plain
+// directory of the export around it: MNT of it gives the outer export's
+// handle (before the fix: ACCES, although LOOKUP reached it), the same
+// LOOKUP gives; a client the nested export lists gets the nested one.
+TEST(Dispatch, NestedExportOfAnotherClientIsAPlainDirectory) {
+  DispatchFixture f("/vnas 127.0.0.1/32(rw,no_root_squash)\n"
+                    "/vnas/vm1 10.0.0.0/8(ro,no_root_squash)\n");
+  uint32_t xid = 1;
+  const std::string root = f.Mount("/vnas");
+  ASSERT_TRUE(f.store()->Mkdir(storage::kRootInode, "vm1", 0755, 0, 0).ok());
+  const std::string looked_up = LookedUp(f.Call(
+      kNfsProgram, 3, NFSPROC3_LOOKUP, XOpaque(root) + XOpaque("vm1"), ++xid));
+  ASSERT_FALSE(looked_up.empty());
+  EXPECT_EQ(f.Mount("/vnas/vm1"), looked_up);
+  EXPECT_EQ(f.codec().Decode(looked_up)->export_index, 0u);
+  EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_CREATE,
+                   CreateArgs(looked_up, "z"), ++xid).FirstWord(),
+            NFS3_OK);
+  const std::string ten = f.Mount("/vnas/vm1", kTenNet);
+  ASSERT_FALSE(ten.empty());
+  EXPECT_EQ(f.codec().Decode(ten)->export_index, 1u);
+  EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(ten, "w"),
+                   ++xid, 0, kTenNet).FirstWord(),
+            NFS3ERR_ROFS);
 }
 
 TEST(Dispatch, DuplicateRequestCacheReplaysNonIdempotentCalls) {

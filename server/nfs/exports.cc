@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +22,13 @@ bool Components(absl::string_view path, std::vector<std::string>* out) {
     out->emplace_back(c);
   }
   return true;
+}
+
+// True when `inner` lies strictly below `outer` (component-wise).
+bool StrictlyBelow(const std::vector<std::string>& inner,
+                   const std::vector<std::string>& outer) {
+  return inner.size() > outer.size() &&
+         std::equal(outer.begin(), outer.end(), inner.begin());
 }
 
 absl::Status ParseClient(absl::string_view item, ClientRule* rule) {
@@ -124,9 +133,16 @@ absl::StatusOr<ExportTable> ExportTable::Parse(absl::string_view text) {
     }
     if (t.exports_.size() >= 255) return err("too many exports");
     t.exports_.push_back(std::move(e));
+    t.comps_.push_back(std::move(comps));
   }
   if (t.exports_.empty()) {
     return absl::InvalidArgumentError("exports: no export defined");
+  }
+  t.nested_.resize(t.exports_.size());
+  for (uint32_t i = 0; i < t.exports_.size(); ++i) {
+    for (uint32_t j = 0; j < t.exports_.size(); ++j) {
+      if (StrictlyBelow(t.comps_[j], t.comps_[i])) t.nested_[i].push_back(j);
+    }
   }
   return t;
 }
@@ -145,14 +161,50 @@ std::optional<ExportAccess> ExportTable::Check(uint32_t index, uint32_t addr) co
 
 std::optional<ExportTable::PathMatch> ExportTable::FindForPath(
     absl::string_view path) const {
+  return Find(path, std::nullopt);
+}
+
+std::optional<ExportTable::PathMatch> ExportTable::FindForClient(
+    absl::string_view path, uint32_t addr) const {
+  return Find(path, addr);
+}
+
+std::vector<uint32_t> ExportTable::NestedNamed(uint32_t outer,
+                                               absl::string_view name,
+                                               uint32_t addr) const {
+  std::vector<uint32_t> out;
+  if (outer >= nested_.size()) return out;
+  for (uint32_t j : nested_[outer]) {
+    if (comps_[j].back() == name && Check(j, addr)) out.push_back(j);
+  }
+  return out;
+}
+
+std::vector<uint32_t> ExportTable::Enclosing(uint32_t inner,
+                                             uint32_t addr) const {
+  std::vector<uint32_t> out;
+  if (inner >= exports_.size()) return out;
+  for (uint32_t i = 0; i < exports_.size(); ++i) {
+    if (StrictlyBelow(comps_[inner], comps_[i]) && Check(i, addr)) {
+      out.push_back(i);
+    }
+  }
+  std::sort(out.begin(), out.end(), [this](uint32_t a, uint32_t b) {
+    return comps_[a].size() > comps_[b].size();
+  });
+  return out;
+}
+
+std::optional<ExportTable::PathMatch> ExportTable::Find(
+    absl::string_view path, std::optional<uint32_t> addr) const {
   std::vector<std::string> comps;
   if (!Components(path, &comps) || comps.empty()) return std::nullopt;
   std::optional<PathMatch> best;
   size_t best_len = 0;
   for (uint32_t i = 0; i < exports_.size(); ++i) {
-    std::vector<std::string> ec;
-    Components(exports_[i].name, &ec);
+    const std::vector<std::string>& ec = comps_[i];
     if (ec.size() > comps.size() || ec.size() <= best_len) continue;
+    if (addr && !Check(i, *addr)) continue;
     if (!std::equal(ec.begin(), ec.end(), comps.begin())) continue;
     best_len = ec.size();
     PathMatch m;

@@ -17,6 +17,15 @@
 // An export's index (its line order, from 0) is written into file handles,
 // so reordering exports invalidates handles (clients then see STALE/ACCES).
 //
+// Nested exports (an export path inside another, e.g. /vnas and /vnas/vm1)
+// are per client, as with Linux's mountd and knfsd: to a client that a
+// nested export lists, the nested export's directory and everything below
+// it belong to the nested export (its rules apply, whether the client
+// mounts it or walks into it from the outer export); to a client it does
+// not list, that directory is an ordinary directory of the export around
+// it. So the export that applies to a directory for a client is the
+// innermost export that contains it and lists the client (FindForClient).
+//
 // Thread safety: immutable after Parse().
 #ifndef VNAS_SERVER_NFS_EXPORTS_H_
 #define VNAS_SERVER_NFS_EXPORTS_H_
@@ -84,8 +93,37 @@ class ExportTable {
   };
   std::optional<PathMatch> FindForPath(absl::string_view path) const;
 
+  // ExportTable::FindForClient()
+  // Like FindForPath(), but among the exports with a rule matching client
+  // `addr` only: the export that applies to `path` for that client (see
+  // "Nested exports" above). nullopt when none; FindForPath() then tells
+  // "nothing is exported there" (NOENT) from "not to this client" (ACCES).
+  std::optional<PathMatch> FindForClient(absl::string_view path,
+                                         uint32_t addr) const;
+
+  // ExportTable::NestedNamed()
+  // The exports strictly inside export `outer` (by name) whose last path
+  // component is `name` and that have a rule matching `addr`: the exports
+  // whose root an entry `name` of a directory of `outer` may be. Empty for
+  // an unknown `outer`.
+  std::vector<uint32_t> NestedNamed(uint32_t outer, absl::string_view name,
+                                    uint32_t addr) const;
+
+  // ExportTable::Enclosing()
+  // The exports strictly around export `inner` (by name) that have a rule
+  // matching `addr`, innermost first. Empty for an unknown `inner`.
+  std::vector<uint32_t> Enclosing(uint32_t inner, uint32_t addr) const;
+
  private:
   std::vector<Export> exports_;
+  // Per export, in the same order: its name's components, and the indices
+  // of the exports strictly inside it.
+  std::vector<std::vector<std::string>> comps_;
+  std::vector<std::vector<uint32_t>> nested_;
+
+  // FindForPath() when `addr` is unset, else FindForClient().
+  std::optional<PathMatch> Find(absl::string_view path,
+                                std::optional<uint32_t> addr) const;
 };
 
 // Parses "a.b.c.d" into host byte order.

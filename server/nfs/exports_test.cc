@@ -1,5 +1,7 @@
 #include "server/nfs/exports.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace vnas::nfs {
@@ -81,6 +83,54 @@ TEST(Exports, FindForPathPicksLongestExport) {
   EXPECT_FALSE(t->FindForPath("/other"));
   EXPECT_FALSE(t->FindForPath("/vnas/../etc"));
   EXPECT_FALSE(t->FindForPath("/vnasx"));
+}
+
+// Nested exports are per client: the export that applies to a path is the
+// innermost one around it that lists the client.
+TEST(Exports, NestedExportsArePerClient) {
+  auto t = ExportTable::Parse(
+      "/vnas 127.0.0.1/32(rw)\n"
+      "/vnas/a 127.0.0.1/32(ro) 10.0.0.0/8(rw)\n"
+      "/vnas/a/b/c 127.0.0.1/32(rw)\n"
+      "/vnas/x/c 10.0.0.0/8(rw)\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  const uint32_t local = Ip("127.0.0.1"), ten = Ip("10.1.2.3");
+  struct Case {
+    const char* path;
+    uint32_t addr;
+    int want;  // export index, -1 for none
+  };
+  const Case cases[] = {
+      {"/vnas/a/b", local, 1},   {"/vnas/a/b/c/d", local, 2},
+      {"/vnas/a/b", ten, 1},     {"/vnas/a/b/c/d", ten, 1},
+      {"/vnas/x/c", local, 0},   {"/vnas/x/c/d", ten, 3},
+      {"/vnas/y", ten, -1},      {"/vnas", Ip("1.2.3.4"), -1},
+      {"/other", local, -1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    auto m = t->FindForClient(c.path, c.addr);
+    if (c.want < 0) {
+      EXPECT_FALSE(m);
+      continue;
+    }
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->index, static_cast<uint32_t>(c.want));
+    EXPECT_EQ(m->store_path, t->FindForPath(c.path)->store_path);
+  }
+  EXPECT_EQ(t->FindForClient("/vnas/a/b", local)->store_path, "a/b");
+  using V = std::vector<uint32_t>;
+  EXPECT_EQ(t->NestedNamed(0, "a", local), V{1});
+  EXPECT_EQ(t->NestedNamed(0, "c", local), V{2});
+  EXPECT_EQ(t->NestedNamed(0, "c", ten), V{3});
+  EXPECT_EQ(t->NestedNamed(1, "c", ten), V{});
+  EXPECT_EQ(t->NestedNamed(0, "b", local), V{});
+  EXPECT_EQ(t->NestedNamed(9, "a", local), V{});
+  EXPECT_EQ(t->Enclosing(2, local), (V{1, 0}));
+  EXPECT_EQ(t->Enclosing(2, ten), V{1});
+  EXPECT_EQ(t->Enclosing(1, ten), V{});
+  EXPECT_EQ(t->Enclosing(0, local), V{});
+  EXPECT_EQ(t->Enclosing(9, local), V{});
 }
 
 }  // namespace

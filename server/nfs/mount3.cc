@@ -1,7 +1,6 @@
 // mount3.cc — MOUNT v3 handlers.
 #include "server/nfs/mount3.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,13 +48,6 @@ MountPath ParseMountPath(absl::string_view dirpath) {
   return p;
 }
 
-// True when `inner` lies at or below `outer` (component-wise).
-bool Within(const std::vector<std::string>& inner,
-            const std::vector<std::string>& outer) {
-  return inner.size() >= outer.size() &&
-         std::equal(outer.begin(), outer.end(), inner.begin());
-}
-
 }  // namespace
 
 mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
@@ -71,23 +63,25 @@ mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
     r.fhs_status = MNT3ERR_NOENT;
     return r;
   }
-  std::optional<ExportTable::PathMatch> m =
-      exports_->FindForPath(path.Joined());
-  if (!m) {
+  if (!exports_->FindForPath(path.Joined())) {
     r.fhs_status = MNT3ERR_NOENT;
     return r;
   }
-  if (!exports_->Check(m->index, ctx.client_addr)) {
+  // The innermost export around the path that lists this client: the one
+  // whose handle LOOKUP gives for the directory (exports.h, nested exports).
+  std::optional<ExportTable::PathMatch> m =
+      exports_->FindForClient(path.Joined(), ctx.client_addr);
+  if (!m) {
     r.fhs_status = MNT3ERR_ACCES;
     return r;
   }
-  // Each ".." must stay inside the export the path ends in (no climbing
-  // out of an export and back in through a name the client may not see),
-  // and must leave a directory that exists, as for realpath(3).
-  const std::vector<std::string> export_comps =
-      absl::StrSplit(exports_->exports()[m->index].name, '/', absl::SkipEmpty());
+  // Each ".." must land inside an export of this client (no climbing out
+  // of what it may see and back in through a name it may not see), and
+  // must leave a directory that exists, as for realpath(3).
   for (const std::vector<std::string>& left : path.climbs) {
-    if (!Within({left.begin(), left.end() - 1}, export_comps)) {
+    const std::string up =
+        "/" + absl::StrJoin(left.begin(), left.end() - 1, "/");
+    if (!exports_->FindForClient(up, ctx.client_addr)) {
       r.fhs_status = MNT3ERR_ACCES;
       return r;
     }

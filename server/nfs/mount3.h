@@ -2,13 +2,16 @@
 //
 // MNT accepts the export root and any directory inside an export (qemu and
 // nfs-cp mount the parent directory of the file), and returns the same
-// handle LOOKUP would give for it. The path is made canonical first: empty
-// and "." components are dropped and ".." takes back the component before
-// it (which must be an existing directory, as for realpath(3)). A ".."
-// that would leave the datastore names nothing exported (MNT3ERR_NOENT, as
-// any path outside the exports); one that leaves the export the path ends
-// in, even to come back into it, is refused (MNT3ERR_ACCES). Access
-// follows the exports table.
+// handle LOOKUP would give for it: that of the innermost export around the
+// path that lists the client (exports.h, nested exports), so a nested
+// export's rules apply to it however the client reaches it. A path inside
+// exports none of which lists the client is refused (MNT3ERR_ACCES). The
+// path is made canonical first: empty and "." components are dropped and
+// ".." takes back the component before it (which must be an existing
+// directory, as for realpath(3)). A ".." that would leave the datastore
+// names nothing exported (MNT3ERR_NOENT, as any path outside the exports);
+// one that lands outside every export listing the client, even to come
+// back in, is refused (MNT3ERR_ACCES).
 //
 // Thread safety: safe from any thread.
 #ifndef VNAS_SERVER_NFS_MOUNT3_H_

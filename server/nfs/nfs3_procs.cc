@@ -185,6 +185,7 @@ nfsstat3 Nfs3Procs::Verify(const CallContext& ctx, const nfs_fh3& fh,
     return st == NFS3ERR_NOENT ? NFS3ERR_STALE : st;
   }
   out->export_index = h->export_index;
+  out->client_addr = ctx.client_addr;
   out->access = *access;
   out->cred = EffectiveCredential(ctx.call, *access);
   out->attr = *std::move(attr);
@@ -247,21 +248,60 @@ uint64_t Nfs3Procs::ExportRoot(uint32_t index) {
   return a.ok() ? a->ino : 0;
 }
 
-absl::StatusOr<Attr> Nfs3Procs::DotDot(const Object& dir) {
+bool Nfs3Procs::Inside(uint64_t ino, uint64_t root) {
+  for (int depth = 0; ino != root; ++depth) {
+    absl::StatusOr<uint64_t> up = store_->Parent(ino);
+    if (!up.ok() || *up == ino || depth > 4096) return false;
+    ino = *up;
+  }
+  return true;
+}
+
+// Nested exports as knfsd crosses into an export at a nohide/crossmnt
+// mount point (nfsd_cross_mnt: the entry's export when the client has one
+// there, else it stays in the current export), applied at every export
+// root: LOOKUP then gives the handle MNT gives.
+uint32_t Nfs3Procs::EntryExport(const Object& dir, absl::string_view name,
+                                const Attr& child) {
+  if (child.type != FileType::kDirectory) return dir.export_index;
+  for (uint32_t inner :
+       exports_->NestedNamed(dir.export_index, name, dir.client_addr)) {
+    if (ExportRoot(inner) == child.ino) return inner;
+  }
+  return dir.export_index;
+}
+
+absl::StatusOr<Nfs3Procs::Located> Nfs3Procs::DotDot(const Object& dir) {
+  const Located self{dir.attr, dir.export_index};
   const uint64_t root = ExportRoot(dir.export_index);
-  if (root == 0 || dir.attr.ino == root) return dir.attr;
+  if (root == 0) return self;
+  if (dir.attr.ino == root) {
+    // Out of an export's root, as knfsd's nfsd_lookup_parent for a nohide
+    // export: into the innermost export around it that the client has,
+    // else ".." is "." (as at "/").
+    const std::vector<uint32_t> outer =
+        exports_->Enclosing(dir.export_index, dir.client_addr);
+    if (outer.empty()) return self;
+    absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
+    if (!parent.ok()) return parent.status();
+    for (uint32_t o : outer) {
+      const uint64_t outer_root = ExportRoot(o);
+      if (outer_root == 0 || !Inside(*parent, outer_root)) continue;
+      absl::StatusOr<Attr> a = store_->GetAttr(*parent);
+      if (!a.ok()) return a.status();
+      return Located{*std::move(a), o};
+    }
+    return self;
+  }
   absl::StatusOr<uint64_t> parent = store_->Parent(dir.attr.ino);
   if (!parent.ok()) return parent.status();
   // The parent must lie inside the export: the export's root directory may
   // have been renamed away (or replaced by a new one of the same name)
   // while clients kept handles below it.
-  uint64_t p = *parent;
-  for (int depth = 0; p != root; ++depth) {
-    absl::StatusOr<uint64_t> up = store_->Parent(p);
-    if (!up.ok() || *up == p || depth > 4096) return dir.attr;
-    p = *up;
-  }
-  return store_->GetAttr(*parent);
+  if (!Inside(*parent, root)) return self;
+  absl::StatusOr<Attr> a = store_->GetAttr(*parent);
+  if (!a.ok()) return a.status();
+  return Located{*std::move(a), dir.export_index};
 }
 
 nfsstat3 Nfs3Procs::CheckRemove(const Object& dir, absl::string_view name) {
@@ -375,18 +415,24 @@ LOOKUP3res Nfs3Procs::Lookup(const CallContext& ctx, const LOOKUP3args& a) {
     r.status = CheckName(name);
     if (r.status != NFS3_OK) return r;
   }
-  absl::StatusOr<Attr> obj;
+  absl::StatusOr<Located> obj;
   if (name == "..") {
     obj = DotDot(dir);
   } else {
-    obj = store_->Lookup(dir.attr.ino, name);
+    absl::StatusOr<Attr> a = store_->Lookup(dir.attr.ino, name);
+    if (a.ok()) {
+      obj = Located{*a, name == "." ? dir.export_index
+                                    : EntryExport(dir, name, *a)};
+    } else {
+      obj = a.status();
+    }
   }
   if (!obj.ok()) {
     r.status = NfsStatusOf(obj.status(), "LOOKUP");
     return r;
   }
-  r.object = Handle(dir.export_index, *obj);
-  r.obj_attributes = PostOp(*obj);
+  r.object = Handle(obj->export_index, obj->attr);
+  r.obj_attributes = PostOp(obj->attr);
   return r;
 }
 
@@ -554,7 +600,8 @@ Res Nfs3Procs::CreateLike(
     return r;
   }
   r.obj.handle_follows = true;
-  r.obj.handle = Handle(dir.export_index, c->attr);
+  // MKDIR may make the root of a nested export.
+  r.obj.handle = Handle(EntryExport(dir, where.name, c->attr), c->attr);
   r.obj_attributes = PostOp(c->attr);
   r.dir_wcc = Wcc(c->dir);
   return r;
@@ -876,9 +923,11 @@ std::vector<storage::DirEntry> Nfs3Procs::DirEntries(const Object& dir,
                                                      nfsstat3* status,
                                                      bool* eof,
                                                      uint64_t* verifier,
+                                                     uint32_t* dotdot_export,
                                                      const char* proc) {
   std::vector<storage::DirEntry> out;
   *status = NFS3_OK;
+  *dotdot_export = dir.export_index;
   if (cookie < kDotCookie) {
     storage::DirEntry e;
     e.name = ".";
@@ -891,9 +940,10 @@ std::vector<storage::DirEntry> Nfs3Procs::DirEntries(const Object& dir,
     storage::DirEntry e;
     e.name = "..";
     e.cookie = kDotDotCookie;
-    absl::StatusOr<storage::Attr> pa = DotDot(dir);
-    e.attr = pa.ok() ? *pa : dir.attr;
+    absl::StatusOr<Located> pa = DotDot(dir);
+    e.attr = pa.ok() ? pa->attr : dir.attr;
     e.ino = e.attr.ino;
+    if (pa.ok()) *dotdot_export = pa->export_index;
     out.push_back(std::move(e));
   }
   uint64_t store_cookie = cookie <= kCookieBias ? 0 : cookie - kCookieBias;
@@ -930,9 +980,10 @@ READDIR3res Nfs3Procs::Readdir(const CallContext& ctx, const READDIR3args& a) {
   uint32_t max_entries = static_cast<uint32_t>(
       std::min<size_t>((budget - kDirReplyOverhead) / 24 + 1, 4096));
   uint64_t verifier = 0;
+  uint32_t dotdot_export = 0;  // READDIR lists no handles
   std::vector<storage::DirEntry> entries =
       DirEntries(dir, a.cookie, max_entries, false, &r.status, &r.eof,
-                 &verifier, "READDIR");
+                 &verifier, &dotdot_export, "READDIR");
   if (r.status != NFS3_OK) return r;
   if (!CookieVerfMatches(a.cookie, a.cookieverf, verifier)) {
     r.status = NFS3ERR_BAD_COOKIE;
@@ -977,9 +1028,10 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
   uint32_t max_entries = static_cast<uint32_t>(
       std::min<size_t>((budget - kDirReplyOverhead) / 140 + 1, 1024));
   uint64_t verifier = 0;
+  uint32_t dotdot_export = dir.export_index;
   std::vector<storage::DirEntry> entries =
       DirEntries(dir, a.cookie, max_entries, true, &r.status, &r.eof,
-                 &verifier, "READDIRPLUS");
+                 &verifier, &dotdot_export, "READDIRPLUS");
   if (r.status != NFS3_OK) return r;
   if (!CookieVerfMatches(a.cookie, a.cookieverf, verifier)) {
     r.status = NFS3ERR_BAD_COOKIE;
@@ -995,7 +1047,13 @@ READDIRPLUS3res Nfs3Procs::Readdirplus(const CallContext& ctx,
     if (de.attr.ino == de.ino) {
       e.name_attributes = PostOp(de.attr);
       e.name_handle.handle_follows = true;
-      e.name_handle.handle = Handle(dir.export_index, de.attr);
+      // The handles LOOKUP gives: "." in dir's export, ".." and nested
+      // export roots possibly in another.
+      const uint32_t export_index =
+          de.cookie == kDotCookie      ? dir.export_index
+          : de.cookie == kDotDotCookie ? dotdot_export
+                                       : EntryExport(dir, de.name, de.attr);
+      e.name_handle.handle = Handle(export_index, de.attr);
     }
     size_t sz = EncodedSize(e);
     size_t dsz = 8 + 4 + e.name.size() + XdrPad(e.name.size()) + 8;

@@ -65,6 +65,7 @@ class Nfs3Procs {
   // client may use its export.
   struct Object {
     uint32_t export_index = 0;
+    uint32_t client_addr = 0;  // the caller's (IPv4, host order)
     ExportAccess access;
     Credential cred;  // the caller on this export (after root_squash)
     storage::Attr attr;
@@ -107,17 +108,36 @@ class Nfs3Procs {
   FhBytes Handle(uint32_t export_index, const storage::Attr& a) const;
   // The store inode at the root of export `index` (0 when unresolvable).
   uint64_t ExportRoot(uint32_t index);
-  // ".." of `dir` for LOOKUP and READDIR: its parent, or `dir` itself at
-  // the export root or whenever the parent is not inside the export (never
-  // climb out of an export).
-  absl::StatusOr<storage::Attr> DotDot(const Object& dir);
+  // True when directory `ino` is directory `root` or lies below it.
+  bool Inside(uint64_t ino, uint64_t root);
+  // The export whose handle names `child`, entry `name` of `dir` (LOOKUP,
+  // READDIRPLUS, CREATE/MKDIR results), so that it is the handle MNT gives
+  // (exports.h, nested exports): the export rooted at `child` when one
+  // lies inside dir's export and lists the caller, else dir's export.
+  uint32_t EntryExport(const Object& dir, absl::string_view name,
+                       const storage::Attr& child);
+  // An object and the export its handle is in.
+  struct Located {
+    storage::Attr attr;
+    uint32_t export_index = 0;
+  };
+  // ".." of `dir` for LOOKUP and READDIR(PLUS): its parent in dir's
+  // export; at the root of an export, the parent in the innermost export
+  // around it that lists the caller (as MNT of the parent's path); `dir`
+  // itself at the root of an export with no such export around it, or
+  // whenever the parent is not inside the export (an export's root renamed
+  // away): never climb into what the caller may not see.
+  absl::StatusOr<Located> DotDot(const Object& dir);
   // The entries of `dir` after NFS cookie `cookie`: "." and ".." first
   // (cookies 1 and 2), then the store's entries with cookie + 2.
+  // *dotdot_export receives the export of the ".." entry when it is listed
+  // (else dir's export).
   std::vector<storage::DirEntry> DirEntries(const Object& dir,
                                             uint64_t cookie,
                                             uint32_t max_entries,
                                             bool want_attrs, nfsstat3* status,
                                             bool* eof, uint64_t* verifier,
+                                            uint32_t* dotdot_export,
                                             const char* proc);
   // CREATE/MKDIR/SYMLINK: verify the directory, check the name and the
   // caller's write+search permission on it, then run `op` with the
