@@ -76,6 +76,15 @@ class PermissionsTest : public ::testing::Test {
     EXPECT_EQ(r.FirstWord(), NFS3_OK) << "mkdir " << name;
     return HandleOf(r);
   }
+  // /shared: mode 02777, group 500 (a setgid directory; set by root).
+  std::string SharedSetgidDir() {
+    std::string shared = Mkdir(1000, 1000, root_, "shared", 0777);
+    Sattr sgid;
+    sgid.mode = 02777;
+    sgid.gid = 500;
+    EXPECT_EQ(Setattr(0, 0, shared, sgid, kTenNet), NFS3_OK);
+    return shared;
+  }
   fattr3 Getattr(const std::string& fh) {
     return AttrsOf(As(0, 0, NFSPROC3_GETATTR, XOpaque(fh), kTenNet));
   }
@@ -321,11 +330,7 @@ TEST_F(PermissionsTest, DatastoreRootIsSharedAndSticky) {
 // A setgid directory (BSD group semantics, as Linux under knfsd): what is
 // created in it gets its group, and new directories are setgid too.
 TEST_F(PermissionsTest, SetgidDirectoriesPassOnTheirGroup) {
-  std::string shared = Mkdir(1000, 1000, root_, "shared", 0777);
-  Sattr sgid;
-  sgid.mode = 02777;
-  sgid.gid = 500;
-  ASSERT_EQ(Setattr(0, 0, shared, sgid, kTenNet), NFS3_OK);
+  std::string shared = SharedSetgidDir();
   ASSERT_EQ(Getattr(shared).mode, 02777u);
   Sattr none;
   std::string f = Create(2000, 2000, shared, "f", none);
@@ -359,11 +364,7 @@ TEST_F(PermissionsTest, SetgidDirectoriesPassOnTheirGroup) {
 // comes with group x, the directory is setgid, and the creator is neither
 // in the directory's group nor root. Before the fix the bit was kept.
 TEST_F(PermissionsTest, CreateInSetgidDirectoryStripsSetgidForNonMembers) {
-  std::string shared = Mkdir(1000, 1000, root_, "shared", 0777);
-  Sattr sgid;
-  sgid.mode = 02777;
-  sgid.gid = 500;
-  ASSERT_EQ(Setattr(0, 0, shared, sgid, kTenNet), NFS3_OK);
+  std::string shared = SharedSetgidDir();
   std::string plain = Mkdir(1000, 1000, root_, "plain", 0777);
   struct Case {
     const char* name;

@@ -54,6 +54,7 @@
 #include "storage/base/status_util.h"
 #include "storage/env/direct_readahead.h"
 #include "storage/env/env.h"
+#include "storage/env/gather.h"
 #include "storage/env/write_behind.h"
 
 namespace vnas::storage {
@@ -357,20 +358,9 @@ class PosixFile final : public File {
     } else {
       char* bounce = Bounce();
       if (bounce == nullptr) return DirectUnsupported();
-      size_t part = 0, in_part = 0;
-      while (err == 0 && part < parts.size()) {
-        size_t filled = 0;
-        while (filled < kBounceBytes && part < parts.size()) {
-          const size_t n = std::min(kBounceBytes - filled,
-                                    parts[part].size() - in_part);
-          std::memcpy(bounce + filled, parts[part].data() + in_part, n);
-          filled += n;
-          in_part += n;
-          if (in_part == parts[part].size()) {
-            ++part;
-            in_part = 0;
-          }
-        }
+      GatherCursor at;
+      while (err == 0 && !at.done(parts)) {
+        const size_t filled = Gather(parts, &at, bounce, kBounceBytes);
         std::vector<iovec> iov{{bounce, filled}};
         err = WriteAll(direct_fd_, &iov, &offset, flags);
       }

@@ -1,5 +1,7 @@
 #include "storage/env/write_behind.h"
 
+#include "storage/env/gather.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -76,25 +78,15 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
     }
     return true;
   }
-  size_t part = 0, in_part = 0;
-  while (part < parts.size()) {
+  GatherCursor at;
+  while (!at.done(parts)) {
     char* buf;
     {
       absl::MutexLock l(&mu_);
       buf = TakeBuffer();
     }
     if (buf == nullptr) return false;
-    size_t filled = 0;
-    while (filled < kPieceBytes && part < parts.size()) {
-      const size_t n = std::min(kPieceBytes - filled, parts[part].size() - in_part);
-      std::memcpy(buf + filled, parts[part].data() + in_part, n);
-      filled += n;
-      in_part += n;
-      if (in_part == parts[part].size()) {
-        ++part;
-        in_part = 0;
-      }
-    }
+    const size_t filled = Gather(parts, &at, buf, kPieceBytes);
     absl::MutexLock l(&mu_);
     if (filled == 0) {
       free_.push_back(buf);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <chrono>
 #include <string>
@@ -43,6 +44,22 @@ struct Disk {
     return bytes.substr(off, len);
   }
 };
+
+// With the device held and the queue full, `submit` (on a thread) must not
+// return until the device is let go; then everything lands.
+void ExpectSubmitWaitsForRoom(Disk& d, WriteBehind& wb, size_t limit,
+                              const std::function<void()>& submit) {
+  absl::Notification returned;
+  std::thread t([&] {
+    submit();
+    returned.Notify();
+  });
+  EXPECT_FALSE(returned.WaitForNotificationWithTimeout(absl::Milliseconds(30)));
+  EXPECT_LE(wb.queued_bytes(), limit);
+  d.Gate(true);
+  t.join();
+  EXPECT_TRUE(wb.Flush(&d).ok());
+}
 
 TEST(WriteBehind, SubmitReturnsBeforeTheDeviceAndFlushWaitsForIt) {
   Disk d;
@@ -94,16 +111,9 @@ TEST(WriteBehind, SubmitWaitsForRoomAndNeverHoldsMoreThanItsBuffers) {
   const std::string data(kMiB, 'q');
   ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {data}));
   ASSERT_TRUE(wb.Submit(&d, &d.writer, kMiB, {data}));
-  absl::Notification third;
-  std::thread t([&] {
+  ExpectSubmitWaitsForRoom(d, wb, 2 * kMiB, [&] {
     EXPECT_TRUE(wb.Submit(&d, &d.writer, 2 * kMiB, {data}));
-    third.Notify();
   });
-  EXPECT_FALSE(third.WaitForNotificationWithTimeout(absl::Milliseconds(30)));
-  EXPECT_LE(wb.queued_bytes(), 2 * kMiB);
-  d.Gate(true);
-  t.join();
-  EXPECT_TRUE(wb.Flush(&d).ok());
   EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'q'));
 }
 
@@ -161,16 +171,9 @@ TEST(WriteBehind, HeldBytesCountAgainstTheLimit) {
   const absl::string_view all(mem.get(), 3 * kMiB);
   d.Gate(false);
   ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all.substr(0, 2 * kMiB)}, mem));
-  absl::Notification more;
-  std::thread t([&] {
+  ExpectSubmitWaitsForRoom(d, wb, 2 * kMiB, [&] {
     EXPECT_TRUE(wb.Submit(&d, &d.writer, 2 * kMiB, {all.substr(2 * kMiB)}, mem));
-    more.Notify();
   });
-  EXPECT_FALSE(more.WaitForNotificationWithTimeout(absl::Milliseconds(30)));
-  EXPECT_LE(wb.queued_bytes(), 2 * kMiB);
-  d.Gate(true);
-  t.join();
-  ASSERT_TRUE(wb.Flush(&d).ok());
   EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'h'));
 }
 
