@@ -15,9 +15,12 @@ absl::Status ExtentStoreImpl::ReadSegment(uint64_t e, uint32_t a, uint32_t len,
 }
 
 absl::Status ExtentStoreImpl::WriteMember(uint64_t e, uint32_t a,
-                                          absl::string_view data) {
+                                          absl::string_view data,
+                                          bool before_sync) {
   MemberState& m = *members_[meta::ExtentMember(e)];
-  VNAS_RETURN_IF_ERROR(m.file->PWrite(meta::ExtentSeg(e) * seg_ + a, data));
+  const uint64_t at = meta::ExtentSeg(e) * seg_ + a;
+  VNAS_RETURN_IF_ERROR(before_sync ? m.file->PWriteVNow(at, {data})
+                                   : m.file->PWrite(at, data));
   m.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
   m.writes.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
@@ -245,9 +248,10 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
                                        uint32_t len, bool* meta_changed) {
   MapList& maps = n->rec.maps;
   const uint64_t e = tree_->Lookup(maps, si);
+  const bool before_sync = t.need == GroupCommit::Need::kDurable;
   if (e && InPlaceOk(maps, si)) {  // overwrite in place
     VNAS_RETURN_IF_ERROR(
-        WriteMember(e, a, absl::string_view(data, len)));
+        WriteMember(e, a, absl::string_view(data, len), before_sync));
     t.members.insert(meta::ExtentMember(e));
     return absl::OkStatus();
   }
@@ -263,13 +267,13 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   VNAS_ASSIGN_OR_RETURN(uint64_t p, AllocSeg(*n, si));
   absl::Status s;
   if (full) {
-    s = WriteMember(p, 0, absl::string_view(data, len));
+    s = WriteMember(p, 0, absl::string_view(data, len), before_sync);
   } else {
     std::string buf(seg_, '\0');
     if (e) s = ReadSegment(e, 0, seg_, buf.data());
     if (s.ok()) {
       std::memcpy(buf.data() + a, data, len);
-      s = WriteMember(p, 0, buf);
+      s = WriteMember(p, 0, buf, before_sync);
     }
   }
   if (!s.ok()) {

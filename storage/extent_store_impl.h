@@ -483,7 +483,10 @@ class ExtentStoreImpl final : public ExtentStore {
   absl::Status ZeroPastEof(Txn& t, Inode* n, uint64_t new_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadSegment(uint64_t e, uint32_t a, uint32_t len, char* out);
-  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data);
+  // `before_sync`: a durable change syncs the member right after, so the
+  // bytes go out now (File::PWriteVNow), not through a write-behind.
+  absl::Status WriteMember(uint64_t e, uint32_t a, absl::string_view data,
+                           bool before_sync);
   // One member run of a read or write (see MemberRuns), counted in the
   // member's statistics; `durable` writes use O_DSYNC.
   // Read / ReadCached (cached_only: see ExtentStore::ReadCached); mu_ is

@@ -437,7 +437,9 @@ TEST_F(PosixCachePolicyTest, CachedReadsAnswerOnlyFromMemory) {
     ASSERT_TRUE(file_->Sync().ok());
     ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
     EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(back)})), EAGAIN);
-    if (CacheChecks() && direct) EXPECT_EQ(Cached(0, kMiB), 0);
+    if (CacheChecks() && direct) {
+      EXPECT_EQ(Cached(0, kMiB), 0);
+    }
     ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(back)}).ok());
     EXPECT_TRUE(back == data);
     if (CacheChecks() && !direct) {

@@ -108,6 +108,13 @@ bool WriteBehind::Overlaps(const void* owner, uint64_t offset,
   return false;
 }
 
+bool WriteBehind::QueuedBefore(const void* owner, uint64_t seq) const {
+  for (const Job& j : jobs_) {
+    if (j.owner == owner && j.seq < seq) return true;
+  }
+  return false;
+}
+
 void WriteBehind::Wait(const void* owner, uint64_t offset, uint64_t len) {
   absl::MutexLock l(&mu_);
   while (Overlaps(owner, offset, len)) changed_.Wait(&mu_);
@@ -121,13 +128,7 @@ bool WriteBehind::Busy(const void* owner, uint64_t offset, uint64_t len) const {
 absl::Status WriteBehind::Flush(const void* owner) {
   absl::MutexLock l(&mu_);
   const uint64_t before = next_seq_;
-  auto pending = [&] {
-    for (const Job& j : jobs_) {
-      if (j.owner == owner && j.seq < before) return true;
-    }
-    return false;
-  };
-  while (pending()) changed_.Wait(&mu_);
+  while (QueuedBefore(owner, before)) changed_.Wait(&mu_);
   auto it = errors_.find(owner);
   if (it == errors_.end()) return absl::OkStatus();
   absl::Status s = std::move(it->second);

@@ -103,6 +103,9 @@ class WriteBehind {
   int Runnable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Overlaps(const void* owner, uint64_t offset, uint64_t len) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job of `owner` submitted before sequence number `seq` is queued.
+  bool QueuedBefore(const void* owner, uint64_t seq) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A free buffer, waiting for one when all max_bytes are in use; nullptr
   // when none can be allocated.
   char* TakeBuffer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
