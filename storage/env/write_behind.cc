@@ -22,7 +22,7 @@ WriteBehind::~WriteBehind() {
   {
     absl::MutexLock l(&mu_);
     stop_ = true;
-    changed_.SignalAll();
+    work_.SignalAll();
   }
   for (std::thread& t : threads_) t.join();
 }
@@ -46,7 +46,7 @@ void WriteBehind::Push(Job job) {
   job.seq = next_seq_++;
   queued_ += job.len;
   jobs_.push_back(std::move(job));
-  changed_.SignalAll();
+  work_.Signal();
 }
 
 bool WriteBehind::Submit(const void* owner, const Writer* writer,
@@ -168,7 +168,7 @@ void WriteBehind::Loop() {
     const int i = Runnable();
     if (i < 0) {
       if (stop_ && jobs_.empty()) return;
-      changed_.Wait(&mu_);
+      work_.Wait(&mu_);
       continue;
     }
     Job& j = jobs_[static_cast<size_t>(i)];
@@ -183,6 +183,9 @@ void WriteBehind::Loop() {
     jobs_.erase(std::find_if(jobs_.begin(), jobs_.end(),
                              [&](const Job& x) { return x.seq == job.seq; }));
     changed_.SignalAll();
+    // This thread takes the next job itself; a second one it may have
+    // unblocked goes to the other writer.
+    if (jobs_.size() > 1) work_.Signal();
   }
 }
 

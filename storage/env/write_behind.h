@@ -114,7 +114,8 @@ class WriteBehind {
   const size_t max_bytes_;
   const size_t max_buffers_;
   mutable absl::Mutex mu_;
-  absl::CondVar changed_;  // a job was queued or finished, or stopping
+  absl::CondVar work_;     // a job was queued, or stopping (writers wait)
+  absl::CondVar changed_;  // a job finished (everyone else waits)
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);  // submission order
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // bytes in jobs_
