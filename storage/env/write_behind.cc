@@ -1,10 +1,10 @@
 #include "storage/env/write_behind.h"
 
-#include "storage/env/gather.h"
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+
+#include "storage/env/gather.h"
 
 namespace vnas::storage {
 
@@ -83,6 +83,8 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
     char* buf;
     {
       absl::MutexLock l(&mu_);
+      // Held bytes and copies share one limit.
+      while (queued_ > 0 && queued_ + kPieceBytes > max_bytes_) changed_.Wait(&mu_);
       buf = TakeBuffer();
     }
     if (buf == nullptr) return false;
