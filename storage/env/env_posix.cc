@@ -19,8 +19,9 @@
 //     disks) stay cached.
 //   - With PosixEnvOptions::write_behind_bytes as well, those unstable bulk
 //     writes do not wait for the device: they are copied into write-behind
-//     buffers and written by background threads (write_behind.h), so the
-//     device works while the client sends the next request. Every other
+//     buffers (or, from PWriteVOwned, held where they are) and written by
+//     background threads (write_behind.h), so the device works while the
+//     client sends the next request. PWriteVNow never leaves a write behind. Every other
 //     read and write of a range waits for queued writes that overlap it,
 //     Sync() waits for all of the file's, and the range is allocated first
 //     (fallocate), so a full file system fails the WRITE itself, not a
