@@ -185,9 +185,13 @@ void WriteBehind::Loop() {
     jobs_.erase(std::find_if(jobs_.begin(), jobs_.end(),
                              [&](const Job& x) { return x.seq == job.seq; }));
     changed_.SignalAll();
-    // This thread takes the next job itself; a second one it may have
-    // unblocked goes to the other writer.
-    if (jobs_.size() > 1) work_.Signal();
+    if (stop_) {
+      work_.SignalAll();  // writers that waited for this job to end may exit
+    } else if (jobs_.size() > 1) {
+      // This thread takes the next job itself; a second one it may have
+      // unblocked goes to another writer.
+      work_.Signal();
+    }
   }
 }
 
