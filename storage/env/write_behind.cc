@@ -90,8 +90,9 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
     if (buf == nullptr) return false;
     const size_t filled = Gather(parts, &at, buf, kPieceBytes);
     absl::MutexLock l(&mu_);
-    if (filled == 0) {
+    if (filled == 0) {  // only empty parts were left
       free_.push_back(buf);
+      changed_.SignalAll();  // TakeBuffer() may wait for it
       continue;
     }
     Push(Job{owner, writer, offset, filled, buf, 0, buf, nullptr});
