@@ -434,6 +434,34 @@ TEST_F(CrashTest, InjectedMemberErrorsKeepStoreConsistent) {
   EXPECT_GE((*s2)->GetStoreSpace()->used, used);
 }
 
+// A COMMIT whose member sync fails may have lost acknowledged unstable data
+// (a failed write-back, or a write-behind write that failed): it fails, and
+// the write verifier changes, so clients resend what they had not seen
+// committed instead of trusting a later COMMIT that succeeds.
+TEST_F(CrashTest, FailedCommitChangesTheWriteVerifier) {
+  std::unique_ptr<Env> mem = NewMemEnv();
+  FaultEnv env(mem.get());
+  StoreOptions o = Options(&env);
+  auto s = ExtentStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  auto f = st->Create(kRootInode, "f", CreateRequest{});
+  ASSERT_TRUE(f.ok());
+  const InodeId ino = f->attr.ino;
+  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg, 'a'), Stability::kFileSync).ok());
+  const uint64_t verf = st->write_verifier();
+  // An unstable overwrite in place: owed a member sync by the next COMMIT.
+  ASSERT_TRUE(st->Write(ino, 0, std::string(4096, 'b'), Stability::kUnstable).ok());
+  env.FailSyncAfter(1);  // the member's
+  EXPECT_FALSE(st->Commit(ino).ok());
+  env.ClearFaults();
+  EXPECT_NE(st->write_verifier(), verf);
+  // The store goes on: the next COMMIT succeeds under the new verifier.
+  const uint64_t now = st->write_verifier();
+  EXPECT_TRUE(st->Commit(ino).ok());
+  EXPECT_EQ(st->write_verifier(), now);
+}
+
 // A stable overwrite of data an unstable write placed (not yet committed) is
 // durable only if the mapping it writes through is: the overwrite must make
 // that mapping durable too, or a power loss takes its data with it.

@@ -746,8 +746,15 @@ absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
   }
   PersistLazyTimes();
   // Syncs every member written by unstable changes and the metadata log,
-  // sharing the syncs with concurrent stable writers.
-  VNAS_RETURN_IF_ERROR(gc_->Flush());
+  // sharing the syncs with concurrent stable writers. When that fails,
+  // acknowledged unstable data may be lost (a failed write-back, or a
+  // write-behind write that failed, is reported only once): a new write
+  // verifier makes clients resend what they had not seen committed.
+  if (absl::Status s = gc_->Flush(); !s.ok()) {
+    const uint64_t v = verifier_.load() + 1;
+    verifier_.store(v ? v : 1, std::memory_order_release);
+    return s;
+  }
   absl::ReaderMutexLock l(&mu_);
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   return ToAttr(*n);
