@@ -460,6 +460,16 @@ TEST_F(CrashTest, FailedCommitChangesTheWriteVerifier) {
   const uint64_t now = st->write_verifier();
   EXPECT_TRUE(st->Commit(ino).ok());
   EXPECT_EQ(st->write_verifier(), now);
+  // The same when the failed sync is another file's stable write's: the
+  // unstable data it may have lost is not reported to a later COMMIT.
+  auto g = st->Create(kRootInode, "g", CreateRequest{});
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(st->Write(ino, 0, std::string(4096, 'c'), Stability::kUnstable).ok());
+  const uint64_t before = st->write_verifier();
+  env.FailSyncAfter(1);
+  EXPECT_FALSE(st->Write(g->attr.ino, 0, std::string(kSeg, 'g'), Stability::kFileSync).ok());
+  env.ClearFaults();
+  EXPECT_NE(st->write_verifier(), before);
 }
 
 // A stable overwrite of data an unstable write placed (not yet committed) is

@@ -295,6 +295,14 @@ absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
       if (first.ok()) first = res[i];
     }
   }
+  if (!first.ok()) {
+    // A failed sync may have lost acknowledged unstable data of any file in
+    // the member, and its error is reported only once (a retry may
+    // succeed): a new write verifier makes clients resend what they had not
+    // seen committed.
+    const uint64_t v = verifier_.load() + 1;
+    verifier_.store(v ? v : 1, std::memory_order_release);
+  }
   return first;
 }
 
