@@ -309,6 +309,18 @@ class CrashTest : public ::testing::Test {
     return o;
   }
 
+  // Opens a store with `o` and one empty file "f" (its inode in *ino).
+  std::unique_ptr<ExtentStore> OpenWithFile(const StoreOptions& o, InodeId* ino) {
+    auto s = ExtentStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return nullptr;
+    auto f = (*s)->Create(kRootInode, "f", CreateRequest{});
+    EXPECT_TRUE(f.ok()) << f.status();
+    if (!f.ok()) return nullptr;
+    *ino = f->attr.ino;
+    return std::move(*s);
+  }
+
   // Returns the number of I/O events the workload made (when not crashed).
   uint64_t RunOnce(uint32_t seed, int ops, uint64_t crash_after,
                    bool whole_segments = false) {
@@ -391,13 +403,11 @@ TEST_F(CrashTest, OtherSeeds) {
 TEST_F(CrashTest, InjectedMemberErrorsKeepStoreConsistent) {
   std::unique_ptr<Env> mem = NewMemEnv();
   FaultEnv env(mem.get());
-  StoreOptions o = Options(&env);
-  auto s = ExtentStore::Open(o);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
-  auto f = st->Create(kRootInode, "f", CreateRequest{});
-  ASSERT_TRUE(f.ok());
-  InodeId ino = f->attr.ino;
+  const StoreOptions o = Options(&env);
+  InodeId ino = 0;
+  std::unique_ptr<ExtentStore> s = OpenWithFile(o, &ino);
+  ASSERT_NE(s, nullptr);
+  ExtentStore* st = s.get();
   std::string data(4 * kSeg, 'x');
   ASSERT_TRUE(st->Write(ino, 0, data, Stability::kFileSync).ok());
   auto used = st->GetStoreSpace()->used;
@@ -419,7 +429,7 @@ TEST_F(CrashTest, InjectedMemberErrorsKeepStoreConsistent) {
   std::string all;
   for (auto& p : r->problems) all += p + "\n";
   EXPECT_TRUE(r->clean) << all;
-  s->reset();
+  s.reset();
   // Reopen: consistent, and the clone still has the original data.
   auto s2 = ExtentStore::Open(o);
   ASSERT_TRUE(s2.ok()) << s2.status();
@@ -441,13 +451,10 @@ TEST_F(CrashTest, InjectedMemberErrorsKeepStoreConsistent) {
 TEST_F(CrashTest, FailedCommitChangesTheWriteVerifier) {
   std::unique_ptr<Env> mem = NewMemEnv();
   FaultEnv env(mem.get());
-  StoreOptions o = Options(&env);
-  auto s = ExtentStore::Open(o);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
-  auto f = st->Create(kRootInode, "f", CreateRequest{});
-  ASSERT_TRUE(f.ok());
-  const InodeId ino = f->attr.ino;
+  InodeId ino = 0;
+  std::unique_ptr<ExtentStore> s = OpenWithFile(Options(&env), &ino);
+  ASSERT_NE(s, nullptr);
+  ExtentStore* st = s.get();
   ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg, 'a'), Stability::kFileSync).ok());
   const uint64_t verf = st->write_verifier();
   // An unstable overwrite in place: owed a member sync by the next COMMIT.
