@@ -5,7 +5,8 @@
 #      cold), and qemu-img convert (raw file -> nfs:// URL -> raw file; qemu
 #      asks the portmapper on 111);
 #   2. 4 KiB random read and write, 16 in flight (bench/rand_io): read,
-#      write UNSTABLE + COMMIT, write FILE_SYNC;
+#      write UNSTABLE + COMMIT, write FILE_SYNC; and a stable stream (1 MiB
+#      FILE_SYNC writes in order, 8 in flight);
 #   3. metadata rates of a synchronous client (bench/meta_ops): NULL (the
 #      client's ceiling), GETATTR, LOOKUP, CREATE, REMOVE; plus small-file
 #      create+write / remove (bench/small_files) and pipelined NULL / GETATTR
@@ -180,6 +181,10 @@ nfs_case() {
     R[$m,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/big$q" \
       --mode=$m --bs=4096 --depth=16 --seconds="$RAND_SECS")
   done
+  # A hypervisor's stable stream: 1 MiB FILE_SYNC writes in order, 8 in
+  # flight, over the big file (MiB/s = IOPS at 1 MiB).
+  R[seqwrite_sync,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/big$q" \
+    --mode=randwrite_sync --sequential --bs=1048576 --depth=8 --seconds="$RAND_SECS")
   # 3. metadata
   read -r R[create,$name] R[remove,$name] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
     "$BIN/bench/small_files" --nfs_url="$url$q" --files="$FILES")
@@ -194,7 +199,7 @@ nfs_case() {
   done
 }
 
-METRICS="cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync
+METRICS="cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync seqwrite_sync
   create remove m_null m_getattr m_lookup m_create m_remove p_null p_getattr"
 declare -A ALL   # ALL[metric,server] = the rounds' figures, space-separated
 # keep NAME: appends this round's figures of server NAME to ALL.
@@ -302,6 +307,8 @@ echo "-- 2. random 4 KiB, 16 in flight (IOPS)"
 row "randread" randread 2
 row "randwrite UNSTABLE + COMMIT" randwrite 2
 row "randwrite FILE_SYNC" randwrite_sync 2
+echo "-- stable stream: 1 MiB FILE_SYNC writes in order, 8 in flight (MiB/s)"
+row "seq write FILE_SYNC 1 MiB" seqwrite_sync -
 echo "-- 3. metadata, 1 sync client (calls/s)"
 row "NULL (ceiling of this client)" m_null -
 row "GETATTR" m_getattr -

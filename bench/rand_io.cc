@@ -14,6 +14,7 @@
 //   commit          no I/O: one COMMIT of the whole file, as a client sends
 //                   on close (nfs-cp sends none; the bench times it with
 //                   the copy, so the copy's figure is durable).
+// --sequential issues the offsets in order instead (a stream).
 // The file must already exist; its size bounds the offsets. Written blocks
 // hold a fixed pattern (the file's old contents are overwritten).
 // Prints one line: "rand_io <mode> bs=B depth=D: X IOPS (N ops in S s)".
@@ -42,6 +43,9 @@ ABSL_FLAG(std::string, mode, "randread",
 ABSL_FLAG(int, bs, 4096, "bytes per request (offsets are bs-aligned)");
 ABSL_FLAG(int, depth, 16, "requests in flight");
 ABSL_FLAG(double, seconds, 10, "how long to issue requests");
+ABSL_FLAG(bool, sequential, false,
+          "offsets in order (wrapping at the end) instead of random: a "
+          "stream of bs-sized requests, depth of them in flight");
 
 namespace {
 
@@ -56,6 +60,8 @@ struct Run {
   uint64_t bs = 0;
   std::string buf;  // what writes send
   std::mt19937_64 rng{7};
+  bool sequential = false;
+  uint64_t next = 0;  // the next block, when sequential
   Clock::time_point deadline;
   int in_flight = 0;
   uint64_t done = 0;
@@ -66,7 +72,8 @@ void OnDone(int err, nfs_context* nfs, void* data, void* private_data);
 
 // Queues one request at a random block; records an error on failure.
 void Issue(Run* r) {
-  const uint64_t off = (r->rng() % r->blocks) * r->bs;
+  const uint64_t block = r->sequential ? r->next++ % r->blocks : r->rng() % r->blocks;
+  const uint64_t off = block * r->bs;
   const int rc =
       r->write ? nfs_pwrite_async(r->nfs, r->fh, off, r->bs, r->buf.data(),
                                   OnDone, r)
@@ -168,6 +175,7 @@ int main(int argc, char** argv) {
   r.write = mode != "randread";
   r.bs = static_cast<uint64_t>(absl::GetFlag(FLAGS_bs));
   r.buf.assign(r.bs, 'r');
+  r.sequential = absl::GetFlag(FLAGS_sequential);
   absl::Status s = Open(absl::GetFlag(FLAGS_url), mode == "randwrite_sync", &r);
   double elapsed = 0;
   if (s.ok() && mode == "commit") {
