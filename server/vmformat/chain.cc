@@ -208,9 +208,11 @@ class Analyzer {
   Ref ResolveAbsolute(const std::string& ref, RefUse use);
   bool InThisDir(const std::string& export_path, std::string* name) const;
   std::optional<bool> ExportFileExists(const std::string& export_path);
-  // Records a mapped absolute reference for the rewriters (absolute_refs).
+  // Records a mapped absolute reference for the rewriters (absolute_refs):
+  // only one that names a file of the directory (a path under one of the
+  // VM's own directories may name a file that is not there).
   void NoteLocal(absl::string_view raw, const Ref& r) {
-    if (r.where == Ref::kLocal && r.absolute) {
+    if (r.where == Ref::kLocal && r.absolute && by_name_.count(r.name) > 0) {
       report_.absolute_refs[std::string(raw)] = r.name;
     }
   }

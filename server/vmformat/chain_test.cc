@@ -567,6 +567,26 @@ TEST(AnalyzeVm, MappedAbsoluteReferencesAreListedForTheRewriters) {
   EXPECT_EQ(Find(*r, "vm-000001.vmdk")->parent, "vm.vmdk");
 }
 
+// A path under the VM's own directory that names no file of it is not a
+// mapped reference (found by the vmformat fuzzer: the rewriters would have
+// been told to rename a file that does not exist).
+TEST(AnalyzeVm, SelfDirReferenceToAMissingFileIsNotListed) {
+  const std::string kSelf = "/vmfs/volumes/ds/vm";
+  std::vector<FileSample> f = Replace(
+      LinearAbsolute(), Text("vm.vmx", Vmx(kSelf + "/vm-000002.vmdk") +
+                                           "nvram = \"" + kSelf + "/gone.nvram\"\n"));
+  AnalyzeOptions opt;
+  opt.now_sec = kNow;
+  opt.self_dirs = {kSelf};
+  absl::StatusOr<ChainReport> r = AnalyzeVm(f, opt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->absolute_refs.count(kSelf + "/vm-000002.vmdk"), 1u);
+  EXPECT_EQ(r->absolute_refs.count(kSelf + "/gone.nvram"), 0u);
+  for (const auto& [ref, name] : r->absolute_refs) {
+    EXPECT_NE(name, "gone.nvram") << ref;
+  }
+}
+
 TEST(AnalyzeVm, UnusableInput) {
   AnalyzeOptions opt;
   std::vector<FileSample> dup = {Text("a", "x"), Text("a", "y")};
