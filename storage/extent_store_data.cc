@@ -751,8 +751,7 @@ absl::StatusOr<Attr> ExtentStoreImpl::Commit(InodeId ino) {
   // write-behind write that failed, is reported only once): a new write
   // verifier makes clients resend what they had not seen committed.
   if (absl::Status s = gc_->Flush(); !s.ok()) {
-    const uint64_t v = verifier_.load() + 1;
-    verifier_.store(v ? v : 1, std::memory_order_release);
+    ChangeVerifier();
     return s;
   }
   absl::ReaderMutexLock l(&mu_);

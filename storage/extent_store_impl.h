@@ -259,6 +259,12 @@ class ExtentStoreImpl final : public ExtentStore {
 
   // ---- helpers (mu_ held) ----
   absl::Status Usable() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A new write verifier (never 0): acknowledged unstable data may be lost,
+  // so clients must resend what they have not seen committed.
+  void ChangeVerifier() {
+    const uint64_t v = verifier_.load() + 1;
+    verifier_.store(v ? v : 1, std::memory_order_release);
+  }
   absl::StatusOr<Inode*> Get(InodeId ino) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Inode*> GetDir(InodeId ino) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Inode*> GetLiveDir(InodeId ino)

@@ -265,8 +265,7 @@ absl::Status ExtentStoreImpl::PrepareMutation() {
     const uint64_t epoch = gc_->next_seq();
     for (const auto& [m, seg] : held) alloc_->Hold(m, seg, epoch);
     // Unstable writes acknowledged before the failure may be gone.
-    uint64_t v = verifier_.load() + 1;
-    verifier_.store(v ? v : 1, std::memory_order_release);
+    ChangeVerifier();
   }
   // Durable frees may be reused, except those made while a lock-free
   // in-place write was in flight (it may still be writing to them).
@@ -300,8 +299,7 @@ absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
     // the member, and its error is reported only once (a retry may
     // succeed): a new write verifier makes clients resend what they had not
     // seen committed.
-    const uint64_t v = verifier_.load() + 1;
-    verifier_.store(v ? v : 1, std::memory_order_release);
+    ChangeVerifier();
   }
   return first;
 }
