@@ -213,18 +213,22 @@ Dispatcher::Dispatcher(storage::ExtentStore* store, const ExportTable* exports,
   add(kPmapProgram, kPmapVersion, kPmap2Table, 5, "PMAP2");
 }
 
-bool IsReadCall(absl::string_view r) {
+namespace {
+
+// The fixed call header (xid, CALL, RPC 2, prog, vers, proc) names NFSv3
+// procedure `proc`.
+bool IsNfs3Call(absl::string_view r, uint32_t proc) {
   return r.size() >= 24 && LoadBe32(r.data() + 4) == 0 &&
          LoadBe32(r.data() + 8) == 2 && LoadBe32(r.data() + 12) == kNfsProgram &&
-         LoadBe32(r.data() + 16) == 3 && LoadBe32(r.data() + 20) == NFSPROC3_READ;
+         LoadBe32(r.data() + 16) == 3 && LoadBe32(r.data() + 20) == proc;
 }
 
+}  // namespace
+
+bool IsReadCall(absl::string_view r) { return IsNfs3Call(r, NFSPROC3_READ); }
+
 size_t WriteDataOffset(absl::string_view head) {
-  if (head.size() < 24 || LoadBe32(head.data() + 4) != 0 ||
-      LoadBe32(head.data() + 8) != 2 || LoadBe32(head.data() + 12) != kNfsProgram ||
-      LoadBe32(head.data() + 16) != 3 || LoadBe32(head.data() + 20) != NFSPROC3_WRITE) {
-    return 0;
-  }
+  if (!IsNfs3Call(head, NFSPROC3_WRITE)) return 0;
   // RPC call header (xid .. proc), cred, verf; then WRITE3args: file
   // handle, offset, count, stable, and the data's length word.
   XdrDecoder d(head.data() + 24, head.size() - 24);
