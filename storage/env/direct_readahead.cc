@@ -117,7 +117,7 @@ void DirectReadahead::WaitIdle() {
 void DirectReadahead::Loop() {
   for (;;) {
     Job job;
-    std::unique_ptr<char, FreeDeleter> buf;
+    AlignedBuffer buf;
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
@@ -130,12 +130,7 @@ void DirectReadahead::Loop() {
       jobs_.erase(jobs_.begin());
       buf = std::move(streams_[job.stream].buf);
     }
-    if (!buf) {
-      void* mem = nullptr;
-      if (::posix_memalign(&mem, 4096, kMaxBytes) == 0) {
-        buf.reset(static_cast<char*>(mem));
-      }
-    }
+    if (!buf) buf = AllocateAligned(kMaxBytes);
     // Read only between writes, and keep the bytes only if no write began
     // or ended meanwhile.
     const uint64_t gen = gen_.load(std::memory_order_acquire);

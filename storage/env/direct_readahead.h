@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "storage/env/aligned_buffer.h"
 
 namespace vnas::storage {
 
@@ -73,14 +74,11 @@ class DirectReadahead {
   void WaitIdle();
 
  private:
-  struct FreeDeleter {
-    void operator()(char* p) const { std::free(p); }
-  };
   struct Stream {
     uint64_t next = ~uint64_t{0};  // where a continuing read would start
     uint64_t used = 0;             // for replacing the least recent stream
     // The prefetched stretch (valid while ready and gen == gen_).
-    std::unique_ptr<char, FreeDeleter> buf;
+    AlignedBuffer buf;
     uint64_t off = 0;
     size_t len = 0;
     uint64_t gen = 0;

@@ -53,6 +53,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/base/status_util.h"
+#include "storage/env/aligned_buffer.h"
 #include "storage/env/direct_readahead.h"
 #include "storage/env/env.h"
 #include "storage/env/gather.h"
@@ -89,9 +90,6 @@ std::atomic<bool> cachestat_ok{true};
 // Cleared once preadv2(RWF_NOWAIT) turns out to be unsupported.
 std::atomic<bool> nowait_ok{true};
 
-struct FreeDeleter {
-  void operator()(char* p) const { std::free(p); }
-};
 
 class PosixFile final : public File {
  public:
@@ -285,14 +283,8 @@ class PosixFile final : public File {
   // The calling thread's kBounceBytes aligned buffer, or nullptr when
   // memory is short.
   static char* Bounce() {
-    thread_local std::unique_ptr<char, FreeDeleter> bounce;
-    if (!bounce) {
-      void* mem = nullptr;
-      if (::posix_memalign(&mem, kDirectAlign, kBounceBytes) != 0) {
-        return nullptr;
-      }
-      bounce.reset(static_cast<char*>(mem));
-    }
+    thread_local AlignedBuffer bounce;
+    if (!bounce) bounce = AllocateAligned(kBounceBytes, kDirectAlign);
     return bounce.get();
   }
 

@@ -8,8 +8,6 @@
 
 namespace vnas::storage {
 
-void WriteBehind::FreeDeleter::operator()(char* p) const { std::free(p); }
-
 WriteBehind::WriteBehind(int threads, size_t max_bytes)
     : max_bytes_(std::max(kPieceBytes, max_bytes)),
       max_buffers_(std::max<size_t>(1, max_bytes / kPieceBytes)) {
@@ -30,9 +28,9 @@ WriteBehind::~WriteBehind() {
 char* WriteBehind::TakeBuffer() {
   while (free_.empty()) {
     if (buffers_.size() < max_buffers_) {
-      void* mem = nullptr;
-      if (::posix_memalign(&mem, 4096, kPieceBytes) != 0) return nullptr;
-      buffers_.emplace_back(static_cast<char*>(mem));
+      AlignedBuffer b = AllocateAligned(kPieceBytes);
+      if (!b) return nullptr;
+      buffers_.push_back(std::move(b));
       return buffers_.back().get();
     }
     changed_.Wait(&mu_);

@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/env/aligned_buffer.h"
 
 namespace vnas::storage {
 
@@ -94,9 +95,6 @@ class WriteBehind {
     std::shared_ptr<const void> keep;  // owns buf when not pooled
     bool running = false;
   };
-  struct FreeDeleter {
-    void operator()(char* p) const;
-  };
 
   void Loop();
   // Index of the first job that may start now, or -1.
@@ -119,7 +117,7 @@ class WriteBehind {
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);  // submission order
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queued_ ABSL_GUARDED_BY(mu_) = 0;  // bytes in jobs_
-  std::vector<std::unique_ptr<char, FreeDeleter>> buffers_ ABSL_GUARDED_BY(mu_);
+  std::vector<AlignedBuffer> buffers_ ABSL_GUARDED_BY(mu_);
   std::vector<char*> free_ ABSL_GUARDED_BY(mu_);
   std::map<const void*, absl::Status> errors_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -45,6 +45,15 @@ struct Disk {
   }
 };
 
+// `bytes` of page-aligned memory filled with `fill`, in shared ownership
+// (what a caller hands write-behind as `keep`); null when memory is short.
+std::shared_ptr<char> SharedAligned(size_t bytes, char fill) {
+  AlignedBuffer b = AllocateAligned(bytes);
+  if (!b) return nullptr;
+  memset(b.get(), fill, bytes);
+  return std::shared_ptr<char>(std::move(b));
+}
+
 // With the device held and the queue full, `submit` (on a thread) must not
 // return until the device is let go; then everything lands.
 void ExpectSubmitWaitsForRoom(Disk& d, WriteBehind& wb, size_t limit,
@@ -137,10 +146,8 @@ TEST(WriteBehind, AFailedBackgroundWriteIsReportedOnceByFlush) {
 TEST(WriteBehind, AlignedBytesHandedOverAreHeldNotCopied) {
   Disk d;
   WriteBehind wb(2, 4 * kMiB);
-  void* raw = nullptr;
-  ASSERT_EQ(::posix_memalign(&raw, 4096, 3 * kMiB), 0);
-  std::shared_ptr<char> mem(static_cast<char*>(raw), [](char* p) { std::free(p); });
-  memset(mem.get(), 'k', 3 * kMiB);
+  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'k');
+  ASSERT_NE(mem, nullptr);
   const absl::string_view all(mem.get(), 3 * kMiB);
   d.Gate(false);
   // Two runs: 2 MiB contiguous in memory, and 1 MiB elsewhere.
@@ -164,10 +171,8 @@ TEST(WriteBehind, AlignedBytesHandedOverAreHeldNotCopied) {
 TEST(WriteBehind, HeldBytesCountAgainstTheLimit) {
   Disk d;
   WriteBehind wb(1, 2 * kMiB);
-  void* raw = nullptr;
-  ASSERT_EQ(::posix_memalign(&raw, 4096, 3 * kMiB), 0);
-  std::shared_ptr<char> mem(static_cast<char*>(raw), [](char* p) { std::free(p); });
-  memset(mem.get(), 'h', 3 * kMiB);
+  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'h');
+  ASSERT_NE(mem, nullptr);
   const absl::string_view all(mem.get(), 3 * kMiB);
   d.Gate(false);
   ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all.substr(0, 2 * kMiB)}, mem));
