@@ -25,7 +25,7 @@ class FakeFile {
     {
       absl::MutexLock l(&mu_);
       ++reads_;
-      mu_.Await(absl::Condition(&open_));
+      while (!open_ && off >= hold_from_) released_.Wait(&mu_);
     }
     absl::MutexLock l(&mu_);
     for (size_t i = 0; i < len; ++i) {
@@ -45,9 +45,12 @@ class FakeFile {
     absl::MutexLock l(&mu_);
     return reads_;
   }
-  void Hold(bool hold) {
+  // Holds reads that start at or after `from` inside Read until released.
+  void Hold(bool hold, uint64_t from = 0) {
     absl::MutexLock l(&mu_);
     open_ = !hold;
+    hold_from_ = from;
+    released_.SignalAll();
   }
 
  private:
@@ -55,6 +58,8 @@ class FakeFile {
   std::string data_;
   int reads_ = 0;
   bool open_ = true;
+  uint64_t hold_from_ = 0;
+  absl::CondVar released_;
 };
 
 // Waits until `pred` holds (prefetches run on a background thread).
@@ -74,7 +79,9 @@ std::string ReadThrough(DirectReadahead& ra, FakeFile& f, uint64_t off,
   std::vector<absl::Span<char>> parts{absl::MakeSpan(&out[0], len / 2),
                                       absl::MakeSpan(&out[len / 2], len - len / 2)};
   *served = ra.TryServe(off, parts, len);
-  if (!*served) EXPECT_TRUE(f.Read(off, len, &out[0]).ok());
+  if (!*served) {
+    EXPECT_TRUE(f.Read(off, len, &out[0]).ok());
+  }
   ra.OnRead(off, len);
   return out;
 }
@@ -156,14 +163,16 @@ TEST(DirectReadahead, AWriteDuringOrAfterThePrefetchIsNeverHidden) {
   ra.BeginWrite();
   f.Write(2 * kLen + 100, "NEW");
   ra.EndWrite();
+  // A write while the prefetch is in flight (held inside its read): the
+  // prefetched bytes are dropped, and the read sees the write. The hold is
+  // set before the read that schedules the prefetch, so it cannot land first.
+  f.Hold(true, /*from=*/3 * kLen);
+  const int before = f.reads();
   std::string got = ReadThrough(ra, f, 2 * kLen, kLen, &served);
   EXPECT_FALSE(served);
   EXPECT_EQ(got.substr(100, 3), "NEW");
-  // A write while the prefetch is in flight (held inside its read): the
-  // prefetched bytes are dropped, and the read sees the write.
-  f.Hold(true);
-  const int before = f.reads();
-  ASSERT_TRUE(Eventually([&] { return f.reads() > before; }));  // [3k, 4k)
+  // The direct read of [2k, 3k), then the prefetch of [3k, 4k).
+  ASSERT_TRUE(Eventually([&] { return f.reads() >= before + 2; }));
   ra.BeginWrite();
   std::thread writer([&] {
     f.Write(3 * kLen + 5, "LATE");

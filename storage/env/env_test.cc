@@ -352,11 +352,15 @@ TEST_F(PosixCachePolicyTest, BulkWritesAndColdBulkReadsBypassTheCache) {
                   .ok());
   EXPECT_TRUE(a + b + odd.substr(1, c.size()) ==
               Pattern(kMiB, 3 * kMiB / 2, 1) + std::string(kMiB / 2, '\0'));
-  if (CacheChecks()) EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+  }
   // A small buffered write is cached; a bulk read over it takes the cached
   // path and sees it.
   ASSERT_TRUE(file_->PWrite(kMiB + 8192, "small").ok());
-  if (CacheChecks()) EXPECT_GT(Cached(kMiB, kMiB), 0);
+  if (CacheChecks()) {
+    EXPECT_GT(Cached(kMiB, kMiB), 0);
+  }
   std::string back(kMiB, '?');
   ASSERT_TRUE(file_->PRead(kMiB, kMiB, back.data()).ok());
   std::string want = Pattern(kMiB, kMiB, 1);
@@ -368,7 +372,9 @@ TEST_F(PosixCachePolicyTest, BulkWritesAndColdBulkReadsBypassTheCache) {
   ASSERT_TRUE(file_->PWriteVDurable(kMiB, {third}).ok());
   ASSERT_TRUE(file_->PRead(kMiB, kMiB, back.data()).ok());
   EXPECT_TRUE(back == third);
-  if (CacheChecks()) EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, 4 * kMiB), 0);
+  }
 }
 
 TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
@@ -391,7 +397,9 @@ TEST_F(PosixCachePolicyTest, ByDefaultBulkIoIsCached) {
   constexpr uint64_t kMiB = 1 << 20;
   const std::string data = Pattern(0, kMiB, 5);
   ASSERT_TRUE(file_->PWriteV(0, {data}).ok());
-  if (CacheChecks()) EXPECT_EQ(Cached(0, kMiB), 256) << "not cached";
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, kMiB), 256) << "not cached";
+  }
   std::string back(kMiB + 1, '?');
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&back[1], kMiB)}).ok());
   EXPECT_TRUE(back.substr(1) == data);
@@ -401,12 +409,16 @@ TEST_F(PosixCachePolicyTest, ByDefaultBulkIoIsCached) {
   if (CacheChecks()) ASSERT_EQ(Cached(0, kMiB), 0);
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&back[1], kMiB)}).ok());
   EXPECT_TRUE(back.substr(1) == data);
-  if (CacheChecks()) EXPECT_EQ(Cached(0, kMiB), 256);
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, kMiB), 256);
+  }
   // A durable aligned write still goes around the cache (and drops the
   // cached pages it overwrites; with large folios, maybe more).
   const std::string stable = Pattern(0, 64 << 10, 6);
   ASSERT_TRUE(file_->PWriteVDurable(0, {stable}).ok());
-  if (CacheChecks()) EXPECT_EQ(Cached(0, 64 << 10), 0);
+  if (CacheChecks()) {
+    EXPECT_EQ(Cached(0, 64 << 10), 0);
+  }
   ASSERT_TRUE(file_->PRead(0, kMiB, &back[1]).ok());
   EXPECT_TRUE(back.substr(1) == stable + data.substr(64 << 10));
 }
