@@ -5,7 +5,9 @@
 // lines ('#' comments); flags on the command line win.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -64,6 +66,18 @@ ABSL_FLAG(uint32_t, write_behind_mb, 32,
           "With --direct_bulk_io: MiB of buffers in which unstable bulk "
           "writes are acknowledged before the device has them (COMMIT "
           "waits for them); 0 = such writes wait for the device");
+ABSL_FLAG(int64_t, data_cache_mb, -1,
+          "With --direct_bulk_io: MiB of memory for a read cache of 64 KiB "
+          "chunks: a small read that misses the page cache reads its whole "
+          "chunk into it, so random reads of a disk image (clones booting "
+          "from one base disk) warm up chunk by chunk; touched only as it "
+          "fills. -1 = an eighth of the machine's memory, at most 4096; "
+          "0 = none");
+ABSL_FLAG(bool, data_cache_bulk, false,
+          "With --data_cache_mb: bulk writes and direct bulk reads fill the "
+          "cache too, so re-reads of just-written data come from memory, at "
+          "the price of a copy of every byte (measured on a 2-core VM: "
+          "sequential writes 15% slower)");
 ABSL_FLAG(uint32_t, io_buffer_cache_mb, 64,
           "MiB of idle 64 KiB+ RPC buffers kept mapped for reuse, so bulk "
           "READs and WRITEs do not fault in fresh pages for every call");
@@ -72,6 +86,16 @@ ABSL_FLAG(int32_t, nfs_workers, 16,
           "flush; the kernel merges concurrent flushes)");
 
 namespace {
+
+// --data_cache_mb in bytes: -1 picks an eighth of physical memory, capped.
+size_t DataCacheBytes(int64_t mb) {
+  if (mb >= 0) return static_cast<size_t>(mb) << 20;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  const size_t eighth = static_cast<size_t>(pages) * static_cast<size_t>(page) / 8;
+  return std::min<size_t>(eighth, size_t{4096} << 20);
+}
 
 // Turns `--config=FILE` (or `--config FILE`) plus the file's flag=value lines
 // into argv entries placed before the command line's own flags.
@@ -157,6 +181,8 @@ int main(int argc, char** argv) {
   vnas::storage::PosixEnvOptions env_options;
   env_options.direct_bulk_io = absl::GetFlag(FLAGS_direct_bulk_io);
   env_options.write_behind_bytes = size_t{absl::GetFlag(FLAGS_write_behind_mb)} << 20;
+  env_options.cache_bytes = DataCacheBytes(absl::GetFlag(FLAGS_data_cache_mb));
+  env_options.cache_bulk = absl::GetFlag(FLAGS_data_cache_bulk);
   std::unique_ptr<vnas::storage::Env> env =
       vnas::storage::Env::NewPosix(env_options);
   vnas::storage::StoreOptions store_options;

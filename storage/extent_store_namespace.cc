@@ -369,8 +369,12 @@ absl::StatusOr<CreateResult> ExtentStoreImpl::Create(InodeId dir,
         if (!n->is_reg()) {
           return FsError(EEXIST, absl::StrCat("'", name, "' exists"));
         }
-        if (req.size && *req.size != n->rec.size) {
-          absl::Status s = Truncate(t, n, *req.size);
+        // A size is open(O_TRUNC): times move even when the size does not
+        // change (POSIX open; knfsd applies it as a setattr).
+        if (req.size) {
+          absl::Status s = *req.size != n->rec.size
+                               ? Truncate(t, n, *req.size)
+                               : absl::OkStatus();
           Touch(t, n, true, Now());
           CommitTxn(t);
           VNAS_RETURN_IF_ERROR(s);

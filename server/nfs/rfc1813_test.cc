@@ -273,6 +273,33 @@ TEST_F(Rfc1813Test, UncheckedCreateOfAnExistingFileOnlyAppliesTheSize) {
   EXPECT_EQ(na.atime.seconds, Sattr::kClientAtime);
 }
 
+TEST_F(Rfc1813Test, CreateUncheckedWithTheSameSizeStillUpdatesMtime) {
+  // open(O_CREAT|O_TRUNC) of an empty file that exists: a CREATE UNCHECKED
+  // with size 0; mtime and ctime move though the size does not.
+  Created f = Create(root_, "f");
+  ASSERT_EQ(f.status, NFS3_OK);
+  Sattr old;
+  old.mtime = SET_TO_CLIENT_TIME;  // long ago
+  ASSERT_EQ(Setattr(f.fh, old).FirstWord(), NFS3_OK);
+  const fattr3 before = Getattr(f.fh);
+  ASSERT_EQ(before.mtime.seconds, Sattr::kClientMtime);
+  ASSERT_EQ(before.size, 0u);
+  Sattr trunc;
+  trunc.size = 0;
+  Created again = Create(root_, "f", UNCHECKED, trunc.Encode());
+  ASSERT_EQ(again.status, NFS3_OK);
+  EXPECT_EQ(again.fh, f.fh);
+  const fattr3 now = Getattr(f.fh);
+  EXPECT_EQ(now.size, 0u);
+  EXPECT_GT(now.mtime.seconds, Sattr::kClientMtime);
+  EXPECT_FALSE(SameTime(now.ctime, before.ctime));
+  // Without a size, nothing moves.
+  const fattr3 settled = Getattr(f.fh);
+  ASSERT_EQ(Create(root_, "f", UNCHECKED, Sattr().Encode()).status, NFS3_OK);
+  EXPECT_TRUE(SameTime(Getattr(f.fh).mtime, settled.mtime));
+  EXPECT_TRUE(SameTime(Getattr(f.fh).ctime, settled.ctime));
+}
+
 TEST_F(Rfc1813Test, ClientTimesWithNanosecondsOfASecondOrMoreAreInval) {
   Created f = Create(root_, "f");
   const fattr3 before = Getattr(f.fh);

@@ -123,6 +123,14 @@ struct PosixEnvOptions {
   // background threads (File::Sync waits for them; write_behind.h). 0: they
   // wait for the device.
   size_t write_behind_bytes = 0;
+  // With direct_bulk_io: up to this many bytes of whole 64 KiB chunks are
+  // kept in memory and serve later reads (chunk_cache.h); a small read
+  // that finds its range neither there nor in the page cache reads its
+  // whole chunk into it. 0: none.
+  size_t cache_bytes = 0;
+  // With cache_bytes: bulk writes and direct bulk reads fill it too, at
+  // the price of a copy of every byte they move.
+  bool cache_bulk = false;
 };
 
 class Env {

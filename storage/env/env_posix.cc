@@ -26,6 +26,15 @@
 //     Sync() waits for all of the file's, and the range is allocated first
 //     (fallocate), so a full file system fails the WRITE itself, not a
 //     later COMMIT.
+//   - With PosixEnvOptions::cache_bytes as well, whole 64 KiB chunks are
+//     kept in a memory cache of that size (chunk_cache.h); a read that
+//     finds all of its range there is served from it, before the
+//     write-behind or the device is asked. A small read that misses both
+//     it and the page cache reads its whole chunk direct into the cache
+//     (one device read; random small reads of a disk image then warm up
+//     chunk by chunk, as an array's read cache does). With cache_bulk,
+//     bulk writes and direct bulk reads copy their chunks in as well.
+//     Every write drops the chunks it touches before its bytes go out.
 //   - Otherwise (the default) everything else goes through the page cache.
 // The kernel writes back and drops cached pages around a direct write, and
 // writes back dirty pages before a direct read, so the two descriptors stay
@@ -54,6 +63,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/base/status_util.h"
 #include "storage/env/aligned_buffer.h"
+#include "storage/env/chunk_cache.h"
 #include "storage/env/direct_readahead.h"
 #include "storage/env/env.h"
 #include "storage/env/gather.h"
@@ -93,18 +103,22 @@ std::atomic<bool> nowait_ok{true};
 
 class PosixFile final : public File {
  public:
-  // `write_behind` (may be null) must outlive the file.
+  // `write_behind` and `cache` (either may be null) must outlive the file.
   PosixFile(int fd, int direct_fd, std::string path, PosixEnvOptions options,
-            WriteBehind* write_behind)
+            WriteBehind* write_behind, ChunkCache* cache)
       : fd_(fd),
         direct_fd_(direct_fd),
         path_(std::move(path)),
         bulk_direct_min_(options.direct_bulk_io ? kDirectMinBytes
                                                  : SIZE_MAX),
-        wb_(options.direct_bulk_io ? write_behind : nullptr) {}
+        wb_(options.direct_bulk_io ? write_behind : nullptr),
+        cache_(options.direct_bulk_io ? cache : nullptr),
+        cache_id_(cache_ ? cache_->NewFile() : 0),
+        cache_bulk_(options.cache_bulk) {}
   ~PosixFile() override {
     if (wb_) wb_->Forget(this);  // queued writes land first
     readahead_.reset();  // no prefetch may outlive the descriptors
+    if (cache_) cache_->Forget(cache_id_);
     ::close(fd_);
     if (direct_fd_ >= 0) ::close(direct_fd_);
   }
@@ -121,9 +135,14 @@ class PosixFile final : public File {
 
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
+    if (cache_ && cache_->Read(cache_id_, offset, parts)) {
+      return absl::OkStatus();
+    }
     const size_t total = Total(parts);
     if (wb_) wb_->Wait(this, offset, total);
     if (ReadsDirect(offset, total)) {
+      const uint64_t fill =
+          cache_ && cache_bulk_ ? cache_->BeginFill(cache_id_) : 0;
       // Alone: no other blocking bulk read of the file is under way. A
       // client with several reads in flight keeps the device busy itself,
       // and prefetching for it only adds a copy of every byte.
@@ -135,9 +154,29 @@ class PosixFile final : public File {
         s = ReadDirect(offset, parts);
       }
       bulk_reads_.fetch_sub(1);
-      if (s.ok()) readahead_->OnRead(offset, total, alone);
+      if (s.ok()) {
+        readahead_->OnRead(offset, total, alone);
+        if (cache_ && cache_bulk_) cache_->Fill(cache_id_, fill, offset, parts);
+      }
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
+    } else if (cache_ && total < kDirectMinBytes &&
+               direct_ok_.load(std::memory_order_relaxed)) {
+      // The whole chunk, direct, into the cache (waiting for queued writes
+      // of all of it first).
+      const uint64_t chunk = offset / ChunkCache::kChunkBytes * ChunkCache::kChunkBytes;
+      if (wb_) wb_->Wait(this, chunk, ChunkCache::kChunkBytes);
+      absl::Status s;
+      if (cache_->ReadChunkThrough(
+              cache_id_, offset, parts,
+              [this](uint64_t at, char* buf, size_t len) {
+                std::vector<iovec> iov{{buf, len}};
+                return ReadAll(direct_fd_, &iov, at, "preadv(O_DIRECT) ");
+              },
+              &s)) {
+        if (!Refused(ErrnoOf(s))) return s;
+        direct_ok_.store(false, std::memory_order_relaxed);
+      }
     }
     std::vector<iovec> iov = Iov(parts);
     return ReadAll(fd_, &iov, offset, "preadv ");
@@ -145,6 +184,9 @@ class PosixFile final : public File {
 
   absl::Status PReadVCached(
       uint64_t offset, const std::vector<absl::Span<char>>& parts) override {
+    if (cache_ && cache_->Read(cache_id_, offset, parts)) {
+      return absl::OkStatus();
+    }
     const size_t total = Total(parts);
     if (wb_ && wb_->Busy(this, offset, total)) return WouldBlock();
     // A range the bulk policy would read direct is not served from memory
@@ -310,10 +352,16 @@ class PosixFile final : public File {
     size_t total = 0;
     for (absl::string_view p : parts) total += p.size();
     readahead_->BeginWrite();
+    ChunkCache::WriteTicket cached;
+    if (cache_) cached = cache_->BeginWrite(cache_id_, offset, total);
     const bool direct = total >= direct_min && DirectFits(offset, total);
     if (wb_ && behind && flags == 0 && direct && Allocate(offset, total) &&
         wb_->Submit(this, &wb_writer_, offset, parts, std::move(keep))) {
       readahead_->EndWrite();  // older prefetches are void from here on
+      // Queued, so the newest bytes of the range: reads may have them.
+      if (cache_) {
+        cache_->EndWrite(cache_id_, cached, offset, parts, cache_bulk_);
+      }
       return absl::OkStatus();
     }
     if (wb_) wb_->Wait(this, offset, total);
@@ -326,6 +374,9 @@ class PosixFile final : public File {
     }
     if (IsDirectUnsupported(s)) s = WriteV(offset, parts, flags);
     readahead_->EndWrite();
+    if (cache_) {
+      cache_->EndWrite(cache_id_, cached, offset, parts, cache_bulk_ && s.ok());
+    }
     return s;
   }
 
@@ -513,14 +564,21 @@ class PosixFile final : public File {
   // Unstable bulk writes queued here are not on the device yet; null
   // without write-behind.
   WriteBehind* const wb_;
+  // Bulk chunks kept in memory (null without), and this file's id in it.
+  ChunkCache* const cache_;
+  const uint64_t cache_id_;
+  const bool cache_bulk_;  // bulk writes and reads copy their chunks in
   // How a queued write reaches the device (on a write-behind thread).
   const WriteBehind::Writer wb_writer_ = [this](uint64_t offset, const char* buf,
                                                 size_t len) {
     readahead_->BeginWrite();
+    const uint64_t start = offset;
     std::vector<iovec> iov{{const_cast<char*>(buf), len}};
     const int err = WriteAll(direct_fd_, &iov, &offset, 0);
     readahead_->EndWrite();
     if (err == 0) return absl::OkStatus();
+    // What the cache took from it at submit is not what the device has.
+    if (cache_) cache_->Invalidate(cache_id_, start, len);
     return IoError(err, absl::StrCat("pwritev(O_DIRECT, write-behind) ", path_));
   };
   std::unique_ptr<DirectReadahead> readahead_ =
@@ -539,7 +597,12 @@ class PosixEnv final : public Env {
         write_behind_(options.direct_bulk_io && options.write_behind_bytes > 0
                           ? std::make_unique<WriteBehind>(kWriteBehindThreads,
                                                           options.write_behind_bytes)
-                          : nullptr) {}
+                          : nullptr),
+        cache_(options.direct_bulk_io && options.cache_bytes > 0
+                   ? std::make_unique<ChunkCache>(options.cache_bytes)
+                   : nullptr) {
+    if (cache_ && !cache_->usable()) cache_.reset();
+  }
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
                                                  bool create) override {
@@ -553,7 +616,8 @@ class PosixEnv final : public Env {
     // buffered.
     int direct_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT);
     return std::unique_ptr<File>(
-        new PosixFile(fd, direct_fd, path, options_, write_behind_.get()));
+        new PosixFile(fd, direct_fd, path, options_, write_behind_.get(),
+                      cache_.get()));
   }
 
   bool FileExists(const std::string& path) override {
@@ -597,6 +661,7 @@ class PosixEnv final : public Env {
   static constexpr int kWriteBehindThreads = 2;
   const PosixEnvOptions options_;
   const std::unique_ptr<WriteBehind> write_behind_;
+  std::unique_ptr<ChunkCache> cache_;  // null when off or unmappable
 };
 
 }  // namespace

@@ -266,6 +266,15 @@ INSTANTIATE_TEST_SUITE_P(
                                 o.write_behind_bytes = 2 << 20;
                                 return Env::NewPosix(o).release();
                               }},
+                      EnvCase{"posix_chunk_cache",
+                              [] {
+                                PosixEnvOptions o;
+                                o.direct_bulk_io = true;
+                                o.write_behind_bytes = 2 << 20;
+                                o.cache_bytes = 1 << 20;  // 16 chunks
+                                o.cache_bulk = true;
+                                return Env::NewPosix(o).release();
+                              }},
                       EnvCase{"mem", [] { return NewMemEnv().release(); }},
                       EnvCase{"fault", [] {
                                 return new FaultEnv(NewMemEnv().release());
@@ -278,10 +287,13 @@ INSTANTIATE_TEST_SUITE_P(
 // checks where the kernel has no cachestat or the file system no O_DIRECT.
 class PosixCachePolicyTest : public ::testing::Test {
  protected:
-  void Open(bool direct_bulk_io, size_t write_behind_bytes = 0) {
+  void Open(bool direct_bulk_io, size_t write_behind_bytes = 0,
+            size_t cache_bytes = 0, bool cache_bulk = false) {
     PosixEnvOptions options;
     options.direct_bulk_io = direct_bulk_io;
     options.write_behind_bytes = write_behind_bytes;
+    options.cache_bytes = cache_bytes;
+    options.cache_bulk = cache_bulk;
     env_ = Env::NewPosix(options);
     path_ = TmpPath("policy");
     auto f = env_->OpenFile(path_, true);
@@ -317,6 +329,9 @@ class PosixCachePolicyTest : public ::testing::Test {
     return s;
   }
   bool CacheChecks() { return direct_ && Cached(0, 4096) >= 0; }
+  // Random reads and writes of every kind from several threads, each on
+  // its own stretch of the file, checked against a model.
+  void RunModel();
 
   std::unique_ptr<Env> env_;
   std::string path_;
@@ -384,7 +399,9 @@ TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
   ASSERT_TRUE(file_->PWrite(0, data).ok());
   ASSERT_TRUE(file_->Sync().ok());
   ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
-  if (CacheChecks()) ASSERT_EQ(Cached(0, 1 << 20), 0);
+  if (CacheChecks()) {
+    ASSERT_EQ(Cached(0, 1 << 20), 0);
+  }
   std::string got((128 << 10) + 1, '?');
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&got[1], 128 << 10)}).ok());
   EXPECT_TRUE(got.substr(1) ==
@@ -406,7 +423,9 @@ TEST_F(PosixCachePolicyTest, ByDefaultBulkIoIsCached) {
   // A cold bulk read fills the cache (kernel readahead).
   ASSERT_TRUE(file_->Sync().ok());
   ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
-  if (CacheChecks()) ASSERT_EQ(Cached(0, kMiB), 0);
+  if (CacheChecks()) {
+    ASSERT_EQ(Cached(0, kMiB), 0);
+  }
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(&back[1], kMiB)}).ok());
   EXPECT_TRUE(back.substr(1) == data);
   if (CacheChecks()) {
@@ -440,6 +459,9 @@ TEST_F(PosixCachePolicyTest, CachedReadsAnswerOnlyFromMemory) {
     ASSERT_TRUE(s.ok()) << s;
     EXPECT_EQ(back.substr(0, 4096), data.substr(4096, 4096));
     if (CacheChecks()) {
+      // (Dropped explicitly: the kernel may have brought the page back in
+      // around the read above.)
+      ASSERT_EQ(::posix_fadvise(fd_, 0, 4096, POSIX_FADV_DONTNEED), 0);
       EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(&back[0], 4096)})),
                 EAGAIN);
     }
@@ -518,6 +540,165 @@ TEST_F(PosixCachePolicyTest, WriteBehindIsCoherentAndSyncPutsItInTheFile) {
               static_cast<ssize_t>(now.size()));
     ASSERT_TRUE(raw.substr(0, now.size()) == now) << round;
   }
+}
+
+// Re-reads come from the chunk cache: bytes the test puts into the file
+// behind the Env's back are not seen until a write through it drops them.
+TEST_F(PosixCachePolicyTest, TheChunkCacheServesReReadsOfWholeChunks) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true, 2 << 20, 4 << 20,
+                               /*cache_bulk=*/true));
+  if (!direct_) GTEST_SKIP() << "no O_DIRECT here";
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string want = Pattern(0, kMiB, 7);
+  ASSERT_TRUE(file_->PWriteV(0, {want}).ok());
+  ASSERT_TRUE(file_->Sync().ok());
+  const int raw = ::open(path_.c_str(), O_WRONLY);
+  ASSERT_GE(raw, 0);
+  const std::string behind(kMiB, 'X');
+  ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 0),
+            static_cast<ssize_t>(kMiB));
+  std::string got(kMiB, '?');
+  ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(got)}).ok());
+  EXPECT_TRUE(got == want) << "a bulk re-read is served from memory";
+  std::string small(4096, '?');
+  ASSERT_TRUE(file_->PReadVCached(8192, {absl::MakeSpan(small)}).ok());
+  EXPECT_TRUE(small == want.substr(8192, 4096)) << "small ones too, at once";
+  // A small write through the Env drops its chunk: that chunk is read from
+  // the file again (and shows what the test put there), the others are not.
+  ASSERT_TRUE(file_->PWrite(100, "new").ok());
+  std::string rest(kMiB - (64 << 10), '?');
+  ASSERT_TRUE(file_->PReadV(64 << 10, {absl::MakeSpan(rest)}).ok());
+  EXPECT_TRUE(rest == want.substr(64 << 10));
+  std::string first(64 << 10, '?');
+  ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(first)}).ok());
+  EXPECT_EQ(first.substr(0, 100), std::string(100, 'X'));
+  EXPECT_EQ(first.substr(100, 3), "new");
+  // A cold bulk read fills the cache: read what is behind, change it
+  // behind again, and read the first version back from memory.
+  ASSERT_TRUE(file_->PWriteV(kMiB, {behind}).ok());  // only to size it
+  ASSERT_TRUE(file_->Sync().ok());
+  ::close(::dup(raw));
+  const std::string cold = Pattern(2 * kMiB, kMiB, 9);
+  ASSERT_EQ(::pwrite(raw, cold.data(), cold.size(), 2 * kMiB),
+            static_cast<ssize_t>(kMiB));
+  ASSERT_EQ(::fdatasync(raw), 0);
+  ASSERT_EQ(::posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED), 0);
+  if (CacheChecks()) {  // the read goes direct only where nothing is cached
+    ASSERT_TRUE(file_->PReadV(2 * kMiB, {absl::MakeSpan(got)}).ok());
+    EXPECT_TRUE(got == cold);
+    ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 2 * kMiB),
+              static_cast<ssize_t>(kMiB));
+    ASSERT_TRUE(file_->PReadV(2 * kMiB, {absl::MakeSpan(got)}).ok());
+    EXPECT_TRUE(got == cold) << "the cold read was kept";
+  }
+  ::close(raw);
+}
+
+// A small read that misses the page cache reads its whole chunk into the
+// chunk cache, direct.
+TEST_F(PosixCachePolicyTest, ASmallReadThatMissesFillsItsWholeChunk) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true, 2 << 20, 4 << 20));
+  if (!CacheChecks()) GTEST_SKIP() << "no O_DIRECT or cachestat here";
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string want = Pattern(0, kMiB, 3);
+  ASSERT_TRUE(file_->PWriteV(0, {want}).ok());
+  ASSERT_TRUE(file_->Sync().ok());
+  const int raw = ::open(path_.c_str(), O_WRONLY);
+  ASSERT_GE(raw, 0);
+  // Without cache_bulk the bulk write was not kept: a change behind the
+  // Env's back shows.
+  const std::string behind(64 << 10, 'X');
+  ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 0),
+            static_cast<ssize_t>(behind.size()));
+  ASSERT_EQ(::fdatasync(raw), 0);
+  ASSERT_EQ(::posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED), 0);
+  std::string small(4096, '?');
+  EXPECT_FALSE(file_->PReadVCached(8192, {absl::MakeSpan(small)}).ok());
+  const int64_t paged = Cached(0, 64 << 10);  // RWF_NOWAIT may read ahead
+  ASSERT_TRUE(file_->PReadV(8192, {absl::MakeSpan(small)}).ok());
+  EXPECT_EQ(small, std::string(4096, 'X'));
+  EXPECT_EQ(Cached(0, 64 << 10), paged) << "read direct, not into the page cache";
+  // That read brought in the whole chunk: the rest of it is served from
+  // memory, on the caller's thread, even after another change behind.
+  const std::string again(64 << 10, 'Y');
+  ASSERT_EQ(::pwrite(raw, again.data(), again.size(), 0),
+            static_cast<ssize_t>(again.size()));
+  ASSERT_TRUE(file_->PReadVCached(60 << 10, {absl::MakeSpan(small)}).ok());
+  EXPECT_EQ(small, std::string(4096, 'X'));
+  // A write through the Env drops it.
+  ASSERT_TRUE(file_->PWrite(0, "z").ok());
+  ASSERT_TRUE(file_->PReadV(60 << 10, {absl::MakeSpan(small)}).ok());
+  EXPECT_EQ(small, std::string(4096, 'Y'));
+  ::close(raw);
+}
+
+// Random reads and writes of every kind through a small chunk cache (so it
+// evicts all the time), from several threads, each on its own stretch of
+// the file: every read returns what the thread last wrote there.
+TEST_F(PosixCachePolicyTest, TheChunkCacheNeverServesOldBytes) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true, 1 << 20, 1 << 20));
+  RunModel();
+}
+
+TEST_F(PosixCachePolicyTest, TheChunkCacheWithBulkFillsNeverServesOldBytes) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true, 1 << 20, 1 << 20,
+                               /*cache_bulk=*/true));
+  RunModel();
+}
+
+void PosixCachePolicyTest::RunModel() {
+  constexpr uint64_t kStretch = 2 << 20;
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(1000 + t);
+      const uint64_t base = t * kStretch;
+      std::string model(kStretch, '\0');
+      ASSERT_TRUE(file_->PWriteV(base, {model}).ok());
+      for (int op = 0; op < 400 && failures.load() == 0; ++op) {
+        const bool bulk = rng() % 2 == 0;
+        const uint64_t len = bulk ? (1 + rng() % 8) * (64 << 10) : 1 + rng() % 9000;
+        const uint64_t off = bulk ? (rng() % (kStretch / 4096)) * 4096 % (kStretch - len)
+                                  : rng() % (kStretch - len);
+        if (rng() % 2 == 0) {
+          const std::string data = Pattern(base + off, len, rng());
+          absl::Status s;
+          switch (rng() % 4) {
+            case 0: s = file_->PWriteV(base + off, {data}); break;
+            case 1: s = file_->PWriteVNow(base + off, {data}); break;
+            case 2:
+              s = (len % 4096 == 0 && off % 4096 == 0)
+                      ? file_->PWriteVDurable(base + off, {data})
+                      : file_->PWrite(base + off, data);
+              break;
+            default: {
+              auto keep = std::make_shared<std::string>(data);
+              s = file_->PWriteVOwned(base + off, {absl::string_view(*keep)}, keep);
+            }
+          }
+          ASSERT_TRUE(s.ok()) << s;
+          model.replace(off, len, data);
+        } else {
+          std::string got(len, '?');
+          absl::Status s = file_->PReadVCached(base + off, {absl::MakeSpan(got)});
+          if (!s.ok()) s = file_->PReadV(base + off, {absl::MakeSpan(got)});
+          ASSERT_TRUE(s.ok()) << s;
+          if (got != model.substr(off, len)) {
+            ++failures;
+            ADD_FAILURE() << "thread " << t << " op " << op << " read " << len
+                          << " at " << off << ": old bytes";
+          }
+        }
+        if (rng() % 50 == 0) {
+          ASSERT_TRUE(file_->Sync().ok());
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 class FaultEnvTest : public ::testing::Test {

@@ -1,0 +1,180 @@
+// chunk_cache.h — a memory cache of data-file chunks that bypass the page
+// cache (direct bulk I/O): what was just written, or read from the device,
+// is served from memory on the next read.
+//
+// Why: with direct bulk I/O (env_posix.cc) neither a write nor a cold read
+// leaves anything in the page cache, so a re-read of just-written data (a
+// VM reading back what it wrote, a clone reading its base right after the
+// copy) and the blocks of a shared base disk that every linked clone boots
+// from come from the device each time. Filling the page cache instead costs
+// a page allocation per 4 KiB on the request path. This cache copies chunks
+// into memory it keeps mapped (reused, no allocation per request), bounded
+// by its capacity, evicted by CLOCK.
+//
+// Contract:
+//   - A chunk is kChunkBytes of one file at a kChunkBytes-aligned offset
+//     (offsets are those of the data file, so extents shared by clones share
+//     their cached chunks too). Only whole chunks are cached.
+//   - The cache never returns bytes older than the file's: every write of a
+//     file calls BeginWrite before its bytes can reach the device and
+//     EndWrite after (or, for a write left to write-behind, once queued),
+//     and drops what it overlaps. Its bytes are kept (EndWrite with ok) only
+//     when no other write of the same chunk was under way at any time during
+//     it, so the cache holds what the device ends up with; a failed
+//     write-behind write calls Invalidate.
+//   - A fill (bytes read from the device) is kept only when no write of the
+//     file began between BeginFill and Fill.
+//   - Read copies out only when every chunk of the range is cached.
+//   - Who fills it is the caller's policy (env_posix.cc): a small read that
+//     missed reads its whole chunk into the cache (ReadChunkThrough: one
+//     device read, no copy but the asked bytes); bulk writes and bulk reads
+//     (EndWrite, Fill) copy every byte they move.
+// Thread-safe. Copies happen outside the lock (slots are pinned).
+#ifndef VNAS_STORAGE_ENV_CHUNK_CACHE_H_
+#define VNAS_STORAGE_ENV_CHUNK_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+
+namespace vnas::storage {
+
+class ChunkCache {
+ public:
+  static constexpr size_t kChunkBytes = 64 << 10;
+
+  // Up to `capacity_bytes` (rounded down to whole chunks) of memory, mapped
+  // at once but touched only as chunks are first used.
+  explicit ChunkCache(size_t capacity_bytes);
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
+
+  // False when the memory could not be mapped: every call is then a no-op
+  // and Read always misses.
+  bool usable() const { return arena_ != nullptr; }
+  size_t capacity_chunks() const { return slots_.size(); }
+
+  // A new id for a file's chunks; Forget drops them (the file is closing).
+  uint64_t NewFile();
+  void Forget(uint64_t file);
+
+  // A write of [offset, offset + len): see the contract above.
+  struct WriteTicket {
+    uint64_t seq = 0;
+    bool alone = false;  // no other write of its chunks was under way
+  };
+  WriteTicket BeginWrite(uint64_t file, uint64_t offset, uint64_t len);
+  // `parts` are the bytes written at offset; `ok`: they are (or are queued
+  // to be) on the device.
+  void EndWrite(uint64_t file, const WriteTicket& ticket, uint64_t offset,
+                const std::vector<absl::string_view>& parts, bool ok);
+  // Drops [offset, offset + len) (a queued write of it failed).
+  void Invalidate(uint64_t file, uint64_t offset, uint64_t len);
+
+  // A read from the device: BeginFill before it, Fill with its bytes after.
+  // While a write of the file is under way, BeginFill returns kNoFill and
+  // the Fill keeps nothing.
+  static constexpr uint64_t kNoFill = ~uint64_t{0};
+  uint64_t BeginFill(uint64_t file);
+  void Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
+            const std::vector<absl::Span<char>>& parts);
+
+  // A read within one chunk that Read missed: reads the whole chunk through
+  // `read` (offset, buffer, length; kChunkBytes at a chunk-aligned offset,
+  // into 4 KiB-aligned memory) straight into a free slot, keeps it unless a
+  // write of the file began meanwhile, and copies the asked range out of
+  // it. Returns false, having done nothing, when the range spans chunks,
+  // no slot is free or a write of the file is under way; otherwise true,
+  // with `read`'s outcome in *status.
+  using ChunkReader = std::function<absl::Status(uint64_t, char*, size_t)>;
+  bool ReadChunkThrough(uint64_t file, uint64_t offset,
+                        const std::vector<absl::Span<char>>& parts,
+                        const ChunkReader& read, absl::Status* status);
+
+  // Copies [offset, offset + total of parts) into parts when all of it is
+  // cached; false (nothing copied) otherwise.
+  bool Read(uint64_t file, uint64_t offset,
+            const std::vector<absl::Span<char>>& parts);
+
+  struct Stats {
+    uint64_t hits = 0, misses = 0, installed = 0, evicted = 0;
+    size_t cached_chunks = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Key {
+    uint64_t file;
+    uint64_t chunk;
+    bool operator==(const Key& o) const {
+      return file == o.file && chunk == o.chunk;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.file, k.chunk);
+    }
+  };
+  struct Entry {
+    int32_t slot = -1;     // the published slot, or -1
+    int32_t filling = -1;  // a slot being copied into, not yet published
+    uint32_t writers = 0;  // writes of this chunk under way
+    uint64_t last_write = 0;  // seq of the last write to begin
+  };
+  enum class SlotState : uint8_t { kFree, kFilling, kValid, kDead };
+  struct Slot {
+    Key key{0, 0};
+    SlotState state = SlotState::kFree;
+    bool referenced = false;  // CLOCK
+    uint32_t pins = 0;        // readers copying out of it
+  };
+  // One chunk to copy in: its key, slot and where its bytes come from.
+  struct Pending {
+    Key key;
+    int32_t slot;
+    uint64_t offset;  // file offset of the chunk
+  };
+
+  char* SlotData(int32_t slot) const {
+    return arena_ + static_cast<size_t>(slot) * kChunkBytes;
+  }
+  // A slot to fill, evicting by CLOCK; -1 when every slot is busy.
+  int32_t TakeSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unpublishes e's slot (freed now, or when its last reader unpins it).
+  void DropSlot(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeErase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void InvalidateLocked(uint64_t file, uint64_t offset, uint64_t len)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  char* arena_ = nullptr;
+  size_t mapped_ = 0;
+  char* map_base_ = nullptr;
+
+  mutable absl::Mutex mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> free_ ABSL_GUARDED_BY(mu_);
+  size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Per file: writes begun (a fill compares it) and under way (no fill
+  // starts then: its read might miss what they write).
+  struct FileWrites {
+    uint64_t begun = 0;
+    uint32_t under_way = 0;
+  };
+  absl::flat_hash_map<uint64_t, FileWrites> file_writes_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_file_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vnas::storage
+
+#endif  // VNAS_STORAGE_ENV_CHUNK_CACHE_H_

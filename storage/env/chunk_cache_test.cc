@@ -1,0 +1,232 @@
+// chunk_cache_test.cc — what is kept, what is dropped, and that a read never
+// sees bytes older than the last write.
+#include "storage/env/chunk_cache.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace vnas::storage {
+namespace {
+
+constexpr size_t kChunk = ChunkCache::kChunkBytes;
+
+std::string Pattern(size_t len, char seed) {
+  std::string s(len, '\0');
+  for (size_t i = 0; i < len; ++i) s[i] = static_cast<char>(seed + i * 13);
+  return s;
+}
+
+// One whole write, begun and ended.
+void Write(ChunkCache& c, uint64_t file, uint64_t off, const std::string& data,
+           bool ok = true) {
+  ChunkCache::WriteTicket t = c.BeginWrite(file, off, data.size());
+  c.EndWrite(file, t, off, {absl::string_view(data)}, ok);
+}
+
+// The cached bytes of [off, off + len), read in two parts; nullopt-like
+// empty string on a miss.
+bool Read(ChunkCache& c, uint64_t file, uint64_t off, size_t len,
+          std::string* out) {
+  out->assign(len, '?');
+  std::vector<absl::Span<char>> parts{absl::MakeSpan(&(*out)[0], len / 3),
+                                      absl::MakeSpan(&(*out)[len / 3], len - len / 3)};
+  return c.Read(file, off, parts);
+}
+
+TEST(ChunkCache, WholeChunksOfAWriteAreServedAndPartOnesAreNot) {
+  ChunkCache c(64 * kChunk);
+  ASSERT_TRUE(c.usable());
+  const uint64_t f = c.NewFile();
+  // [kChunk/2, 4.5 chunks): chunks 1..3 whole, 0 and 4 partly.
+  const std::string data = Pattern(4 * kChunk, 'a');
+  Write(c, f, kChunk / 2, data);
+  std::string got;
+  ASSERT_TRUE(Read(c, f, kChunk, 3 * kChunk, &got));
+  EXPECT_EQ(got, data.substr(kChunk / 2, 3 * kChunk));
+  ASSERT_TRUE(Read(c, f, 2 * kChunk + 100, 4096, &got));  // inside one chunk
+  EXPECT_EQ(got, data.substr(kChunk / 2 + kChunk + 100, 4096));
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got)) << "chunk 0 was written in part";
+  EXPECT_FALSE(Read(c, f, 3 * kChunk, 2 * kChunk, &got)) << "chunk 4 too";
+  EXPECT_FALSE(Read(c, c.NewFile(), kChunk, kChunk, &got)) << "other file";
+  EXPECT_EQ(c.stats().cached_chunks, 3u);
+}
+
+TEST(ChunkCache, AWriteDropsEveryChunkItTouches) {
+  ChunkCache c(64 * kChunk);
+  const uint64_t f = c.NewFile();
+  Write(c, f, 0, Pattern(4 * kChunk, 'a'));
+  // A small write into chunk 2: dropped when it begins, not kept after.
+  ChunkCache::WriteTicket t = c.BeginWrite(f, 2 * kChunk + 10, 5);
+  std::string got;
+  EXPECT_FALSE(Read(c, f, 2 * kChunk, kChunk, &got));
+  const std::string small = "HELLO";
+  c.EndWrite(f, t, 2 * kChunk + 10, {absl::string_view(small)}, true);
+  EXPECT_FALSE(Read(c, f, 2 * kChunk, kChunk, &got));
+  EXPECT_TRUE(Read(c, f, kChunk, kChunk, &got)) << "its neighbours stay";
+  EXPECT_TRUE(Read(c, f, 3 * kChunk, kChunk, &got));
+  // A whole rewrite brings chunk 2 back with the new bytes.
+  const std::string again = Pattern(kChunk, 'z');
+  Write(c, f, 2 * kChunk, again);
+  ASSERT_TRUE(Read(c, f, 2 * kChunk, kChunk, &got));
+  EXPECT_EQ(got, again);
+}
+
+TEST(ChunkCache, OverlappingWritesUnderWayKeepNothing) {
+  ChunkCache c(64 * kChunk);
+  const uint64_t f = c.NewFile();
+  const std::string a = Pattern(kChunk, 'a'), b = Pattern(kChunk, 'b');
+  // Which one the device ends up with is unknown: neither is kept.
+  ChunkCache::WriteTicket ta = c.BeginWrite(f, 0, kChunk);
+  ChunkCache::WriteTicket tb = c.BeginWrite(f, 0, kChunk);
+  c.EndWrite(f, tb, 0, {absl::string_view(b)}, true);
+  c.EndWrite(f, ta, 0, {absl::string_view(a)}, true);
+  std::string got;
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  // The same the other way round, and with a later write beginning before
+  // the first ends.
+  ta = c.BeginWrite(f, 0, kChunk);
+  tb = c.BeginWrite(f, 0, kChunk);
+  c.EndWrite(f, ta, 0, {absl::string_view(a)}, true);
+  c.EndWrite(f, tb, 0, {absl::string_view(b)}, true);
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  // Writes of other chunks do not get in each other's way.
+  ta = c.BeginWrite(f, 0, kChunk);
+  tb = c.BeginWrite(f, kChunk, kChunk);
+  c.EndWrite(f, tb, kChunk, {absl::string_view(b)}, true);
+  c.EndWrite(f, ta, 0, {absl::string_view(a)}, true);
+  ASSERT_TRUE(Read(c, f, 0, 2 * kChunk, &got));
+  EXPECT_EQ(got, a + b);
+}
+
+TEST(ChunkCache, AFailedWriteOrAnInvalidatedOneIsNotServed) {
+  ChunkCache c(64 * kChunk);
+  const uint64_t f = c.NewFile();
+  std::string got;
+  Write(c, f, 0, Pattern(kChunk, 'a'), /*ok=*/false);
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  Write(c, f, 0, Pattern(2 * kChunk, 'a'));
+  c.Invalidate(f, kChunk + 1, 1);  // its queued write failed
+  EXPECT_TRUE(Read(c, f, 0, kChunk, &got));
+  EXPECT_FALSE(Read(c, f, kChunk, kChunk, &got));
+}
+
+TEST(ChunkCache, AFillIsKeptOnlyWhenNoWriteBeganDuringIt) {
+  ChunkCache c(64 * kChunk);
+  const uint64_t f = c.NewFile();
+  std::string dev = Pattern(4 * kChunk, 'd');
+  std::vector<absl::Span<char>> parts{absl::MakeSpan(&dev[0], dev.size())};
+  // Any write of the file between BeginFill and Fill voids it, even one of
+  // other chunks (the cheap, safe rule).
+  uint64_t fill = c.BeginFill(f);
+  Write(c, f, 100 * kChunk, "x");
+  c.Fill(f, fill, 0, parts);
+  std::string got;
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  // No fill begins while a write is under way: its read could miss it.
+  ChunkCache::WriteTicket t = c.BeginWrite(f, 100 * kChunk, 1);
+  EXPECT_EQ(c.BeginFill(f), ChunkCache::kNoFill);
+  c.Fill(f, c.BeginFill(f), 0, parts);
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  const std::string x = "x";
+  c.EndWrite(f, t, 100 * kChunk, {absl::string_view(x)}, true);
+  // Undisturbed, the whole chunks of an unaligned range are kept.
+  fill = c.BeginFill(f);
+  std::vector<absl::Span<char>> tail{absl::MakeSpan(&dev[100], dev.size() - 100)};
+  c.Fill(f, fill, 100, tail);
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got)) << "chunk 0 was read in part";
+  ASSERT_TRUE(Read(c, f, kChunk, 3 * kChunk, &got));
+  EXPECT_EQ(got, dev.substr(kChunk, 3 * kChunk));
+}
+
+TEST(ChunkCache, ItHoldsAtMostItsCapacityAndEvictsTheLeastUsed) {
+  ChunkCache c(4 * kChunk);
+  ASSERT_EQ(c.capacity_chunks(), 4u);
+  const uint64_t f = c.NewFile();
+  Write(c, f, 0, Pattern(4 * kChunk, 'a'));
+  std::string got;
+  // Chunk 0 is read again: it survives the next installs.
+  ASSERT_TRUE(Read(c, f, 0, kChunk, &got));
+  Write(c, f, 10 * kChunk, Pattern(2 * kChunk, 'b'));
+  ChunkCache::Stats s = c.stats();
+  EXPECT_EQ(s.cached_chunks, 4u);
+  EXPECT_GE(s.evicted, 2u);
+  EXPECT_TRUE(Read(c, f, 10 * kChunk, 2 * kChunk, &got));
+  EXPECT_EQ(got, Pattern(2 * kChunk, 'b'));
+}
+
+TEST(ChunkCache, ForgetDropsOnlyThatFile) {
+  ChunkCache c(16 * kChunk);
+  const uint64_t f = c.NewFile(), g = c.NewFile();
+  Write(c, f, 0, Pattern(kChunk, 'f'));
+  Write(c, g, 0, Pattern(kChunk, 'g'));
+  c.Forget(f);
+  std::string got;
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  ASSERT_TRUE(Read(c, g, 0, kChunk, &got));
+  EXPECT_EQ(got, Pattern(kChunk, 'g'));
+  EXPECT_EQ(c.stats().cached_chunks, 1u);
+}
+
+TEST(ChunkCache, ASmallMissReadsItsWholeChunkInOnce) {
+  ChunkCache c(4 * kChunk);
+  const uint64_t f = c.NewFile();
+  const std::string dev = Pattern(4 * kChunk, 'd');
+  int reads = 0;
+  ChunkCache::ChunkReader read = [&](uint64_t at, char* buf, size_t len) {
+    ++reads;
+    EXPECT_EQ(at % kChunk, 0u);
+    EXPECT_EQ(len, kChunk);
+    std::memcpy(buf, dev.data() + at, len);
+    return absl::OkStatus();
+  };
+  std::string got(4096, '?');
+  absl::Status st;
+  ASSERT_TRUE(c.ReadChunkThrough(f, kChunk + 8192, {absl::MakeSpan(got)}, read, &st));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(got, dev.substr(kChunk + 8192, 4096));
+  EXPECT_EQ(reads, 1);
+  // The rest of the chunk is there now.
+  std::string rest;
+  ASSERT_TRUE(Read(c, f, kChunk, kChunk, &rest));
+  EXPECT_EQ(rest, dev.substr(kChunk, kChunk));
+  // A range across two chunks is not handled; nor is one while a write of
+  // the file is under way.
+  EXPECT_FALSE(c.ReadChunkThrough(f, 2 * kChunk - 10, {absl::MakeSpan(got)}, read, &st));
+  ChunkCache::WriteTicket t = c.BeginWrite(f, 3 * kChunk, 1);
+  EXPECT_FALSE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, read, &st));
+  const std::string one = "1";
+  c.EndWrite(f, t, 3 * kChunk, {absl::string_view(one)}, true);
+  EXPECT_EQ(reads, 1);
+  // A write of the file that begins during the device read: the caller
+  // gets its bytes, the cache keeps nothing.
+  ChunkCache::ChunkReader racing = [&](uint64_t at, char* buf, size_t len) {
+    Write(c, f, 3 * kChunk, "w");
+    std::memcpy(buf, dev.data() + at, len);
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, racing, &st));
+  EXPECT_EQ(got, dev.substr(8192, 4096));
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &rest));
+  // A failed device read keeps nothing and says why.
+  ChunkCache::ChunkReader failing = [](uint64_t, char*, size_t) {
+    return absl::DataLossError("bad sector");
+  };
+  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, failing, &st));
+  EXPECT_TRUE(absl::IsDataLoss(st));
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &rest));
+}
+
+TEST(ChunkCache, NoCapacityMeansNoCache) {
+  ChunkCache c(kChunk - 1);
+  EXPECT_FALSE(c.usable());
+  const uint64_t f = c.NewFile();
+  Write(c, f, 0, Pattern(kChunk, 'a'));
+  std::string got;
+  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+}
+
+}  // namespace
+}  // namespace vnas::storage
