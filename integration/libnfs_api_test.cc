@@ -139,6 +139,47 @@ TEST_F(LibnfsApiTest, LargeWritesAndReadsRoundTrip) {
   EXPECT_EQ(ReadFile("/big", data.size()), data);
 }
 
+// Small reads fill vnasd's chunk cache a 64 KiB chunk at a time; small
+// and bulk rewrites in between must never leave old bytes there. One
+// client, one operation at a time, checked against a model of the file.
+TEST_F(LibnfsApiTest, SmallReadsSeeEveryRewriteOfTheFile) {
+  constexpr size_t kSize = 4 << 20;
+  std::string model(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) model[i] = static_cast<char>(i * 7 + (i >> 16));
+  WriteFile("/img", model);
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_open(nfs(), "/img", O_RDWR, &fh), 0) << client_->Error();
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 17;
+  };
+  for (int op = 0; op < 1500; ++op) {
+    const uint64_t kind = next() % 10;
+    if (kind < 6) {  // a small read, the kind that fills the cache
+      const size_t len = 1 + next() % 8192;
+      const uint64_t off = next() % (kSize - len);
+      std::string got(len, '?');
+      ASSERT_EQ(nfs_pread(nfs(), fh, off, len, got.data()), static_cast<int>(len))
+          << client_->Error();
+      ASSERT_EQ(got, model.substr(off, len)) << "op " << op << ": " << len
+                                             << " bytes at " << off;
+    } else {
+      const bool bulk = kind == 9;
+      const size_t len = bulk ? (1 + next() % 8) * (64 << 10) : 1 + next() % 9000;
+      const uint64_t off = bulk ? (next() % (kSize / (64 << 10))) * (64 << 10) % (kSize - len)
+                                : next() % (kSize - len);
+      std::string data(len, '\0');
+      for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>(next());
+      ASSERT_EQ(nfs_pwrite(nfs(), fh, off, len, data.data()), static_cast<int>(len))
+          << client_->Error();
+      model.replace(off, len, data);
+    }
+  }
+  ASSERT_EQ(nfs_close(nfs(), fh), 0);
+  EXPECT_TRUE(ReadFile("/img", kSize) == model);
+}
+
 TEST_F(LibnfsApiTest, MountOfASubdirectoryGivesTheLookupHandle) {
   ASSERT_EQ(nfs_mkdir(nfs(), "/vm2"), 0);
   WriteFile("/vm2/x", "inside");
