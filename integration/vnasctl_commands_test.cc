@@ -66,6 +66,9 @@ TEST_F(VnasctlCommandsTest, StatusCapabilitiesMembersFsck) {
   EXPECT_GE(st.At("store.used").AsUint(), 2 * kMiB);
   EXPECT_EQ(st.At("control_listen").Str().empty(), false);
   EXPECT_THAT(Human("status"), HasSubstr("exports     /vnas"));
+  // vnasd's data cache is on by default (an eighth of memory).
+  EXPECT_GT(st.At("data_cache.capacity_bytes").AsUint(), 0u);
+  EXPECT_THAT(Human("status"), HasSubstr("data cache  "));
 
   Json caps = Ctl("capabilities");
   EXPECT_EQ(caps.At("export_path").Str(), "/vnas");

@@ -225,6 +225,9 @@ int main(int argc, char** argv) {
   // ---- Control plane (server/control) ------------------------------------
   control_options.service.export_path = (*nfs)->exports().exports()[0].name;
   control_options.service.version = "vnasd 0.1";
+  control_options.service.data_cache = [e = env.get()] {
+    return e->data_cache_status();
+  };
   control_options.service.nfs_status =
       vnas::control::NfsStatusFrom(&(*nfs)->stats());
   auto control =

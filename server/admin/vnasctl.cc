@@ -667,6 +667,16 @@ int Vnasctl::Status() {
   kv.AddRow({"members", absl::StrCat(st.members(), " x segment ", FormatSize(st.segment_size()))});
   kv.AddRow({"operations", absl::StrCat(resp.running_operations(), " running")});
   kv.AddRow({"receipts", absl::StrCat(resp.receipts_written(), " written since start")});
+  if (resp.has_data_cache()) {
+    const auto& dc = resp.data_cache();
+    kv.AddRow({"data cache",
+               absl::StrCat(FormatSize(dc.cached_bytes()), " of ", FormatSize(dc.capacity_bytes()),
+                            " (", Pct(dc.cached_bytes(), dc.capacity_bytes()), "); ", dc.hits(),
+                            " reads served, ", dc.filled(), " chunks filled, ", dc.evicted(),
+                            " evicted")});
+  } else {
+    kv.AddRow({"data cache", "none"});
+  }
   out_ << kv.Render();
   if (!resp.nfs_stats_available()) {
     out_ << "\n(NFS clients and counters are not available from this vnasd)\n";

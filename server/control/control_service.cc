@@ -1052,6 +1052,16 @@ class ControlService::Impl {
     resp->set_receipts_written(receipts_.appended());
     resp->set_store_id(store_->store_id());
     resp->set_control_listen(opts_.listen);
+    if (opts_.data_cache) {
+      if (std::optional<storage::Env::DataCacheStatus> dc = opts_.data_cache()) {
+        v1::DataCache* p = resp->mutable_data_cache();
+        p->set_capacity_bytes(dc->capacity_bytes);
+        p->set_cached_bytes(dc->cached_bytes);
+        p->set_hits(dc->hits);
+        p->set_filled(dc->filled);
+        p->set_evicted(dc->evicted);
+      }
+    }
     if (opts_.nfs_status) {
       NfsStatus ns = opts_.nfs_status();
       resp->set_nfs_stats_available(true);

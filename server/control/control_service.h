@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "server/control/blocking_pool.h"
 #include "server/control/operations.h"
 #include "server/control/receipt_log.h"
+#include "storage/env/env.h"
 #include "storage/extent_store.h"
 
 namespace vnas::control {
@@ -56,6 +58,8 @@ struct ControlServiceOptions {
   int64_t started_unix_ns = 0;        // 0 = when the service was made
   // Empty: GetStatus reports nfs_stats_available = false.
   std::function<NfsStatus()> nfs_status;
+  // Empty, or returning nullopt: GetStatus leaves data_cache unset.
+  std::function<std::optional<storage::Env::DataCacheStatus>()> data_cache;
   // Test hook: called on the worker before each file of a CloneVm.
   std::function<void(const std::string&)> TEST_before_vm_clone_file;
 };

@@ -1161,6 +1161,7 @@ TEST_F(ControlServiceTest, AdminRpcs) {
     EXPECT_GT(s.store().capacity(), 0u);
     EXPECT_EQ(s.store_id(), f_.store()->store_id());
     EXPECT_FALSE(s.nfs_stats_available());
+    EXPECT_FALSE(s.has_data_cache()) << "no data_cache hook here";
   }
   {
     grpc::ClientContext ctx;

@@ -77,6 +77,7 @@ ChunkCache::ChunkCache(size_t capacity_bytes) {
   }
   map_base_ = static_cast<char*>(p);
   arena_ = map_base_;  // page-aligned, so every slot is
+  capacity_chunks_ = chunks;
   absl::MutexLock l(&mu_);
   slots_.resize(chunks);
   free_.reserve(chunks);
@@ -340,7 +341,6 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
     for (uint64_t c = first; c <= last; ++c) {
       auto it = entries_.find(Key{file, c});
       if (it == entries_.end() || it->second.slot < 0) {
-        ++stats_.misses;
         for (int32_t s : pinned) --slots_[s].pins;
         return false;
       }

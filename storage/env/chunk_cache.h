@@ -60,7 +60,7 @@ class ChunkCache {
   // False when the memory could not be mapped: every call is then a no-op
   // and Read always misses.
   bool usable() const { return arena_ != nullptr; }
-  size_t capacity_chunks() const { return slots_.size(); }
+  size_t capacity_chunks() const { return capacity_chunks_; }
 
   // A new id for a file's chunks; Forget drops them (the file is closing).
   uint64_t NewFile();
@@ -105,7 +105,7 @@ class ChunkCache {
             const std::vector<absl::Span<char>>& parts);
 
   struct Stats {
-    uint64_t hits = 0, misses = 0, installed = 0, evicted = 0;
+    uint64_t hits = 0, installed = 0, evicted = 0;
     size_t cached_chunks = 0;
   };
   Stats stats() const;
@@ -155,6 +155,7 @@ class ChunkCache {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   char* arena_ = nullptr;
+  size_t capacity_chunks_ = 0;
   size_t mapped_ = 0;
   char* map_base_ = nullptr;
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,19 @@ class Env {
   // The rocksdb::Env for the metadata database; nullptr = rocksdb default.
   // Not owned by the caller.
   virtual rocksdb::Env* rocksdb_env() { return nullptr; }
+
+  // The data cache's figures since the Env was made (PosixEnvOptions::
+  // cache_bytes); nullopt when it has none.
+  struct DataCacheStatus {
+    uint64_t capacity_bytes = 0;
+    uint64_t cached_bytes = 0;
+    uint64_t hits = 0;     // reads served from it
+    uint64_t filled = 0;   // chunks brought in
+    uint64_t evicted = 0;  // chunks pushed out to make room
+  };
+  virtual std::optional<DataCacheStatus> data_cache_status() {
+    return std::nullopt;
+  }
 
   // The process-wide POSIX Env with default options (never deleted).
   static Env* Posix();

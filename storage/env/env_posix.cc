@@ -662,6 +662,19 @@ class PosixEnv final : public Env {
   const PosixEnvOptions options_;
   const std::unique_ptr<WriteBehind> write_behind_;
   std::unique_ptr<ChunkCache> cache_;  // null when off or unmappable
+
+ public:
+  std::optional<DataCacheStatus> data_cache_status() override {
+    if (!cache_) return std::nullopt;
+    const ChunkCache::Stats s = cache_->stats();
+    DataCacheStatus d;
+    d.capacity_bytes = cache_->capacity_chunks() * ChunkCache::kChunkBytes;
+    d.cached_bytes = s.cached_chunks * ChunkCache::kChunkBytes;
+    d.hits = s.hits;
+    d.filled = s.installed;
+    d.evicted = s.evicted;
+    return d;
+  }
 };
 
 }  // namespace

@@ -630,6 +630,16 @@ TEST_F(PosixCachePolicyTest, ASmallReadThatMissesFillsItsWholeChunk) {
   ASSERT_TRUE(file_->PReadV(60 << 10, {absl::MakeSpan(small)}).ok());
   EXPECT_EQ(small, std::string(4096, 'Y'));
   ::close(raw);
+  // What the admin sees: one chunk brought in (and another by the last
+  // read), one read served from it.
+  std::optional<Env::DataCacheStatus> dc = env_->data_cache_status();
+  ASSERT_TRUE(dc.has_value());
+  EXPECT_EQ(dc->capacity_bytes, 4u << 20);
+  EXPECT_EQ(dc->filled, 2u);
+  EXPECT_EQ(dc->hits, 1u);
+  EXPECT_EQ(dc->cached_bytes, 64u << 10);
+  EXPECT_EQ(dc->evicted, 0u);
+  EXPECT_FALSE(Env::Posix()->data_cache_status().has_value());
 }
 
 // Random reads and writes of every kind through a small chunk cache (so it
