@@ -332,6 +332,21 @@ class PosixCachePolicyTest : public ::testing::Test {
   // Random reads and writes of every kind from several threads, each on
   // its own stretch of the file, checked against a model.
   void RunModel();
+  // Writes `bytes` at off through a descriptor of the test's own, behind
+  // the Env's back; `evict`: then makes them durable and drops the file
+  // from the page cache.
+  void WriteBehindTheEnv(uint64_t off, const std::string& bytes,
+                         bool evict = false) {
+    const int raw = ::open(path_.c_str(), O_WRONLY);
+    ASSERT_GE(raw, 0);
+    ASSERT_EQ(::pwrite(raw, bytes.data(), bytes.size(), static_cast<off_t>(off)),
+              static_cast<ssize_t>(bytes.size()));
+    if (evict) {
+      ASSERT_EQ(::fdatasync(raw), 0);
+      ASSERT_EQ(::posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED), 0);
+    }
+    ::close(raw);
+  }
 
   std::unique_ptr<Env> env_;
   std::string path_;
@@ -552,11 +567,8 @@ TEST_F(PosixCachePolicyTest, TheChunkCacheServesReReadsOfWholeChunks) {
   const std::string want = Pattern(0, kMiB, 7);
   ASSERT_TRUE(file_->PWriteV(0, {want}).ok());
   ASSERT_TRUE(file_->Sync().ok());
-  const int raw = ::open(path_.c_str(), O_WRONLY);
-  ASSERT_GE(raw, 0);
   const std::string behind(kMiB, 'X');
-  ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 0),
-            static_cast<ssize_t>(kMiB));
+  ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(0, behind));
   std::string got(kMiB, '?');
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(got)}).ok());
   EXPECT_TRUE(got == want) << "a bulk re-read is served from memory";
@@ -573,25 +585,17 @@ TEST_F(PosixCachePolicyTest, TheChunkCacheServesReReadsOfWholeChunks) {
   ASSERT_TRUE(file_->PReadV(0, {absl::MakeSpan(first)}).ok());
   EXPECT_EQ(first.substr(0, 100), std::string(100, 'X'));
   EXPECT_EQ(first.substr(100, 3), "new");
-  // A cold bulk read fills the cache: read what is behind, change it
-  // behind again, and read the first version back from memory.
-  ASSERT_TRUE(file_->PWriteV(kMiB, {behind}).ok());  // only to size it
-  ASSERT_TRUE(file_->Sync().ok());
-  ::close(::dup(raw));
+  // A cold bulk read fills the cache (with cache_bulk): read what is behind,
+  // change it behind again, and read the first version back from memory.
   const std::string cold = Pattern(2 * kMiB, kMiB, 9);
-  ASSERT_EQ(::pwrite(raw, cold.data(), cold.size(), 2 * kMiB),
-            static_cast<ssize_t>(kMiB));
-  ASSERT_EQ(::fdatasync(raw), 0);
-  ASSERT_EQ(::posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED), 0);
+  ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(2 * kMiB, cold, /*evict=*/true));
   if (CacheChecks()) {  // the read goes direct only where nothing is cached
     ASSERT_TRUE(file_->PReadV(2 * kMiB, {absl::MakeSpan(got)}).ok());
     EXPECT_TRUE(got == cold);
-    ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 2 * kMiB),
-              static_cast<ssize_t>(kMiB));
+    ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(2 * kMiB, behind));
     ASSERT_TRUE(file_->PReadV(2 * kMiB, {absl::MakeSpan(got)}).ok());
     EXPECT_TRUE(got == cold) << "the cold read was kept";
   }
-  ::close(raw);
 }
 
 // A small read that misses the page cache reads its whole chunk into the
@@ -603,15 +607,10 @@ TEST_F(PosixCachePolicyTest, ASmallReadThatMissesFillsItsWholeChunk) {
   const std::string want = Pattern(0, kMiB, 3);
   ASSERT_TRUE(file_->PWriteV(0, {want}).ok());
   ASSERT_TRUE(file_->Sync().ok());
-  const int raw = ::open(path_.c_str(), O_WRONLY);
-  ASSERT_GE(raw, 0);
   // Without cache_bulk the bulk write was not kept: a change behind the
   // Env's back shows.
-  const std::string behind(64 << 10, 'X');
-  ASSERT_EQ(::pwrite(raw, behind.data(), behind.size(), 0),
-            static_cast<ssize_t>(behind.size()));
-  ASSERT_EQ(::fdatasync(raw), 0);
-  ASSERT_EQ(::posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED), 0);
+  ASSERT_NO_FATAL_FAILURE(
+      WriteBehindTheEnv(0, std::string(64 << 10, 'X'), /*evict=*/true));
   std::string small(4096, '?');
   EXPECT_FALSE(file_->PReadVCached(8192, {absl::MakeSpan(small)}).ok());
   const int64_t paged = Cached(0, 64 << 10);  // RWF_NOWAIT may read ahead
@@ -620,16 +619,13 @@ TEST_F(PosixCachePolicyTest, ASmallReadThatMissesFillsItsWholeChunk) {
   EXPECT_EQ(Cached(0, 64 << 10), paged) << "read direct, not into the page cache";
   // That read brought in the whole chunk: the rest of it is served from
   // memory, on the caller's thread, even after another change behind.
-  const std::string again(64 << 10, 'Y');
-  ASSERT_EQ(::pwrite(raw, again.data(), again.size(), 0),
-            static_cast<ssize_t>(again.size()));
+  ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(0, std::string(64 << 10, 'Y')));
   ASSERT_TRUE(file_->PReadVCached(60 << 10, {absl::MakeSpan(small)}).ok());
   EXPECT_EQ(small, std::string(4096, 'X'));
   // A write through the Env drops it.
   ASSERT_TRUE(file_->PWrite(0, "z").ok());
   ASSERT_TRUE(file_->PReadV(60 << 10, {absl::MakeSpan(small)}).ok());
   EXPECT_EQ(small, std::string(4096, 'Y'));
-  ::close(raw);
   // What the admin sees: one chunk brought in (and another by the last
   // read), one read served from it.
   std::optional<Env::DataCacheStatus> dc = env_->data_cache_status();
