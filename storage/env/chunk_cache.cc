@@ -79,6 +79,7 @@ ChunkCache::ChunkCache(size_t capacity_bytes) {
   arena_ = map_base_;  // page-aligned, so every slot is
   capacity_chunks_ = chunks;
   absl::MutexLock l(&mu_);
+  recent_.assign(kRecentSlots, 0);
   slots_.resize(chunks);
   free_.reserve(chunks);
   for (size_t i = chunks; i > 0; --i) free_.push_back(static_cast<int32_t>(i - 1));
@@ -105,7 +106,6 @@ void ChunkCache::Forget(uint64_t file) {
     // A fill or install still copying finds no entry and frees its slot.
     entries_.erase(k);
   }
-  file_writes_.erase(file);
 }
 
 ChunkCache::WriteTicket ChunkCache::BeginWrite(uint64_t file, uint64_t offset,
@@ -115,9 +115,8 @@ ChunkCache::WriteTicket ChunkCache::BeginWrite(uint64_t file, uint64_t offset,
   absl::MutexLock l(&mu_);
   t.seq = ++seq_;
   t.alone = true;
-  FileWrites& fw = file_writes_[file];
-  ++fw.begun;
-  ++fw.under_way;
+  in_flight_.insert(t.seq);
+  NoteWrite(file, offset, len, t.seq);
   const uint64_t first = offset / kChunkBytes;
   const uint64_t last = (offset + len - 1) / kChunkBytes;
   for (uint64_t c = first; c <= last; ++c) {
@@ -140,10 +139,7 @@ void ChunkCache::EndWrite(uint64_t file, const WriteTicket& t, uint64_t offset,
   std::vector<Pending> todo;
   {
     absl::MutexLock l(&mu_);
-    auto fw = file_writes_.find(file);
-    if (fw != file_writes_.end() && fw->second.under_way > 0) {
-      --fw->second.under_way;
-    }
+    in_flight_.erase(t.seq);
     for (uint64_t c = first; c <= last; ++c) {
       const Key key{file, c};
       auto it = entries_.find(key);
@@ -197,8 +193,8 @@ void ChunkCache::Invalidate(uint64_t file, uint64_t offset, uint64_t len) {
 
 void ChunkCache::InvalidateLocked(uint64_t file, uint64_t offset,
                                   uint64_t len) {
-  ++file_writes_[file].begun;  // fills under way are void
   const uint64_t seq = ++seq_;
+  NoteWrite(file, offset, len, seq);  // fills under way are void
   const uint64_t first = offset / kChunkBytes;
   const uint64_t last = (offset + len - 1) / kChunkBytes;
   for (uint64_t c = first; c <= last; ++c) {
@@ -210,16 +206,32 @@ void ChunkCache::InvalidateLocked(uint64_t file, uint64_t offset,
   }
 }
 
-uint64_t ChunkCache::BeginFill(uint64_t file) {
-  if (!usable()) return kNoFill;
+uint64_t ChunkCache::FillTicket() {
   absl::MutexLock l(&mu_);
-  const FileWrites& fw = file_writes_[file];
-  return fw.under_way > 0 ? kNoFill : fw.begun;
+  return in_flight_.empty() ? seq_ : *in_flight_.begin() - 1;
 }
 
-void ChunkCache::Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
+uint64_t& ChunkCache::Recent(const Key& key) {
+  const size_t h = absl::Hash<Key>{}(key);
+  return recent_[h % kRecentSlots];
+}
+
+void ChunkCache::NoteWrite(uint64_t file, uint64_t offset, uint64_t len,
+                           uint64_t seq) {
+  const uint64_t first = offset / kChunkBytes;
+  const uint64_t last = (offset + len - 1) / kChunkBytes;
+  for (uint64_t c = first; c <= last; ++c) Recent(Key{file, c}) = seq;
+}
+
+bool ChunkCache::FillAllowed(const Key& key, uint64_t ticket) {
+  if (Recent(key) > ticket) return false;
+  auto it = entries_.find(key);
+  return it == entries_.end() || it->second.writers == 0;
+}
+
+void ChunkCache::Fill(uint64_t file, uint64_t ticket, uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) {
-  if (!usable() || fill_ticket == kNoFill) return;
+  if (!usable()) return;
   const std::vector<absl::string_view> views = AsViews(parts);
   const uint64_t len = Total(views);
   if (len < kChunkBytes) return;
@@ -228,15 +240,11 @@ void ChunkCache::Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
   std::vector<Pending> todo;
   {
     absl::MutexLock l(&mu_);
-    auto fw = file_writes_.find(file);
-    if (fw == file_writes_.end() || fw->second.begun != fill_ticket ||
-        fw->second.under_way > 0) {
-      return;
-    }
     for (uint64_t c = first; c < end; ++c) {
       const Key key{file, c};
+      if (!FillAllowed(key, ticket)) continue;
       Entry& e = entries_[key];
-      if (e.slot >= 0 || e.filling >= 0 || e.writers > 0) continue;
+      if (e.slot >= 0 || e.filling >= 0) continue;
       const int32_t s = TakeSlot();
       if (s < 0) {
         MaybeErase(key);
@@ -252,15 +260,12 @@ void ChunkCache::Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
     CopyOut(views, p.offset - offset, SlotData(p.slot), kChunkBytes);
   }
   absl::MutexLock l(&mu_);
-  auto fw = file_writes_.find(file);
-  const bool current =
-      fw != file_writes_.end() && fw->second.begun == fill_ticket;
   for (const Pending& p : todo) {
     auto it = entries_.find(p.key);
     if (it != entries_.end() && it->second.filling == p.slot) {
       Entry& e = it->second;
       e.filling = -1;
-      if (current && e.writers == 0) {
+      if (FillAllowed(p.key, ticket)) {
         e.slot = p.slot;
         slots_[p.slot].state = SlotState::kValid;
         slots_[p.slot].referenced = false;
@@ -274,6 +279,7 @@ void ChunkCache::Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
 }
 
 bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
+                                  uint64_t ticket,
                                   const std::vector<absl::Span<char>>& parts,
                                   const ChunkReader& read,
                                   absl::Status* status) {
@@ -286,14 +292,11 @@ bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
   const Key key{file, offset / kChunkBytes};
   const uint64_t at = key.chunk * kChunkBytes;
   int32_t s;
-  uint64_t ticket;
   {
     absl::MutexLock l(&mu_);
-    const FileWrites& fw = file_writes_[file];
-    if (fw.under_way > 0) return false;
-    ticket = fw.begun;
+    if (!FillAllowed(key, ticket)) return false;
     Entry& e = entries_[key];
-    if (e.slot >= 0 || e.filling >= 0 || e.writers > 0) return false;
+    if (e.slot >= 0 || e.filling >= 0) return false;
     s = TakeSlot();
     if (s < 0) {
       MaybeErase(key);
@@ -311,9 +314,7 @@ bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
   if (it != entries_.end() && it->second.filling == s) {
     Entry& e = it->second;
     e.filling = -1;
-    auto fw = file_writes_.find(file);
-    if (status->ok() && e.writers == 0 && fw != file_writes_.end() &&
-        fw->second.begun == ticket) {
+    if (status->ok() && FillAllowed(key, ticket)) {
       e.slot = s;
       slots_[s].state = SlotState::kValid;
       slots_[s].referenced = false;

@@ -22,8 +22,16 @@
 //     when no other write of the same chunk was under way at any time during
 //     it, so the cache holds what the device ends up with; a failed
 //     write-behind write calls Invalidate.
-//   - A fill (bytes read from the device) is kept only when no write of the
-//     file began between BeginFill and Fill.
+//   - A fill (bytes read from the device) is kept only when no write of
+//     its chunk began after its ticket (FillTicket: just before the oldest
+//     write still under way, so a write in flight at the ticket counts as
+//     after it), and none is under way.
+//     The caller takes the ticket *before* it waits for queued writes of
+//     the range and reads the device, so a write acknowledged before the
+//     ticket is on the device when it reads, and one after voids the fill.
+//     Writes are remembered per chunk in a fixed table of sequence numbers
+//     (a lossy max: two chunks sharing a slot can only void each other's
+//     fills, never keep a stale one).
 //   - Read copies out only when every chunk of the range is cached.
 //   - Who fills it is the caller's policy (env_posix.cc): a small read that
 //     missed reads its whole chunk into the cache (ReadChunkThrough: one
@@ -36,9 +44,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -79,23 +89,21 @@ class ChunkCache {
   // Drops [offset, offset + len) (a queued write of it failed).
   void Invalidate(uint64_t file, uint64_t offset, uint64_t len);
 
-  // A read from the device: BeginFill before it, Fill with its bytes after.
-  // While a write of the file is under way, BeginFill returns kNoFill and
-  // the Fill keeps nothing.
-  static constexpr uint64_t kNoFill = ~uint64_t{0};
-  uint64_t BeginFill(uint64_t file);
-  void Fill(uint64_t file, uint64_t fill_ticket, uint64_t offset,
+  // A read from the device: FillTicket before it (and before waiting for
+  // queued writes), Fill with its bytes after.
+  uint64_t FillTicket();
+  void Fill(uint64_t file, uint64_t ticket, uint64_t offset,
             const std::vector<absl::Span<char>>& parts);
 
   // A read within one chunk that Read missed: reads the whole chunk through
   // `read` (offset, buffer, length; kChunkBytes at a chunk-aligned offset,
-  // into 4 KiB-aligned memory) straight into a free slot, keeps it unless a
-  // write of the file began meanwhile, and copies the asked range out of
-  // it. Returns false, having done nothing, when the range spans chunks,
-  // no slot is free or a write of the file is under way; otherwise true,
-  // with `read`'s outcome in *status.
+  // into 4 KiB-aligned memory) straight into a free slot, keeps it unless
+  // a write of the chunk began after `ticket` (FillTicket), and copies the
+  // asked range out of it. Returns false, having done nothing, when the
+  // range spans chunks, no slot is free or the chunk was written since the
+  // ticket; otherwise true, with `read`'s outcome in *status.
   using ChunkReader = std::function<absl::Status(uint64_t, char*, size_t)>;
-  bool ReadChunkThrough(uint64_t file, uint64_t offset,
+  bool ReadChunkThrough(uint64_t file, uint64_t offset, uint64_t ticket,
                         const std::vector<absl::Span<char>>& parts,
                         const ChunkReader& read, absl::Status* status);
 
@@ -147,6 +155,9 @@ class ChunkCache {
   }
   // A slot to fill, evicting by CLOCK; -1 when every slot is busy.
   int32_t TakeSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the chunks of [offset, offset + len) written at `seq`.
+  void NoteWrite(uint64_t file, uint64_t offset, uint64_t len, uint64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unpublishes e's slot (freed now, or when its last reader unpins it).
   void DropSlot(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -164,13 +175,15 @@ class ChunkCache {
   std::vector<int32_t> free_ ABSL_GUARDED_BY(mu_);
   size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Per file: writes begun (a fill compares it) and under way (no fill
-  // starts then: its read might miss what they write).
-  struct FileWrites {
-    uint64_t begun = 0;
-    uint32_t under_way = 0;
-  };
-  absl::flat_hash_map<uint64_t, FileWrites> file_writes_ ABSL_GUARDED_BY(mu_);
+  // The seq of the last write to begin on any chunk hashing to each slot.
+  static constexpr size_t kRecentSlots = 1 << 16;
+  uint64_t& Recent(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when a fill of `key` on `ticket` may still be kept.
+  bool FillAllowed(const Key& key, uint64_t ticket)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<uint64_t> recent_ ABSL_GUARDED_BY(mu_);
+  // Seqs of the writes begun and not yet ended.
+  std::set<uint64_t> in_flight_ ABSL_GUARDED_BY(mu_);
   uint64_t next_file_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);

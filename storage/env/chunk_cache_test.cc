@@ -113,29 +113,47 @@ TEST(ChunkCache, AFailedWriteOrAnInvalidatedOneIsNotServed) {
   EXPECT_FALSE(Read(c, f, kChunk, kChunk, &got));
 }
 
-TEST(ChunkCache, AFillIsKeptOnlyWhenNoWriteBeganDuringIt) {
+TEST(ChunkCache, AFillKeepsOnlyChunksNoWriteTouchedSinceItsTicket) {
   ChunkCache c(64 * kChunk);
   const uint64_t f = c.NewFile();
   std::string dev = Pattern(4 * kChunk, 'd');
   std::vector<absl::Span<char>> parts{absl::MakeSpan(&dev[0], dev.size())};
-  // Any write of the file between BeginFill and Fill voids it, even one of
-  // other chunks (the cheap, safe rule).
-  uint64_t fill = c.BeginFill(f);
-  Write(c, f, 100 * kChunk, "x");
-  c.Fill(f, fill, 0, parts);
+  // A write acknowledged after the ticket (a queued write the device may
+  // not have had when it was read) voids its chunks, and only those.
+  uint64_t ticket = c.FillTicket();
+  Write(c, f, kChunk + 10, "x");
+  c.Fill(f, ticket, 0, parts);
   std::string got;
-  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
-  // No fill begins while a write is under way: its read could miss it.
-  ChunkCache::WriteTicket t = c.BeginWrite(f, 100 * kChunk, 1);
-  EXPECT_EQ(c.BeginFill(f), ChunkCache::kNoFill);
-  c.Fill(f, c.BeginFill(f), 0, parts);
-  EXPECT_FALSE(Read(c, f, 0, kChunk, &got));
+  EXPECT_FALSE(Read(c, f, kChunk, kChunk, &got));
+  ASSERT_TRUE(Read(c, f, 0, kChunk, &got));
+  EXPECT_EQ(got, dev.substr(0, kChunk));
+  ASSERT_TRUE(Read(c, f, 2 * kChunk, 2 * kChunk, &got));
+  // A write under way (begun before the ticket, not ended) voids its chunk
+  // too.
+  c.Invalidate(f, 0, 4 * kChunk);
+  ChunkCache::WriteTicket t = c.BeginWrite(f, 2 * kChunk, 1);
+  ticket = c.FillTicket();
+  c.Fill(f, ticket, 0, parts);
+  EXPECT_FALSE(Read(c, f, 2 * kChunk, kChunk, &got));
+  EXPECT_TRUE(Read(c, f, 3 * kChunk, kChunk, &got));
   const std::string x = "x";
-  c.EndWrite(f, t, 100 * kChunk, {absl::string_view(x)}, true);
+  c.EndWrite(f, t, 2 * kChunk, {absl::string_view(x)}, true);
+  // The same when the write in flight at the ticket ends before the fill:
+  // the device may have been read before the write reached it.
+  const uint64_t g = c.NewFile();
+  t = c.BeginWrite(g, 2 * kChunk, 1);
+  ticket = c.FillTicket();
+  c.EndWrite(g, t, 2 * kChunk, {absl::string_view(x)}, true);
+  c.Fill(g, ticket, 0, parts);
+  EXPECT_FALSE(Read(c, g, 2 * kChunk, kChunk, &got));
+  EXPECT_TRUE(Read(c, g, 3 * kChunk, kChunk, &got));
+  // Other files' writes do not matter.
+  c.Invalidate(f, 0, 4 * kChunk);
+  ticket = c.FillTicket();
+  Write(c, c.NewFile(), 0, Pattern(kChunk, 'o'));
   // Undisturbed, the whole chunks of an unaligned range are kept.
-  fill = c.BeginFill(f);
   std::vector<absl::Span<char>> tail{absl::MakeSpan(&dev[100], dev.size() - 100)};
-  c.Fill(f, fill, 100, tail);
+  c.Fill(f, ticket, 100, tail);
   EXPECT_FALSE(Read(c, f, 0, kChunk, &got)) << "chunk 0 was read in part";
   ASSERT_TRUE(Read(c, f, kChunk, 3 * kChunk, &got));
   EXPECT_EQ(got, dev.substr(kChunk, 3 * kChunk));
@@ -184,7 +202,8 @@ TEST(ChunkCache, ASmallMissReadsItsWholeChunkInOnce) {
   };
   std::string got(4096, '?');
   absl::Status st;
-  ASSERT_TRUE(c.ReadChunkThrough(f, kChunk + 8192, {absl::MakeSpan(got)}, read, &st));
+  ASSERT_TRUE(c.ReadChunkThrough(f, kChunk + 8192, c.FillTicket(), {absl::MakeSpan(got)},
+                                 read, &st));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(got, dev.substr(kChunk + 8192, 4096));
   EXPECT_EQ(reads, 1);
@@ -192,29 +211,41 @@ TEST(ChunkCache, ASmallMissReadsItsWholeChunkInOnce) {
   std::string rest;
   ASSERT_TRUE(Read(c, f, kChunk, kChunk, &rest));
   EXPECT_EQ(rest, dev.substr(kChunk, kChunk));
-  // A range across two chunks is not handled; nor is one while a write of
-  // the file is under way.
-  EXPECT_FALSE(c.ReadChunkThrough(f, 2 * kChunk - 10, {absl::MakeSpan(got)}, read, &st));
-  ChunkCache::WriteTicket t = c.BeginWrite(f, 3 * kChunk, 1);
-  EXPECT_FALSE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, read, &st));
+  // A range across two chunks is not handled; nor is a chunk with a write
+  // under way, or written since the ticket. Writes of other chunks do not
+  // get in the way.
+  EXPECT_FALSE(c.ReadChunkThrough(f, 2 * kChunk - 10, c.FillTicket(), {absl::MakeSpan(got)},
+                                  read, &st));
+  ChunkCache::WriteTicket t = c.BeginWrite(f, 100, 1);
+  EXPECT_FALSE(c.ReadChunkThrough(f, 8192, c.FillTicket(), {absl::MakeSpan(got)}, read, &st));
   const std::string one = "1";
-  c.EndWrite(f, t, 3 * kChunk, {absl::string_view(one)}, true);
+  c.EndWrite(f, t, 100, {absl::string_view(one)}, true);
+  uint64_t ticket = c.FillTicket();
+  Write(c, f, 100, "2");
+  EXPECT_FALSE(c.ReadChunkThrough(f, 8192, ticket, {absl::MakeSpan(got)}, read, &st));
   EXPECT_EQ(reads, 1);
-  // A write of the file that begins during the device read: the caller
+  t = c.BeginWrite(f, 3 * kChunk, 1);
+  ASSERT_TRUE(c.ReadChunkThrough(f, 2 * kChunk, c.FillTicket(), {absl::MakeSpan(got)}, read,
+                                 &st));
+  c.EndWrite(f, t, 3 * kChunk, {absl::string_view(one)}, true);
+  EXPECT_EQ(reads, 2);
+  EXPECT_TRUE(Read(c, f, 2 * kChunk, kChunk, &rest));
+  // A write of the chunk that begins during the device read: the caller
   // gets its bytes, the cache keeps nothing.
   ChunkCache::ChunkReader racing = [&](uint64_t at, char* buf, size_t len) {
-    Write(c, f, 3 * kChunk, "w");
+    Write(c, f, 1000, "w");
     std::memcpy(buf, dev.data() + at, len);
     return absl::OkStatus();
   };
-  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, racing, &st));
+  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, c.FillTicket(), {absl::MakeSpan(got)}, racing, &st));
   EXPECT_EQ(got, dev.substr(8192, 4096));
   EXPECT_FALSE(Read(c, f, 0, kChunk, &rest));
   // A failed device read keeps nothing and says why.
   ChunkCache::ChunkReader failing = [](uint64_t, char*, size_t) {
     return absl::DataLossError("bad sector");
   };
-  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, {absl::MakeSpan(got)}, failing, &st));
+  ASSERT_TRUE(c.ReadChunkThrough(f, 8192, c.FillTicket(), {absl::MakeSpan(got)}, failing,
+                                 &st));
   EXPECT_TRUE(absl::IsDataLoss(st));
   EXPECT_FALSE(Read(c, f, 0, kChunk, &rest));
 }

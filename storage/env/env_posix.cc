@@ -138,11 +138,12 @@ class PosixFile final : public File {
     if (cache_ && cache_->Read(cache_id_, offset, parts)) {
       return absl::OkStatus();
     }
+    // Before waiting for queued writes: any write acknowledged after it
+    // voids what this read would put in the cache.
+    const uint64_t ticket = cache_ ? cache_->FillTicket() : 0;
     const size_t total = Total(parts);
     if (wb_) wb_->Wait(this, offset, total);
     if (ReadsDirect(offset, total)) {
-      const uint64_t fill =
-          cache_ && cache_bulk_ ? cache_->BeginFill(cache_id_) : 0;
       // Alone: no other blocking bulk read of the file is under way. A
       // client with several reads in flight keeps the device busy itself,
       // and prefetching for it only adds a copy of every byte.
@@ -156,7 +157,7 @@ class PosixFile final : public File {
       bulk_reads_.fetch_sub(1);
       if (s.ok()) {
         readahead_->OnRead(offset, total, alone);
-        if (cache_ && cache_bulk_) cache_->Fill(cache_id_, fill, offset, parts);
+        if (cache_ && cache_bulk_) cache_->Fill(cache_id_, ticket, offset, parts);
       }
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
@@ -168,7 +169,7 @@ class PosixFile final : public File {
       if (wb_) wb_->Wait(this, chunk, ChunkCache::kChunkBytes);
       absl::Status s;
       if (cache_->ReadChunkThrough(
-              cache_id_, offset, parts,
+              cache_id_, offset, ticket, parts,
               [this](uint64_t at, char* buf, size_t len) {
                 std::vector<iovec> iov{{buf, len}};
                 return ReadAll(direct_fd_, &iov, at, "preadv(O_DIRECT) ");
