@@ -161,28 +161,10 @@ void ChunkCache::EndWrite(uint64_t file, const WriteTicket& t, uint64_t offset,
       MaybeErase(key);
     }
   }
-  if (todo.empty()) return;
-  for (const Pending& p : todo) {
-    CopyOut(parts, p.offset - offset, SlotData(p.slot), kChunkBytes);
-  }
-  absl::MutexLock l(&mu_);
-  for (const Pending& p : todo) {
-    auto it = entries_.find(p.key);
-    if (it != entries_.end() && it->second.filling == p.slot) {
-      Entry& e = it->second;
-      e.filling = -1;
-      // A write that began while copying made these bytes old.
-      if (e.writers == 0 && e.last_write == t.seq) {
-        e.slot = p.slot;
-        slots_[p.slot].state = SlotState::kValid;
-        slots_[p.slot].referenced = false;  // a read makes it so
-        ++stats_.installed;
-        continue;
-      }
-      MaybeErase(p.key);
-    }
-    ReleaseSlot(p.slot);
-  }
+  // A write that began while copying makes these bytes old.
+  CopyAndPublish(todo, parts, offset, [&t](const Key&, const Entry& e) {
+    return e.writers == 0 && e.last_write == t.seq;
+  });
 }
 
 void ChunkCache::Invalidate(uint64_t file, uint64_t offset, uint64_t len) {
@@ -255,27 +237,40 @@ void ChunkCache::Fill(uint64_t file, uint64_t ticket, uint64_t offset,
       todo.push_back({key, s, c * kChunkBytes});
     }
   }
+  CopyAndPublish(todo, views, offset,
+                 [this, ticket](const Key& key, const Entry&)
+                     ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                       return FillAllowed(key, ticket);
+                     });
+}
+
+void ChunkCache::CopyAndPublish(const std::vector<Pending>& todo,
+                                const std::vector<absl::string_view>& parts,
+                                uint64_t offset, const KeepIf& keep) {
   if (todo.empty()) return;
   for (const Pending& p : todo) {
-    CopyOut(views, p.offset - offset, SlotData(p.slot), kChunkBytes);
+    CopyOut(parts, p.offset - offset, SlotData(p.slot), kChunkBytes);
   }
   absl::MutexLock l(&mu_);
-  for (const Pending& p : todo) {
-    auto it = entries_.find(p.key);
-    if (it != entries_.end() && it->second.filling == p.slot) {
-      Entry& e = it->second;
-      e.filling = -1;
-      if (FillAllowed(p.key, ticket)) {
-        e.slot = p.slot;
-        slots_[p.slot].state = SlotState::kValid;
-        slots_[p.slot].referenced = false;
-        ++stats_.installed;
-        continue;
-      }
-      MaybeErase(p.key);
+  for (const Pending& p : todo) Publish(p.key, p.slot, keep);
+}
+
+bool ChunkCache::Publish(const Key& key, int32_t slot, const KeepIf& keep) {
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.filling == slot) {
+    Entry& e = it->second;
+    e.filling = -1;
+    if (keep(key, e)) {
+      e.slot = slot;
+      slots_[slot].state = SlotState::kValid;
+      slots_[slot].referenced = false;  // a read makes it so
+      ++stats_.installed;
+      return true;
     }
-    ReleaseSlot(p.slot);
+    MaybeErase(key);
   }
+  ReleaseSlot(slot);
+  return false;
 }
 
 bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
@@ -310,20 +305,10 @@ bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
     CopyIn(parts, 0, SlotData(s) + (offset - at), len);
   }
   absl::MutexLock l(&mu_);
-  auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.filling == s) {
-    Entry& e = it->second;
-    e.filling = -1;
-    if (status->ok() && FillAllowed(key, ticket)) {
-      e.slot = s;
-      slots_[s].state = SlotState::kValid;
-      slots_[s].referenced = false;
-      ++stats_.installed;
-      return true;
-    }
-    MaybeErase(key);
-  }
-  ReleaseSlot(s);
+  const bool ok = status->ok();
+  Publish(key, s, [&](const Key& k, const Entry&) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ok && FillAllowed(k, ticket);
+  });
   return true;
 }
 

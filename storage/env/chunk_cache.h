@@ -150,6 +150,20 @@ class ChunkCache {
     uint64_t offset;  // file offset of the chunk
   };
 
+  // Whether a chunk just copied in may be published (called under mu_).
+  using KeepIf = std::function<bool(const Key&, const Entry&)>;
+  // Copies each pending chunk's bytes out of `parts` (which start at file
+  // offset `offset`) into its slot, then publishes those `keep` allows and
+  // frees the others.
+  void CopyAndPublish(const std::vector<Pending>& todo,
+                      const std::vector<absl::string_view>& parts,
+                      uint64_t offset, const KeepIf& keep)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends the filling of `slot` for `key`: published when `keep` allows (and
+  // the entry still waits for it), else freed. True when published.
+  bool Publish(const Key& key, int32_t slot, const KeepIf& keep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   char* SlotData(int32_t slot) const {
     return arena_ + static_cast<size_t>(slot) * kChunkBytes;
   }
