@@ -732,10 +732,12 @@ SYMLINK3res Nfs3Procs::Symlink(const CallContext& ctx, const SYMLINK3args& a) {
   }
   return CreateLike<SYMLINK3res>(
       ctx, a.where, "SYMLINK", [&](const Attr& dir, const Credential& c) {
-        // As for CREATE: only root may name the owner.
+        // As for CREATE: only root may name the owner. A symlink's mode is
+        // always 0777 (Linux makes every symlink S_IALLUGO, and knfsd drops
+        // the mode of the sattr3 after a create).
         const bool root = c.IsRoot();
         return store_->Symlink(dir.ino, a.where.name, a.symlink.symlink_data,
-                               s.set_mode ? (s.mode & 07777) : 0777,
+                               0777,
                                root && s.set_uid ? s.uid : c.uid,
                                root && s.set_gid ? s.gid : NewGid(dir, c));
       });

@@ -561,6 +561,17 @@ TEST_F(Rfc1813Test, DirectoriesHaveANonZeroSizeEverywhere) {
   EXPECT_EQ(dirs_seen, 3);
 }
 
+// A symlink's mode is 0777 whatever the client asks (as knfsd on Linux).
+TEST_F(Rfc1813Test, SymlinkModeIsAlways0777) {
+  Sattr mode600;
+  mode600.mode = 0600;
+  Created l = ParseCreated(Nfs(NFSPROC3_SYMLINK, XOpaque(root_) + XOpaque("l") +
+                                                     mode600.Encode() + XOpaque("target")));
+  ASSERT_EQ(l.status, NFS3_OK);
+  EXPECT_EQ(Getattr(l.fh).mode, 0777u);
+  EXPECT_EQ(Getattr(l.fh).type, NF3LNK);
+}
+
 // COMMIT (§3.3.21) of an object that holds no file data is an error, as
 // for WRITE (knfsd: ISDIR for a directory), with the object's attributes.
 TEST_F(Rfc1813Test, CommitOnANonRegularFileIsAnError) {
