@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "storage/env/gather.h"
+
 namespace vnas::storage {
 namespace {
 
@@ -14,36 +16,16 @@ namespace {
 // to `out`.
 void CopyOut(const std::vector<absl::string_view>& parts, size_t skip,
              char* out, size_t n) {
-  for (absl::string_view p : parts) {
-    if (n == 0) return;
-    if (skip >= p.size()) {
-      skip -= p.size();
-      continue;
-    }
-    const size_t take = std::min(n, p.size() - skip);
-    std::memcpy(out, p.data() + skip, take);
-    out += take;
-    n -= take;
-    skip = 0;
-  }
+  GatherCursor at = SeekCursor(parts, skip);
+  Gather(parts, &at, out, n);
 }
 
 // Copies `n` bytes of `in` into the concatenation of `parts`, starting
 // `skip` bytes into it.
 void CopyIn(const std::vector<absl::Span<char>>& parts, size_t skip,
             const char* in, size_t n) {
-  for (absl::Span<char> p : parts) {
-    if (n == 0) return;
-    if (skip >= p.size()) {
-      skip -= p.size();
-      continue;
-    }
-    const size_t take = std::min(n, p.size() - skip);
-    std::memcpy(p.data() + skip, in, take);
-    in += take;
-    n -= take;
-    skip = 0;
-  }
+  GatherCursor at = SeekCursor(parts, skip);
+  Scatter(parts, &at, in, n);
 }
 
 std::vector<absl::string_view> AsViews(

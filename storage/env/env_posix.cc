@@ -138,10 +138,12 @@ class PosixFile final : public File {
     if (cache_ && cache_->Read(cache_id_, offset, parts)) {
       return absl::OkStatus();
     }
-    // Before waiting for queued writes: any write acknowledged after it
-    // voids what this read would put in the cache.
-    const uint64_t ticket = cache_ ? cache_->FillTicket() : 0;
     const size_t total = Total(parts);
+    // Only for a read that may fill the cache, and before waiting for
+    // queued writes: any write acknowledged after it voids the fill.
+    const bool may_fill =
+        cache_ && (cache_bulk_ || total < kDirectMinBytes);
+    const uint64_t ticket = may_fill ? cache_->FillTicket() : 0;
     if (wb_) wb_->Wait(this, offset, total);
     if (ReadsDirect(offset, total)) {
       // Alone: no other blocking bulk read of the file is under way. A
@@ -161,7 +163,7 @@ class PosixFile final : public File {
       }
       if (!IsDirectUnsupported(s)) return s;
       direct_ok_.store(false, std::memory_order_relaxed);
-    } else if (cache_ && total < kDirectMinBytes &&
+    } else if (may_fill && total < kDirectMinBytes &&
                direct_ok_.load(std::memory_order_relaxed)) {
       // The whole chunk, direct, into the cache (waiting for queued writes
       // of all of it first).
@@ -429,27 +431,14 @@ class PosixFile final : public File {
     } else {
       char* bounce = Bounce();
       if (bounce == nullptr) return DirectUnsupported();
-      size_t part = 0, in_part = 0;
-      while (s.ok() && part < parts.size()) {
-        size_t want = 0;
-        for (size_t i = part; i < parts.size() && want < kBounceBytes; ++i) {
-          want += parts[i].size() - (i == part ? in_part : 0);
-        }
-        want = std::min(want, kBounceBytes);
+      GatherCursor at;
+      for (size_t left = Total(parts); s.ok() && left > 0;) {
+        const size_t want = std::min(left, kBounceBytes);
         std::vector<iovec> iov{{bounce, want}};
         s = ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
         if (!s.ok()) break;
         offset += want;
-        for (size_t at = 0; at < want;) {
-          const size_t n = std::min(want - at, parts[part].size() - in_part);
-          std::memcpy(parts[part].data() + in_part, bounce + at, n);
-          at += n;
-          in_part += n;
-          if (in_part == parts[part].size()) {
-            ++part;
-            in_part = 0;
-          }
-        }
+        left -= Scatter(parts, &at, bounce, want);
       }
     }
     // Reads are idempotent: after a refusal the buffered path reads it all.
@@ -621,6 +610,18 @@ class PosixEnv final : public Env {
                       cache_.get()));
   }
 
+  std::optional<DataCacheStatus> data_cache_status() override {
+    if (!cache_) return std::nullopt;
+    const ChunkCache::Stats s = cache_->stats();
+    DataCacheStatus d;
+    d.capacity_bytes = cache_->capacity_chunks() * ChunkCache::kChunkBytes;
+    d.cached_bytes = s.cached_chunks * ChunkCache::kChunkBytes;
+    d.hits = s.hits;
+    d.filled = s.installed;
+    d.evicted = s.evicted;
+    return d;
+  }
+
   bool FileExists(const std::string& path) override {
     return ::access(path.c_str(), F_OK) == 0;
   }
@@ -663,19 +664,6 @@ class PosixEnv final : public Env {
   const PosixEnvOptions options_;
   const std::unique_ptr<WriteBehind> write_behind_;
   std::unique_ptr<ChunkCache> cache_;  // null when off or unmappable
-
- public:
-  std::optional<DataCacheStatus> data_cache_status() override {
-    if (!cache_) return std::nullopt;
-    const ChunkCache::Stats s = cache_->stats();
-    DataCacheStatus d;
-    d.capacity_bytes = cache_->capacity_chunks() * ChunkCache::kChunkBytes;
-    d.cached_bytes = s.cached_chunks * ChunkCache::kChunkBytes;
-    d.hits = s.hits;
-    d.filled = s.installed;
-    d.evicted = s.evicted;
-    return d;
-  }
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
-// gather.h — copying scattered parts into one buffer, a piece at a time.
+// gather.h — copying scattered parts into one buffer and back, a piece at
+// a time.
 #ifndef VNAS_STORAGE_ENV_GATHER_H_
 #define VNAS_STORAGE_ENV_GATHER_H_
 
@@ -8,17 +9,31 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace vnas::storage {
 
-// Where a gather through `parts` has got to.
+// Where a gather from (or a scatter into) `parts` has got to.
 struct GatherCursor {
-  size_t part = 0;     // the next part to copy from
+  size_t part = 0;     // the next part to copy from (or into)
   size_t in_part = 0;  // bytes of it already copied
-  bool done(const std::vector<absl::string_view>& parts) const {
+  template <typename Parts>
+  bool done(const Parts& parts) const {
     return part >= parts.size();
   }
 };
+
+// A cursor `skip` bytes into `parts` (end to end).
+template <typename Parts>
+GatherCursor SeekCursor(const Parts& parts, size_t skip) {
+  GatherCursor at;
+  while (at.part < parts.size() && skip >= parts[at.part].size()) {
+    skip -= parts[at.part].size();
+    ++at.part;
+  }
+  at.in_part = at.part < parts.size() ? skip : 0;
+  return at;
+}
 
 // Copies the next bytes of `parts` (end to end) into `out`, at most `cap`
 // of them, advancing `*at`; returns how many it copied.
@@ -36,6 +51,24 @@ inline size_t Gather(const std::vector<absl::string_view>& parts, GatherCursor* 
     }
   }
   return filled;
+}
+
+// The other way: copies up to `n` bytes of `in` into the next bytes of
+// `parts`, advancing `*at`; returns how many it copied.
+inline size_t Scatter(const std::vector<absl::Span<char>>& parts, GatherCursor* at,
+                      const char* in, size_t n) {
+  size_t copied = 0;
+  while (copied < n && at->part < parts.size()) {
+    const size_t k = std::min(n - copied, parts[at->part].size() - at->in_part);
+    std::memcpy(parts[at->part].data() + at->in_part, in + copied, k);
+    copied += k;
+    at->in_part += k;
+    if (at->in_part == parts[at->part].size()) {
+      ++at->part;
+      at->in_part = 0;
+    }
+  }
+  return copied;
 }
 
 }  // namespace vnas::storage
