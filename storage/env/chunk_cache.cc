@@ -105,7 +105,6 @@ ChunkCache::WriteTicket ChunkCache::BeginWrite(uint64_t file, uint64_t offset,
     Entry& e = entries_[Key{file, c}];
     if (e.writers > 0) t.alone = false;
     ++e.writers;
-    e.last_write = t.seq;
     DropSlot(e);
   }
   return t;
@@ -130,7 +129,7 @@ void ChunkCache::EndWrite(uint64_t file, const WriteTicket& t, uint64_t offset,
       --e.writers;
       const uint64_t at = c * kChunkBytes;
       const bool whole = at >= offset && at + kChunkBytes <= offset + len;
-      if (ok && whole && t.alone && e.writers == 0 && e.last_write == t.seq &&
+      if (ok && whole && t.alone && e.writers == 0 && Recent(key) == t.seq &&
           e.slot < 0 && e.filling < 0) {
         const int32_t s = TakeSlot();
         if (s >= 0) {
@@ -144,9 +143,11 @@ void ChunkCache::EndWrite(uint64_t file, const WriteTicket& t, uint64_t offset,
     }
   }
   // A write that began while copying makes these bytes old.
-  CopyAndPublish(todo, parts, offset, [&t](const Key&, const Entry& e) {
-    return e.writers == 0 && e.last_write == t.seq;
-  });
+  CopyAndPublish(todo, parts, offset,
+                 [this, &t](const Key& key, const Entry& e)
+                     ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                       return e.writers == 0 && Recent(key) == t.seq;
+                     });
 }
 
 void ChunkCache::Invalidate(uint64_t file, uint64_t offset, uint64_t len) {
@@ -157,14 +158,13 @@ void ChunkCache::Invalidate(uint64_t file, uint64_t offset, uint64_t len) {
 
 void ChunkCache::InvalidateLocked(uint64_t file, uint64_t offset,
                                   uint64_t len) {
-  const uint64_t seq = ++seq_;
-  NoteWrite(file, offset, len, seq);  // fills under way are void
+  // Fills and installs under way are void.
+  NoteWrite(file, offset, len, ++seq_);
   const uint64_t first = offset / kChunkBytes;
   const uint64_t last = (offset + len - 1) / kChunkBytes;
   for (uint64_t c = first; c <= last; ++c) {
     auto it = entries_.find(Key{file, c});
     if (it == entries_.end()) continue;
-    it->second.last_write = seq;  // installs under way are void
     DropSlot(it->second);
     MaybeErase(it->first);
   }

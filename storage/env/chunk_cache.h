@@ -134,7 +134,6 @@ class ChunkCache {
     int32_t slot = -1;     // the published slot, or -1
     int32_t filling = -1;  // a slot being copied into, not yet published
     uint32_t writers = 0;  // writes of this chunk under way
-    uint64_t last_write = 0;  // seq of the last write to begin
   };
   enum class SlotState : uint8_t { kFree, kFilling, kValid, kDead };
   struct Slot {
@@ -189,7 +188,8 @@ class ChunkCache {
   std::vector<int32_t> free_ ABSL_GUARDED_BY(mu_);
   size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // The seq of the last write to begin on any chunk hashing to each slot.
+  // The seq of the last write to begin on any chunk hashing to each slot
+  // (so Recent(key) == a write's seq: no later write of that chunk began).
   static constexpr size_t kRecentSlots = 1 << 16;
   uint64_t& Recent(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True when a fill of `key` on `ticket` may still be kept.
