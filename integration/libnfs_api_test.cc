@@ -180,6 +180,18 @@ TEST_F(LibnfsApiTest, SmallReadsSeeEveryRewriteOfTheFile) {
   EXPECT_TRUE(ReadFile("/img", kSize) == model);
 }
 
+// A data cache size that is neither MiB, 0 nor -1 is refused at start,
+// with the flag named.
+TEST(LibnfsApiStartTest, ANegativeDataCacheSizeIsRefused) {
+  Vnasd::Options o;
+  o.extra_flags = {"--data_cache_mb=-5"};
+  auto d = Vnasd::Start(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(std::string(d.status().message()).find("--data_cache_mb=-5"),
+            std::string::npos)
+      << d.status();
+}
+
 TEST_F(LibnfsApiTest, MountOfASubdirectoryGivesTheLookupHandle) {
   ASSERT_EQ(nfs_mkdir(nfs(), "/vm2"), 0);
   WriteFile("/vm2/x", "inside");

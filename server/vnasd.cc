@@ -181,10 +181,21 @@ int main(int argc, char** argv) {
   vnas::storage::PosixEnvOptions env_options;
   env_options.direct_bulk_io = absl::GetFlag(FLAGS_direct_bulk_io);
   env_options.write_behind_bytes = size_t{absl::GetFlag(FLAGS_write_behind_mb)} << 20;
-  env_options.cache_bytes = DataCacheBytes(absl::GetFlag(FLAGS_data_cache_mb));
+  const int64_t cache_mb = absl::GetFlag(FLAGS_data_cache_mb);
+  if (cache_mb < -1) {
+    fprintf(stderr, "vnasd: --data_cache_mb=%lld: give MiB, 0 (none) or -1 (auto)\n",
+            static_cast<long long>(cache_mb));
+    return 2;
+  }
+  env_options.cache_bytes = DataCacheBytes(cache_mb);
   env_options.cache_bulk = absl::GetFlag(FLAGS_data_cache_bulk);
   std::unique_ptr<vnas::storage::Env> env =
       vnas::storage::Env::NewPosix(env_options);
+  if (env_options.direct_bulk_io && env_options.cache_bytes > 0 &&
+      !env->data_cache_status()) {
+    fprintf(stderr, "vnasd: could not map %zu MiB for the data cache; running "
+                    "without it\n", env_options.cache_bytes >> 20);
+  }
   vnas::storage::StoreOptions store_options;
   store_options.env = env.get();
   store_options.dir = data_dir;
