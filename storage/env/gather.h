@@ -35,40 +35,41 @@ GatherCursor SeekCursor(const Parts& parts, size_t skip) {
   return at;
 }
 
-// Copies the next bytes of `parts` (end to end) into `out`, at most `cap`
-// of them, advancing `*at`; returns how many it copied.
-inline size_t Gather(const std::vector<absl::string_view>& parts, GatherCursor* at,
-                     char* out, size_t cap) {
-  size_t filled = 0;
-  while (filled < cap && at->part < parts.size()) {
-    const size_t n = std::min(cap - filled, parts[at->part].size() - at->in_part);
-    std::memcpy(out + filled, parts[at->part].data() + at->in_part, n);
-    filled += n;
-    at->in_part += n;
-    if (at->in_part == parts[at->part].size()) {
-      ++at->part;
-      at->in_part = 0;
-    }
-  }
-  return filled;
-}
-
-// The other way: copies up to `n` bytes of `in` into the next bytes of
-// `parts`, advancing `*at`; returns how many it copied.
-inline size_t Scatter(const std::vector<absl::Span<char>>& parts, GatherCursor* at,
-                      const char* in, size_t n) {
-  size_t copied = 0;
-  while (copied < n && at->part < parts.size()) {
-    const size_t k = std::min(n - copied, parts[at->part].size() - at->in_part);
-    std::memcpy(parts[at->part].data() + at->in_part, in + copied, k);
-    copied += k;
+// Walks the next (at most) `n` bytes of `parts` from `*at`, calling
+// copy(part_data, done, k) for each run of k bytes of one part, where
+// `done` is how many bytes came before it in this walk; returns the total.
+template <typename Parts, typename Copy>
+size_t WalkParts(const Parts& parts, GatherCursor* at, size_t n, Copy copy) {
+  size_t done = 0;
+  while (done < n && at->part < parts.size()) {
+    const size_t k = std::min(n - done, parts[at->part].size() - at->in_part);
+    copy(parts[at->part].data() + at->in_part, done, k);
+    done += k;
     at->in_part += k;
     if (at->in_part == parts[at->part].size()) {
       ++at->part;
       at->in_part = 0;
     }
   }
-  return copied;
+  return done;
+}
+
+// Copies the next bytes of `parts` (end to end) into `out`, at most `cap`
+// of them, advancing `*at`; returns how many it copied.
+inline size_t Gather(const std::vector<absl::string_view>& parts, GatherCursor* at,
+                     char* out, size_t cap) {
+  return WalkParts(parts, at, cap, [out](const char* p, size_t done, size_t k) {
+    std::memcpy(out + done, p, k);
+  });
+}
+
+// The other way: copies up to `n` bytes of `in` into the next bytes of
+// `parts`, advancing `*at`; returns how many it copied.
+inline size_t Scatter(const std::vector<absl::Span<char>>& parts, GatherCursor* at,
+                      const char* in, size_t n) {
+  return WalkParts(parts, at, n, [in](char* p, size_t done, size_t k) {
+    std::memcpy(p, in + done, k);
+  });
 }
 
 }  // namespace vnas::storage
