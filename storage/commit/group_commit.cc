@@ -42,7 +42,10 @@ GroupCommit::Ticket GroupCommit::Push(Ticket r) {
     return r;
   }
   queue_.push_back(r);
-  work_cv_.Signal();
+  // A durable request's waiter runs its group itself (see Wait): waking the
+  // committer too would only race it for the queue. Anything else is the
+  // committer's.
+  if (r->need != Need::kDurable) work_cv_.Signal();
   return r;
 }
 
@@ -69,35 +72,57 @@ absl::Status GroupCommit::Wait(const Ticket& t) {
   if (!t->done && t->need != Need::kDurable && !t->barrier) {
     return absl::OkStatus();
   }
-  while (!t->done) done_cv_.Wait(&mu_);
+  // The waiter commits: when no group is running, it takes the role and
+  // runs the queue (its own request in it) on this thread. An uncontended
+  // durable change then costs no thread hand-off at all; under load, the
+  // waiters that find a group running wait and then commit the next one
+  // together.
+  while (!t->done) {
+    if (!busy_ && !queue_.empty()) {
+      RunQueuedGroup();
+    } else {
+      done_cv_.Wait(&mu_);
+    }
+  }
   return t->status;
+}
+
+void GroupCommit::RunQueuedGroup() {
+  std::deque<Ticket> group;
+  group.swap(queue_);
+  inplace_unsynced_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
+  noted_unsynced_.clear();
+  busy_ = true;
+  mu_.Unlock();
+  absl::Status write_err = RunGroup(group);
+  mu_.Lock();
+  busy_ = false;
+  for (const Ticket& r : group) r->done = true;
+  if (!write_err.ok()) {
+    needs_reload_ = true;
+    reload_cause_ = write_err;
+    for (const Ticket& r : queue_) {
+      r->status = write_err;
+      r->done = true;
+    }
+    queue_.clear();
+  }
+  done_cv_.SignalAll();
+  // Unstable work queued while this group ran had its signal consumed by a
+  // busy committer role: hand it on.
+  if (!queue_.empty()) work_cv_.Signal();
 }
 
 void GroupCommit::CommitterLoop() {
   absl::MutexLock l(&mu_);
   for (;;) {
-    while (queue_.empty() && !stopping_) work_cv_.Wait(&mu_);
-    if (queue_.empty()) return;  // stopping, and nothing left
-    std::deque<Ticket> group;
-    group.swap(queue_);
-    inplace_unsynced_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
-    noted_unsynced_.clear();
-    busy_ = true;
-    mu_.Unlock();
-    absl::Status write_err = RunGroup(group);
-    mu_.Lock();
-    busy_ = false;
-    for (const Ticket& r : group) r->done = true;
-    if (!write_err.ok()) {
-      needs_reload_ = true;
-      reload_cause_ = write_err;
-      for (const Ticket& r : queue_) {
-        r->status = write_err;
-        r->done = true;
-      }
-      queue_.clear();
+    while ((queue_.empty() || busy_) && !stopping_) work_cv_.Wait(&mu_);
+    if (busy_) {  // stopping while a waiter commits: let it finish
+      done_cv_.Wait(&mu_);
+      continue;
     }
-    done_cv_.SignalAll();
+    if (queue_.empty()) return;  // stopping, and nothing left
+    RunQueuedGroup();
   }
 }
 

@@ -3,15 +3,20 @@
 // The store changes its in-memory mirrors under its metadata lock and hands
 // the RocksDB batch that persists the change to Enqueue() before it lets go of
 // that lock, so the queue's order is the order of the changes. Then, with no
-// store lock held, the caller Wait()s. A committer thread takes everything
-// queued as one group, syncs the member files the group wrote, and then
-// writes the group's batches in queue order, syncing the metadata log once
-// for the whole group. Concurrent stable writers and namespace changes thus
-// share one fsync of each file instead of queuing behind each other's.
+// store lock held, the caller Wait()s. One thread at a time holds the
+// committer role: it takes everything queued as one group, syncs the member
+// files the group wrote, and then writes the group's batches in queue order,
+// syncing the metadata log once for the whole group. Concurrent stable
+// writers and namespace changes thus share one fsync of each file instead of
+// queuing behind each other's. A durable request is committed by its own
+// waiter when no group is running (no thread hand-off on the latency path of
+// a synchronous client); unstable ones, which nobody waits for, by the
+// committer thread.
 //
 // Contract (what the crash tests check):
 //  * Order: batches reach RocksDB in Enqueue() order, only from the
-//    committer thread.
+//    holder of the committer role (the committer thread or a waiter; one
+//    at a time).
 //  * Data before mapping: a group's member files are synced before any of
 //    its batches is written with sync, so a durable mapping never points at
 //    data that was not durable. Batches of unstable changes (kWritten) are
@@ -87,11 +92,15 @@ class GroupCommit {
   GroupCommit& operator=(const GroupCommit&) = delete;
 
   // Queues `batch` (may be empty: a pure durability barrier) with the member
-  // files its change wrote. Never blocks on I/O.
+  // files its change wrote. Never blocks on I/O. A kDurable ticket is
+  // committed by Wait() (or with a later request): every kDurable ticket
+  // must be waited for, or followed by a request that is.
   Ticket Enqueue(rocksdb::WriteBatch batch, std::set<uint32_t> members,
                  Need need);
 
-  // Blocks until the ticket's need is met or it failed. A null ticket is OK.
+  // Blocks until the ticket's need is met or it failed, running the queued
+  // group on the calling thread when no other is running it. A null ticket
+  // is OK. The caller may hold the store's lock (the commit never takes it).
   absl::Status Wait(const Ticket& ticket);
 
   // Records member files written outside any batch (in-place unstable
@@ -133,6 +142,9 @@ class GroupCommit {
 
  private:
   void CommitterLoop();
+  // Takes the committer role for everything queued and runs it as one
+  // group; called with mu_ held and !busy_, returns with mu_ held.
+  void RunQueuedGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Numbers and queues a request (or fails it at once, see needs_reload).
   Ticket Push(Ticket r);
   // Runs one group on the committer (no lock held), setting each request's
@@ -148,18 +160,18 @@ class GroupCommit {
   const RocksErrorFn rocks_error_;
 
   mutable absl::Mutex mu_;
-  absl::CondVar work_cv_;  // queue_ not empty, or stopping_
+  absl::CondVar work_cv_;  // unstable work queued, or stopping_
   absl::CondVar done_cv_;  // a group finished
   std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a group is being committed
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // the committer role is held
   std::set<uint32_t> noted_unsynced_ ABSL_GUARDED_BY(mu_);  // NoteUnsynced
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status reload_cause_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> durable_seq_{0};
 
-  // ---- committer thread only ----
+  // ---- the committer role's holder only (handed over under mu_) ----
   std::set<uint32_t> unsynced_members_;  // written by unsynced batches
   std::set<uint32_t> inplace_unsynced_;  // NoteUnsynced, since the last flush
   bool db_unsynced_ = false;             // an unsynced batch was written

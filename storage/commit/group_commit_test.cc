@@ -305,13 +305,16 @@ TEST_F(GroupCommitTest, FailedBatchFailsItAndLaterOnesUntilReloaded) {
   EXPECT_FALSE(gc_->needs_reload());
   BlockSyncs();
   GroupCommit::Ticket queued = Change(&store_mu, 6, 0, Need::kDurable);
-  syncing_.WaitForNotification();  // taken by the committer: it was queued
+  std::thread waiter([&] {
+    gc_->Wait(queued).IgnoreError();  // RocksDB's answer: it failed a batch
+  });
+  syncing_.WaitForNotification();  // its group is being committed: queued
   {
     absl::MutexLock l(&store_mu);
     EXPECT_FALSE(queued->done);
   }
   release_.Notify();
-  gc_->Wait(queued).IgnoreError();  // RocksDB's answer: it failed a batch
+  waiter.join();
 }
 
 // Counts SyncWAL calls (the log syncs of Flush groups with no batch) and
@@ -407,6 +410,40 @@ TEST_F(GroupCommitTest, DestroyingWritesWhatIsQueued) {
   stable.join();
   gc_.reset();
   EXPECT_EQ(Get("r2"), "1");
+}
+
+TEST_F(GroupCommitTest, AnUncontendedDurableChangeIsCommittedByItsWaiter) {
+  // No thread hand-off on a synchronous client's latency path: the member
+  // sync and the batch write run on the thread that waits.
+  absl::Mutex store_mu;
+  std::thread::id synced_on;
+  members_.on_sync = [&] { synced_on = std::this_thread::get_id(); };
+  GroupCommit::Ticket t = Change(&store_mu, 1, 3, Need::kDurable);
+  EXPECT_EQ(Get("r1"), "");  // queued, not yet written: the waiter writes it
+  ASSERT_TRUE(gc_->Wait(t).ok());
+  EXPECT_EQ(synced_on, std::this_thread::get_id());
+  EXPECT_TRUE(members_.IsDurable(3, 1));
+  EXPECT_EQ(Get("r1"), "3");
+  EXPECT_GE(gc_->durable_seq(), t->seq);
+}
+
+TEST_F(GroupCommitTest, DurableChangesNobodyWaitsForAreWrittenInOrder) {
+  // A durable change whose own ticket is not waited for (an earlier change
+  // of a multi-batch mutation) goes with the next request, in order:
+  // behind an unstable one the committer thread writes...
+  absl::Mutex store_mu;
+  Change(&store_mu, 1, 0, Need::kDurable);
+  Change(&store_mu, 2, 1, Need::kWritten);
+  ASSERT_TRUE(gc_->Drain().ok());
+  EXPECT_EQ(Get("r1"), "0");
+  EXPECT_EQ(Get("r2"), "1");
+  EXPECT_EQ(Get("last"), "2");
+  EXPECT_TRUE(members_.IsDurable(0, 1));
+  // ...and, with nothing after it, when the store closes.
+  Change(&store_mu, 3, 2, Need::kDurable);
+  gc_.reset();
+  EXPECT_EQ(Get("r3"), "2");
+  EXPECT_EQ(Get("last"), "3");
 }
 
 TEST_F(GroupCommitTest, NullTicketAndEmptyBarriersAreOk) {
