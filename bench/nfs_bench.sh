@@ -42,9 +42,10 @@ if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
   bazel build -c opt "${TARGETS[@]}" >/dev/null 2>&1 || bazel build -c opt "${TARGETS[@]}"
   BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
   if ! command -v ganesha.nfsd >/dev/null || ! command -v rpcbind >/dev/null ||
-     ! command -v qemu-img >/dev/null || ! command -v nfs-cp >/dev/null; then
+     ! command -v qemu-img >/dev/null || ! command -v nfs-cp >/dev/null ||
+     [ ! -x /usr/bin/time ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils qemu-block-extra libnfs-utils \
+      nfs-ganesha nfs-ganesha-vfs rpcbind qemu-utils qemu-block-extra libnfs-utils time \
       >/dev/null 2>&1 || true
   fi
   export VNAS_BENCH_IN_NETNS=1 VNAS_BENCH_BIN="$BIN" ROUNDS
@@ -80,13 +81,28 @@ failed() {
   { echo "${1##*/} ${2:-} ${3:-}: failed"; sed 's/^/    /' "$WORK/stderr"; } >>"$ERRS"
   echo ERR
 }
-# mbps_of CMD...: runs CMD, prints SIZE_MB / seconds, or ERR (its stderr noted).
+# timed CMD...: runs CMD, noting the client's CPU time (user + system, its
+# children included) in $WORK/cpu when /usr/bin/time is there.
+timed() {
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f "%U %S" -o "$WORK/cpu" "$@"
+  else echo "- -" > "$WORK/cpu"; "$@"; fi
+}
+# rate T0 T1: "MB/s client-busy%" for SIZE_MB moved between T0 and T1; the
+# client's CPU time over the same wall time says whether the client itself
+# is what limits the figure (100 = one core busy throughout).
+rate() {
+  awk -v mb="$SIZE_MB" -v a="$1" -v b="$2" -v cpu="$(tr -d '\n' < "$WORK/cpu" | awk '{ print $(NF-1), $NF }')" '
+    BEGIN { split(cpu, c, " "); busy = (c[1] ~ /^[0-9.]+$/) ? sprintf("%.0f", 100 * (c[1] + c[2]) / (b - a)) : "-"
+            printf "%.1f %s\n", mb / (b - a), busy }'
+}
+# mbps_of CMD...: runs CMD, prints SIZE_MB / seconds and the client's busy
+# percentage, or ERR (its stderr noted).
 mbps_of() {
   local t0 t1
   t0=$(now)
-  if ! "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
+  if ! timed "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
   t1=$(now)
-  awk -v mb="$SIZE_MB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", mb / (b - a) }'
+  rate "$t0" "$t1"
 }
 # durable_mbps_of CMD...: like mbps_of for a write, honestly durable and
 # from a clean start: the page cache is written back first (untimed), and
@@ -98,10 +114,10 @@ durable_mbps_of() {
   local t0 t1
   sync
   t0=$(now)
-  if ! "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
+  if ! timed "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
   sync
   t1=$(now)
-  awk -v mb="$SIZE_MB" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", mb / (b - a) }'
+  rate "$t0" "$t1"
 }
 # grab SED_EXPR CMD...: runs CMD and prints its figures picked by SED_EXPR,
 # or ERR (its stderr noted).
@@ -139,10 +155,10 @@ declare -A R   # R[metric,server] = figure
 
 # ---- local disk -------------------------------------------------------------
 mkdir -p "$WORK/local"
-R[cp_in,local]=$(durable_mbps_of dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
-R[cp_out,local]=$(mbps_of sh -c "cat '$WORK/local/f' > /dev/null")
+read -r R[cp_in,local] _ < <(durable_mbps_of dd if="$WORK/src" of="$WORK/local/f" bs=1M conv=fsync)
+read -r R[cp_out,local] _ < <(mbps_of sh -c "cat '$WORK/local/f' > /dev/null")
 evict "$WORK/local"
-R[cp_cold,local]=$(mbps_of sh -c "cat '$WORK/local/f' > /dev/null")
+read -r R[cp_cold,local] _ < <(mbps_of sh -c "cat '$WORK/local/f' > /dev/null")
 read -r R[create,local] R[remove,local] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
   "$BIN/bench/small_files" --local_dir="$WORK/local" --files="$FILES")
 rm -f "$WORK/local/f" "$BACK/local.back"
@@ -158,19 +174,19 @@ nfs_case() {
   # 1. sequential; the read once more from the disk (cold)
   # nfs-cp sends no COMMIT: one follows it, timed (what a client's close
   # does), so a server holding written data in its own memory pays for it.
-  R[cp_in,$name]=$(durable_mbps_of sh -c "nfs-cp '$WORK/src' '$url/big$q' &&
+  read -r R[cp_in,$name] R[cp_in%,$name] < <(durable_mbps_of sh -c "nfs-cp '$WORK/src' '$url/big$q' &&
     '$BIN/bench/rand_io' --mode=commit --url='$url/big$q'")
   # Timed reads go where the client allocates no memory (nfs-cat to
   # /dev/null; qemu-img into the sink written before, in place): a copy
   # into new tmpfs pages costs this VM's client ~0.45 s/GiB on its own.
   # The copies are checked in untimed passes.
-  R[cp_out,$name]=$(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
+  read -r R[cp_out,$name] R[cp_out%,$name] < <(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
   nfs-cp "$url/big$q" "$BACK/$name.back" >/dev/null 2>&1 || true
   check "$name nfs-cp" "$BACK/$name.back"
   evict "$data"
-  R[cp_cold,$name]=$(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
-  R[qemu_in,$name]=$(durable_mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
-  R[qemu_out,$name]=$(mbps_of qemu-img convert -n -f raw -O raw "$url/qemu.img" "$SINK")
+  read -r R[cp_cold,$name] R[cp_cold%,$name] < <(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
+  read -r R[qemu_in,$name] R[qemu_in%,$name] < <(durable_mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
+  read -r R[qemu_out,$name] R[qemu_out%,$name] < <(mbps_of qemu-img convert -n -f raw -O raw "$url/qemu.img" "$SINK")
   if [ "$(sha256sum "$SINK" | cut -d' ' -f1)" != "$SUM" ]; then
     echo "$name qemu-img: CHECKSUM MISMATCH" >>"$ERRS"; echo "nfs_bench: $name qemu-img: CHECKSUM MISMATCH" >&2
   fi
@@ -199,7 +215,7 @@ nfs_case() {
   done
 }
 
-METRICS="cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync seqwrite_sync
+METRICS="cp_in cp_out cp_cold qemu_in qemu_out cp_in% cp_out% cp_cold% qemu_in% qemu_out% randread randwrite randwrite_sync seqwrite_sync
   create remove m_null m_getattr m_lookup m_create m_remove p_null p_getattr"
 declare -A ALL   # ALL[metric,server] = the rounds' figures, space-separated
 # keep NAME: appends this round's figures of server NAME to ALL.
@@ -303,6 +319,10 @@ row "nfs-cat read (out)" cp_out 1.0
 row "nfs-cat read, from the disk (cold)" cp_cold 1.0
 row "qemu-img convert raw -> nfs://" qemu_in 1.5
 row "qemu-img convert nfs:// -> raw" qemu_out 1.0
+echo "   client CPU busy, % of the timed run (100 = one core throughout; near 100, the client is the limit):"
+for m in cp_in cp_out cp_cold qemu_in qemu_out; do
+  printf '   %-33s %10s %10s %10s\n' "$m" - "${R[$m%,vnasd]:--}" "${R[$m%,ganesha]:--}"
+done
 echo "-- 2. random 4 KiB, 16 in flight (IOPS)"
 row "randread" randread 2
 row "randwrite UNSTABLE + COMMIT" randwrite 2
