@@ -558,6 +558,7 @@ class ExtentStoreImpl final : public ExtentStore {
 
   // ---- constant after Init ----
   Env* env_ = nullptr;
+  std::unique_ptr<rocksdb::Env> wal_env_;    // under rocks_env_, or null
   std::unique_ptr<rocksdb::Env> rocks_env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<GroupCommit> gc_;  // after db_: destroyed before it
