@@ -61,7 +61,10 @@ absl::Status ExtentStoreImpl::WriteRun(
 
 void ExtentStoreImpl::HintWriteback(
     const MemberRuns<absl::string_view>::Run& run) {
-  if (run.bytes >= kWritebackMinBytes) {
+  // A direct write (the bulk policy of env_posix) leaves nothing to write
+  // back: no hint, and no wake-up of the writeback thread.
+  if (run.bytes >= kWritebackMinBytes &&
+      members_[run.member]->file->LeavesDirtyPages(run.offset, run.bytes)) {
     writeback_->Hint(run.member, run.offset, run.bytes);
   }
 }

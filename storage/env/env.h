@@ -102,6 +102,14 @@ class File {
     (void)offset;
     (void)len;
   }
+  // Whether an unstable PWriteV of [offset, offset + len) leaves dirty
+  // pages behind (false: it bypasses the page cache, and StartWriteback
+  // would find nothing to do). The default says it may.
+  virtual bool LeavesDirtyPages(uint64_t offset, size_t len) const {
+    (void)offset;
+    (void)len;
+    return true;
+  }
   virtual absl::StatusOr<uint64_t> Size() = 0;
 };
 

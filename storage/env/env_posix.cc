@@ -253,6 +253,10 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  bool LeavesDirtyPages(uint64_t offset, size_t len) const override {
+    return !(len >= bulk_direct_min_ && DirectFits(offset, len));
+  }
+
   void StartWriteback(uint64_t offset, uint64_t len) override {
     (void)::sync_file_range(fd_, static_cast<off64_t>(offset),
                             static_cast<off64_t>(len), SYNC_FILE_RANGE_WRITE);

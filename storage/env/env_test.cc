@@ -373,6 +373,15 @@ TEST_F(PosixCachePolicyTest, BulkWritesAndColdBulkReadsBypassTheCache) {
   if (CacheChecks()) {
     EXPECT_EQ(Cached(0, 4 * kMiB), 0) << "bulk writes went through the cache";
   }
+  // What the file says of itself agrees (the store sends no writeback hint
+  // for such writes): bulk aligned ranges leave no dirty pages, small or
+  // unaligned ones may.
+  if (direct_) {
+    EXPECT_FALSE(file_->LeavesDirtyPages(0, kMiB));
+    EXPECT_FALSE(file_->LeavesDirtyPages(3 * kMiB, 64 << 10));
+  }
+  EXPECT_TRUE(file_->LeavesDirtyPages(0, 4096));
+  EXPECT_TRUE(file_->LeavesDirtyPages(512, kMiB));
   // Cold bulk reads (three parts, one unaligned) return the bytes and leave
   // the cache empty.
   std::string a(4096, '?'), b(kMiB, '?'), c(kMiB - 4096, '?');
@@ -427,6 +436,7 @@ TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
 TEST_F(PosixCachePolicyTest, ByDefaultBulkIoIsCached) {
   ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/false));
   constexpr uint64_t kMiB = 1 << 20;
+  EXPECT_TRUE(file_->LeavesDirtyPages(0, kMiB));
   const std::string data = Pattern(0, kMiB, 5);
   ASSERT_TRUE(file_->PWriteV(0, {data}).ok());
   if (CacheChecks()) {
