@@ -254,7 +254,7 @@ class PosixFile final : public File {
   }
 
   bool LeavesDirtyPages(uint64_t offset, size_t len) const override {
-    return !(len >= bulk_direct_min_ && DirectFits(offset, len));
+    return !GoesDirect(offset, len, bulk_direct_min_);
   }
 
   void StartWriteback(uint64_t offset, uint64_t len) override {
@@ -307,8 +307,15 @@ class PosixFile final : public File {
   // The bulk policy's choice for a read of `total` bytes at offset: direct
   // (aligned, long enough, nothing of it cached).
   bool ReadsDirect(uint64_t offset, size_t total) const {
-    return total >= bulk_direct_min_ && DirectFits(offset, total) &&
+    return GoesDirect(offset, total, bulk_direct_min_) &&
            Uncached(offset, total);
+  }
+
+  // Whether a transfer of `total` bytes at offset goes O_DIRECT when the
+  // policy sends transfers of `direct_min` bytes or more there (reads
+  // also ask that nothing of the range be cached).
+  bool GoesDirect(uint64_t offset, size_t total, size_t direct_min) const {
+    return total >= direct_min && DirectFits(offset, total);
   }
 
   bool DirectFits(uint64_t offset, size_t total) const {
@@ -361,7 +368,7 @@ class PosixFile final : public File {
     readahead_->BeginWrite();
     ChunkCache::WriteTicket cached;
     if (cache_) cached = cache_->BeginWrite(cache_id_, offset, total);
-    const bool direct = total >= direct_min && DirectFits(offset, total);
+    const bool direct = GoesDirect(offset, total, direct_min);
     if (wb_ && behind && flags == 0 && direct && Allocate(offset, total) &&
         wb_->Submit(this, &wb_writer_, offset, parts, std::move(keep))) {
       readahead_->EndWrite();  // older prefetches are void from here on
