@@ -16,7 +16,7 @@
 namespace vnas::storage {
 namespace {
 
-rocksdb::Status IoError(const std::string& what, const std::string& fname,
+rocksdb::Status RocksIoError(const std::string& what, const std::string& fname,
                         int err) {
   // RocksDB reads ENOSPC from the message (a no-space error it recovers
   // from differently), as from its own POSIX files.
@@ -24,6 +24,13 @@ rocksdb::Status IoError(const std::string& what, const std::string& fname,
     return rocksdb::Status::NoSpace(what + " " + fname, strerror(err));
   }
   return rocksdb::Status::IOError(what + " " + fname, strerror(err));
+}
+
+// kZeroBytes of zeros, for writing ahead of a log's end.
+const std::string& Zeros() {
+  static const std::string* const zeros =
+      new std::string(ZeroedWalEnv::kZeroBytes, '\0');
+  return *zeros;
 }
 
 // Writes all of [buf, buf + n) at `off`.
@@ -58,44 +65,49 @@ class ZeroedLogFile final : public rocksdb::WritableFile {
     while (zeroed_ < end) {
       // More zeros ahead. Should this fail (a full file system), the
       // record is still appended; only the next sync costs more.
-      static const std::string* const kZeros =
-          new std::string(ZeroedWalEnv::kZeroBytes, '\0');
-      if (!PWriteAll(fd_, kZeros->data(), kZeros->size(), zeroed_, &err)) {
+      if (!PWriteAll(fd_, Zeros().data(), Zeros().size(), zeroed_, &err)) {
         break;
       }
-      zeroed_ += kZeros->size();
+      zeroed_ += Zeros().size();
     }
     if (!PWriteAll(fd_, data.data(), data.size(), size_, &err)) {
-      return IoError("append", fname_, err);
+      return RocksIoError("append", fname_, err);
     }
     size_ = end;
     return rocksdb::Status::OK();
   }
   rocksdb::Status Flush() override { return rocksdb::Status::OK(); }
   rocksdb::Status Sync() override {
-    if (fdatasync(fd_) != 0) return IoError("fdatasync", fname_, errno);
+    if (fdatasync(fd_) != 0) return RocksIoError("fdatasync", fname_, errno);
     return rocksdb::Status::OK();
   }
   rocksdb::Status Fsync() override {
-    if (fsync(fd_) != 0) return IoError("fsync", fname_, errno);
+    if (fsync(fd_) != 0) return RocksIoError("fsync", fname_, errno);
     return rocksdb::Status::OK();
   }
   bool IsSyncThreadSafe() const override { return true; }
   uint64_t GetFileSize() override { return size_; }
   rocksdb::Status Truncate(uint64_t size) override {
-    // RocksDB truncates to what it wrote; the zeros past it stay until
-    // Close (they read as padding).
-    if (size > size_) return rocksdb::Status::OK();
-    size_ = size;
+    // The bytes cut off become zeros again (everything past the end reads
+    // as padding, should the file be read before Close trims it).
+    int err = 0;
+    while (size < size_) {
+      const size_t n = static_cast<size_t>(
+          std::min<uint64_t>(size_ - size, Zeros().size()));
+      if (!PWriteAll(fd_, Zeros().data(), n, size_ - n, &err)) {
+        return RocksIoError("truncate", fname_, err);
+      }
+      size_ -= n;
+    }
     return rocksdb::Status::OK();
   }
   rocksdb::Status Close() override {
     if (fd_ < 0) return rocksdb::Status::OK();
     rocksdb::Status s;
     if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-      s = IoError("truncate", fname_, errno);
+      s = RocksIoError("truncate", fname_, errno);
     }
-    if (close(fd_) != 0 && s.ok()) s = IoError("close", fname_, errno);
+    if (close(fd_) != 0 && s.ok()) s = RocksIoError("close", fname_, errno);
     fd_ = -1;
     return s;
   }
@@ -125,7 +137,7 @@ rocksdb::Status ZeroedWalEnv::NewWritableFile(
     return target()->NewWritableFile(fname, result, options);
   }
   int fd = open(fname.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("open", fname, errno);
+  if (fd < 0) return RocksIoError("open", fname, errno);
   result->reset(new ZeroedLogFile(fname, fd, options));
   return rocksdb::Status::OK();
 }

@@ -70,6 +70,31 @@ TEST_F(ZeroedWalEnvTest, NamesLogFilesOnly) {
   EXPECT_FALSE(ZeroedWalEnv::IsLogFile("/a/b/x1.log"));
 }
 
+TEST_F(ZeroedWalEnvTest, TruncatedBytesReadAsZerosAndCloseTrimsToTheEnd) {
+  fs::create_directories(dir_);
+  const std::string path = dir_ + "/000007.log";
+  std::unique_ptr<rocksdb::WritableFile> f;
+  ASSERT_TRUE(env_->NewWritableFile(path, &f, rocksdb::EnvOptions()).ok());
+  ASSERT_TRUE(f->Append(std::string(10000, 'r')).ok());
+  ASSERT_TRUE(f->Truncate(6000).ok());
+  EXPECT_EQ(f->GetFileSize(), 6000u);
+  EXPECT_TRUE(f->Truncate(8000).ok());  // never grows
+  EXPECT_EQ(f->GetFileSize(), 6000u);
+  ASSERT_TRUE(f->Sync().ok());
+  std::string raw(ZeroedWalEnv::kZeroBytes, '?');
+  {
+    FILE* in = fopen(path.c_str(), "rb");
+    ASSERT_NE(in, nullptr);
+    EXPECT_EQ(fread(&raw[0], 1, raw.size(), in), raw.size());
+    fclose(in);
+  }
+  EXPECT_EQ(raw.substr(0, 6000), std::string(6000, 'r'));
+  EXPECT_EQ(raw.find_first_not_of('\0', 6000), std::string::npos);
+  ASSERT_TRUE(f->Append("tail").ok());
+  ASSERT_TRUE(f->Close().ok());
+  EXPECT_EQ(fs::file_size(path), 6004u);
+}
+
 TEST_F(ZeroedWalEnvTest, SyncedWritesGoOverZerosAndCloseTrimsThem) {
   auto db = Open(dir_);
   ASSERT_TRUE(db);
