@@ -91,8 +91,10 @@ timed() {
 # client's CPU time over the same wall time says whether the client itself
 # is what limits the figure (100 = one core busy throughout).
 rate() {
-  awk -v mb="$SIZE_MB" -v a="$1" -v b="$2" -v cpu="$(tr -d '\n' < "$WORK/cpu" | awk '{ print $(NF-1), $NF }')" '
-    BEGIN { split(cpu, c, " "); busy = (c[1] ~ /^[0-9.]+$/) ? sprintf("%.0f", 100 * (c[1] + c[2]) / (b - a)) : "-"
+  local user sys
+  read -r user sys < <(tail -n 1 "$WORK/cpu")  # time's figures come last
+  awk -v mb="$SIZE_MB" -v a="$1" -v b="$2" -v u="$user" -v s="$sys" '
+    BEGIN { busy = (u ~ /^[0-9.]+$/) ? sprintf("%.0f", 100 * (u + s) / (b - a)) : "-"
             printf "%.1f %s\n", mb / (b - a), busy }'
 }
 # mbps_of CMD...: runs CMD, prints SIZE_MB / seconds and the client's busy
