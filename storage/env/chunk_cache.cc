@@ -3,11 +3,17 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "storage/env/gather.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older C libraries lack it
+#endif
 
 namespace vnas::storage {
 namespace {
@@ -44,7 +50,7 @@ size_t Total(const std::vector<absl::string_view>& parts) {
 
 }  // namespace
 
-ChunkCache::ChunkCache(size_t capacity_bytes) {
+ChunkCache::ChunkCache(size_t capacity_bytes, size_t ahead_bytes) {
   const size_t chunks = capacity_bytes / kChunkBytes;
   if (chunks == 0) return;
   // Plain pages, touched as slots are first used (transparent huge pages
@@ -65,10 +71,46 @@ ChunkCache::ChunkCache(size_t capacity_bytes) {
   slots_.resize(chunks);
   free_.reserve(chunks);
   for (size_t i = chunks; i > 0; --i) free_.push_back(static_cast<int32_t>(i - 1));
+  ahead_chunks_ = ahead_bytes / kChunkBytes;
+  if (ahead_chunks_ > 0) prefaulter_ = std::thread([this] { Prefault(); });
 }
 
 ChunkCache::~ChunkCache() {
+  if (prefaulter_.joinable()) {
+    {
+      absl::MutexLock l(&mu_);
+      stop_ = true;
+    }
+    prefaulter_.join();
+  }
   if (map_base_ != nullptr) ::munmap(map_base_, mapped_);
+}
+
+bool ChunkCache::PrefaultWanted() const {
+  return stop_ ||
+         faulted_ < std::min(capacity_chunks_, used_ + ahead_chunks_);
+}
+
+void ChunkCache::Prefault() {
+  // Steps small enough that the slots a fill takes next are soon there.
+  constexpr size_t kStepChunks = (4 << 20) / kChunkBytes;
+  absl::MutexLock l(&mu_);
+  for (;;) {
+    mu_.Await(absl::Condition(this, &ChunkCache::PrefaultWanted));
+    if (stop_) return;
+    const size_t from = faulted_;
+    const size_t to = std::min(
+        {capacity_chunks_, used_ + ahead_chunks_, from + kStepChunks});
+    mu_.Unlock();
+    // Faults the pages in as if written, without changing a byte, so a
+    // slot a fill is copying into meanwhile is safe. Unsupported (Linux
+    // before 5.14): pages are faulted in on first use, as without this.
+    const bool ok = ::madvise(SlotData(from), (to - from) * kChunkBytes,
+                              MADV_POPULATE_WRITE) == 0 ||
+                    errno == EINTR || errno == EAGAIN;
+    mu_.Lock();
+    faulted_ = ok ? to : capacity_chunks_;
+  }
 }
 
 uint64_t ChunkCache::NewFile() {
@@ -339,6 +381,7 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
 ChunkCache::Stats ChunkCache::stats() const {
   absl::MutexLock l(&mu_);
   Stats s = stats_;
+  s.faulted_chunks = faulted_;
   s.cached_chunks = 0;
   for (const Slot& slot : slots_) s.cached_chunks += slot.state == SlotState::kValid;
   return s;
@@ -349,6 +392,7 @@ int32_t ChunkCache::TakeSlot() {
     const int32_t s = free_.back();
     free_.pop_back();
     slots_[s].state = SlotState::kFilling;
+    used_ = std::max(used_, static_cast<size_t>(s) + 1);  // wakes Prefault
     return s;
   }
   // CLOCK: a valid, unpinned slot not referenced since the hand last

@@ -33,6 +33,11 @@
 //     (a lossy max: two chunks sharing a slot can only void each other's
 //     fills, never keep a stale one).
 //   - Read copies out only when every chunk of the range is cached.
+//   - Memory: the arena is mapped whole and its pages are faulted in by a
+//     background thread, `ahead_bytes` beyond the highest slot ever used,
+//     so a fill on the request path copies into memory that is already
+//     there (a first touch costs a page allocation per 4 KiB, which on a
+//     VM made a 1 MiB bulk write ~8x slower). Faulted pages are kept.
 //   - Who fills it is the caller's policy (env_posix.cc): a small read that
 //     missed reads its whole chunk into the cache (ReadChunkThrough: one
 //     device read, no copy but the asked bytes); bulk writes and bulk reads
@@ -45,6 +50,7 @@
 #include <cstdint>
 #include <functional>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -60,9 +66,13 @@ class ChunkCache {
  public:
   static constexpr size_t kChunkBytes = 64 << 10;
 
+  static constexpr size_t kDefaultAheadBytes = 128 << 20;
+
   // Up to `capacity_bytes` (rounded down to whole chunks) of memory, mapped
-  // at once but touched only as chunks are first used.
-  explicit ChunkCache(size_t capacity_bytes);
+  // at once; pages are faulted in `ahead_bytes` ahead of use (above; 0:
+  // touched as chunks are first used).
+  explicit ChunkCache(size_t capacity_bytes,
+                      size_t ahead_bytes = kDefaultAheadBytes);
   ~ChunkCache();
   ChunkCache(const ChunkCache&) = delete;
   ChunkCache& operator=(const ChunkCache&) = delete;
@@ -115,6 +125,7 @@ class ChunkCache {
   struct Stats {
     uint64_t hits = 0, installed = 0, evicted = 0;
     size_t cached_chunks = 0;
+    size_t faulted_chunks = 0;  // slots whose pages are faulted in
   };
   Stats stats() const;
 
@@ -163,9 +174,10 @@ class ChunkCache {
   bool Publish(const Key& key, int32_t slot, const KeepIf& keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  char* SlotData(int32_t slot) const {
-    return arena_ + static_cast<size_t>(slot) * kChunkBytes;
-  }
+  char* SlotData(size_t slot) const { return arena_ + slot * kChunkBytes; }
+  // The prefaulter thread: faults slots in, ahead_chunks_ beyond used_.
+  void Prefault();
+  bool PrefaultWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A slot to fill, evicting by CLOCK; -1 when every slot is busy.
   int32_t TakeSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the chunks of [offset, offset + len) written at `seq`.
@@ -198,6 +210,14 @@ class ChunkCache {
   std::vector<uint64_t> recent_ ABSL_GUARDED_BY(mu_);
   // Seqs of the writes begun and not yet ended.
   std::set<uint64_t> in_flight_ ABSL_GUARDED_BY(mu_);
+  size_t ahead_chunks_ = 0;
+  // Slots [0, faulted_) have their pages; used_ is one more than the
+  // highest slot ever taken (free slots are taken in ascending order).
+  size_t faulted_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t used_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread prefaulter_;
+
   uint64_t next_file_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);

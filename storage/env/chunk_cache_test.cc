@@ -2,8 +2,13 @@
 // sees bytes older than the last write.
 #include "storage/env/chunk_cache.h"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -52,6 +57,61 @@ TEST(ChunkCache, WholeChunksOfAWriteAreServedAndPartOnesAreNot) {
   EXPECT_FALSE(Read(c, f, 3 * kChunk, 2 * kChunk, &got)) << "chunk 4 too";
   EXPECT_FALSE(Read(c, c.NewFile(), kChunk, kChunk, &got)) << "other file";
   EXPECT_EQ(c.stats().cached_chunks, 3u);
+}
+
+// This process's resident memory, in bytes (/proc/self/statm).
+size_t ResidentBytes() {
+  size_t total = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%zu %zu", &total, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Waits (up to 10 s) until the cache has faulted in `chunks` slots.
+bool FaultedTo(const ChunkCache& c, size_t chunks) {
+  for (int i = 0; i < 1000 && c.stats().faulted_chunks < chunks; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return c.stats().faulted_chunks == chunks;
+}
+
+TEST(ChunkCache, PagesAreFaultedInAheadOfTheSlotsInUse) {
+  const size_t before = ResidentBytes();
+  ChunkCache c(1024 * kChunk, 64 * kChunk);
+  ASSERT_TRUE(c.usable());
+  ASSERT_TRUE(FaultedTo(c, 64)) << c.stats().faulted_chunks;
+  // 4 MiB of the 64 MiB arena are resident before anything is cached.
+  const size_t after = ResidentBytes();
+  EXPECT_GE(after, before + 64 * kChunk - (256 << 10));
+  EXPECT_LT(after, before + 256 * kChunk);
+  const uint64_t f = c.NewFile();
+  Write(c, f, 0, Pattern(kChunk, 'z'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(c.stats().faulted_chunks, 65u) << "one slot used: 64 ahead of it";
+  // 100 chunks written: slots 0..100 used, faulted to 165; never past it.
+  for (uint64_t i = 1; i <= 100; ++i) Write(c, f, i * kChunk, Pattern(kChunk, 'y'));
+  ASSERT_TRUE(FaultedTo(c, 165)) << c.stats().faulted_chunks;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(c.stats().faulted_chunks, 165u);
+  EXPECT_EQ(c.stats().cached_chunks, 101u);
+  // Every chunk still reads back as written.
+  std::string got;
+  ASSERT_TRUE(Read(c, f, 0, kChunk, &got));
+  EXPECT_EQ(got, Pattern(kChunk, 'z'));
+  for (uint64_t i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(Read(c, f, i * kChunk, kChunk, &got)) << i;
+    ASSERT_EQ(got, Pattern(kChunk, 'y')) << i;
+  }
+}
+
+TEST(ChunkCache, FaultingAheadCanBeTurnedOffAndStopsAtTheCapacity) {
+  ChunkCache off(16 * kChunk, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(off.stats().faulted_chunks, 0u);
+  ChunkCache small(16 * kChunk, 64 * kChunk);
+  EXPECT_TRUE(FaultedTo(small, 16));
 }
 
 TEST(ChunkCache, AWriteDropsEveryChunkItTouches) {

@@ -33,7 +33,9 @@
 //     it and the page cache reads its whole chunk direct into the cache
 //     (one device read; random small reads of a disk image then warm up
 //     chunk by chunk, as an array's read cache does). With cache_bulk,
-//     bulk writes and direct bulk reads copy their chunks in as well.
+//     bulk writes and direct bulk reads copy their chunks in as well; a
+//     write the write-behind holds is copied in by its thread once it is
+//     written, so the client's WRITE does not wait for that copy.
 //     Every write drops the chunks it touches before its bytes go out.
 //   - Otherwise (the default) everything else goes through the page cache.
 // The kernel writes back and drops cached pages around a direct write, and
@@ -369,14 +371,27 @@ class PosixFile final : public File {
     ChunkCache::WriteTicket cached;
     if (cache_) cached = cache_->BeginWrite(cache_id_, offset, total);
     const bool direct = GoesDirect(offset, total, direct_min);
-    if (wb_ && behind && flags == 0 && direct && Allocate(offset, total) &&
-        wb_->Submit(this, &wb_writer_, offset, parts, std::move(keep))) {
-      readahead_->EndWrite();  // older prefetches are void from here on
-      // Queued, so the newest bytes of the range: reads may have them.
-      if (cache_) {
-        cache_->EndWrite(cache_id_, cached, offset, parts, cache_bulk_);
+    if (wb_ && behind && flags == 0 && direct && Allocate(offset, total)) {
+      // Bytes the write-behind holds (not copies) are copied into the cache
+      // by its thread once written, off the caller's path; until then the
+      // range is a write under way, which reads of it wait for anyway.
+      const bool cache_later =
+          cache_ && cache_bulk_ && WriteBehind::Holds(parts, keep);
+      WriteBehind::Done done;
+      if (cache_later) {
+        done = [this, cached, offset, parts](bool ok) {
+          cache_->EndWrite(cache_id_, cached, offset, parts, ok);
+        };
       }
-      return absl::OkStatus();
+      if (wb_->Submit(this, &wb_writer_, offset, parts, std::move(keep),
+                      std::move(done))) {
+        readahead_->EndWrite();  // older prefetches are void from here on
+        // Queued, so the newest bytes of the range: reads may have them.
+        if (cache_ && !cache_later) {
+          cache_->EndWrite(cache_id_, cached, offset, parts, cache_bulk_);
+        }
+        return absl::OkStatus();
+      }
     }
     if (wb_) wb_->Wait(this, offset, total);
     absl::Status s = DirectUnsupported();

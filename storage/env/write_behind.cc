@@ -41,22 +41,46 @@ char* WriteBehind::TakeBuffer() {
 }
 
 void WriteBehind::Push(Job job) {
+  if (job.batch) job.batch->pending.fetch_add(1, std::memory_order_relaxed);
   job.seq = next_seq_++;
   queued_ += job.len;
   jobs_.push_back(std::move(job));
   work_.Signal();
 }
 
-bool WriteBehind::Submit(const void* owner, const Writer* writer,
-                         uint64_t offset,
-                         const std::vector<absl::string_view>& parts,
-                         std::shared_ptr<const void> keep) {
+bool WriteBehind::Holds(const std::vector<absl::string_view>& parts,
+                        const std::shared_ptr<const void>& keep) {
   bool aligned = keep != nullptr;
   for (size_t i = 0; aligned && i < parts.size(); ++i) {
     aligned = reinterpret_cast<uintptr_t>(parts[i].data()) % 4096 == 0 &&
               parts[i].size() % 4096 == 0;
   }
-  if (aligned) {
+  return aligned;
+}
+
+void WriteBehind::Release(Batch* b) {
+  if (b->pending.fetch_sub(1, std::memory_order_acq_rel) == 1 && b->done) {
+    b->done(b->ok.load(std::memory_order_acquire));
+  }
+}
+
+bool WriteBehind::Submit(const void* owner, const Writer* writer,
+                         uint64_t offset,
+                         const std::vector<absl::string_view>& parts,
+                         std::shared_ptr<const void> keep, Done done) {
+  std::shared_ptr<Batch> batch;
+  if (done) {
+    batch = std::make_shared<Batch>();
+    batch->done = std::move(done);
+  }
+  // Submit's own count keeps the batch open until every piece is queued.
+  struct Hold {
+    Batch* b;
+    ~Hold() {
+      if (b != nullptr) Release(b);
+    }
+  } hold{batch.get()};
+  if (Holds(parts, keep)) {
     // The caller's bytes, held through `keep`: runs of memory-contiguous
     // parts up to kPieceBytes, each queued once there is room for it.
     absl::MutexLock l(&mu_);
@@ -69,7 +93,8 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
       }
       while (queued_ > 0 && queued_ + len > max_bytes_) changed_.Wait(&mu_);
       if (len > 0) {
-        Push(Job{owner, writer, offset, len, parts[i].data(), 0, nullptr, keep});
+        Push(Job{owner, writer, offset, len, parts[i].data(), 0, nullptr, keep,
+                 batch});
       }
       offset += len;
       i = j;
@@ -85,7 +110,10 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
       while (queued_ > 0 && queued_ + kPieceBytes > max_bytes_) changed_.Wait(&mu_);
       buf = TakeBuffer();
     }
-    if (buf == nullptr) return false;
+    if (buf == nullptr) {
+      if (batch) batch->done = nullptr;  // no piece can reach it yet
+      return false;
+    }
     const size_t filled = Gather(parts, &at, buf, kPieceBytes);
     absl::MutexLock l(&mu_);
     if (filled == 0) {  // only empty parts were left
@@ -93,7 +121,7 @@ bool WriteBehind::Submit(const void* owner, const Writer* writer,
       changed_.SignalAll();  // TakeBuffer() may wait for it
       continue;
     }
-    Push(Job{owner, writer, offset, filled, buf, 0, buf, nullptr});
+    Push(Job{owner, writer, offset, filled, buf, 0, buf, nullptr, batch});
     offset += filled;
   }
   return true;
@@ -177,6 +205,10 @@ void WriteBehind::Loop() {
     const Job job = j;
     mu_.Unlock();
     absl::Status s = (*job.writer)(job.offset, job.buf, job.len);
+    if (job.batch) {
+      if (!s.ok()) job.batch->ok.store(false, std::memory_order_release);
+      Release(job.batch.get());
+    }
     mu_.Lock();
     if (!s.ok()) errors_.emplace(job.owner, std::move(s));  // keeps the first
     if (job.pooled != nullptr) free_.push_back(job.pooled);

@@ -30,6 +30,7 @@
 #ifndef VNAS_STORAGE_ENV_WRITE_BEHIND_H_
 #define VNAS_STORAGE_ENV_WRITE_BEHIND_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -52,6 +53,9 @@ class WriteBehind {
   // Writes `len` bytes from `buf` (4 KiB aligned) at `offset`, completely.
   using Writer =
       std::function<absl::Status(uint64_t offset, const char* buf, size_t len)>;
+  // Called once when every piece of a submission has been written (ok) or
+  // one failed (!ok).
+  using Done = std::function<void(bool ok)>;
   // Writes longer than this are queued as several pieces of this size.
   static constexpr size_t kPieceBytes = 1 << 20;
 
@@ -66,12 +70,20 @@ class WriteBehind {
   // which must stay valid until Forget(owner). With `keep` (which owns the
   // parts' memory; it must not change while held) and parts that are all
   // 4 KiB aligned in address and length, the parts themselves are queued;
-  // otherwise a copy. Returns false when no buffer memory can be had
-  // (pieces queued before still get written); the caller then writes it
-  // all itself, after Wait().
+  // otherwise a copy (Holds tells which). Returns false when no buffer
+  // memory can be had (pieces queued before still get written); the caller
+  // then writes it all itself, after Wait().
+  // `done`, when given and Submit returns true, is called once every
+  // piece is written, on the thread that wrote the last one (or in Submit
+  // when they all were by then), before Wait, Busy, Flush or Forget see
+  // them finished. Parts that were held are still valid while it runs.
   bool Submit(const void* owner, const Writer* writer, uint64_t offset,
               const std::vector<absl::string_view>& parts,
-              std::shared_ptr<const void> keep = nullptr);
+              std::shared_ptr<const void> keep = nullptr,
+              Done done = nullptr);
+  // Whether Submit(…, parts, keep) holds the parts rather than copying.
+  static bool Holds(const std::vector<absl::string_view>& parts,
+                    const std::shared_ptr<const void>& keep);
   // Blocks until no queued write of `owner` overlaps [offset, offset+len).
   void Wait(const void* owner, uint64_t offset, uint64_t len);
   // True when a queued write of `owner` overlaps [offset, offset+len).
@@ -84,6 +96,15 @@ class WriteBehind {
   size_t queued_bytes() const;
 
  private:
+  // The pieces of one submission that has a Done.
+  struct Batch {
+    Done done;
+    std::atomic<int> pending{1};  // queued pieces, +1 while Submit runs
+    std::atomic<bool> ok{true};
+  };
+  // Drops one count of `b`; the last one calls its Done.
+  static void Release(Batch* b);
+
   struct Job {
     const void* owner;
     const Writer* writer;
@@ -93,6 +114,7 @@ class WriteBehind {
     uint64_t seq;
     char* pooled;                      // our buffer (buf), or null
     std::shared_ptr<const void> keep;  // owns buf when not pooled
+    std::shared_ptr<Batch> batch;      // or null
     bool running = false;
   };
 

@@ -182,6 +182,52 @@ TEST(WriteBehind, HeldBytesCountAgainstTheLimit) {
   EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'h'));
 }
 
+TEST(WriteBehind, DoneRunsOnceEveryPieceIsWrittenAndBeforeFlushReturns) {
+  Disk d;
+  WriteBehind wb(3, 8 * kMiB);
+  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'd');
+  ASSERT_NE(mem, nullptr);
+  const absl::string_view all(mem.get(), 3 * kMiB);
+  for (const bool held : {true, false}) {
+    SCOPED_TRACE(held ? "held" : "copied");
+    std::atomic<int> calls{0};
+    std::atomic<bool> seen_ok{false}, complete{false};
+    d.Gate(false);
+    const std::string copy(3 * kMiB, 'c');
+    ASSERT_TRUE(wb.Submit(
+        &d, &d.writer, kMiB, {held ? all : absl::string_view(copy)},
+        held ? mem : nullptr, [&](bool ok) {
+          // Every piece is on the device, and held bytes are still held.
+          complete = d.At(kMiB, 3 * kMiB) == std::string(3 * kMiB, held ? 'd' : 'c') &&
+                     (!held || mem.use_count() > 1);
+          seen_ok = ok;
+          ++calls;
+        }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(calls.load(), 0) << "the device is held";
+    d.Gate(true);
+    ASSERT_TRUE(wb.Flush(&d).ok());
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_TRUE(seen_ok.load());
+    EXPECT_TRUE(complete.load());
+  }
+  // One failed piece: done is told.
+  {
+    absl::MutexLock l(&d.mu);
+    d.fail = absl::DataLossError("device gone");
+  }
+  std::atomic<int> calls{0};
+  std::atomic<bool> seen_ok{true};
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all}, mem, [&](bool ok) {
+    seen_ok = ok;
+    ++calls;
+  }));
+  EXPECT_TRUE(absl::IsDataLoss(wb.Flush(&d)));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_FALSE(seen_ok.load());
+  EXPECT_EQ(mem.use_count(), 1);
+}
+
 TEST(WriteBehind, DestructorAndForgetWriteOutWhatIsQueued) {
   Disk d;
   {
