@@ -135,6 +135,7 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     return err;
   }
   db_.reset(raw);
+  sync_fanout_ = std::make_unique<Fanout>(kSyncHelpers);
   gc_ = std::make_unique<GroupCommit>(
       db_.get(),
       [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {

@@ -37,6 +37,7 @@
 #include "storage/alloc/quarantine_allocator.h"
 #include "storage/commit/group_commit.h"
 #include "storage/commit/writeback.h"
+#include "storage/base/fanout.h"
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
 #include "storage/extent/extent_tree.h"
@@ -561,6 +562,10 @@ class ExtentStoreImpl final : public ExtentStore {
   std::unique_ptr<rocksdb::Env> wal_env_;    // under rocks_env_, or null
   std::unique_ptr<rocksdb::Env> rocks_env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
+  // Runs the fdatasyncs of a commit group's members in parallel; before
+  // gc_, so it outlives every sync gc_ asks for.
+  std::unique_ptr<Fanout> sync_fanout_;
+  static constexpr int kSyncHelpers = 7;  // 8 member syncs at a time
   std::unique_ptr<GroupCommit> gc_;  // after db_: destroyed before it
   uint64_t store_id_ = 0;
   // Changes on every open, and whenever a failed metadata write may have

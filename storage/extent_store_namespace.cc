@@ -280,13 +280,12 @@ absl::Status ExtentStoreImpl::SyncMembers(const std::set<uint32_t>& ms,
   std::vector<uint32_t> list(ms.begin(), ms.end());
   std::vector<absl::Status> res(list.size());
   // fdatasync of several members runs in parallel; the device queues them.
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < list.size(); ++i) {
-    threads.emplace_back(
-        [&, i] { res[i] = members_[list[i]]->file->Sync(); });
+  std::vector<std::function<void()>> syncs;
+  syncs.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    syncs.push_back([&, i] { res[i] = members_[list[i]]->file->Sync(); });
   }
-  if (!list.empty()) res[0] = members_[list[0]]->file->Sync();
-  for (auto& th : threads) th.join();
+  sync_fanout_->Run(syncs);
   absl::Status first;
   for (size_t i = 0; i < list.size(); ++i) {
     if (!res[i].ok()) {
