@@ -448,6 +448,144 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   ExpectFsckClean(st);
 }
 
+// Copy-on-write of shared segments (a write inside a segment a clone
+// shares) runs without the store lock: two such writes are in their member
+// writes at once.
+TEST(ConcurrencyTest, CopiesOnWriteOfTwoFilesRunInParallel) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  auto s = OpenStore("cowpar", 64 << 10, &env);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  auto a = st->Create(kRootInode, "a", CreateRequest{});
+  ASSERT_TRUE(a.ok());
+  const std::string base(1 << 20, 'o');
+  ASSERT_TRUE(st->Write(a->attr.ino, 0, base, Stability::kFileSync).ok());
+  auto b = st->CloneFile(a->attr.ino, kRootInode, "b", false);
+  ASSERT_TRUE(b.ok()) << b.status();
+  // Each member write waits for the other to be in one too; with the
+  // copies under the store lock the first waits in vain.
+  absl::Mutex mu;
+  int inside = 0;
+  bool both = false, waited_in_vain = false;
+  env.on_write = [&] {
+    absl::MutexLock l(&mu);
+    if (++inside == 2) both = true;
+    if (!mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(10))) {
+      waited_in_vain = true;
+    }
+  };
+  std::thread ta([&] {
+    EXPECT_TRUE(st->Write(a->attr.ino, 70000, std::string(4096, 'a'),
+                          Stability::kUnstable)
+                    .ok());
+  });
+  std::thread tb([&] {
+    EXPECT_TRUE(st->Write(b->attr.ino, 300000, std::string(4096, 'b'),
+                          Stability::kFileSync)
+                    .ok());
+  });
+  ta.join();
+  tb.join();
+  env.on_write = nullptr;
+  {
+    absl::MutexLock l(&mu);
+    EXPECT_TRUE(both);
+    EXPECT_FALSE(waited_in_vain) << "the second copy-on-write waited for the first";
+  }
+  std::string want_a = base, want_b = base;
+  want_a.replace(70000, 4096, std::string(4096, 'a'));
+  want_b.replace(300000, 4096, std::string(4096, 'b'));
+  std::string got(1 << 20, '?');
+  ASSERT_TRUE(st->Read(a->attr.ino, 0, got.size(), got.data()).ok());
+  EXPECT_TRUE(got == want_a);
+  ASSERT_TRUE(st->Read(b->attr.ino, 0, got.size(), got.data()).ok());
+  EXPECT_TRUE(got == want_b);
+  ExpectFsckClean(st);
+}
+
+// Writes inside segments that clones keep sharing and unsharing (a clone
+// taken makes them copy on write; its removal makes them unique again, so
+// other writes go in place while a copy of the same segment is under way):
+// each writer owns 4 KiB slots of the same segments, and the last version
+// of every slot must be in the file at the end (no copy may bring back an
+// older one), with every clone a point in time and Fsck clean.
+TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  env.write_delay = absl::Microseconds(300);
+  auto s = OpenStore("cowrace", 64 << 10, &env);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ExtentStore* st = s->get();
+  constexpr uint64_t kSeg = 64 << 10;
+  constexpr int kSegs = 6, kWriters = 4;
+  auto f = st->Create(kRootInode, "disk", CreateRequest{});
+  ASSERT_TRUE(f.ok());
+  const InodeId ino = f->attr.ino;
+  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg * kSegs, '.'),
+                        Stability::kFileSync)
+                  .ok());
+  // Slot of writer t in segment k: 4 KiB at k * kSeg + t * 8 KiB + 100.
+  auto slot = [](int t, int k) { return k * kSeg + t * 8192 + 100; };
+  auto bytes = [](int t, int v) {
+    std::string b(4096, static_cast<char>('A' + t));
+    std::memcpy(&b[0], &v, sizeof v);
+    return b;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::vector<std::vector<int>> last(kWriters, std::vector<int>(kSegs, -1));
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&, t] {
+      std::mt19937 rng(77 + t);
+      for (int v = 0; !stop; ++v) {
+        const int k = static_cast<int>(rng() % kSegs);
+        const Stability how = v % 3 ? Stability::kUnstable : Stability::kFileSync;
+        if (st->Write(ino, slot(t, k), bytes(t, v), how).ok()) {
+          last[t][k] = v;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  std::vector<std::pair<InodeId, std::string>> clones;
+  for (int c = 0; c < 40; ++c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto cl = st->CloneFile(ino, kRootInode, "c" + std::to_string(c), false);
+    ASSERT_TRUE(cl.ok()) << cl.status();
+    std::string img(kSeg * kSegs, '\0');
+    ASSERT_TRUE(st->Read(cl->attr.ino, 0, img.size(), img.data()).ok());
+    if (c % 2) {  // the odd ones go again: their segments become unique
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      ASSERT_TRUE(st->Remove(kRootInode, "c" + std::to_string(c)).ok());
+    } else {
+      clones.emplace_back(cl->attr.ino, std::move(img));
+    }
+  }
+  stop = true;
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(errors.load(), 0);
+  std::string got(kSeg * kSegs, '\0');
+  ASSERT_TRUE(st->Read(ino, 0, got.size(), got.data()).ok());
+  for (int t = 0; t < kWriters; ++t) {
+    for (int k = 0; k < kSegs; ++k) {
+      const std::string want =
+          last[t][k] < 0 ? std::string(4096, '.') : bytes(t, last[t][k]);
+      EXPECT_TRUE(got.compare(slot(t, k), 4096, want) == 0)
+          << "writer " << t << " segment " << k << ": not its last write "
+          << last[t][k];
+    }
+  }
+  for (const auto& [cino, img] : clones) {
+    std::string now(img.size(), '\0');
+    ASSERT_TRUE(st->Read(cino, 0, now.size(), now.data()).ok());
+    EXPECT_TRUE(now == img) << "clone " << cino << " changed after it was taken";
+  }
+  ExpectFsckClean(st);
+}
+
 // A file removed while its new data is being written: the write fails
 // (stale), its segments go back, nothing leaks, and a reopened store agrees.
 TEST(ConcurrencyTest, RemoveDuringAWriteOfNewDataLeaksNothing) {

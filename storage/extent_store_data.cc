@@ -253,6 +253,7 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   const uint64_t e = tree_->Lookup(maps, si);
   const bool before_sync = t.need == GroupCommit::Need::kDurable;
   if (e && InPlaceOk(maps, si)) {  // overwrite in place
+    NoteInPlace(e);
     VNAS_RETURN_IF_ERROR(
         WriteMember(e, a, absl::string_view(data, len), before_sync));
     t.members.insert(meta::ExtentMember(e));
@@ -306,6 +307,7 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
     const uint64_t si = si0 + k;
     const uint64_t e = tree_->Lookup(maps, si);
     Item it{si, e, e, false};
+    if (e && InPlaceOk(maps, si)) NoteInPlace(e);
     if (!(e && InPlaceOk(maps, si))) {
       absl::StatusOr<uint64_t> p = AllocSeg(*n, si);
       if (!p.ok()) {
@@ -495,12 +497,31 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   for (size_t k = 0; fresh_ok && k < data.size(); k += seg_) {
     fresh_ok = !AllZero(data.data() + k, seg_);
   }
+  // A write inside one segment, not all of it, may copy on write without
+  // mu_ (PlanCow); once only: a stale copy is redone under mu_.
+  bool cow_ok = !data.empty() && offset % seg_ + data.size() <= seg_ &&
+                data.size() < seg_;
   InPlaceIo io;
   FreshIo fresh;
   absl::StatusOr<WriteResult> r = Mutate([&]() {
-    return WriteLocked(ino, offset, data, stability, fresh_ok, &io, &fresh);
+    return WriteLocked(ino, offset, data, stability, fresh_ok, cow_ok, &io,
+                       &fresh);
   });
-  if (!fresh.targets.empty()) {
+  if (fresh.cow) {
+    absl::Status s = WriteCow(offset, data, stability, fresh);
+    Unpin(fresh.pin_seq);
+    bool redo = false;
+    r = Mutate([&]() {
+      return FinishFresh(ino, offset, data.size(), stability, fresh, s, &redo);
+    });
+    if (!redo) return r;
+    io = InPlaceIo();
+    fresh = FreshIo();
+    r = Mutate([&]() {
+      return WriteLocked(ino, offset, data, stability, /*fresh_ok=*/false,
+                         /*cow_ok=*/false, &io, &fresh);
+    });
+  } else if (!fresh.targets.empty()) {
     // The data goes to the claimed segments without mu_; FinishFresh maps
     // them (the commit group syncs their members before the batch).
     absl::Status s;
@@ -513,8 +534,9 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
       if (stability == Stability::kUnstable) HintWriteback(run);
     }
     Unpin(fresh.pin_seq);
+    bool redo = false;  // only a copy-on-write is redone
     return Mutate([&]() {
-      return FinishFresh(ino, offset, data.size(), stability, fresh, s);
+      return FinishFresh(ino, offset, data.size(), stability, fresh, s, &redo);
     });
   }
   if (io.runs.empty()) return r;
@@ -569,9 +591,51 @@ bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
   return true;
 }
 
+bool ExtentStoreImpl::PlanCow(const Inode& n, uint64_t offset,
+                              absl::string_view data, FreshIo* io) {
+  const uint64_t si = offset / seg_;
+  const uint64_t e = tree_->Lookup(n.rec.maps, si);
+  if (e && InPlaceOk(n.rec.maps, si)) return false;  // in place, locked
+  if (e == 0 && AllZero(data.data(), data.size())) return false;  // a hole
+  if (!CheckSpace(n, 1, si < ReserveSegs(n)).ok()) return false;
+  absl::StatusOr<uint64_t> p = AllocSeg(n, si, /*claim=*/true);
+  if (!p.ok()) return false;
+  io->targets.push_back(*p);
+  io->cow = true;
+  io->cow_old = e;
+  io->cow_size = n.rec.size;
+  if (e) ++copying_[e].count;
+  io->reloads = reloads_;
+  io->pin_seq = Pin();  // e is not reused while it is read
+  return true;
+}
+
+absl::Status ExtentStoreImpl::WriteCow(uint64_t offset, absl::string_view data,
+                                       Stability stability,
+                                       const FreshIo& io) {
+  const uint64_t base = offset / seg_ * seg_;
+  std::string seg(seg_, '\0');
+  // Bytes at or past the size when planned read as zeros (they may hold
+  // an old tail: see ZeroPastEof).
+  if (io.cow_old && io.cow_size > base) {
+    const uint32_t keep =
+        static_cast<uint32_t>(std::min<uint64_t>(seg_, io.cow_size - base));
+    VNAS_RETURN_IF_ERROR(ReadSegment(io.cow_old, 0, keep, seg.data()));
+  }
+  std::memcpy(seg.data() + (offset - base), data.data(), data.size());
+  return WriteMember(io.targets[0], 0, seg,
+                     /*before_sync=*/stability != Stability::kUnstable);
+}
+
 absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     InodeId ino, uint64_t offset, uint64_t len, Stability stability,
-    const FreshIo& io, absl::Status written) {
+    const FreshIo& io, absl::Status written, bool* redo) {
+  bool stale = false;
+  if (io.cow && io.cow_old) {
+    auto it = copying_.find(io.cow_old);
+    stale = it->second.dirty;
+    if (--it->second.count == 0) copying_.erase(it);
+  }
   if (io.reloads != reloads_) {
     // The claims went with the old mirrors (a failed batch was rolled back
     // meanwhile); the client resends unstable data for the new verifier.
@@ -588,12 +652,21 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     return got.status();
   }
   Inode* n = *got;
+  if (io.cow &&
+      (stale || n->rec.size < io.cow_size ||
+       tree_->Lookup(n->rec.maps, offset / seg_) != io.cow_old)) {
+    UnclaimAll(io.targets);
+    *redo = true;
+    return WriteResult();
+  }
   WriteResult r;
   r.file.before = Wcc(*n);
   r.committed = stability;
   Txn t;
   t.need = WriteNeed(stability);
-  if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
+  // The gap past the old EOF must read as zeros; a copy-on-write zeroed
+  // its own segment's part of it.
+  if (offset > n->rec.size && !(io.cow && n->rec.size / seg_ == offset / seg_)) {
     absl::Status z = ZeroPastEof(t, n, offset);
     if (!z.ok()) {  // keep what was done: it is consistent
       UnclaimAll(io.targets);
@@ -606,7 +679,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     const uint64_t p = io.targets[k];
     alloc_->Adopt(meta::ExtentMember(p), meta::ExtentSeg(p));
     MapFresh(t, n, si0 + k, p, tree_->Lookup(n->rec.maps, si0 + k),
-             /*partial=*/false);
+             /*partial=*/io.cow);
   }
   n->rec.size = std::max(n->rec.size, offset + len);
   t.inodes.insert(n->ino);
@@ -620,7 +693,8 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
 
 absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     InodeId ino, uint64_t offset, absl::string_view data,
-    Stability stability, bool fresh_ok, InPlaceIo* io, FreshIo* fresh) {
+    Stability stability, bool fresh_ok, bool cow_ok, InPlaceIo* io,
+    FreshIo* fresh) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -644,8 +718,9 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     r.file.after = ToAttr(*n);
     return r;
   }
-  if (fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;  // Write()
-                                                                 // finishes
+  // Write() finishes these two.
+  if (fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;
+  if (cow_ok && PlanCow(*n, offset, data, fresh)) return r;
   // Plan: how many fresh segments, how many inside the reservation.
   uint64_t allocs = 0, in_reserve = 0;
   const uint64_t rsegs = ReserveSegs(*n);
@@ -728,6 +803,7 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
         static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
     const uint64_t e = tree_->Lookup(n.rec.maps, si);
     if (e == 0 || !InPlaceOk(n.rec.maps, si)) return false;
+    NoteInPlace(e);  // (a refusal after this only makes a copy redo)
     runs.Add(meta::ExtentMember(e), meta::ExtentSeg(e) * seg_ + a,
              data.substr(pos - offset, len));
     pos += len;

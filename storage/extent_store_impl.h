@@ -353,26 +353,59 @@ class ExtentStoreImpl final : public ExtentStore {
   // the segments are mapped under mu_ again (FinishFresh), whatever the file
   // maps there by then. So concurrent writers of new data (sequential
   // streams, copy-on-write storms) copy their data in parallel.
+  //
+  // A write inside one segment that needs a fresh one (a hole, or a segment
+  // shared with a clone or snapshot) goes the same way (PlanCow): the old
+  // segment is read, merged with the data and written to the claimed one
+  // without mu_. The merge is stale, and the write is redone under mu_,
+  // when by FinishFresh the file maps something else there, an in-place
+  // write went into the old segment (copying_), or the file shrank.
   struct FreshIo {
     std::vector<MemberRuns<absl::string_view>::Run> runs;
     std::vector<uint64_t> targets;  // one per segment, from offset / seg_
     uint64_t pin_seq = 0;           // keeps a reload away while writing
     uint64_t reloads = 0;           // reloads_ when the segments were claimed
+    bool cow = false;        // PlanCow: one segment, targets[0]
+    uint64_t cow_old = 0;    // the segment it copies (0: a hole)
+    uint64_t cow_size = 0;   // the file's size when planned
   };
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
                                           absl::string_view data,
                                           Stability stability, bool fresh_ok,
-                                          InPlaceIo* io, FreshIo* fresh)
+                                          bool cow_ok, InPlaceIo* io,
+                                          FreshIo* fresh)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Claims a segment and pins, for a write inside one segment (not all of
+  // it) that needs a fresh one; false leaves it to the locked path.
+  bool PlanCow(const Inode& n, uint64_t offset, absl::string_view data,
+               FreshIo* io) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The merged segment PlanCow's write puts in targets[0] (without mu_).
+  absl::Status WriteCow(uint64_t offset, absl::string_view data,
+                        Stability stability, const FreshIo& io);
+  // Segments a lock-free copy-on-write is reading (PlanCow), and whether an
+  // in-place write went into one since (its copy is then stale).
+  struct Copying {
+    uint32_t count = 0;
+    bool dirty = false;
+  };
+  absl::flat_hash_map<uint64_t, Copying> copying_ ABSL_GUARDED_BY(mu_);
+  // Every in-place data write into segment `e` calls this first.
+  void NoteInPlace(uint64_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (copying_.empty()) return;
+    auto it = copying_.find(e);
+    if (it != copying_.end()) it->second.dirty = true;
+  }
   // Claims the segments and pins, when every segment of the write (whole
   // segments of nonzero data, `fresh_ok`) needs a fresh one and they fit.
   bool PlanFresh(const Inode& n, uint64_t offset, absl::string_view data,
                  FreshIo* io) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Maps the written segments (or gives them back when `written` failed).
+  // A stale copy-on-write (see FreshIo) gives its segment back and sets
+  // *redo: the caller then writes again through the locked path.
   absl::StatusOr<WriteResult> FinishFresh(InodeId ino, uint64_t offset,
                                           uint64_t len, Stability stability,
                                           const FreshIo& io,
-                                          absl::Status written)
+                                          absl::Status written, bool* redo)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills `io` and pins when the whole write can go in place lock-free:
   // every touched segment mapped and unique, the size unchanged, and no
