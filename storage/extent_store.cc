@@ -289,7 +289,6 @@ absl::Status ExtentStoreImpl::LoadMirrors() {
     alloc_->SetLimit(i, (cap_segs_ + nmembers_ - 1) / nmembers_);
   }
   tree_ = std::make_unique<ExtentTree>(alloc_.get());
-  unshares_seen_ = 0;
 
   // Load every key.
   std::unique_ptr<rocksdb::Iterator> it(

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -484,8 +485,17 @@ class ExtentStoreImpl final : public ExtentStore {
   // writes copy.
   bool InPlaceOk(const MapList& maps, uint64_t si) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return tree_->Unique(maps, si) && gc_->durable_seq() >= unshare_seq_;
+    return tree_->Unique(maps, si) && !UnshareInFlight(maps, si);
   }
+  // Segment si of `maps` became unique by a reference drop (a clone or
+  // snapshot removed, or one copied on write) that is not durable yet: a
+  // crash could bring the other reference back, so its bytes must not
+  // change in place meanwhile.
+  bool UnshareInFlight(const MapList& maps, uint64_t si) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Records the tree's reference drops as made by batch `seq`, and forgets
+  // those that are durable.
+  void NoteUnshares(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A fresh segment for segment `si` of `n` (striping policy); `claim`: a
@@ -650,10 +660,14 @@ class ExtentStoreImpl final : public ExtentStore {
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);
   // The last batch the running mutation queued.
   GroupCommit::Ticket pending_ ABSL_GUARDED_BY(mu_);
-  // The last batch that dropped a reference without freeing (ExtentTree
-  // unshares() moved), and the count seen then. See InPlaceOk.
-  uint64_t unshare_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t unshares_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  // Pages and extents whose reference drop (ExtentTree::Unshare) is in a
+  // batch that may not be durable yet, with the batch's sequence number;
+  // in batch order in unshare_order_ (entries there may be outdated). See
+  // InPlaceOk. Kept across reloads: ids are those of RocksDB.
+  using UnshareKey = std::pair<char, uint64_t>;
+  absl::flat_hash_map<UnshareKey, uint64_t> unshared_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<uint64_t, UnshareKey>> unshare_order_
+      ABSL_GUARDED_BY(mu_);
   // Lock-free in-place writes in flight, by the commit sequence at which
   // each began (frees sealed from then on stay quarantined), and the number
   // of clones/snapshots waiting for them (see PlanInPlace).

@@ -212,10 +212,7 @@ void ExtentStoreImpl::CommitTxn(Txn& t) {
           ? GroupCommit::Need::kWrittenDataFirst
           : t.need;
   pending_ = gc_->Enqueue(std::move(t.batch), std::move(t.members), need);
-  if (tree_->unshares() != unshares_seen_) {
-    unshares_seen_ = tree_->unshares();
-    unshare_seq_ = pending_->seq;
-  }
+  NoteUnshares(pending_->seq);
   for (InodeId ino : t.inodes) {
     auto it = inodes_.find(ino);
     if (it != inodes_.end()) it->second->last_seq = pending_->seq;
@@ -235,6 +232,34 @@ void ExtentStoreImpl::CloseShareGate() {
   absl::MutexLock l(&mu_);
   ++share_gate_;
   AwaitNoInPlaceWrites();
+}
+
+bool ExtentStoreImpl::UnshareInFlight(const MapList& maps, uint64_t si) const {
+  if (unshared_.empty()) return false;
+  const uint64_t durable = gc_->durable_seq();
+  const ExtentTree::SegPath p = tree_->Path(maps, si);
+  for (const UnshareKey& k :
+       {UnshareKey{static_cast<char>(meta::RefKind::kMap), p.map},
+        UnshareKey{static_cast<char>(meta::RefKind::kLeaf), p.leaf},
+        UnshareKey{static_cast<char>(meta::RefKind::kExtent), p.extent}}) {
+    auto it = unshared_.find(k);
+    if (it != unshared_.end() && it->second > durable) return true;
+  }
+  return false;
+}
+
+void ExtentStoreImpl::NoteUnshares(uint64_t seq) {
+  for (const ExtentTree::Unshare& u : tree_->TakeUnshares()) {
+    const UnshareKey k{static_cast<char>(u.kind), u.id};
+    unshared_[k] = seq;
+    unshare_order_.emplace_back(seq, k);
+  }
+  const uint64_t durable = gc_->durable_seq();
+  while (!unshare_order_.empty() && unshare_order_.front().first <= durable) {
+    auto it = unshared_.find(unshare_order_.front().second);
+    if (it != unshared_.end() && it->second <= durable) unshared_.erase(it);
+    unshare_order_.pop_front();
+  }
 }
 
 absl::Status ExtentStoreImpl::PrepareMutation() {

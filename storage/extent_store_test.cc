@@ -297,6 +297,39 @@ TEST_F(StoreTest, CloneSharesAndCopiesOnWrite) {
   ExpectClean();
 }
 
+// A copy-on-write that is not durable yet (an unstable write to a clone)
+// leaves the segment it unshared to its other holder alone, but keeps it
+// from being overwritten in place until the change is durable (a crash
+// could bring the sharing back); other segments, of this file or any
+// other, are still written in place.
+TEST_F(StoreTest, AnUndurableUnshareHoldsBackInPlaceWritesOfItsSegmentOnly) {
+  InodeId a = MakeFile("a");
+  InodeId b = MakeFile("b");
+  Put(a, 0, std::string(4 << 16, 'a'));
+  Put(b, 0, std::string(2 << 16, 'b'));
+  auto c = store_->CloneFile(a, kRootInode, "c", true);
+  ASSERT_OK(c);
+  Put(a, 3 << 16, std::string(1 << 16, 'A'));  // a's segment 3: its own
+  auto cows = [&](InodeId ino) { return store_->Alignment(ino)->cow_segments; };
+  const uint64_t a0 = cows(a);
+  // The clone copies segment 0, unstable: a holds the old one alone, but
+  // the drop of c's reference is not durable.
+  Put(c->attr.ino, 0, std::string(1 << 16, 'c'), Stability::kUnstable);
+  Put(b, 4096, "bb", Stability::kUnstable);    // b: in place
+  Put(a, (3 << 16) + 8, "aa", Stability::kUnstable);  // a, segment 3: in place
+  EXPECT_EQ(cows(b), 0u);
+  EXPECT_EQ(cows(a), a0);
+  Put(a, 8, "xx", Stability::kUnstable);  // a, segment 0: copied
+  EXPECT_EQ(cows(a), a0 + 1);
+  // Durable (COMMIT): a's segment 0 is its own again, written in place.
+  ASSERT_OK(store_->Commit(a));
+  Put(a, 16, "yy", Stability::kUnstable);
+  EXPECT_EQ(cows(a), a0 + 1);
+  EXPECT_EQ(Get(a, 6, 14), "aaxxaaaaaayyaa");
+  EXPECT_EQ(Get(c->attr.ino, 6, 4), "cccc");
+  ExpectClean();
+}
+
 TEST_F(StoreTest, SnapshotRestoreDeleteClone) {
   auto vm = store_->Mkdir(kRootInode, "vm", 0755, 0, 0);
   ASSERT_OK(vm);

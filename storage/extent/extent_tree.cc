@@ -89,6 +89,16 @@ uint64_t ExtentTree::Lookup(const MapList& maps, uint64_t si) const {
   return leaf(l)->slot[si % kLeafSlots];
 }
 
+ExtentTree::SegPath ExtentTree::Path(const MapList& maps, uint64_t si) const {
+  SegPath p;
+  const uint64_t mi = si / kSegsPerMap;
+  if (mi >= maps.size() || maps[mi] == 0) return p;
+  p.map = maps[mi];
+  p.leaf = map(p.map)->slot[(si / kLeafSlots) % kMapSlots];
+  if (p.leaf != 0) p.extent = leaf(p.leaf)->slot[si % kLeafSlots];
+  return p;
+}
+
 bool ExtentTree::Unique(const MapList& maps, uint64_t si) const {
   uint64_t mi = si / kSegsPerMap;
   if (mi >= maps.size() || maps[mi] == 0) return false;
@@ -197,7 +207,7 @@ void ExtentTree::DecExtent(uint64_t e) {
     ext_rc_.erase(it);
     alloc_->Free(meta::ExtentMember(e), meta::ExtentSeg(e));
   } else {
-    ++unshares_;
+    unshares_.push_back({RefKind::kExtent, e});
   }
   dirty_refs_.emplace(static_cast<char>(RefKind::kExtent), e);
 }
@@ -206,7 +216,7 @@ void ExtentTree::DecLeaf(uint64_t id) {
   auto it = leaves_.find(id);
   dirty_refs_.emplace(static_cast<char>(RefKind::kLeaf), id);
   if (--it->second->rc > 0) {
-    ++unshares_;
+    unshares_.push_back({RefKind::kLeaf, id});
     return;
   }
   for (uint64_t e : it->second->slot) {
@@ -220,7 +230,7 @@ void ExtentTree::DecMap(uint64_t id) {
   auto it = maps_.find(id);
   dirty_refs_.emplace(static_cast<char>(RefKind::kMap), id);
   if (--it->second->rc > 0) {
-    ++unshares_;
+    unshares_.push_back({RefKind::kMap, id});
     return;
   }
   for (uint64_t l : it->second->slot) {

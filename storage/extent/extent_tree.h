@@ -73,10 +73,24 @@ class ExtentTree {
   uint64_t NotUniqueBelow(const MapList& maps, uint64_t n) const;
   // Extents all of whose references come (through pages) from `roots`.
   uint64_t ExclusiveSegments(const std::vector<const MapList*>& roots) const;
-  // Counts reference drops that left the page or extent still referenced:
-  // each may have made another file's segments unique (see the store's
-  // in-place rule).
-  uint64_t unshares() const { return unshares_; }
+  // The map node, leaf and extent segment si goes through (0 where there
+  // is none).
+  struct SegPath {
+    uint64_t map = 0, leaf = 0, extent = 0;
+  };
+  SegPath Path(const MapList& maps, uint64_t si) const;
+  // A reference drop that left the page or extent still referenced: it may
+  // have made segments of whoever still holds it unique (see the store's
+  // in-place rule). Collected since the last TakeUnshares().
+  struct Unshare {
+    meta::RefKind kind;
+    uint64_t id;
+  };
+  std::vector<Unshare> TakeUnshares() {
+    std::vector<Unshare> out;
+    out.swap(unshares_);
+    return out;
+  }
   uint64_t extents() const { return ext_rc_.size(); }
   uint64_t pages() const { return leaves_.size() + maps_.size(); }
 
@@ -121,7 +135,7 @@ class ExtentTree {
   void TrimTail(MapList* maps);
 
   Allocator* const alloc_;
-  uint64_t unshares_ = 0;
+  std::vector<Unshare> unshares_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Leaf>> leaves_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<MapNode>> maps_;
   absl::flat_hash_map<uint64_t, uint32_t> ext_rc_;

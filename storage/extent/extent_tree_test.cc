@@ -47,6 +47,55 @@ TEST_F(ExtentTreeTest, MapLookupUnmap) {
   EXPECT_EQ(tree_->pages(), 0u);
 }
 
+TEST_F(ExtentTreeTest, PathNamesThePagesAndExtentOfASegment) {
+  MapList f;
+  Fill(&f, 0, kLeafSlots + 1);  // two leaves under one map node
+  const ExtentTree::SegPath a = tree_->Path(f, 1), b = tree_->Path(f, kLeafSlots);
+  EXPECT_EQ(a.map, f[0]);
+  EXPECT_EQ(b.map, f[0]);
+  EXPECT_NE(a.leaf, 0u);
+  EXPECT_NE(a.leaf, b.leaf);
+  EXPECT_EQ(a.extent, tree_->Lookup(f, 1));
+  EXPECT_EQ(b.extent, tree_->Lookup(f, kLeafSlots));
+  const ExtentTree::SegPath hole = tree_->Path(f, kLeafSlots + 1);
+  EXPECT_EQ(hole.map, f[0]);
+  EXPECT_EQ(hole.extent, 0u);
+  const ExtentTree::SegPath none = tree_->Path(f, 5 * kSegsPerMap);
+  EXPECT_EQ(none.map, 0u);
+  EXPECT_EQ(none.leaf, 0u);
+}
+
+// Every reference drop that leaves a page or extent referenced is reported
+// once, with what it was: they are what may make another holder's segments
+// unique.
+TEST_F(ExtentTreeTest, ReferenceDropsThatLeaveSharingAreReported) {
+  MapList f;
+  Fill(&f, 0, 2);
+  EXPECT_TRUE(tree_->TakeUnshares().empty()) << "no sharing, no drops";
+  const ExtentTree::SegPath before = tree_->Path(f, 0);
+  MapList c = f;
+  tree_->Share(c);
+  // The clone's write copies the map node and the leaf (their children gain
+  // the references the copies take from them: nothing becomes unique) and
+  // drops its reference to extent 0, which the source then holds alone.
+  tree_->SetSegment(&c, 0, NewExtent());
+  std::vector<ExtentTree::Unshare> u = tree_->TakeUnshares();
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].kind, meta::RefKind::kExtent);
+  EXPECT_EQ(u[0].id, before.extent);
+  EXPECT_TRUE(tree_->TakeUnshares().empty()) << "taken once";
+  EXPECT_TRUE(tree_->Unique(f, 0)) << "the source holds these alone now";
+  // Dropping the clone: segment 1's extent stays with the source.
+  tree_->Release(&c);
+  u = tree_->TakeUnshares();
+  bool extent1 = false;
+  for (const auto& x : u) {
+    extent1 |= x.kind == meta::RefKind::kExtent && x.id == tree_->Lookup(f, 1);
+  }
+  EXPECT_TRUE(extent1);
+  EXPECT_TRUE(tree_->Unique(f, 1));
+}
+
 TEST_F(ExtentTreeTest, CloneSharesThenCopiesOnlyTheTouchedPath) {
   MapList f;
   Fill(&f, 0, 3 * kLeafSlots);  // three leaves
