@@ -36,7 +36,7 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 FILES=${2:-2000}
 ROUNDS=${ROUNDS:-2}   # rounds per server, in A B B A order
-TARGETS=(//server:vnasd //bench:small_files //bench:rpc_load //bench:rand_io //bench:meta_ops)
+TARGETS=(//server:vnasd //server/admin:vnasctl //bench:small_files //bench:rpc_load //bench:rand_io //bench:meta_ops)
 
 if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
   bazel build -c opt "${TARGETS[@]}" >/dev/null 2>&1 || bazel build -c opt "${TARGETS[@]}"
@@ -218,12 +218,32 @@ nfs_case() {
 }
 
 METRICS="cp_in cp_out cp_cold qemu_in qemu_out cp_in% cp_out% cp_cold% qemu_in% qemu_out% randread randwrite randwrite_sync seqwrite_sync
+  cow_randwrite cow_randwrite_sync
   create remove m_null m_getattr m_lookup m_create m_remove p_null p_getattr"
 declare -A ALL   # ALL[metric,server] = the rounds' figures, space-separated
 # keep NAME: appends this round's figures of server NAME to ALL.
 keep() {
   local m
-  for m in $METRICS; do ALL[$m,$1]="${ALL[$m,$1]:-} ${R[$m,$1]:-ERR}"; done
+  for m in $METRICS; do
+    [[ $m == cow_* && $1 != vnasd ]] && continue  # vnasd only
+    ALL[$m,$1]="${ALL[$m,$1]:-} ${R[$m,$1]:-ERR}"
+  done
+}
+
+# cow_case: vnasd only (ganesha has no clones): 4 KiB random writes on a
+# fresh offloaded clone of the big file, where a first write to each 64 KiB
+# segment copies it (the cost of writing to a linked clone or after a
+# snapshot), unstable + COMMIT and FILE_SYNC, each on a clone of its own.
+cow_case() {
+  local q="?nfsport=2049&mountport=2049" m
+  for m in randwrite randwrite_sync; do
+    if ! "$BIN/server/admin/vnasctl" --control=127.0.0.1:50099 clone /vnas/big "/vnas/cow.$m" \
+         >/dev/null 2>"$WORK/stderr"; then
+      R[cow_$m,vnasd]=$(failed vnasctl clone "$m"); continue
+    fi
+    R[cow_$m,vnasd]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" \
+      --url="nfs://127.0.0.1/vnas/cow.$m$q" --mode=$m --bs=4096 --depth=16 --seconds="$RAND_SECS")
+  done
 }
 
 # ---- vnasd (with its own portmapper on 111, for qemu-img) ---------------------
@@ -237,6 +257,7 @@ run_vnasd() {
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
   nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$dir"
+  cow_case
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   # Failed calls in vnasd's exit counters, or a crash, are problems to report.
   if ! grep -q "calls=" "$dir.log" ||
@@ -329,6 +350,9 @@ echo "-- 2. random 4 KiB, 16 in flight (IOPS)"
 row "randread" randread 2
 row "randwrite UNSTABLE + COMMIT" randwrite 2
 row "randwrite FILE_SYNC" randwrite_sync 2
+echo "   on a fresh clone of the file, every first write of a 64 KiB segment copying it (vnasd only):"
+row "randwrite UNSTABLE + COMMIT, clone" cow_randwrite -
+row "randwrite FILE_SYNC, clone" cow_randwrite_sync -
 echo "-- stable stream: 1 MiB FILE_SYNC writes in order, 8 in flight (MiB/s)"
 row "seq write FILE_SYNC 1 MiB" seqwrite_sync -
 echo "-- 3. metadata, 1 sync client (calls/s)"
