@@ -414,13 +414,17 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   auto a = st->Create(kRootInode, "a", CreateRequest{});
   auto b = st->Create(kRootInode, "b", CreateRequest{});
   ASSERT_TRUE(a.ok() && b.ok());
+  // Each member write waits for the other to be in one too; written one
+  // after the other, the first waits in vain.
   absl::Mutex mu;
   int inside = 0;
-  bool both = false;
+  bool both = false, waited_in_vain = false;
   env.on_write = [&] {
     absl::MutexLock l(&mu);
     if (++inside == 2) both = true;
-    mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(30));
+    if (!mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(10))) {
+      waited_in_vain = true;
+    }
   };
   const std::string da(1 << 20, 'a'), db(1 << 20, 'b');
   std::thread ta([&] {
@@ -434,7 +438,8 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   env.on_write = nullptr;
   {
     absl::MutexLock l(&mu);
-    EXPECT_TRUE(both) << "the second write waited for the first";
+    EXPECT_TRUE(both);
+    EXPECT_FALSE(waited_in_vain) << "the second write waited for the first";
   }
   std::string got(2 << 20, '?');
   auto ra = st->Read(a->attr.ino, 0, 1 << 20, got.data());
