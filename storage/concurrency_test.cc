@@ -59,6 +59,34 @@ void ExpectFsckClean(ExtentStore* st) {
   EXPECT_TRUE(f->clean) << Problems(*f);
 }
 
+// A clone of `ino` taken now, as "name" in the root, and what its first
+// `size` bytes read then (ino 0 when that failed: a test failure).
+struct TakenClone {
+  InodeId ino = 0;
+  std::string image;
+};
+TakenClone TakeClone(ExtentStore* st, InodeId ino, const std::string& name,
+                     size_t size) {
+  TakenClone t;
+  auto cl = st->CloneFile(ino, kRootInode, name, false);
+  EXPECT_TRUE(cl.ok()) << cl.status();
+  if (!cl.ok()) return t;
+  t.image.assign(size, '\0');
+  absl::StatusOr<ReadResult> r = st->Read(cl->attr.ino, 0, size, t.image.data());
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) t.ino = cl->attr.ino;
+  return t;
+}
+
+// Every clone still reads as it did when it was taken.
+void ExpectClonesUnchanged(ExtentStore* st, const std::vector<TakenClone>& clones) {
+  for (const TakenClone& c : clones) {
+    std::string now(c.image.size(), '\0');
+    ASSERT_TRUE(st->Read(c.ino, 0, now.size(), now.data()).ok());
+    EXPECT_TRUE(now == c.image) << "clone " << c.ino << " changed after it was taken";
+  }
+}
+
 // A fresh store (64 KiB segments, 1 GiB) over `env` and the inode of an
 // empty file "f" in its root; a null store (the test failed) when either
 // fails.
@@ -286,25 +314,20 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
       }
     });
   }
-  std::vector<std::pair<InodeId, std::string>> clones;
+  std::vector<TakenClone> clones;
   for (int c = 0; c < 12; ++c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    auto cl = st->CloneFile(ino, kRootInode, "c" + std::to_string(c), false);
-    ASSERT_TRUE(cl.ok()) << cl.status();
-    std::string img(kSeg * kSegs, '\0');
-    ASSERT_TRUE(st->Read(cl->attr.ino, 0, img.size(), img.data()).ok());
-    clones.emplace_back(cl->attr.ino, std::move(img));
+    clones.push_back(TakeClone(st, ino, "c" + std::to_string(c), kSeg * kSegs));
+    ASSERT_NE(clones.back().ino, 0u);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   stop = true;
   for (auto& w : writers) w.join();
   EXPECT_EQ(errors.load(), 0);
-  for (const auto& [cino, img] : clones) {
-    std::string now(img.size(), '\0');
-    ASSERT_TRUE(st->Read(cino, 0, now.size(), now.data()).ok());
-    EXPECT_TRUE(now == img) << "clone " << cino << " changed after it was taken";
+  ExpectClonesUnchanged(st, clones);
+  for (const TakenClone& c : clones) {
     for (int k = 0; k < kSegs; ++k) {  // one write per segment, never torn
-      const std::string one = img.substr(uint64_t(k) * kSeg, kSeg);
+      const std::string one = c.image.substr(uint64_t(k) * kSeg, kSeg);
       EXPECT_EQ(one.find_first_not_of(one[0]), std::string::npos) << k;
     }
   }
@@ -555,18 +578,15 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
       }
     });
   }
-  std::vector<std::pair<InodeId, std::string>> clones;
+  std::vector<TakenClone> clones;
   for (int c = 0; c < 40; ++c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    auto cl = st->CloneFile(ino, kRootInode, "c" + std::to_string(c), false);
-    ASSERT_TRUE(cl.ok()) << cl.status();
-    std::string img(kSeg * kSegs, '\0');
-    ASSERT_TRUE(st->Read(cl->attr.ino, 0, img.size(), img.data()).ok());
+    clones.push_back(TakeClone(st, ino, "c" + std::to_string(c), kSeg * kSegs));
+    ASSERT_NE(clones.back().ino, 0u);
     if (c % 2) {  // the odd ones go again: their segments become unique
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       ASSERT_TRUE(st->Remove(kRootInode, "c" + std::to_string(c)).ok());
-    } else {
-      clones.emplace_back(cl->attr.ino, std::move(img));
+      clones.pop_back();
     }
   }
   stop = true;
@@ -583,11 +603,7 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
           << last[t][k];
     }
   }
-  for (const auto& [cino, img] : clones) {
-    std::string now(img.size(), '\0');
-    ASSERT_TRUE(st->Read(cino, 0, now.size(), now.data()).ok());
-    EXPECT_TRUE(now == img) << "clone " << cino << " changed after it was taken";
-  }
+  ExpectClonesUnchanged(st, clones);
   ExpectFsckClean(st);
 }
 
