@@ -59,6 +59,56 @@ void ExpectFsckClean(ExtentStore* st) {
   EXPECT_TRUE(f->clean) << Problems(*f);
 }
 
+// A fresh store over `env` with a file "disk" of `segs` 64 KiB segments of
+// '.', written stable (a null store when that failed: a test failure).
+struct StoreWithDisk {
+  std::unique_ptr<ExtentStore> store;
+  InodeId disk = 0;
+};
+StoreWithDisk OpenWithDisk(const std::string& name, Env* env, int segs) {
+  StoreWithDisk r;
+  auto s = OpenStore(name, 64 << 10, env);
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return r;
+  auto f = (*s)->Create(kRootInode, "disk", CreateRequest{});
+  EXPECT_TRUE(f.ok()) << f.status();
+  if (!f.ok()) return r;
+  absl::Status w = (*s)->Write(f->attr.ino, 0, std::string(size_t{64 << 10} * segs, '.'),
+                               Stability::kFileSync).status();
+  EXPECT_TRUE(w.ok()) << w;
+  if (!w.ok()) return r;
+  r.store = std::move(*s);
+  r.disk = f->attr.ino;
+  return r;
+}
+
+// Runs step(t, v) for v = 0, 1, 2, ... on each of `n` threads t until
+// Stop(), which returns how many steps failed (returned false).
+class Writers {
+ public:
+  Writers(int n, std::function<bool(int t, int v)> step) : step_(std::move(step)) {
+    for (int t = 0; t < n; ++t) {
+      threads_.emplace_back([this, t] {
+        for (int v = 0; !stop_; ++v) failures_ += step_(t, v) ? 0 : 1;
+      });
+    }
+  }
+  ~Writers() { Stop(); }
+  int Stop() {
+    stop_ = true;
+    for (std::thread& th : threads_) {
+      if (th.joinable()) th.join();
+    }
+    return failures_.load();
+  }
+
+ private:
+  const std::function<bool(int, int)> step_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failures_{0};
+  std::vector<std::thread> threads_;
+};
+
 // A clone of `ino` taken now, as "name" in the root, and what its first
 // `size` bytes read then (ino 0 when that failed: a test failure).
 struct TakenClone {
@@ -280,6 +330,33 @@ class SlowSyncEnv final : public Env {
   };
 };
 
+// Holds every member write of `env` until a second one is under way (at
+// most 10 s). Met(): two were under way at once, and none waited in vain.
+class WriteRendezvous {
+ public:
+  explicit WriteRendezvous(SlowSyncEnv* env) : env_(env) {
+    env_->on_write = [this] {
+      absl::MutexLock l(&mu_);
+      if (++inside_ == 2) both_ = true;
+      if (!mu_.AwaitWithTimeout(absl::Condition(&both_), absl::Seconds(10))) {
+        in_vain_ = true;
+      }
+    };
+  }
+  ~WriteRendezvous() { env_->on_write = nullptr; }
+  bool Met() {
+    env_->on_write = nullptr;
+    absl::MutexLock l(&mu_);
+    return both_ && !in_vain_;
+  }
+
+ private:
+  SlowSyncEnv* const env_;
+  absl::Mutex mu_;
+  int inside_ = 0;
+  bool both_ = false, in_vain_ = false;
+};
+
 // Lock-free in-place writes and clones: a clone is a point in time. Writes
 // in flight when it is taken must not land in its (now shared) segments
 // later, and every segment shows one whole write.
@@ -288,32 +365,18 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
   env.write_delay = absl::Milliseconds(2);
-  auto s = OpenStore("inplace", 64 << 10, &env);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
   constexpr uint32_t kSeg = 64 << 10;
   constexpr int kSegs = 32;
-  auto f = st->Create(kRootInode, "disk", CreateRequest{});
-  ASSERT_TRUE(f.ok());
-  const InodeId ino = f->attr.ino;
-  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg * kSegs, '.'),
-                        Stability::kFileSync)
-                  .ok());
-  std::atomic<bool> stop{false};
-  std::atomic<int> errors{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 3; ++t) {
-    writers.emplace_back([&, t] {
-      std::mt19937 rng(t);
-      for (int v = 0; !stop; ++v) {
-        const std::string seg(kSeg, static_cast<char>('A' + (t * 7 + v) % 26));
-        const Stability how = v % 2 ? Stability::kUnstable : Stability::kFileSync;
-        if (!st->Write(ino, uint64_t(rng() % kSegs) * kSeg, seg, how).ok()) {
-          ++errors;
-        }
-      }
-    });
-  }
+  StoreWithDisk sd = OpenWithDisk("inplace", &env, kSegs);
+  ASSERT_NE(sd.store, nullptr);
+  ExtentStore* st = sd.store.get();
+  const InodeId ino = sd.disk;
+  std::vector<std::mt19937> rngs{std::mt19937(0), std::mt19937(1), std::mt19937(2)};
+  Writers writers(3, [&](int t, int v) {
+    const std::string seg(kSeg, static_cast<char>('A' + (t * 7 + v) % 26));
+    const Stability how = v % 2 ? Stability::kUnstable : Stability::kFileSync;
+    return st->Write(ino, uint64_t(rngs[t]() % kSegs) * kSeg, seg, how).ok();
+  });
   std::vector<TakenClone> clones;
   for (int c = 0; c < 12; ++c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(3));
@@ -321,9 +384,7 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
     ASSERT_NE(clones.back().ino, 0u);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  stop = true;
-  for (auto& w : writers) w.join();
-  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(writers.Stop(), 0);
   ExpectClonesUnchanged(st, clones);
   for (const TakenClone& c : clones) {
     for (int k = 0; k < kSegs; ++k) {  // one write per segment, never torn
@@ -437,18 +498,8 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   auto a = st->Create(kRootInode, "a", CreateRequest{});
   auto b = st->Create(kRootInode, "b", CreateRequest{});
   ASSERT_TRUE(a.ok() && b.ok());
-  // Each member write waits for the other to be in one too; written one
-  // after the other, the first waits in vain.
-  absl::Mutex mu;
-  int inside = 0;
-  bool both = false, waited_in_vain = false;
-  env.on_write = [&] {
-    absl::MutexLock l(&mu);
-    if (++inside == 2) both = true;
-    if (!mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(10))) {
-      waited_in_vain = true;
-    }
-  };
+  // Written one after the other, the first waits in vain.
+  WriteRendezvous meet(&env);
   const std::string da(1 << 20, 'a'), db(1 << 20, 'b');
   std::thread ta([&] {
     EXPECT_TRUE(st->Write(a->attr.ino, 0, da, Stability::kUnstable).ok());
@@ -458,12 +509,7 @@ TEST(ConcurrencyTest, NewDataOfTwoFilesIsWrittenInParallel) {
   });
   ta.join();
   tb.join();
-  env.on_write = nullptr;
-  {
-    absl::MutexLock l(&mu);
-    EXPECT_TRUE(both);
-    EXPECT_FALSE(waited_in_vain) << "the second write waited for the first";
-  }
+  EXPECT_TRUE(meet.Met()) << "the second write waited for the first";
   std::string got(2 << 20, '?');
   auto ra = st->Read(a->attr.ino, 0, 1 << 20, got.data());
   ASSERT_TRUE(ra.ok());
@@ -491,18 +537,8 @@ TEST(ConcurrencyTest, CopiesOnWriteOfTwoFilesRunInParallel) {
   ASSERT_TRUE(st->Write(a->attr.ino, 0, base, Stability::kFileSync).ok());
   auto b = st->CloneFile(a->attr.ino, kRootInode, "b", false);
   ASSERT_TRUE(b.ok()) << b.status();
-  // Each member write waits for the other to be in one too; with the
-  // copies under the store lock the first waits in vain.
-  absl::Mutex mu;
-  int inside = 0;
-  bool both = false, waited_in_vain = false;
-  env.on_write = [&] {
-    absl::MutexLock l(&mu);
-    if (++inside == 2) both = true;
-    if (!mu.AwaitWithTimeout(absl::Condition(&both), absl::Seconds(10))) {
-      waited_in_vain = true;
-    }
-  };
+  // With the copies under the store lock the first waits in vain.
+  WriteRendezvous meet(&env);
   std::thread ta([&] {
     EXPECT_TRUE(st->Write(a->attr.ino, 70000, std::string(4096, 'a'),
                           Stability::kUnstable)
@@ -515,12 +551,7 @@ TEST(ConcurrencyTest, CopiesOnWriteOfTwoFilesRunInParallel) {
   });
   ta.join();
   tb.join();
-  env.on_write = nullptr;
-  {
-    absl::MutexLock l(&mu);
-    EXPECT_TRUE(both);
-    EXPECT_FALSE(waited_in_vain) << "the second copy-on-write waited for the first";
-  }
+  EXPECT_TRUE(meet.Met()) << "the second copy-on-write waited for the first";
   std::string want_a = base, want_b = base;
   want_a.replace(70000, 4096, std::string(4096, 'a'));
   want_b.replace(300000, 4096, std::string(4096, 'b'));
@@ -542,17 +573,12 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
   env.write_delay = absl::Microseconds(300);
-  auto s = OpenStore("cowrace", 64 << 10, &env);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ExtentStore* st = s->get();
   constexpr uint64_t kSeg = 64 << 10;
   constexpr int kSegs = 6, kWriters = 4;
-  auto f = st->Create(kRootInode, "disk", CreateRequest{});
-  ASSERT_TRUE(f.ok());
-  const InodeId ino = f->attr.ino;
-  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg * kSegs, '.'),
-                        Stability::kFileSync)
-                  .ok());
+  StoreWithDisk sd = OpenWithDisk("cowrace", &env, kSegs);
+  ASSERT_NE(sd.store, nullptr);
+  ExtentStore* st = sd.store.get();
+  const InodeId ino = sd.disk;
   // Slot of writer t in segment k: 4 KiB at k * kSeg + t * 8 KiB + 100.
   auto slot = [](int t, int k) { return k * kSeg + t * 8192 + 100; };
   auto bytes = [](int t, int v) {
@@ -560,24 +586,16 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
     std::memcpy(&b[0], &v, sizeof v);
     return b;
   };
-  std::atomic<bool> stop{false};
-  std::atomic<int> errors{0};
   std::vector<std::vector<int>> last(kWriters, std::vector<int>(kSegs, -1));
-  std::vector<std::thread> writers;
-  for (int t = 0; t < kWriters; ++t) {
-    writers.emplace_back([&, t] {
-      std::mt19937 rng(77 + t);
-      for (int v = 0; !stop; ++v) {
-        const int k = static_cast<int>(rng() % kSegs);
-        const Stability how = v % 3 ? Stability::kUnstable : Stability::kFileSync;
-        if (st->Write(ino, slot(t, k), bytes(t, v), how).ok()) {
-          last[t][k] = v;
-        } else {
-          ++errors;
-        }
-      }
-    });
-  }
+  std::vector<std::mt19937> rngs;
+  for (int t = 0; t < kWriters; ++t) rngs.emplace_back(77 + t);
+  Writers writers(kWriters, [&](int t, int v) {
+    const int k = static_cast<int>(rngs[t]() % kSegs);
+    const Stability how = v % 3 ? Stability::kUnstable : Stability::kFileSync;
+    if (!st->Write(ino, slot(t, k), bytes(t, v), how).ok()) return false;
+    last[t][k] = v;
+    return true;
+  });
   std::vector<TakenClone> clones;
   for (int c = 0; c < 40; ++c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -589,9 +607,7 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
       clones.pop_back();
     }
   }
-  stop = true;
-  for (auto& w : writers) w.join();
-  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(writers.Stop(), 0);
   std::string got(kSeg * kSegs, '\0');
   ASSERT_TRUE(st->Read(ino, 0, got.size(), got.data()).ok());
   for (int t = 0; t < kWriters; ++t) {

@@ -54,6 +54,19 @@ std::shared_ptr<char> SharedAligned(size_t bytes, char fill) {
   return std::shared_ptr<char>(std::move(b));
 }
 
+// 3 MiB of page-aligned bytes of `fill` in shared ownership (null when
+// memory is short), and a view of them.
+struct Held {
+  std::shared_ptr<char> mem;
+  absl::string_view all;
+};
+Held HeldBytes(char fill) {
+  Held h;
+  h.mem = SharedAligned(3 * kMiB, fill);
+  if (h.mem) h.all = absl::string_view(h.mem.get(), 3 * kMiB);
+  return h;
+}
+
 // With the device held and the queue full, `submit` (on a thread) must not
 // return until the device is let go; then everything lands.
 void ExpectSubmitWaitsForRoom(Disk& d, WriteBehind& wb, size_t limit,
@@ -146,24 +159,23 @@ TEST(WriteBehind, AFailedBackgroundWriteIsReportedOnceByFlush) {
 TEST(WriteBehind, AlignedBytesHandedOverAreHeldNotCopied) {
   Disk d;
   WriteBehind wb(2, 4 * kMiB);
-  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'k');
-  ASSERT_NE(mem, nullptr);
-  const absl::string_view all(mem.get(), 3 * kMiB);
+  const Held h = HeldBytes('k');
+  ASSERT_NE(h.mem, nullptr);
   d.Gate(false);
   // Two runs: 2 MiB contiguous in memory, and 1 MiB elsewhere.
   ASSERT_TRUE(wb.Submit(&d, &d.writer, 0,
-                        {all.substr(0, kMiB), all.substr(kMiB, kMiB), all.substr(2 * kMiB)},
-                        mem));
-  EXPECT_GT(mem.use_count(), 1) << "the queued writes hold the bytes";
+                        {h.all.substr(0, kMiB), h.all.substr(kMiB, kMiB), h.all.substr(2 * kMiB)},
+                        h.mem));
+  EXPECT_GT(h.mem.use_count(), 1) << "the queued writes hold the bytes";
   EXPECT_EQ(wb.queued_bytes(), 3 * kMiB);
   d.Gate(true);
   ASSERT_TRUE(wb.Flush(&d).ok());
-  EXPECT_EQ(mem.use_count(), 1) << "and let go once written";
+  EXPECT_EQ(h.mem.use_count(), 1) << "and let go once written";
   EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'k'));
   // Unaligned memory is copied: nothing holds `keep` after Submit.
   d.Gate(false);
-  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all.substr(1, 4096)}, mem));
-  EXPECT_EQ(mem.use_count(), 1);
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {h.all.substr(1, 4096)}, h.mem));
+  EXPECT_EQ(h.mem.use_count(), 1);
   d.Gate(true);
   ASSERT_TRUE(wb.Flush(&d).ok());
 }
@@ -171,13 +183,12 @@ TEST(WriteBehind, AlignedBytesHandedOverAreHeldNotCopied) {
 TEST(WriteBehind, HeldBytesCountAgainstTheLimit) {
   Disk d;
   WriteBehind wb(1, 2 * kMiB);
-  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'h');
-  ASSERT_NE(mem, nullptr);
-  const absl::string_view all(mem.get(), 3 * kMiB);
+  const Held h = HeldBytes('h');
+  ASSERT_NE(h.mem, nullptr);
   d.Gate(false);
-  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all.substr(0, 2 * kMiB)}, mem));
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {h.all.substr(0, 2 * kMiB)}, h.mem));
   ExpectSubmitWaitsForRoom(d, wb, 2 * kMiB, [&] {
-    EXPECT_TRUE(wb.Submit(&d, &d.writer, 2 * kMiB, {all.substr(2 * kMiB)}, mem));
+    EXPECT_TRUE(wb.Submit(&d, &d.writer, 2 * kMiB, {h.all.substr(2 * kMiB)}, h.mem));
   });
   EXPECT_EQ(d.At(0, 3 * kMiB), std::string(3 * kMiB, 'h'));
 }
@@ -185,9 +196,8 @@ TEST(WriteBehind, HeldBytesCountAgainstTheLimit) {
 TEST(WriteBehind, DoneRunsOnceEveryPieceIsWrittenAndBeforeFlushReturns) {
   Disk d;
   WriteBehind wb(3, 8 * kMiB);
-  std::shared_ptr<char> mem = SharedAligned(3 * kMiB, 'd');
-  ASSERT_NE(mem, nullptr);
-  const absl::string_view all(mem.get(), 3 * kMiB);
+  const Held h = HeldBytes('d');
+  ASSERT_NE(h.mem, nullptr);
   for (const bool held : {true, false}) {
     SCOPED_TRACE(held ? "held" : "copied");
     std::atomic<int> calls{0};
@@ -195,11 +205,11 @@ TEST(WriteBehind, DoneRunsOnceEveryPieceIsWrittenAndBeforeFlushReturns) {
     d.Gate(false);
     const std::string copy(3 * kMiB, 'c');
     ASSERT_TRUE(wb.Submit(
-        &d, &d.writer, kMiB, {held ? all : absl::string_view(copy)},
-        held ? mem : nullptr, [&](bool ok) {
+        &d, &d.writer, kMiB, {held ? h.all : absl::string_view(copy)},
+        held ? h.mem : nullptr, [&](bool ok) {
           // Every piece is on the device, and held bytes are still held.
           complete = d.At(kMiB, 3 * kMiB) == std::string(3 * kMiB, held ? 'd' : 'c') &&
-                     (!held || mem.use_count() > 1);
+                     (!held || h.mem.use_count() > 1);
           seen_ok = ok;
           ++calls;
         }));
@@ -218,14 +228,14 @@ TEST(WriteBehind, DoneRunsOnceEveryPieceIsWrittenAndBeforeFlushReturns) {
   }
   std::atomic<int> calls{0};
   std::atomic<bool> seen_ok{true};
-  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {all}, mem, [&](bool ok) {
+  ASSERT_TRUE(wb.Submit(&d, &d.writer, 0, {h.all}, h.mem, [&](bool ok) {
     seen_ok = ok;
     ++calls;
   }));
   EXPECT_TRUE(absl::IsDataLoss(wb.Flush(&d)));
   EXPECT_EQ(calls.load(), 1);
   EXPECT_FALSE(seen_ok.load());
-  EXPECT_EQ(mem.use_count(), 1);
+  EXPECT_EQ(h.mem.use_count(), 1);
 }
 
 TEST(WriteBehind, DestructorAndForgetWriteOutWhatIsQueued) {
