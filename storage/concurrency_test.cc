@@ -278,6 +278,8 @@ class SlowSyncEnv final : public Env {
   absl::Duration write_delay = absl::ZeroDuration();
   std::function<void()> on_sync;  // runs at the start of every Sync()
   std::function<void()> on_write;  // runs at the start of every PWrite()
+  // Runs at the start of every PWrite(), with its length.
+  std::function<void(size_t)> on_write_of;
   std::atomic<int> writebacks{0};  // StartWriteback calls
 
   absl::StatusOr<std::unique_ptr<File>> OpenFile(const std::string& path,
@@ -309,6 +311,7 @@ class SlowSyncEnv final : public Env {
     }
     absl::Status PWrite(uint64_t o, absl::string_view d) override {
       if (env_->on_write) env_->on_write();
+      if (env_->on_write_of) env_->on_write_of(d.size());
       absl::SleepFor(env_->write_delay);
       return f_->PWrite(o, d);
     }
@@ -563,24 +566,70 @@ TEST(ConcurrencyTest, CopiesOnWriteOfTwoFilesRunInParallel) {
   ExpectFsckClean(st);
 }
 
+// The race the copy-on-write's stale check exists for, made to happen: a
+// copy of segment 0 has read it and is writing its merge when the clone
+// that shared it goes away, and a write of other bytes of segment 0 then
+// goes in place into the old segment. Mapping the merge would lose that
+// write; the copy is redone instead, and both writes are there.
+TEST(ConcurrencyTest, AnInPlaceWriteDuringACopyOfItsSegmentIsNotLost) {
+  SlowSyncEnv env;
+  env.sync_delay = absl::ZeroDuration();
+  constexpr uint64_t kSeg = 64 << 10;
+  StoreWithDisk sd = OpenWithDisk("cowstale", &env, 2);
+  ASSERT_NE(sd.store, nullptr);
+  ExtentStore* st = sd.store.get();
+  ASSERT_TRUE(st->CloneFile(sd.disk, kRootInode, "c", false).ok());
+  // The copy's merged segment is the only 64 KiB member write: hold it.
+  absl::Notification copying, go_on;
+  std::atomic<bool> armed{true};
+  env.on_write_of = [&](size_t len) {
+    if (len == kSeg && armed.exchange(false)) {
+      copying.Notify();
+      go_on.WaitForNotification();
+    }
+  };
+  std::thread copy([&] {
+    EXPECT_TRUE(st->Write(sd.disk, 100, std::string(100, 'A'), Stability::kUnstable).ok());
+  });
+  copying.WaitForNotification();
+  ASSERT_TRUE(st->Remove(kRootInode, "c").ok());  // segment 0 is the file's alone
+  ASSERT_TRUE(st->Write(sd.disk, 8192, std::string(100, 'B'), Stability::kFileSync).ok());
+  go_on.Notify();
+  copy.join();
+  env.on_write_of = nullptr;
+  std::string want(kSeg, '.');
+  want.replace(100, 100, std::string(100, 'A'));
+  want.replace(8192, 100, std::string(100, 'B'));
+  std::string got(kSeg, '?');
+  ASSERT_TRUE(st->Read(sd.disk, 0, kSeg, got.data()).ok());
+  EXPECT_EQ(got.substr(8192, 100), std::string(100, 'B')) << "the in-place write was lost";
+  EXPECT_TRUE(got == want);
+  ExpectFsckClean(st);
+}
+
 // Writes inside segments that clones keep sharing and unsharing (a clone
 // taken makes them copy on write; its removal makes them unique again, so
 // other writes go in place while a copy of the same segment is under way):
-// each writer owns 4 KiB slots of the same segments, and the last version
-// of every slot must be in the file at the end (no copy may bring back an
-// older one), with every clone a point in time and Fsck clean.
+// each writer owns 4 KiB slots of the same segments (the last writer's
+// slots straddle two segments), and the last version of every slot must be
+// in the file at the end (no copy may bring back an older one), with every
+// clone a point in time and Fsck clean.
 TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
   env.write_delay = absl::Microseconds(300);
   constexpr uint64_t kSeg = 64 << 10;
-  constexpr int kSegs = 6, kWriters = 4;
+  constexpr int kSegs = 6, kWriters = 5;
   StoreWithDisk sd = OpenWithDisk("cowrace", &env, kSegs);
   ASSERT_NE(sd.store, nullptr);
   ExtentStore* st = sd.store.get();
   const InodeId ino = sd.disk;
-  // Slot of writer t in segment k: 4 KiB at k * kSeg + t * 8 KiB + 100.
-  auto slot = [](int t, int k) { return k * kSeg + t * 8192 + 100; };
+  // Slot of writer t in segment k: 4 KiB at k * kSeg + 4 KiB + t * 8 KiB;
+  // the last writer's: the 2 KiB on each side of the end of segment k.
+  auto slot = [](int t, int k) {
+    return t == kWriters - 1 ? (k + 1) * kSeg - 2048 : k * kSeg + 4096 + t * 8192;
+  };
+  auto segs = [](int t) { return t == kWriters - 1 ? kSegs - 1 : kSegs; };
   auto bytes = [](int t, int v) {
     std::string b(4096, static_cast<char>('A' + t));
     std::memcpy(&b[0], &v, sizeof v);
@@ -590,7 +639,7 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
   std::vector<std::mt19937> rngs;
   for (int t = 0; t < kWriters; ++t) rngs.emplace_back(77 + t);
   Writers writers(kWriters, [&](int t, int v) {
-    const int k = static_cast<int>(rngs[t]() % kSegs);
+    const int k = static_cast<int>(rngs[t]() % segs(t));
     const Stability how = v % 3 ? Stability::kUnstable : Stability::kFileSync;
     if (!st->Write(ino, slot(t, k), bytes(t, v), how).ok()) return false;
     last[t][k] = v;
@@ -611,7 +660,7 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
   std::string got(kSeg * kSegs, '\0');
   ASSERT_TRUE(st->Read(ino, 0, got.size(), got.data()).ok());
   for (int t = 0; t < kWriters; ++t) {
-    for (int k = 0; k < kSegs; ++k) {
+    for (int k = 0; k < segs(t); ++k) {
       const std::string want =
           last[t][k] < 0 ? std::string(4096, '.') : bytes(t, last[t][k]);
       EXPECT_TRUE(got.compare(slot(t, k), 4096, want) == 0)

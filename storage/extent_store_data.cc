@@ -497,10 +497,9 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   for (size_t k = 0; fresh_ok && k < data.size(); k += seg_) {
     fresh_ok = !AllZero(data.data() + k, seg_);
   }
-  // A write inside one segment, not all of it, may copy on write without
-  // mu_ (PlanCow); once only: a stale copy is redone under mu_.
-  bool cow_ok = !data.empty() && offset % seg_ + data.size() <= seg_ &&
-                data.size() < seg_;
+  // Other writes of fresh segments may copy on write without mu_
+  // (PlanCow); once only: a stale copy is redone under mu_.
+  const bool cow_ok = !data.empty();
   InPlaceIo io;
   FreshIo fresh;
   absl::StatusOr<WriteResult> r = Mutate([&]() {
@@ -593,47 +592,83 @@ bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
 
 bool ExtentStoreImpl::PlanCow(const Inode& n, uint64_t offset,
                               absl::string_view data, FreshIo* io) {
-  const uint64_t si = offset / seg_;
-  const uint64_t e = tree_->Lookup(n.rec.maps, si);
-  if (e && InPlaceOk(n.rec.maps, si)) return false;  // in place, locked
-  if (e == 0 && AllZero(data.data(), data.size())) return false;  // a hole
-  if (!CheckSpace(n, 1, si < ReserveSegs(n)).ok()) return false;
-  absl::StatusOr<uint64_t> p = AllocSeg(n, si, /*claim=*/true);
-  if (!p.ok()) return false;
-  io->targets.push_back(*p);
+  const uint64_t si0 = offset / seg_;
+  const uint64_t si1 = (offset + data.size() - 1) / seg_;
+  const uint64_t rsegs = ReserveSegs(n);
+  std::vector<uint64_t> olds;
+  uint64_t in_reserve = 0;
+  for (uint64_t si = si0; si <= si1; ++si) {
+    const uint64_t e = tree_->Lookup(n.rec.maps, si);
+    if (e && InPlaceOk(n.rec.maps, si)) return false;  // in place, locked
+    const SegPart part = PartOf(si, offset, data.size());
+    if ((e == 0 || part.whole) &&
+        AllZero(data.data() + (part.from - offset), part.to - part.from)) {
+      return false;  // a hole stays (or becomes) one: no segment needed
+    }
+    olds.push_back(e);
+    in_reserve += si < rsegs;
+  }
+  if (!CheckSpace(n, olds.size(), in_reserve).ok()) return false;
+  for (uint64_t si = si0; si <= si1; ++si) {
+    absl::StatusOr<uint64_t> p = AllocSeg(n, si, /*claim=*/true);
+    if (!p.ok()) {
+      UnclaimAll(io->targets);
+      io->targets.clear();
+      return false;
+    }
+    io->targets.push_back(*p);
+  }
+  for (uint64_t si = si0; si <= si1; ++si) {
+    const uint64_t e = olds[si - si0];
+    if (e && !PartOf(si, offset, data.size()).whole) ++copying_[e].count;
+  }
   io->cow = true;
-  io->cow_old = e;
+  io->cow_old = std::move(olds);
   io->cow_size = n.rec.size;
-  if (e) ++copying_[e].count;
   io->reloads = reloads_;
-  io->pin_seq = Pin();  // e is not reused while it is read
+  io->pin_seq = Pin();  // what is copied is not reused while it is read
   return true;
 }
 
 absl::Status ExtentStoreImpl::WriteCow(uint64_t offset, absl::string_view data,
                                        Stability stability,
                                        const FreshIo& io) {
-  const uint64_t base = offset / seg_ * seg_;
-  std::string seg(seg_, '\0');
-  // Bytes at or past the size when planned read as zeros (they may hold
-  // an old tail: see ZeroPastEof).
-  if (io.cow_old && io.cow_size > base) {
-    const uint32_t keep =
-        static_cast<uint32_t>(std::min<uint64_t>(seg_, io.cow_size - base));
-    VNAS_RETURN_IF_ERROR(ReadSegment(io.cow_old, 0, keep, seg.data()));
+  const bool before_sync = stability != Stability::kUnstable;
+  const uint64_t si0 = offset / seg_;
+  std::string seg;
+  for (size_t k = 0; k < io.targets.size(); ++k) {
+    const uint64_t si = si0 + k;
+    const SegPart part = PartOf(si, offset, data.size());
+    const absl::string_view mine =
+        data.substr(part.from - offset, part.to - part.from);
+    if (part.whole) {
+      VNAS_RETURN_IF_ERROR(WriteMember(io.targets[k], 0, mine, before_sync));
+      continue;
+    }
+    // Bytes at or past the size when planned read as zeros (they may hold
+    // an old tail: see ZeroPastEof).
+    const uint64_t base = si * seg_;
+    seg.assign(seg_, '\0');
+    if (io.cow_old[k] && io.cow_size > base) {
+      const uint32_t keep =
+          static_cast<uint32_t>(std::min<uint64_t>(seg_, io.cow_size - base));
+      VNAS_RETURN_IF_ERROR(ReadSegment(io.cow_old[k], 0, keep, seg.data()));
+    }
+    std::memcpy(seg.data() + (part.from - base), mine.data(), mine.size());
+    VNAS_RETURN_IF_ERROR(WriteMember(io.targets[k], 0, seg, before_sync));
   }
-  std::memcpy(seg.data() + (offset - base), data.data(), data.size());
-  return WriteMember(io.targets[0], 0, seg,
-                     /*before_sync=*/stability != Stability::kUnstable);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     InodeId ino, uint64_t offset, uint64_t len, Stability stability,
     const FreshIo& io, absl::Status written, bool* redo) {
+  const uint64_t si0 = offset / seg_;
   bool stale = false;
-  if (io.cow && io.cow_old) {
-    auto it = copying_.find(io.cow_old);
-    stale = it->second.dirty;
+  for (size_t k = 0; io.cow && k < io.targets.size(); ++k) {
+    if (io.cow_old[k] == 0 || PartOf(si0 + k, offset, len).whole) continue;
+    auto it = copying_.find(io.cow_old[k]);
+    stale |= it->second.dirty;
     if (--it->second.count == 0) copying_.erase(it);
   }
   if (io.reloads != reloads_) {
@@ -652,12 +687,17 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     return got.status();
   }
   Inode* n = *got;
-  if (io.cow &&
-      (stale || n->rec.size < io.cow_size ||
-       tree_->Lookup(n->rec.maps, offset / seg_) != io.cow_old)) {
-    UnclaimAll(io.targets);
-    *redo = true;
-    return WriteResult();
+  if (io.cow) {
+    stale |= n->rec.size < io.cow_size;
+    for (size_t k = 0; !stale && k < io.targets.size(); ++k) {
+      stale = !PartOf(si0 + k, offset, len).whole &&
+              tree_->Lookup(n->rec.maps, si0 + k) != io.cow_old[k];
+    }
+    if (stale) {
+      UnclaimAll(io.targets);
+      *redo = true;
+      return WriteResult();
+    }
   }
   WriteResult r;
   r.file.before = Wcc(*n);
@@ -665,8 +705,8 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
   Txn t;
   t.need = WriteNeed(stability);
   // The gap past the old EOF must read as zeros; a copy-on-write zeroed
-  // its own segment's part of it.
-  if (offset > n->rec.size && !(io.cow && n->rec.size / seg_ == offset / seg_)) {
+  // its own segments' part of it.
+  if (offset > n->rec.size && !(io.cow && n->rec.size / seg_ >= si0)) {
     absl::Status z = ZeroPastEof(t, n, offset);
     if (!z.ok()) {  // keep what was done: it is consistent
       UnclaimAll(io.targets);
@@ -674,12 +714,11 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
       return z;
     }
   }
-  const uint64_t si0 = offset / seg_;
   for (size_t k = 0; k < io.targets.size(); ++k) {
     const uint64_t p = io.targets[k];
     alloc_->Adopt(meta::ExtentMember(p), meta::ExtentSeg(p));
     MapFresh(t, n, si0 + k, p, tree_->Lookup(n->rec.maps, si0 + k),
-             /*partial=*/io.cow);
+             /*partial=*/io.cow && !PartOf(si0 + k, offset, len).whole);
   }
   n->rec.size = std::max(n->rec.size, offset + len);
   t.inodes.insert(n->ino);

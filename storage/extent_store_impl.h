@@ -355,20 +355,22 @@ class ExtentStoreImpl final : public ExtentStore {
   // maps there by then. So concurrent writers of new data (sequential
   // streams, copy-on-write storms) copy their data in parallel.
   //
-  // A write inside one segment that needs a fresh one (a hole, or a segment
-  // shared with a clone or snapshot) goes the same way (PlanCow): the old
-  // segment is read, merged with the data and written to the claimed one
-  // without mu_. The merge is stale, and the write is redone under mu_,
-  // when by FinishFresh the file maps something else there, an in-place
-  // write went into the old segment (copying_), or the file shrank.
+  // Any other write whose every segment needs a fresh one (holes, or
+  // segments shared with a clone or snapshot) goes the same way (PlanCow):
+  // a segment it covers only in part is read, merged with the data and
+  // written to its claimed one without mu_. A merge is stale, and the write
+  // is redone under mu_, when by FinishFresh the file maps something else
+  // there, an in-place write went into the old segment (copying_), or the
+  // file shrank.
   struct FreshIo {
     std::vector<MemberRuns<absl::string_view>::Run> runs;
     std::vector<uint64_t> targets;  // one per segment, from offset / seg_
     uint64_t pin_seq = 0;           // keeps a reload away while writing
     uint64_t reloads = 0;           // reloads_ when the segments were claimed
-    bool cow = false;        // PlanCow: one segment, targets[0]
-    uint64_t cow_old = 0;    // the segment it copies (0: a hole)
-    uint64_t cow_size = 0;   // the file's size when planned
+    bool cow = false;  // PlanCow
+    // Per target: what the file mapped there when planned (0: a hole).
+    std::vector<uint64_t> cow_old;
+    uint64_t cow_size = 0;  // the file's size when planned
   };
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
                                           absl::string_view data,
@@ -376,13 +378,27 @@ class ExtentStoreImpl final : public ExtentStore {
                                           bool cow_ok, InPlaceIo* io,
                                           FreshIo* fresh)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Claims a segment and pins, for a write inside one segment (not all of
-  // it) that needs a fresh one; false leaves it to the locked path.
+  // Claims the segments and pins, when every segment of the write needs a
+  // fresh one (and it is not all zeros where holes may stay); false leaves
+  // it to the locked path.
   bool PlanCow(const Inode& n, uint64_t offset, absl::string_view data,
                FreshIo* io) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The merged segment PlanCow's write puts in targets[0] (without mu_).
+  // Writes PlanCow's targets (merged where the write covers a segment in
+  // part), without mu_.
   absl::Status WriteCow(uint64_t offset, absl::string_view data,
                         Stability stability, const FreshIo& io);
+  // The part of segment `si` that [offset, offset + len) covers.
+  struct SegPart {
+    uint64_t from = 0, to = 0;  // file offsets
+    bool whole = false;
+  };
+  SegPart PartOf(uint64_t si, uint64_t offset, uint64_t len) const {
+    SegPart p;
+    p.from = std::max(offset, si * seg_);
+    p.to = std::min(offset + len, (si + 1) * seg_);
+    p.whole = p.to - p.from == seg_;
+    return p;
+  }
   // Segments a lock-free copy-on-write is reading (PlanCow), and whether an
   // in-place write went into one since (its copy is then stale).
   struct Copying {

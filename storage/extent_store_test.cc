@@ -330,6 +330,34 @@ TEST_F(StoreTest, AnUndurableUnshareHoldsBackInPlaceWritesOfItsSegmentOnly) {
   ExpectClean();
 }
 
+// A write across shared segments, covering the middle ones whole and the
+// ends in part, copies each once; both files read right.
+TEST_F(StoreTest, AnUnalignedWriteAcrossSharedSegmentsCopiesEachOnce) {
+  constexpr uint64_t kSeg = 64 << 10;
+  InodeId f = MakeFile("f");
+  Put(f, 0, std::string(5 * kSeg, 'o'));
+  auto c = store_->CloneFile(f, kRootInode, "c", true);
+  ASSERT_OK(c);
+  const uint64_t used0 = store_->GetStoreSpace()->used;
+  const std::string w(3 * kSeg, 'w');  // segments 1 (part), 2, 3, 4 (part)
+  for (Stability how : {Stability::kUnstable, Stability::kFileSync}) {
+    Put(c->attr.ino, kSeg + 1000, w, how);
+  }
+  EXPECT_EQ(store_->GetStoreSpace()->used, used0 + 4 * kSeg);
+  auto al = store_->Alignment(c->attr.ino);
+  ASSERT_OK(al);
+  EXPECT_EQ(al->cow_segments, 4u);
+  EXPECT_EQ(al->partial_segment_writes, 2u);
+  std::string want(5 * kSeg, 'o');
+  want.replace(kSeg + 1000, w.size(), w);
+  EXPECT_TRUE(Get(c->attr.ino, 0, 5 * kSeg) == want);
+  EXPECT_TRUE(Get(f, 0, 5 * kSeg) == std::string(5 * kSeg, 'o'));
+  ExpectClean();
+  Reopen();
+  EXPECT_TRUE(Get(c->attr.ino, 0, 5 * kSeg) == want);
+  ExpectClean();
+}
+
 TEST_F(StoreTest, SnapshotRestoreDeleteClone) {
   auto vm = store_->Mkdir(kRootInode, "vm", 0755, 0, 0);
   ASSERT_OK(vm);
