@@ -45,7 +45,10 @@ GroupCommit::Ticket GroupCommit::Push(Ticket r) {
   // A durable request's waiter runs its group itself (see Wait): waking the
   // committer too would only race it for the queue. Anything else is the
   // committer's.
-  if (r->need != Need::kDurable) work_cv_.Signal();
+  if (r->need != Need::kDurable) {
+    ++committer_work_;
+    work_cv_.Signal();
+  }
   return r;
 }
 
@@ -90,6 +93,7 @@ absl::Status GroupCommit::Wait(const Ticket& t) {
 void GroupCommit::RunQueuedGroup() {
   std::deque<Ticket> group;
   group.swap(queue_);
+  committer_work_ = 0;
   inplace_unsynced_.insert(noted_unsynced_.begin(), noted_unsynced_.end());
   noted_unsynced_.clear();
   busy_ = true;
@@ -106,17 +110,20 @@ void GroupCommit::RunQueuedGroup() {
       r->done = true;
     }
     queue_.clear();
+    committer_work_ = 0;
   }
   done_cv_.SignalAll();
   // Unstable work queued while this group ran had its signal consumed by a
   // busy committer role: hand it on.
-  if (!queue_.empty()) work_cv_.Signal();
+  if (committer_work_ > 0) work_cv_.Signal();
 }
 
 void GroupCommit::CommitterLoop() {
   absl::MutexLock l(&mu_);
   for (;;) {
-    while ((queue_.empty() || busy_) && !stopping_) work_cv_.Wait(&mu_);
+    // Durable requests alone are their waiters' (see Push); at the end,
+    // everything left is the committer's.
+    while ((committer_work_ == 0 || busy_) && !stopping_) work_cv_.Wait(&mu_);
     if (busy_) {  // stopping while a waiter commits: let it finish
       done_cv_.Wait(&mu_);
       continue;

@@ -163,6 +163,10 @@ class GroupCommit {
   absl::CondVar work_cv_;  // unstable work queued, or stopping_
   absl::CondVar done_cv_;  // a group finished
   std::deque<Ticket> queue_ ABSL_GUARDED_BY(mu_);
+  // Requests in queue_ that are the committer thread's (not kDurable: no
+  // waiter runs them). Only these wake it, so a durable request is always
+  // committed by its waiter (or with later work), never raced for.
+  size_t committer_work_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // the committer role is held
   std::set<uint32_t> noted_unsynced_ ABSL_GUARDED_BY(mu_);  // NoteUnsynced
