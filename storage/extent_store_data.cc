@@ -307,8 +307,9 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
     const uint64_t si = si0 + k;
     const uint64_t e = tree_->Lookup(maps, si);
     Item it{si, e, e, false};
-    if (e && InPlaceOk(maps, si)) NoteInPlace(e);
-    if (!(e && InPlaceOk(maps, si))) {
+    if (e && InPlaceOk(maps, si)) {
+      NoteInPlace(e);
+    } else {
       absl::StatusOr<uint64_t> p = AllocSeg(*n, si);
       if (!p.ok()) {
         bad = k;
