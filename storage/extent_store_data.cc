@@ -571,22 +571,33 @@ bool ExtentStoreImpl::PlanFresh(const Inode& n, uint64_t offset,
     if (e && InPlaceOk(n.rec.maps, si)) return false;
     in_reserve += si < rsegs;
   }
-  // A refusal is left to the locked path, which reports it.
-  if (!CheckSpace(n, nsegs, in_reserve).ok()) return false;
+  if (!ClaimFresh(n, si0, nsegs, in_reserve, io)) return false;
   MemberRuns<absl::string_view> runs(nmembers_);
   for (uint64_t k = 0; k < nsegs; ++k) {
-    absl::StatusOr<uint64_t> p = AllocSeg(n, si0 + k, /*claim=*/true);
+    const uint64_t p = io->targets[k];
+    runs.Add(meta::ExtentMember(p), meta::ExtentSeg(p) * seg_,
+             data.substr(k * seg_, seg_));
+  }
+  io->runs = runs.Finish();
+  return true;
+}
+
+bool ExtentStoreImpl::ClaimFresh(const Inode& n, uint64_t si0, uint64_t nsegs,
+                                 uint64_t in_reserve, FreshIo* io) {
+  // A refusal is left to the locked path, which reports it.
+  if (!CheckSpace(n, nsegs, in_reserve).ok()) return false;
+  for (uint64_t si = si0; si < si0 + nsegs; ++si) {
+    absl::StatusOr<uint64_t> p = AllocSeg(n, si, /*claim=*/true);
     if (!p.ok()) {
       UnclaimAll(io->targets);
       io->targets.clear();
       return false;
     }
     io->targets.push_back(*p);
-    runs.Add(meta::ExtentMember(*p), meta::ExtentSeg(*p) * seg_,
-             data.substr(k * seg_, seg_));
   }
-  io->runs = runs.Finish();
   io->reloads = reloads_;
+  // Segments freed from now on stay quarantined until Unpin: nothing this
+  // write reads or writes is handed to another file meanwhile.
   io->pin_seq = Pin();
   return true;
 }
@@ -609,16 +620,7 @@ bool ExtentStoreImpl::PlanCow(const Inode& n, uint64_t offset,
     olds.push_back(e);
     in_reserve += si < rsegs;
   }
-  if (!CheckSpace(n, olds.size(), in_reserve).ok()) return false;
-  for (uint64_t si = si0; si <= si1; ++si) {
-    absl::StatusOr<uint64_t> p = AllocSeg(n, si, /*claim=*/true);
-    if (!p.ok()) {
-      UnclaimAll(io->targets);
-      io->targets.clear();
-      return false;
-    }
-    io->targets.push_back(*p);
-  }
+  if (!ClaimFresh(n, si0, olds.size(), in_reserve, io)) return false;
   for (uint64_t si = si0; si <= si1; ++si) {
     const uint64_t e = olds[si - si0];
     if (e && !PartOf(si, offset, data.size()).whole) ++copying_[e].count;
@@ -626,8 +628,6 @@ bool ExtentStoreImpl::PlanCow(const Inode& n, uint64_t offset,
   io->cow = true;
   io->cow_old = std::move(olds);
   io->cow_size = n.rec.size;
-  io->reloads = reloads_;
-  io->pin_seq = Pin();  // what is copied is not reused while it is read
   return true;
 }
 

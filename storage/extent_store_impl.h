@@ -378,6 +378,12 @@ class ExtentStoreImpl final : public ExtentStore {
                                           bool cow_ok, InPlaceIo* io,
                                           FreshIo* fresh)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PlanFresh's and PlanCow's common step: checks the space for `nsegs`
+  // fresh segments from si0 (`in_reserve` inside the reservation), claims
+  // them into io->targets and pins; false (nothing claimed) when that fails.
+  bool ClaimFresh(const Inode& n, uint64_t si0, uint64_t nsegs,
+                  uint64_t in_reserve, FreshIo* io)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Claims the segments and pins, when every segment of the write needs a
   // fresh one (and it is not all zeros where holes may stay); false leaves
   // it to the locked path.
