@@ -686,7 +686,7 @@ class ExtentStoreImpl final : public ExtentStore {
   // batch that may not be durable yet, with the batch's sequence number;
   // in batch order in unshare_order_ (entries there may be outdated). See
   // InPlaceOk. Kept across reloads: ids are those of RocksDB.
-  using UnshareKey = std::pair<char, uint64_t>;
+  using UnshareKey = std::pair<meta::RefKind, uint64_t>;
   absl::flat_hash_map<UnshareKey, uint64_t> unshared_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<uint64_t, UnshareKey>> unshare_order_
       ABSL_GUARDED_BY(mu_);

@@ -238,10 +238,9 @@ bool ExtentStoreImpl::UnshareInFlight(const MapList& maps, uint64_t si) const {
   if (unshared_.empty()) return false;
   const uint64_t durable = gc_->durable_seq();
   const ExtentTree::SegPath p = tree_->Path(maps, si);
-  for (const UnshareKey& k :
-       {UnshareKey{static_cast<char>(meta::RefKind::kMap), p.map},
-        UnshareKey{static_cast<char>(meta::RefKind::kLeaf), p.leaf},
-        UnshareKey{static_cast<char>(meta::RefKind::kExtent), p.extent}}) {
+  for (const UnshareKey& k : {UnshareKey{meta::RefKind::kMap, p.map},
+                              UnshareKey{meta::RefKind::kLeaf, p.leaf},
+                              UnshareKey{meta::RefKind::kExtent, p.extent}}) {
     auto it = unshared_.find(k);
     if (it != unshared_.end() && it->second > durable) return true;
   }
@@ -250,7 +249,7 @@ bool ExtentStoreImpl::UnshareInFlight(const MapList& maps, uint64_t si) const {
 
 void ExtentStoreImpl::NoteUnshares(uint64_t seq) {
   for (const ExtentTree::Unshare& u : tree_->TakeUnshares()) {
-    const UnshareKey k{static_cast<char>(u.kind), u.id};
+    const UnshareKey k{u.kind, u.id};
     unshared_[k] = seq;
     unshare_order_.emplace_back(seq, k);
   }
