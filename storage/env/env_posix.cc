@@ -614,8 +614,13 @@ class PosixEnv final : public Env {
                           ? std::make_unique<WriteBehind>(kWriteBehindThreads,
                                                           options.write_behind_bytes)
                           : nullptr),
+        // Pages are faulted in ahead only where bulk writes fill the cache
+        // at stream rate; small-read fills touch them as they come, and a
+        // server that never fills pays nothing at start.
         cache_(options.direct_bulk_io && options.cache_bytes > 0
-                   ? std::make_unique<ChunkCache>(options.cache_bytes)
+                   ? std::make_unique<ChunkCache>(
+                         options.cache_bytes,
+                         options.cache_bulk ? ChunkCache::kDefaultAheadBytes : 0)
                    : nullptr) {
     if (cache_ && !cache_->usable()) cache_.reset();
   }
