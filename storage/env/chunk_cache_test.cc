@@ -88,8 +88,10 @@ TEST(ChunkCache, PagesAreFaultedInAheadOfTheSlotsInUse) {
   EXPECT_LT(after, before + 256 * kChunk);
   const uint64_t f = c.NewFile();
   Write(c, f, 0, Pattern(kChunk, 'z'));
+  // One slot used: 64 ahead of it (waited for, then checked not to grow).
+  ASSERT_TRUE(FaultedTo(c, 65)) << c.stats().faulted_chunks;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(c.stats().faulted_chunks, 65u) << "one slot used: 64 ahead of it";
+  EXPECT_EQ(c.stats().faulted_chunks, 65u);
   // 100 chunks written: slots 0..100 used, faulted to 165; never past it.
   for (uint64_t i = 1; i <= 100; ++i) Write(c, f, i * kChunk, Pattern(kChunk, 'y'));
   ASSERT_TRUE(FaultedTo(c, 165)) << c.stats().faulted_chunks;
