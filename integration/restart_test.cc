@@ -39,6 +39,16 @@ void CheckSurvives(bool kill9) {
     ASSERT_TRUE(w.ok()) << w.status();
     ASSERT_EQ(w->status, 0u);
     verf_before = w->verf;
+    // An ESXi-style lock file, rewritten in place by its holder's FILE_SYNC
+    // heartbeats (small files keep their bytes in the metadata).
+    ASSERT_TRUE((*c)->CreateFile("/vm1/.lck-00001", "").ok());
+    auto lh = (*c)->Handle("/vm1/.lck-00001");
+    ASSERT_TRUE(lh.ok()) << lh.status();
+    for (const char* beat : {"holder=host-a beat=1", "holder=host-b beat=2"}) {
+      auto lw = (*c)->RawWrite(*lh, 0, beat, 2);
+      ASSERT_TRUE(lw.ok()) << lw.status();
+      ASSERT_EQ(lw->status, 0u);
+    }
   }
 
   ASSERT_TRUE(vnasd.Restart(kill9).ok()) << vnasd.Output();
@@ -59,6 +69,9 @@ void CheckSurvives(bool kill9) {
   ASSERT_EQ(cp.exit_code, 0) << cp.output;
   std::string want = ReadFile(src) + "tail-written-file-sync";
   EXPECT_TRUE(ReadFile(back) == want) << "data changed across restart";
+  auto lck = RunCommand("nfs-cat '" + vnasd.Url("vm1/.lck-00001") + "'");
+  ASSERT_EQ(lck.exit_code, 0) << lck.output;
+  EXPECT_EQ(lck.output, "holder=host-b beat=2");
   // A new server instance: a new write verifier.
   auto w = (*c)->RawWrite(fh, 0, "x", 0);
   ASSERT_TRUE(w.ok()) << w.status();

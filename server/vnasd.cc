@@ -53,6 +53,9 @@ ABSL_FLAG(std::string, exports_file, "",
           "exports(5)-style file; default: /vnas 127.0.0.1/32(rw,no_root_squash)");
 ABSL_FLAG(uint32_t, segment_size, 64 << 10,
           "Extent segment size in bytes at creation (4 KiB .. 1 MiB, power of 2)");
+ABSL_FLAG(uint32_t, inline_max, 4096,
+          "Files of at most this many bytes keep their data in the metadata "
+          "(one sync per stable write); 0 = never; at most the segment size");
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
@@ -205,6 +208,7 @@ int main(int argc, char** argv) {
   store_options.num_members = absl::GetFlag(FLAGS_members);
   store_options.segment_size = absl::GetFlag(FLAGS_segment_size);
   store_options.capacity = absl::GetFlag(FLAGS_capacity);
+  store_options.inline_max = absl::GetFlag(FLAGS_inline_max);
   auto store = vnas::storage::ExtentStore::Open(store_options);
   if (!store.ok()) Die("open store in " + data_dir, store.status());
 

@@ -786,6 +786,44 @@ TEST(ConcurrencyTest, FsckIsCleanWhileAWriteOfNewDataIsInFlight) {
   EXPECT_EQ(st->GetStoreSpace()->used, 4u << 16);
 }
 
+// A write of new data is between the claim of its segment and the mapping
+// when a small write makes the (still empty) file inline: the new data's
+// write is redone under the store mutex, which moves the inline bytes to a
+// segment first. (Mapping it anyway would leave an inode with inline bytes
+// and a segment, one it could not even encode.)
+TEST(ConcurrencyTest, ANewDataWriteRacingAnInlineWriteIsRedone) {
+  constexpr uint32_t kSeg = 64 << 10;
+  std::unique_ptr<Env> mem = NewMemEnv();
+  GateEnv gate(mem.get());
+  auto [store, ino] = OpenWithFile("inline-race", &gate);
+  ASSERT_TRUE(store);
+  ExtentStore* st = store.get();
+  gate.Close('N', /*after_write=*/false);
+  std::string big(2 * kSeg, 'n');
+  big[0] = 'N';
+  std::thread writer([&] {
+    auto w = st->Write(ino, kSeg, big, Stability::kFileSync);
+    EXPECT_TRUE(w.ok()) << w.status();
+  });
+  gate.AwaitHeld(1);
+  auto small = st->Write(ino, 0, "small", Stability::kFileSync);
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->file.after.allocated, 5u);  // inline meanwhile
+  gate.Open();
+  writer.join();
+  std::string want = "small" + std::string(kSeg - 5, '\0') + big;
+  auto check = [&](ExtentStore* s, const char* when) {
+    std::string buf(want.size() + 1, '?');
+    auto r = s->Read(ino, 0, static_cast<uint32_t>(buf.size()), buf.data());
+    ASSERT_TRUE(r.ok()) << when << ": " << r.status();
+    buf.resize(r->count);
+    EXPECT_TRUE(buf == want) << when;
+    EXPECT_EQ(r->attr.allocated, 3u * kSeg) << when;
+    ExpectFsckClean(s);
+  };
+  check(st, "after the race");  // Fsck reads what RocksDB holds
+}
+
 // Two writes of new data to the same segments of a reserved file, both
 // claimed before either is mapped: the second replaces segments the first
 // made unique, so the reservation's outstanding count drops only once per

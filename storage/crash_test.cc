@@ -97,9 +97,13 @@ class Workload {
  public:
   // `whole_segments`: writes cover whole segments (offsets and lengths
   // rounded to them), so writes of new data take the lock-free path that
-  // claims segments before mapping them.
-  Workload(ExtentStore* s, uint32_t seed, bool whole_segments = false)
-      : s_(s), rng_(seed), whole_(whole_segments) {}
+  // claims segments before mapping them. `small_files`: writes, truncates
+  // and punches stay within the first 6000 bytes, so files go inline
+  // (StoreOptions::inline_max) and move to segments and back.
+  Workload(ExtentStore* s, uint32_t seed, bool whole_segments = false,
+           bool small_files = false)
+      : s_(s), rng_(seed), whole_(whole_segments), small_(small_files),
+        span_(small_files ? 6000 : 8 * kSeg) {}
 
   // Runs `ops` operations; records acknowledgements in `d`.
   void Run(int ops, Durable* d) {
@@ -117,8 +121,8 @@ class Workload {
         case 1:
         case 2:
         case 3: {  // stable or unstable write
-          uint64_t off = rng_() % (8 * kSeg);
-          std::string data(1 + rng_() % (3 * kSeg), '\0');
+          uint64_t off = rng_() % span_;
+          std::string data(1 + rng_() % (small_ ? 2500 : 3 * kSeg), '\0');
           if (whole_) {
             off = off / kSeg * kSeg;
             data.resize((data.size() + kSeg - 1) / kSeg * kSeg);
@@ -161,7 +165,7 @@ class Workload {
         case 6: {  // truncate
           auto a = s_->Lookup(kRootInode, f);
           if (!a.ok()) break;
-          uint64_t size = rng_() % (8 * kSeg);
+          uint64_t size = rng_() % span_;
           d->Touch(f, size, ~uint64_t{0} - size);
           SetAttrRequest r;
           r.size = size;
@@ -171,7 +175,7 @@ class Workload {
         case 7: {  // punch
           auto a = s_->Lookup(kRootInode, f);
           if (!a.ok()) break;
-          uint64_t off = rng_() % (8 * kSeg), len = rng_() % (3 * kSeg);
+          uint64_t off = rng_() % span_, len = rng_() % (span_ / 2);
           d->Touch(f, off, len);
           s_->PunchHole(a->ino, off, len).IgnoreError();  // checked by fsck
           break;
@@ -237,6 +241,8 @@ class Workload {
   ExtentStore* s_;
   std::mt19937 rng_;
   const bool whole_;
+  const bool small_;
+  const uint64_t span_;  // offsets and sizes stay below it
 };
 
 void ExpectClean(ExtentStore* st, const std::string& when) {
@@ -323,7 +329,7 @@ class CrashTest : public ::testing::Test {
 
   // Returns the number of I/O events the workload made (when not crashed).
   uint64_t RunOnce(uint32_t seed, int ops, uint64_t crash_after,
-                   bool whole_segments = false) {
+                   bool whole_segments = false, bool small_files = false) {
     std::unique_ptr<Env> mem = NewMemEnv();
     FaultEnv env(mem.get());
     StoreOptions o = Options(&env);
@@ -335,7 +341,7 @@ class CrashTest : public ::testing::Test {
       if (!s.ok()) return 0;
       uint64_t start = env.io_events();
       if (crash_after) env.CrashAfter(crash_after);
-      Workload w(s->get(), seed, whole_segments);
+      Workload w(s->get(), seed, whole_segments, small_files);
       w.Run(ops, &d);
       events = env.io_events() - start;
     }
@@ -383,6 +389,24 @@ TEST_F(CrashTest, PowerLossAtManyPointsWithWholeSegmentWrites) {
   for (uint64_t k = 1; k <= total;
        k += std::max<uint64_t>(1, k < 20 ? 1 : total / 50)) {
     RunOnce(kSeed, kOps, k, true);
+    ++points;
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(points, 40);
+}
+
+// Small files: most writes go into inode records (inline data), some grow
+// a file past the limit and move its bytes to a segment in the same batch,
+// truncates take files back below it.
+TEST_F(CrashTest, PowerLossAtManyPointsWithSmallFiles) {
+  constexpr uint32_t kSeed = 11;
+  constexpr int kOps = 150;
+  const uint64_t total = RunOnce(kSeed, kOps, 0, false, true);
+  ASSERT_GT(total, 50u);
+  int points = 0;
+  for (uint64_t k = 1; k <= total;
+       k += std::max<uint64_t>(1, k < 20 ? 1 : total / 50)) {
+    RunOnce(kSeed, kOps, k, false, true);
     ++points;
     if (HasFailure()) return;
   }
@@ -514,6 +538,50 @@ TEST_F(CrashTest, StableOverwriteOfUncommittedDataSurvivesPowerLoss) {
   auto fs = (*s)->Fsck();
   ASSERT_TRUE(fs.ok());
   EXPECT_TRUE(fs->clean);
+}
+
+// Inline data is durable with its batch: a stable write, an unstable one
+// and its COMMIT, and a stable write that moves the bytes to a segment,
+// each followed at once by power loss.
+TEST_F(CrashTest, StableAndCommittedInlineWritesSurvivePowerLoss) {
+  const std::string head(3000, 'h');
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE(step);
+    std::unique_ptr<Env> mem = NewMemEnv();
+    FaultEnv env(mem.get());
+    StoreOptions o = Options(&env);
+    InodeId ino;
+    std::string want;
+    {
+      auto s = OpenWithFile(o, &ino);
+      ASSERT_TRUE(s);
+      if (step == 0) {
+        ASSERT_TRUE(s->Write(ino, 0, head, Stability::kFileSync).ok());
+        want = head;
+      } else if (step == 1) {
+        ASSERT_TRUE(s->Write(ino, 0, head, Stability::kUnstable).ok());
+        ASSERT_TRUE(s->Commit(ino).ok());
+        want = head;
+      } else {
+        ASSERT_TRUE(s->Write(ino, 0, head, Stability::kUnstable).ok());
+        ASSERT_TRUE(s->Write(ino, 5000, "tail", Stability::kFileSync).ok());
+        want = head + std::string(2000, '\0') + "tail";
+      }
+      env.CrashAfter(1);
+      s->Write(ino, 0, "lost", Stability::kUnstable).IgnoreError();
+      s->Create(kRootInode, "g", CreateRequest{}).IgnoreError();
+      EXPECT_TRUE(env.crashed());
+    }
+    ASSERT_TRUE(env.Reboot().ok());
+    auto s = ExtentStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    std::string buf(want.size() + 10, '?');
+    auto r = (*s)->Read(ino, 0, static_cast<uint32_t>(buf.size()), buf.data());
+    ASSERT_TRUE(r.ok()) << r.status();
+    buf.resize(r->count);
+    EXPECT_EQ(buf, want);
+    ExpectClean(s->get(), "after power loss");
+  }
 }
 
 // kill -9 found a clone showing its source's later write: the clone's own

@@ -179,10 +179,11 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     if (!meta::DecodeSuperblock(sb_value, &sb)) {
       return absl::DataLossError("corrupt superblock");
     }
-    if (sb.version != meta::kFormatVersion) {
+    if (sb.version < meta::kOldestFormatVersion ||
+        sb.version > meta::kFormatVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
           "unknown store format version ", sb.version, " (this build knows ",
-          meta::kFormatVersion, ")"));
+          meta::kOldestFormatVersion, " to ", meta::kFormatVersion, ")"));
     }
     if (!options.member_paths.empty() &&
         options.member_paths != sb.member_paths) {
@@ -192,6 +193,7 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
   }
   store_id_ = sb.store_id;
   seg_ = sb.segment_size;
+  inline_max_ = std::min(options.inline_max, seg_);
   nmembers_ = sb.num_members;
   generation_ = sb.created_sec;
   {
@@ -271,6 +273,18 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
     GroupCommit::Ticket created = std::move(pending_);
     return gc_->Wait(created);  // the leader never takes mu_
   }
+  if (sb.version < meta::kFormatVersion) {
+    // Every older format is a subset of this one (see keys.h): recording the
+    // new version is the whole upgrade.
+    sb.version = meta::kFormatVersion;
+    Txn t;
+    t.batch.Put(meta::SuperKey(), meta::EncodeSuperblock(sb))
+        .PermitUncheckedError();
+    t.force = true;
+    CommitTxn(t);
+    GroupCommit::Ticket upgraded = std::move(pending_);
+    return gc_->Wait(upgraded);
+  }
 
   return absl::OkStatus();
 }
@@ -283,6 +297,7 @@ absl::Status ExtentStoreImpl::LoadMirrors() {
   next_ino_ = 2;
   next_snap_ = 1;
   total_outstanding_ = 0;
+  inline_bytes_ = 0;
   tree_.reset();  // refers to alloc_
   alloc_ = std::make_unique<QuarantineAllocator>(NewBitmapAllocator(nmembers_));
   for (uint32_t i = 0; i < nmembers_; ++i) {
@@ -402,6 +417,7 @@ absl::Status ExtentStoreImpl::LoadMirrors() {
   VNAS_RETURN_IF_ERROR(tree_->FinishLoad());
   for (auto& [ino, n] : inodes_) {
     if (n->rec.reserve) RecomputeOutstanding(n.get());
+    inline_bytes_ += n->rec.inline_data.size();
   }
   return absl::OkStatus();
 }

@@ -175,7 +175,8 @@ struct DirPage {
 struct SpaceStats {
   uint64_t files = 0;           // regular files counted
   uint64_t logical = 0;         // sum of logical sizes
-  uint64_t allocated = 0;       // segments mapped by the live files
+  uint64_t allocated = 0;       // segments mapped by the live files (and
+                                // their inline bytes, each file's own)
   uint64_t unique = 0;          // ... referenced by nothing else
   uint64_t shared = 0;          // ... also referenced elsewhere
   uint64_t snapshot_only = 0;   // held only by snapshots of these files
@@ -184,7 +185,8 @@ struct SpaceStats {
 
 struct StoreSpace {
   uint64_t capacity = 0;   // bytes the store may use
-  uint64_t used = 0;       // segments allocated (each counted once)
+  uint64_t used = 0;       // segments allocated (each counted once), plus
+                           // bytes held inline (StoreOptions::inline_max)
   uint64_t reserved = 0;   // outstanding reservations, not yet written
   uint64_t free = 0;       // capacity - used - reserved
   uint32_t segment_size = 0;
@@ -242,6 +244,12 @@ struct StoreOptions {
   // the file system to the last byte. Writes into a reserved range may use
   // up to half of it. 0 = max(16 MiB, 1% of the file system).
   uint64_t metadata_reserve = 0;
+  // Regular files of at most this many bytes keep them in their inode
+  // record (RocksDB) instead of a segment: a stable write to one is then a
+  // single metadata sync, not a data sync followed by one (hypervisor lock
+  // files, descriptors, .vmx/.vmsd). A file moves to segments for good once
+  // it grows past this. At most the segment size; 0 = never inline.
+  uint32_t inline_max = 4096;
   Env* env = nullptr;               // nullptr = the POSIX Env; not owned
   bool create_if_missing = true;
 };

@@ -18,6 +18,9 @@ SpaceStats ExtentStoreImpl::SpaceOf(const Inode& n,
     st.logical += f->rec.size;
     st.allocated += mapped * seg_;
     st.unique += unique * seg_;
+    // Inline bytes are the file's own (a clone copies them).
+    st.allocated += f->rec.inline_data.size();
+    st.unique += f->rec.inline_data.size();
     st.reserved += f->outstanding * seg_;
   }
   st.shared = st.allocated - st.unique;
@@ -34,9 +37,10 @@ SpaceStats ExtentStoreImpl::SpaceOf(const Inode& n,
     std::vector<const MapList*> roots;
     for (const Inode* f : snap_inodes) {
       if (f->is_reg()) roots.push_back(&f->rec.maps);
+      st.snapshot_only += f->rec.inline_data.size();  // a copy of its own
     }
     if (!roots.empty()) {
-      st.snapshot_only = tree_->ExclusiveSegments(roots) * seg_;
+      st.snapshot_only += tree_->ExclusiveSegments(roots) * seg_;
     }
   }
   return st;
@@ -53,7 +57,7 @@ absl::StatusOr<StoreSpace> ExtentStoreImpl::GetStoreSpace() {
   VNAS_RETURN_IF_ERROR(Usable());
   StoreSpace s;
   s.capacity = cap_segs_ * seg_;
-  s.used = UsedSegs() * seg_;
+  s.used = UsedSegs() * seg_ + inline_bytes_;
   s.reserved = total_outstanding_ * seg_;
   s.free = s.capacity > s.used + s.reserved ? s.capacity - s.used - s.reserved
                                             : 0;
@@ -253,6 +257,10 @@ absl::StatusOr<FsckReport> ExtentStoreImpl::Fsck() {
   // Reference counts, recomputed top-down.
   std::map<uint64_t, uint64_t> mref, lref, eref;
   for (const auto& [ino, rec] : inodes) {
+    if (rec.has_inline && rec.size > seg_) {
+      problem(absl::StrCat("inode ", ino, " holds ", rec.size,
+                           " inline bytes, more than a segment"));
+    }
     for (uint64_t m : rec.maps) {
       if (m == 0) continue;
       ++mref[m];

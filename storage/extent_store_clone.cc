@@ -59,6 +59,9 @@ Inode* ExtentStoreImpl::CloneInode(Txn& t, const Inode& src, bool read_only) {
   if (src.is_reg()) {
     c->rec.maps = src.rec.maps;
     tree_->Share(c->rec.maps);
+    c->rec.has_inline = src.rec.has_inline;
+    c->rec.inline_data = src.rec.inline_data;
+    inline_bytes_ += c->rec.inline_data.size();
   }
   return c;
 }
@@ -233,6 +236,10 @@ void ExtentStoreImpl::RestoreFile(Txn& t, Inode* live, const Inode& snap,
   live->rec.maps = snap.rec.maps;
   tree_->Share(live->rec.maps);
   tree_->Release(&old);
+  inline_bytes_ -= live->rec.inline_data.size();
+  live->rec.has_inline = snap.rec.has_inline;
+  live->rec.inline_data = snap.rec.inline_data;
+  inline_bytes_ += live->rec.inline_data.size();
   live->rec.size = snap.rec.size;
   live->rec.mode = snap.rec.mode;
   live->rec.uid = snap.rec.uid;

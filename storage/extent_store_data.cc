@@ -356,6 +356,14 @@ absl::Status ExtentStoreImpl::WriteFullSegs(Txn& t, Inode* n, uint64_t si0,
 absl::Status ExtentStoreImpl::ZeroRange(Txn& t, Inode* n, uint64_t off,
                                         uint64_t len) {
   if (len == 0) return absl::OkStatus();
+  if (n->rec.has_inline) {
+    std::string& d = n->rec.inline_data;
+    if (off < d.size()) {
+      std::memset(d.data() + off, 0, std::min<uint64_t>(len, d.size() - off));
+    }
+    t.inodes.insert(n->ino);
+    return absl::OkStatus();
+  }
   const uint64_t end = off + len;
   const uint64_t first_full = (off + seg_ - 1) / seg_;
   const uint64_t last_full = end / seg_;  // exclusive
@@ -405,7 +413,68 @@ absl::Status ExtentStoreImpl::ZeroPastEof(Txn& t, Inode* n,
   return ZeroRange(t, n, old, len);
 }
 
+bool ExtentStoreImpl::InlineFits(const Inode& n, uint64_t offset,
+                                 uint64_t len) const {
+  if (len == 0 || !n.is_reg() || n.rec.reserve != 0) return false;
+  if (offset > inline_max_ || len > inline_max_ - offset) return false;
+  if (n.rec.has_inline) return true;
+  if (n.rec.size > inline_max_) return false;
+  for (uint64_t m : n.rec.maps) {
+    if (m != 0) return false;
+  }
+  return true;  // all holes so far: zeros
+}
+
+void ExtentStoreImpl::WriteInline(Inode* n, uint64_t offset,
+                                  absl::string_view data) {
+  InodeRec& rec = n->rec;
+  if (!rec.has_inline) {
+    rec.maps.clear();  // names no map node (InlineFits)
+    rec.inline_data.assign(rec.size, '\0');
+    rec.has_inline = true;
+    inline_bytes_ += rec.size;
+  }
+  const uint64_t end = offset + data.size();
+  if (end > rec.inline_data.size()) {
+    inline_bytes_ += end - rec.inline_data.size();
+    rec.inline_data.resize(end, '\0');
+  }
+  std::memcpy(rec.inline_data.data() + offset, data.data(), data.size());
+  rec.size = rec.inline_data.size();
+}
+
+absl::Status ExtentStoreImpl::Spill(Txn& t, Inode* n) {
+  std::string bytes = std::move(n->rec.inline_data);
+  n->rec.inline_data.clear();
+  n->rec.has_inline = false;
+  inline_bytes_ -= bytes.size();
+  t.inodes.insert(n->ino);
+  bool changed = false;
+  absl::Status s =
+      bytes.empty() ? absl::OkStatus()
+                    : WriteSeg(t, n, 0, 0, bytes.data(),
+                               static_cast<uint32_t>(bytes.size()), &changed);
+  if (!s.ok()) {  // WriteSeg mapped nothing
+    inline_bytes_ += bytes.size();
+    n->rec.inline_data = std::move(bytes);
+    n->rec.has_inline = true;
+  }
+  return s;
+}
+
 absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
+  if (n->rec.has_inline) {
+    if (size <= inline_max_) {
+      inline_bytes_ += size;
+      inline_bytes_ -= n->rec.inline_data.size();
+      n->rec.inline_data.resize(size, '\0');
+      n->rec.size = size;
+      t.inodes.insert(n->ino);
+      return absl::OkStatus();
+    }
+    VNAS_RETURN_IF_ERROR(CheckSpace(*n, 1, 0));
+    VNAS_RETURN_IF_ERROR(Spill(t, n));
+  }
   if (size > n->rec.size) {
     VNAS_RETURN_IF_ERROR(ZeroPastEof(t, n, size));
   }
@@ -459,6 +528,13 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLocked(InodeId ino,
   const uint64_t size = n->rec.size;
   if (offset < size) {
     uint64_t todo = std::min<uint64_t>(count, size - offset);
+    if (n->rec.has_inline) {
+      std::memcpy(out, n->rec.inline_data.data() + offset, todo);
+      r.count = static_cast<uint32_t>(todo);
+      r.eof = offset + r.count >= size;
+      r.attr = ToAttr(*n);
+      return r;
+    }
     // Segments that lie end to end in a member are read with one call.
     MemberRuns<absl::Span<char>> runs(nmembers_);
     uint64_t done = 0;
@@ -507,8 +583,23 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     return WriteLocked(ino, offset, data, stability, fresh_ok, cow_ok, &io,
                        &fresh);
   });
-  if (fresh.cow) {
-    absl::Status s = WriteCow(offset, data, stability, fresh);
+  if (!fresh.targets.empty()) {
+    // The data goes to the claimed segments without mu_ (a copy on write
+    // merges partial segments first); FinishFresh maps them (the commit
+    // group syncs their members before the batch).
+    absl::Status s;
+    if (fresh.cow) {
+      s = WriteCow(offset, data, stability, fresh);
+    } else {
+      for (const auto& run : fresh.runs) {
+        s = WriteRun(run,
+                     stability == Stability::kUnstable ? RunMode::kUnstable
+                                                       : RunMode::kBeforeSync,
+                     keep);
+        if (!s.ok()) break;
+        if (stability == Stability::kUnstable) HintWriteback(run);
+      }
+    }
     Unpin(fresh.pin_seq);
     bool redo = false;
     r = Mutate([&]() {
@@ -520,23 +611,6 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     r = Mutate([&]() {
       return WriteLocked(ino, offset, data, stability, /*fresh_ok=*/false,
                          /*cow_ok=*/false, &io, &fresh);
-    });
-  } else if (!fresh.targets.empty()) {
-    // The data goes to the claimed segments without mu_; FinishFresh maps
-    // them (the commit group syncs their members before the batch).
-    absl::Status s;
-    for (const auto& run : fresh.runs) {
-      s = WriteRun(run,
-                   stability == Stability::kUnstable ? RunMode::kUnstable
-                                                     : RunMode::kBeforeSync,
-                   keep);
-      if (!s.ok()) break;
-      if (stability == Stability::kUnstable) HintWriteback(run);
-    }
-    Unpin(fresh.pin_seq);
-    bool redo = false;  // only a copy-on-write is redone
-    return Mutate([&]() {
-      return FinishFresh(ino, offset, data.size(), stability, fresh, s, &redo);
     });
   }
   if (io.runs.empty()) return r;
@@ -688,6 +762,13 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
     return got.status();
   }
   Inode* n = *got;
+  if (n->rec.has_inline) {
+    // It went inline meanwhile (truncated, then written small): the locked
+    // path moves those bytes to a segment first.
+    UnclaimAll(io.targets);
+    *redo = true;
+    return WriteResult();
+  }
   if (io.cow) {
     stale |= n->rec.size < io.cow_size;
     for (size_t k = 0; !stale && k < io.targets.size(); ++k) {
@@ -752,17 +833,33 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   al.length_aligned_4k += data.size() % 4096 == 0;
   al.offset_aligned_segment += offset % seg_ == 0;
   al.length_aligned_segment += data.size() % seg_ == 0;
-  if (PlanInPlace(*n, offset, data, stability, io)) {
+  if (InlineFits(*n, offset, data.size())) {
+    // One metadata batch holds the bytes: no member I/O, no member sync.
+    Txn t;
+    t.need = WriteNeed(stability);
+    WriteInline(n, offset, data);
+    Touch(t, n, true, Now());
+    if (t.need == GroupCommit::Need::kDurable) t.force = true;
+    CommitTxn(t);
+    r.count = static_cast<uint32_t>(data.size());
+    r.file.after = ToAttr(*n);
+    return r;
+  }
+  // An inline file outgrowing inline_max_ takes the locked path, which
+  // moves its bytes to segment 0 in the same batch as this write.
+  const bool spill = n->rec.has_inline;
+  if (!spill && PlanInPlace(*n, offset, data, stability, io)) {
     TouchLater(n, Now());
     r.count = static_cast<uint32_t>(data.size());
     r.file.after = ToAttr(*n);
     return r;
   }
   // Write() finishes these two.
-  if (fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;
-  if (cow_ok && PlanCow(*n, offset, data, fresh)) return r;
-  // Plan: how many fresh segments, how many inside the reservation.
-  uint64_t allocs = 0, in_reserve = 0;
+  if (!spill && fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;
+  if (!spill && cow_ok && PlanCow(*n, offset, data, fresh)) return r;
+  // Plan: how many fresh segments, how many inside the reservation (a
+  // spill's segment 0 may be counted twice: a refusal errs on the safe side).
+  uint64_t allocs = spill ? 1 : 0, in_reserve = 0;
   const uint64_t rsegs = ReserveSegs(*n);
   for (uint64_t pos = offset; pos < end;) {
     uint64_t si = pos / seg_;
@@ -779,6 +876,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   Txn t;
   t.need = WriteNeed(stability);
   bool meta_changed = false;
+  if (spill) VNAS_RETURN_IF_ERROR(Spill(t, n));  // nothing changed on failure
   if (offset > n->rec.size) {  // the gap past the old EOF must read as zeros
     absl::Status z = ZeroPastEof(t, n, offset);
     if (!z.ok()) {  // keep what was done: it is consistent

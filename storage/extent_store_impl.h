@@ -547,6 +547,18 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status Truncate(Txn& t, Inode* n, uint64_t size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inline data (StoreOptions::inline_max). A write of `len` bytes at
+  // `offset` may go into the inode record: the file is inline already, or
+  // maps no segment, and stays within inline_max_ (a reservation keeps a
+  // file in segments).
+  bool InlineFits(const Inode& n, uint64_t offset, uint64_t len) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Applies such a write to the record (the caller puts the inode).
+  void WriteInline(Inode* n, uint64_t offset, absl::string_view data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves an inline file's bytes into segment 0 (the caller checked space
+  // for one segment); on failure the file stays inline.
+  absl::Status Spill(Txn& t, Inode* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ZeroRange(Txn& t, Inode* n, uint64_t off, uint64_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Before the file grows to `new_size`: zeroes the bytes past EOF inside
@@ -637,6 +649,7 @@ class ExtentStoreImpl final : public ExtentStore {
   // dropped acknowledged unstable writes (clients then resend them).
   std::atomic<uint64_t> verifier_{0};
   uint32_t seg_ = 0;
+  uint32_t inline_max_ = 0;  // <= seg_
   uint32_t nmembers_ = 0;
   uint64_t generation_ = 0;
   uint64_t capacity_ = 0;
@@ -677,6 +690,8 @@ class ExtentStoreImpl final : public ExtentStore {
   std::map<uint64_t, SnapRec> snaps_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LogState> logs_ ABSL_GUARDED_BY(mu_);
   uint64_t total_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bytes held inline by all inodes (counted as used store space).
+  uint64_t inline_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Per member: segments below this index may have been written (the file
   // already holds them); from the file size at open, raised by AllocSeg.
   std::vector<uint64_t> backed_segs_ ABSL_GUARDED_BY(mu_);

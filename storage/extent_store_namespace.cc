@@ -47,7 +47,9 @@ Attr ExtentStoreImpl::ToAttr(const Inode& n) const {
   a.gid = n.rec.gid;
   a.nlink = n.rec.nlink;
   a.size = n.rec.size;
-  a.allocated = n.is_reg() ? tree_->MappedSegments(n.rec.maps) * seg_ : 0;
+  a.allocated = !n.is_reg()         ? 0
+                : n.rec.has_inline ? n.rec.inline_data.size()
+                                   : tree_->MappedSegments(n.rec.maps) * seg_;
   a.atime = {n.rec.atime_sec, n.rec.atime_nsec};
   a.mtime = {n.rec.mtime_sec, n.rec.mtime_nsec};
   a.ctime = {n.rec.ctime_sec, n.rec.ctime_nsec};
@@ -139,6 +141,7 @@ void ExtentStoreImpl::DeleteInode(Txn& t, Inode* n) {
   if (n->is_reg()) {
     tree_->Release(&n->rec.maps);
     total_outstanding_ -= n->outstanding;
+    inline_bytes_ -= n->rec.inline_data.size();
   }
   inodes_.erase(ino);
   t.inodes.insert(ino);

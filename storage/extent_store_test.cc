@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -13,6 +15,7 @@
 #include "rocksdb/db.h"
 #include "storage/base/status_util.h"
 #include "storage/env/env.h"
+#include "storage/meta/keys.h"
 #include "storage/env/mem_env.h"
 #include "storage/store_testutil.h"
 
@@ -506,7 +509,7 @@ TEST_F(StoreTest, RefusesUnknownFormatVersion) {
                     .ok());
     std::string v;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "S", &v).ok());
-    v[0] = 2;  // the version varint
+    v[0] = meta::kFormatVersion + 1;  // the version varint
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "S", v).ok());
     delete db;
   }
@@ -669,6 +672,239 @@ TEST_F(StoreTest, StaleBytesPastEofAfterKillStayHiddenOnExtendAndClone) {
         << "after reopen (" << name << ")";
     ExpectClean();
   }
+}
+
+// ---- Inline data (StoreOptions::inline_max, 4 KiB by default) ------------
+
+uint64_t MemberBytesWritten(ExtentStore* store) {
+  uint64_t n = 0;
+  for (const MemberStats& m : store->Members()) n += m.bytes_written;
+  return n;
+}
+
+// A small file's stable writes go to its inode record: no member I/O and no
+// segment, and the bytes survive a reopen.
+TEST_F(StoreTest, SmallFileDataLivesInItsInodeRecord) {
+  InodeId f = MakeFile("vm1.vmx.lck");
+  const uint64_t written = MemberBytesWritten(store_.get());
+  Put(f, 0, "lock holder 1");
+  Put(f, 5, "HOLDER");
+  Put(f, 100, "tail", Stability::kUnstable);
+  EXPECT_EQ(MemberBytesWritten(store_.get()), written);
+  auto a = store_->GetAttr(f);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->size, 104u);
+  EXPECT_EQ(a->allocated, 104u);  // its bytes, not a segment
+  EXPECT_EQ(store_->GetStoreSpace()->used, 104u);
+  const std::string want =
+      std::string("lock HOLDER 1") + std::string(87, '\0') + "tail";
+  EXPECT_EQ(Get(f, 0, 200), want);
+  auto r = store_->Read(f, 98, 10, std::string(10, 'x').data());
+  ASSERT_OK(r);
+  EXPECT_TRUE(r->eof);
+  EXPECT_EQ(r->count, 6u);
+  ASSERT_OK(store_->Commit(f));
+  auto sp = store_->Space(f);
+  ASSERT_OK(sp);
+  EXPECT_EQ(sp->allocated, 104u);
+  EXPECT_EQ(sp->unique, 104u);
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(f, 0, 200), want);
+  ExpectClean();
+}
+
+// Growing past inline_max moves the bytes into segment 0 in the same batch
+// as the write, whichever write path the growth takes.
+TEST_F(StoreTest, AnInlineFileOutgrowingTheLimitMovesToASegment) {
+  const std::string head(3000, 'h');
+  struct Case {
+    uint64_t off;
+    uint32_t len;
+    Stability st;
+  };
+  for (const Case& c : {Case{5000, 10, Stability::kFileSync},
+                        Case{2000, 4000, Stability::kUnstable},
+                        Case{65536, 65536, Stability::kFileSync},
+                        Case{0, 65536, Stability::kUnstable}}) {
+    SCOPED_TRACE(c.off);
+    InodeId f = MakeFile("grow" + std::to_string(c.off));
+    Put(f, 0, head);
+    ASSERT_EQ(store_->GetAttr(f)->allocated, head.size());
+    Put(f, c.off, std::string(c.len, 'w'), c.st);
+    std::string want = head;
+    want.resize(std::max<uint64_t>(want.size(), c.off + c.len), '\0');
+    std::memset(want.data() + c.off, 'w', c.len);
+    EXPECT_EQ(Get(f, 0, static_cast<uint32_t>(want.size() + 10)), want);
+    auto a = store_->GetAttr(f);
+    ASSERT_OK(a);
+    EXPECT_EQ(a->size, want.size());
+    EXPECT_EQ(a->allocated % (64 << 10), 0u);
+    EXPECT_GE(a->allocated, 64u << 10);
+    // In segments for good: a small write now goes in place.
+    Put(f, 0, "x");
+    want[0] = 'x';
+    EXPECT_EQ(Get(f, 0, static_cast<uint32_t>(want.size())), want);
+    ASSERT_OK(store_->Commit(f));
+    ExpectClean();
+    Reopen();
+    EXPECT_EQ(Get(f, 0, static_cast<uint32_t>(want.size())), want);
+  }
+  ExpectClean();
+}
+
+TEST_F(StoreTest, TruncatingAnInlineFile) {
+  InodeId f = MakeFile("t");
+  Put(f, 0, "0123456789");
+  SetAttrRequest shrink;
+  shrink.size = 4;
+  ASSERT_OK(store_->SetAttr(f, shrink));
+  SetAttrRequest grow;
+  grow.size = 4096;  // still inline: zeros
+  ASSERT_OK(store_->SetAttr(f, grow));
+  EXPECT_EQ(Get(f, 0, 5000), "0123" + std::string(4092, '\0'));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 4096u);
+  // Past the limit: sparse in segments, the bytes kept.
+  SetAttrRequest big;
+  big.size = uint64_t{1} << 30;
+  ASSERT_OK(store_->SetAttr(f, big));
+  auto a = store_->GetAttr(f);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->size, uint64_t{1} << 30);
+  EXPECT_EQ(a->allocated, 64u << 10);
+  EXPECT_EQ(Get(f, 0, 6), std::string("0123") + std::string(2, '\0'));
+  EXPECT_EQ(Get(f, (uint64_t{1} << 30) - 4, 8), std::string(4, '\0'));
+  // A file truncated to nothing takes small data inline again.
+  SetAttrRequest zero;
+  zero.size = 0;
+  ASSERT_OK(store_->SetAttr(f, zero));
+  Put(f, 0, "again");
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 5u);
+  EXPECT_EQ(store_->GetStoreSpace()->used, 5u);
+  EXPECT_EQ(Get(f, 0, 10), "again");
+  // Punching a hole zeroes inline bytes.
+  ASSERT_OK(store_->PunchHole(f, 1, 2));
+  EXPECT_EQ(Get(f, 0, 10), std::string("a\0\0in", 5));
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(f, 0, 10), std::string("a\0\0in", 5));
+}
+
+// A file that once had a segment mapped stays in segments when written
+// small, and a reservation keeps a new file out of the inode record.
+TEST_F(StoreTest, OnlyFilesWithoutSegmentsOrReservationsGoInline) {
+  InodeId f = MakeFile("segment-then-small");
+  Put(f, 0, std::string(65536, 'd'));
+  SetAttrRequest shrink;
+  shrink.size = 100;
+  ASSERT_OK(store_->SetAttr(f, shrink));
+  Put(f, 0, "small");
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 64u << 10);
+  EXPECT_EQ(Get(f, 0, 200), "small" + std::string(95, 'd'));
+  // Once no segment is left (here: the only one was cut off), it may.
+  InodeId g = MakeFile("hole-then-small");
+  Put(g, 65536, std::string(65536, 'd'));
+  ASSERT_OK(store_->SetAttr(g, shrink));
+  Put(g, 0, "small");
+  EXPECT_EQ(store_->GetAttr(g)->allocated, 100u);
+  EXPECT_EQ(Get(g, 0, 200), "small" + std::string(95, '\0'));
+  InodeId r = MakeFile("reserved");
+  ASSERT_OK(store_->Reserve(r, 1 << 20));
+  Put(r, 0, "small");
+  EXPECT_EQ(store_->GetAttr(r)->allocated, 64u << 10);
+  ExpectClean();
+}
+
+TEST_F(StoreTest, InlineMaxZeroKeepsEveryFileInSegments) {
+  opts_.inline_max = 0;
+  Reopen();
+  InodeId f = MakeFile("f");
+  Put(f, 0, "abc");
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 64u << 10);
+  EXPECT_EQ(Get(f, 0, 10), "abc");
+}
+
+// Clones, snapshots and restores of an inline file copy its bytes: each copy
+// changes alone and counts as its own.
+TEST_F(StoreTest, ClonesAndSnapshotsOfAnInlineFileAreIndependent) {
+  InodeId f = MakeFile("vm.vmsd");
+  Put(f, 0, "snapshot.numSnapshots = \"1\"\n");
+  auto c = store_->CloneFile(f, kRootInode, "copy.vmsd", true);
+  ASSERT_OK(c);
+  Put(c->attr.ino, 0, "CLONE");
+  EXPECT_EQ(Get(f, 0, 8), "snapshot");
+  EXPECT_EQ(Get(c->attr.ino, 0, 8), "CLONEhot");
+  auto sp = store_->Space(c->attr.ino);
+  ASSERT_OK(sp);
+  EXPECT_EQ(sp->unique, 28u);
+  EXPECT_EQ(sp->shared, 0u);
+  auto snap = store_->CreateSnapshot(f, "s1");
+  ASSERT_OK(snap);
+  Put(f, 0, "CHANGED!");
+  auto fsp = store_->Space(f);
+  ASSERT_OK(fsp);
+  EXPECT_EQ(fsp->snapshot_only, 28u);
+  auto linked = store_->CloneSnapshot(snap->id, kRootInode, "linked.vmsd");
+  ASSERT_OK(linked);
+  EXPECT_EQ(Get(linked->attr.ino, 0, 8), "snapshot");
+  // Growing the live file past the limit, then restoring: inline again.
+  Put(f, 10000, "far");
+  ASSERT_OK_S(store_->RestoreSnapshot(snap->id));
+  auto a = store_->GetAttr(f);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->size, 28u);
+  EXPECT_EQ(a->allocated, 28u);
+  EXPECT_EQ(Get(f, 0, 100), "snapshot.numSnapshots = \"1\"\n");
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(f, 0, 8), "snapshot");
+  EXPECT_EQ(Get(c->attr.ino, 0, 8), "CLONEhot");
+  ExpectClean();
+  // Used space counts every inline copy: live files, the linked clone and
+  // the snapshot; it drops back to nothing as they go.
+  EXPECT_EQ(store_->GetStoreSpace()->used, 4u * 28);
+  ASSERT_OK_S(store_->DeleteSnapshot(snap->id));
+  for (const char* name : {"vm.vmsd", "copy.vmsd", "linked.vmsd"}) {
+    ASSERT_OK(store_->Remove(kRootInode, name));
+  }
+  EXPECT_EQ(store_->GetStoreSpace()->used, 0u);
+  Reopen();
+  EXPECT_EQ(store_->GetStoreSpace()->used, 0u);
+}
+
+// A store of format version 1 (no inline data) opens and is upgraded.
+TEST_F(StoreTest, AVersionOneStoreIsUpgradedAtOpen) {
+  InodeId f = MakeFile("old");
+  opts_.inline_max = 0;
+  Reopen();
+  Put(f, 0, "v1 data");
+  store_.reset();
+  auto set_version = [&](uint32_t v, uint32_t* was) {
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::Options(), opts_.dir + "/meta", &db).ok());
+    std::string sb;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "S", &sb).ok());
+    *was = static_cast<uint8_t>(sb[0]);
+    if (v) sb[0] = static_cast<char>(v);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "S", sb).ok());
+    delete db;
+  };
+  uint32_t was = 0;
+  set_version(1, &was);
+  EXPECT_EQ(was, meta::kFormatVersion);
+  opts_.inline_max = 4096;
+  Reopen();
+  EXPECT_EQ(Get(f, 0, 10), "v1 data");
+  InodeId g = MakeFile("new");
+  Put(g, 0, "inline");
+  EXPECT_EQ(store_->GetAttr(g)->allocated, 6u);
+  store_.reset();
+  set_version(0, &was);
+  EXPECT_EQ(was, meta::kFormatVersion);
+  Reopen();
+  EXPECT_EQ(Get(g, 0, 10), "inline");
+  ExpectClean();
 }
 
 }  // namespace

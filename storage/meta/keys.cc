@@ -131,7 +131,9 @@ std::string EncodeSuperblock(const Superblock& s) {
 bool DecodeSuperblock(absl::string_view in, Superblock* s) {
   uint64_t n;
   if (!GetV(&in, &s->version)) return false;
-  if (s->version != kFormatVersion) return true;  // caller refuses
+  if (s->version < kOldestFormatVersion || s->version > kFormatVersion) {
+    return true;  // caller refuses
+  }
   if (!GetBE8(&in, &s->store_id) || !GetV(&in, &s->segment_size) ||
       !GetV(&in, &s->num_members) || !GetV(&in, &s->created_sec) ||
       !GetVarint(&in, &n)) {
@@ -148,7 +150,8 @@ std::string EncodeInode(const InodeRec& r) {
   std::string v;
   v.push_back(static_cast<char>(r.type));
   v.push_back(static_cast<char>((r.read_only ? 1 : 0) |
-                                (r.has_verifier ? 2 : 0)));
+                                (r.has_verifier ? 2 : 0) |
+                                (r.has_inline ? 4 : 0)));
   for (uint64_t x : {uint64_t{r.mode}, uint64_t{r.uid}, uint64_t{r.gid},
                      uint64_t{r.nlink}, r.size,
                      static_cast<uint64_t>(r.atime_sec), uint64_t{r.atime_nsec},
@@ -162,6 +165,7 @@ std::string EncodeInode(const InodeRec& r) {
   PutStr(&v, r.target);
   PutVarint(&v, r.maps.size());
   for (uint64_t m : r.maps) PutVarint(&v, m);
+  if (r.has_inline) PutStr(&v, r.inline_data);
   return v;
 }
 
@@ -171,6 +175,8 @@ bool DecodeInode(absl::string_view in, InodeRec* r) {
   uint8_t flags = static_cast<uint8_t>(in[1]);
   r->read_only = flags & 1;
   r->has_verifier = flags & 2;
+  r->has_inline = flags & 4;
+  if (flags & ~7) return false;
   in.remove_prefix(2);
   if (!GetV(&in, &r->mode) || !GetV(&in, &r->uid) || !GetV(&in, &r->gid) ||
       !GetV(&in, &r->nlink) || !GetV(&in, &r->size) ||
@@ -191,6 +197,17 @@ bool DecodeInode(absl::string_view in, InodeRec* r) {
   r->maps.resize(n);
   for (auto& m : r->maps) {
     if (!GetVarint(&in, &m)) return false;
+  }
+  r->inline_data.clear();
+  if (r->has_inline) {
+    // Readers copy `size` bytes from it: it must hold exactly those.
+    if (!GetStr(&in, &r->inline_data) || r->type != 1 ||
+        r->inline_data.size() != r->size) {
+      return false;
+    }
+    for (uint64_t m : r->maps) {
+      if (m != 0) return false;
+    }
   }
   return in.empty();
 }

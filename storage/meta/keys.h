@@ -1,7 +1,11 @@
 // keys.h — the RocksDB key schema and value encodings of the extent store.
 //
-// FORMAT VERSION 1. The superblock records the version; Open refuses any
-// other. Persisted tags and kind bytes are never renumbered or reused.
+// FORMAT VERSION 2. The superblock records the version; Open refuses any
+// version it does not know. Persisted tags and kind bytes are never
+// renumbered or reused.
+//   v1: everything below except inline data.
+//   v2: inode flag bit2 and the trailing inline data (a v1 store is a valid
+//       v2 store: Open rewrites its superblock as v2).
 //
 // Notation: BE8 = 8-byte big-endian unsigned, BE4 = 4-byte big-endian,
 // V = LEB128 varint (unsigned 64-bit), STR = V length + bytes.
@@ -17,7 +21,8 @@
 //   "I" BE8(ino)                          Inode:
 //                                           u8 type (1 reg, 2 dir, 3 symlink)
 //                                           u8 flags (bit0 read_only,
-//                                                     bit1 has_verifier)
+//                                                     bit1 has_verifier,
+//                                                     bit2 has_inline, v2)
 //                                           V mode V uid V gid V nlink V size
 //                                           V atime.sec V atime.nsec
 //                                           V mtime.sec V mtime.nsec
@@ -30,6 +35,10 @@
 //                                           V n | n*V map node id
 //                                             (map i covers file segments
 //                                              [i*2^18, (i+1)*2^18); 0 = none)
+//                                           [STR inline data]  (bit2 only)
+//                                             a small regular file's bytes,
+//                                             exactly `size` of them; such
+//                                             an inode maps no segments
 //   "D" BE8(dir) name                     BE8 child ino | V cookie
 //   "E" BE8(dir) BE8(cookie)              name (ReadDir order index)
 //   "L" BE8(leaf id)                      Leaf page: V n | n*(V slot-delta,
@@ -62,7 +71,8 @@
 
 namespace vnas::storage::meta {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestFormatVersion = 1;  // opened and upgraded
 inline constexpr uint32_t kLeafSlots = 256;
 inline constexpr uint32_t kMapSlots = 1024;
 inline constexpr uint64_t kSegsPerMap = uint64_t{kLeafSlots} * kMapSlots;
@@ -120,6 +130,7 @@ struct InodeRec {
   uint8_t type = 1;
   bool read_only = false;
   bool has_verifier = false;
+  bool has_inline = false;  // the bytes are `inline_data`, not segments
   uint32_t mode = 0, uid = 0, gid = 0, nlink = 0;
   uint64_t size = 0;
   int64_t atime_sec = 0, mtime_sec = 0, ctime_sec = 0;
@@ -132,6 +143,7 @@ struct InodeRec {
   std::array<uint8_t, 8> verifier{};
   std::string target;
   std::vector<uint64_t> maps;
+  std::string inline_data;  // with has_inline: size() == size
 };
 std::string EncodeInode(const InodeRec& r);
 bool DecodeInode(absl::string_view in, InodeRec* r);

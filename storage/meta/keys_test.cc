@@ -1,4 +1,4 @@
-// keys_test.cc — the key schema and value codecs (format version 1).
+// keys_test.cc — the key schema and value codecs (format version 2).
 #include "storage/meta/keys.h"
 
 #include "gtest/gtest.h"
@@ -82,6 +82,45 @@ TEST(KeysTest, InodeRoundTrip) {
   EXPECT_FALSE(DecodeInode(v + "x", &o));  // trailing bytes
 }
 
+// v2: a small file's bytes ride at the end of its inode record (flag bit2).
+TEST(KeysTest, InlineDataRoundTripAndValidation) {
+  InodeRec r;
+  r.type = 1;
+  r.size = 5;
+  r.has_inline = true;
+  r.inline_data = std::string("ab\0cd", 5);
+  const std::string v = EncodeInode(r);
+  EXPECT_EQ(v[1] & 4, 4);
+  InodeRec o;
+  ASSERT_TRUE(DecodeInode(v, &o));
+  EXPECT_TRUE(o.has_inline);
+  EXPECT_EQ(o.inline_data, r.inline_data);
+  EXPECT_EQ(EncodeInode(o), v);
+  // Without the flag there is no trailing field: a v1 record reads as one.
+  InodeRec plain;
+  plain.type = 1;
+  plain.size = 70000;
+  plain.maps = {0, 12};
+  ASSERT_TRUE(DecodeInode(EncodeInode(plain), &o));
+  EXPECT_FALSE(o.has_inline);
+  EXPECT_TRUE(o.inline_data.empty());
+  // Readers copy `size` bytes: a record whose data is not exactly that long,
+  // that is not a regular file, or that also names a map node is corrupt.
+  InodeRec bad = r;
+  bad.size = 6;
+  EXPECT_FALSE(DecodeInode(EncodeInode(bad), &o));
+  bad = r;
+  bad.type = 2;
+  EXPECT_FALSE(DecodeInode(EncodeInode(bad), &o));
+  bad = r;
+  bad.maps = {7};
+  EXPECT_FALSE(DecodeInode(EncodeInode(bad), &o));
+  // Unknown flag bits are refused, not ignored.
+  std::string unknown = v;
+  unknown[1] = static_cast<char>(unknown[1] | 8);
+  EXPECT_FALSE(DecodeInode(unknown, &o));
+}
+
 TEST(KeysTest, PageRoundTripAndValidation) {
   std::vector<std::pair<uint32_t, uint64_t>> e = {{0, 5}, {3, 9}, {255, 1}};
   std::string v = EncodePage(e);
@@ -104,12 +143,18 @@ TEST(KeysTest, SuperblockAndSnapshotRoundTrip) {
   ASSERT_TRUE(DecodeSuperblock(EncodeSuperblock(s), &o));
   EXPECT_EQ(o.member_paths, s.member_paths);
   EXPECT_EQ(o.store_id, s.store_id);
+  EXPECT_EQ(o.version, kFormatVersion);
+  // An older version this build upgrades decodes in full.
+  s.version = kOldestFormatVersion;
+  ASSERT_TRUE(DecodeSuperblock(EncodeSuperblock(s), &o));
+  EXPECT_EQ(o.version, kOldestFormatVersion);
+  EXPECT_EQ(o.member_paths, s.member_paths);
   // An unknown version decodes only far enough to be refused.
   std::string future;
-  PutVarint(&future, 2);
+  PutVarint(&future, kFormatVersion + 1);
   future += "whatever";
   ASSERT_TRUE(DecodeSuperblock(future, &o));
-  EXPECT_EQ(o.version, 2u);
+  EXPECT_EQ(o.version, kFormatVersion + 1);
 
   SnapshotRec r{"nightly", 5, 9, 1700000000, 7};
   SnapshotRec q;
