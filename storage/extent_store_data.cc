@@ -472,7 +472,7 @@ absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
       t.inodes.insert(n->ino);
       return absl::OkStatus();
     }
-    VNAS_RETURN_IF_ERROR(CheckSpace(*n, 1, 0));
+    VNAS_RETURN_IF_ERROR(CheckSpace(*n, 1, ReserveSegs(*n) > 0 ? 1 : 0));
     VNAS_RETURN_IF_ERROR(Spill(t, n));
   }
   if (size > n->rec.size) {
@@ -857,10 +857,10 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   // Write() finishes these two.
   if (!spill && fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;
   if (!spill && cow_ok && PlanCow(*n, offset, data, fresh)) return r;
-  // Plan: how many fresh segments, how many inside the reservation (a
-  // spill's segment 0 may be counted twice: a refusal errs on the safe side).
-  uint64_t allocs = spill ? 1 : 0, in_reserve = 0;
+  // Plan: how many fresh segments, how many inside the reservation.
   const uint64_t rsegs = ReserveSegs(*n);
+  uint64_t allocs = 0, in_reserve = 0;
+  bool seg0 = false;  // this write allocates segment 0
   for (uint64_t pos = offset; pos < end;) {
     uint64_t si = pos / seg_;
     uint32_t a = static_cast<uint32_t>(pos % seg_);
@@ -868,8 +868,16 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     if (NeedsAlloc(*n, si, a, data.data() + (pos - offset), len)) {
       ++allocs;
       if (si < rsegs) ++in_reserve;
+      seg0 |= si == 0;
     }
     pos += len;
+  }
+  // A spill allocates segment 0 for the inline bytes (then written in place
+  // by this write, if it covers it).
+  if (spill && !seg0 &&
+      !AllZero(n->rec.inline_data.data(), n->rec.inline_data.size())) {
+    ++allocs;
+    if (rsegs > 0) ++in_reserve;
   }
   VNAS_RETURN_IF_ERROR(CheckSpace(*n, allocs, in_reserve));
 

@@ -815,6 +815,24 @@ TEST_F(StoreTest, OnlyFilesWithoutSegmentsOrReservationsGoInline) {
   ExpectClean();
 }
 
+// A reservation taken while a file is inline covers the segment its bytes
+// move to: on a full store the growing write still succeeds.
+TEST_F(StoreTest, AReservedInlineFileGrowsOnAFullStore) {
+  opts_.dir = TempDir("full-inline");
+  opts_.capacity = 4 * (64 << 10);
+  Reopen();
+  InodeId r = MakeFile("r");
+  Put(r, 0, "inline bytes");
+  ASSERT_OK(store_->Reserve(r, 64 << 10));
+  InodeId big = MakeFile("big");
+  Put(big, 0, std::string(3 * (64 << 10), 'b'));
+  EXPECT_FALSE(store_->Write(big, 3 * (64 << 10), "x", Stability::kFileSync)
+                   .ok());  // full
+  Put(r, 0, std::string(64 << 10, 'g'));
+  EXPECT_EQ(Get(r, 0, 3), "ggg");
+  ExpectClean();
+}
+
 TEST_F(StoreTest, InlineMaxZeroKeepsEveryFileInSegments) {
   opts_.inline_max = 0;
   Reopen();
