@@ -822,6 +822,10 @@ TEST(ConcurrencyTest, ANewDataWriteRacingAnInlineWriteIsRedone) {
     ExpectFsckClean(s);
   };
   check(st, "after the race");  // Fsck reads what RocksDB holds
+  // Two writes, each counted once (the redone one is not counted again).
+  auto al = st->Alignment(ino);
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->writes, 2u);
 }
 
 // Two writes of new data to the same segments of a reserved file, both

@@ -580,8 +580,8 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   InPlaceIo io;
   FreshIo fresh;
   absl::StatusOr<WriteResult> r = Mutate([&]() {
-    return WriteLocked(ino, offset, data, stability, fresh_ok, cow_ok, &io,
-                       &fresh);
+    return WriteLocked(ino, offset, data, stability, fresh_ok, cow_ok,
+                       /*redo=*/false, &io, &fresh);
   });
   if (!fresh.targets.empty()) {
     // The data goes to the claimed segments without mu_ (a copy on write
@@ -610,7 +610,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
     fresh = FreshIo();
     r = Mutate([&]() {
       return WriteLocked(ino, offset, data, stability, /*fresh_ok=*/false,
-                         /*cow_ok=*/false, &io, &fresh);
+                         /*cow_ok=*/false, /*redo=*/true, &io, &fresh);
     });
   }
   if (io.runs.empty()) return r;
@@ -814,7 +814,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
 
 absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     InodeId ino, uint64_t offset, absl::string_view data,
-    Stability stability, bool fresh_ok, bool cow_ok, InPlaceIo* io,
+    Stability stability, bool fresh_ok, bool cow_ok, bool redo, InPlaceIo* io,
     FreshIo* fresh) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
@@ -827,12 +827,14 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   r.file.before = Wcc(*n);
   r.committed = stability;
   const uint64_t end = offset + data.size();
-  AlignmentStats& al = n->align;
-  ++al.writes;
-  al.offset_aligned_4k += offset % 4096 == 0;
-  al.length_aligned_4k += data.size() % 4096 == 0;
-  al.offset_aligned_segment += offset % seg_ == 0;
-  al.length_aligned_segment += data.size() % seg_ == 0;
+  if (!redo) {
+    AlignmentStats& al = n->align;
+    ++al.writes;
+    al.offset_aligned_4k += offset % 4096 == 0;
+    al.length_aligned_4k += data.size() % 4096 == 0;
+    al.offset_aligned_segment += offset % seg_ == 0;
+    al.length_aligned_segment += data.size() % seg_ == 0;
+  }
   if (InlineFits(*n, offset, data.size())) {
     // One metadata batch holds the bytes: no member I/O, no member sync.
     Txn t;

@@ -372,11 +372,13 @@ class ExtentStoreImpl final : public ExtentStore {
     std::vector<uint64_t> cow_old;
     uint64_t cow_size = 0;  // the file's size when planned
   };
+  // `redo`: the write already went through here once (a stale lock-free
+  // attempt), so it is not counted in the alignment figures again.
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
                                           absl::string_view data,
                                           Stability stability, bool fresh_ok,
-                                          bool cow_ok, InPlaceIo* io,
-                                          FreshIo* fresh)
+                                          bool cow_ok, bool redo,
+                                          InPlaceIo* io, FreshIo* fresh)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // PlanFresh's and PlanCow's common step: checks the space for `nsegs`
   // fresh segments from si0 (`in_reserve` inside the reservation), claims
