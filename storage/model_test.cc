@@ -22,6 +22,9 @@ namespace {
 
 constexpr uint32_t kSeg = 4096;
 constexpr uint64_t kMaxSize = 1200 * kSeg;  // > 4 leaves of 256 segments
+// Seeds from kSmallSeeds on keep files within a few KiB, so they go inline
+// (StoreOptions::inline_max, 4 KiB here), move to segments and come back.
+constexpr uint32_t kSmallSeeds = 100;
 
 struct FileM {
   InodeId ino = 0;
@@ -116,6 +119,8 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
   std::mt19937 rng(GetParam());
   ASSERT_TRUE(s_->Mkdir(kRootInode, "vm", 0755, 0, 0).ok());
   dirs_["vm"];
+  const bool small = GetParam() >= kSmallSeeds;
+  const uint64_t max_size = small ? 3 * kSeg : kMaxSize;
   int clones = 0;
   constexpr int kSteps = 1500;
   for (int step = 0; step < kSteps; ++step) {
@@ -140,10 +145,12 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
     }
     FileM& f = fit->second;
     if (op < 35) {  // write
-      uint64_t off = rng() % kMaxSize;
+      uint64_t off = rng() % max_size;
       if (rng() % 3 == 0) off = off / kSeg * kSeg;
-      size_t len = 1 + rng() % (rng() % 4 == 0 ? 40 * kSeg : 3 * kSeg);
-      if (off + len > kMaxSize) len = kMaxSize - off;
+      size_t len = 1 + rng() % (small               ? 5000
+                                : rng() % 4 == 0 ? 40 * kSeg
+                                                 : 3 * kSeg);
+      if (off + len > max_size) len = max_size - off;
       std::string data = RandomData(rng, len);
       auto st = rng() % 2 ? Stability::kFileSync : Stability::kUnstable;
       auto w = s_->Write(f.ino, off, data, st);
@@ -158,14 +165,15 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
       FileM copy{r->attr.ino, dir[fname].data};
       dir[to] = copy;
     } else if (op < 52) {  // truncate
-      uint64_t size = rng() % kMaxSize;
+      uint64_t size = rng() % max_size;
       if (rng() % 2) size = size / kSeg * kSeg;
       SetAttrRequest q;
       q.size = size;
       ASSERT_TRUE(s_->SetAttr(f.ino, q).ok());
       f.data.resize(size, '\0');
     } else if (op < 58) {  // punch
-      uint64_t off = rng() % kMaxSize, len = rng() % (20 * kSeg);
+      uint64_t off = rng() % max_size,
+               len = rng() % (small ? 2 * kSeg : 20 * kSeg);
       ASSERT_TRUE(s_->PunchHole(f.ino, off, len).ok());
       if (off < f.data.size()) {
         uint64_t end = std::min<uint64_t>(off + len, f.data.size());
@@ -276,7 +284,9 @@ TEST_P(ModelTest, RandomOperationsMatchTheModel) {
   EXPECT_EQ(s_->GetStoreSpace()->used, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Values(1u, 2u, 3u));
+INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest,
+                         ::testing::Values(1u, 2u, 3u, kSmallSeeds,
+                                           kSmallSeeds + 1));
 
 }  // namespace
 }  // namespace vnas::storage
