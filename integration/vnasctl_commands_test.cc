@@ -64,6 +64,12 @@ TEST_F(VnasctlCommandsTest, StatusCapabilitiesMembersFsck) {
   EXPECT_FALSE(st.At("version").Str().empty());
   EXPECT_GT(st.At("store.capacity").AsUint(), 0u);
   EXPECT_GE(st.At("store.used").AsUint(), 2 * kMiB);
+  // The descriptor and the .vmx are small files: their bytes are kept in
+  // the metadata, and counted in used.
+  const uint64_t small = live_->Read("vm1/vm1.vmdk")->size() +
+                         live_->Read("vm1/vm1.vmx")->size();
+  EXPECT_EQ(st.At("store.inline_bytes").AsUint(), small);
+  EXPECT_THAT(Human("status"), HasSubstr("inline in the metadata"));
   EXPECT_EQ(st.At("control_listen").Str().empty(), false);
   EXPECT_THAT(Human("status"), HasSubstr("exports     /vnas"));
   // vnasd's data cache is on by default (an eighth of memory).

@@ -192,6 +192,7 @@ struct StoreSpace {
   uint32_t segment_size = 0;
   uint32_t members = 0;
   uint64_t files = 0;      // inodes in use (all types)
+  uint64_t inline_bytes = 0;  // of `used`: file bytes kept in the metadata
 };
 
 struct MemberStats {

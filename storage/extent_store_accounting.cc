@@ -58,6 +58,7 @@ absl::StatusOr<StoreSpace> ExtentStoreImpl::GetStoreSpace() {
   StoreSpace s;
   s.capacity = cap_segs_ * seg_;
   s.used = UsedSegs() * seg_ + inline_bytes_;
+  s.inline_bytes = inline_bytes_;
   s.reserved = total_outstanding_ * seg_;
   s.free = s.capacity > s.used + s.reserved ? s.capacity - s.used - s.reserved
                                             : 0;

@@ -663,7 +663,8 @@ int Vnasctl::Status() {
   kv.AddRow({"space", absl::StrCat("used ", FormatSize(st.used()), " of ", FormatSize(st.capacity()),
                                    " (", Pct(st.used(), st.capacity()), "), reserved ",
                                    FormatSize(st.reserved()), ", free ", FormatSize(st.free()))});
-  kv.AddRow({"inodes", absl::StrCat(st.inodes())});
+  kv.AddRow({"inodes", absl::StrCat(st.inodes(), ", small-file data inline in the metadata ",
+                                    FormatSize(st.inline_bytes()))});
   kv.AddRow({"members", absl::StrCat(st.members(), " x segment ", FormatSize(st.segment_size()))});
   kv.AddRow({"operations", absl::StrCat(resp.running_operations(), " running")});
   kv.AddRow({"receipts", absl::StrCat(resp.receipts_written(), " written since start")});

@@ -108,6 +108,7 @@ v1::StoreSpace ToProto(const storage::StoreSpace& s) {
   p.set_segment_size(s.segment_size);
   p.set_members(s.members);
   p.set_inodes(s.files);
+  p.set_inline_bytes(s.inline_bytes);
   return p;
 }
 
