@@ -143,7 +143,8 @@ absl::Status ExtentStoreImpl::Init(const StoreOptions& options) {
       },
       [](const rocksdb::Status& rs, const char* what) {
         return RocksError(rs, what);
-      });
+      },
+      absl::Microseconds(options.unstable_linger_us));
 
   absl::MutexLock l(&mu_);
   std::string sb_value;

@@ -251,6 +251,12 @@ struct StoreOptions {
   // files, descriptors, .vmx/.vmsd). A file moves to segments for good once
   // it grows past this. At most the segment size; 0 = never inline.
   uint32_t inline_max = 4096;
+  // Unstable writes of new data need their data synced before the batch
+  // that maps them is written; the committer waits up to this long for
+  // more of them to share that sync (GroupCommit: Linger). Anything a
+  // client waits for (stable writes, COMMIT, namespace changes) is not
+  // delayed. 0 = a sync per group.
+  uint32_t unstable_linger_us = 20000;
   Env* env = nullptr;               // nullptr = the POSIX Env; not owned
   bool create_if_missing = true;
 };

@@ -4,13 +4,17 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
+
 namespace vnas::storage {
 
 GroupCommit::GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
-                         RocksErrorFn rocks_error)
+                         RocksErrorFn rocks_error,
+                         absl::Duration data_first_linger)
     : db_(db),
       sync_members_(std::move(sync_members)),
       rocks_error_(std::move(rocks_error)),
+      linger_(data_first_linger),
       committer_([this] { CommitterLoop(); }) {}
 
 GroupCommit::~GroupCommit() {
@@ -129,8 +133,27 @@ void GroupCommit::CommitterLoop() {
       continue;
     }
     if (queue_.empty()) return;  // stopping, and nothing left
+    if (linger_ > absl::ZeroDuration() && !stopping_ && Lingerable()) {
+      // More unstable writes of new data share the member sync; a waiter
+      // that arrives meanwhile takes the role and runs the queue itself.
+      const absl::Time deadline = absl::Now() + linger_;
+      while (!stopping_ && !busy_ && Lingerable() &&
+             queue_.size() < kLingerMax &&
+             !work_cv_.WaitWithDeadline(&mu_, deadline)) {
+      }
+      if (busy_ || queue_.empty()) continue;
+    }
     RunQueuedGroup();
   }
+}
+
+bool GroupCommit::Lingerable() const {
+  bool data_first = false;
+  for (const Ticket& r : queue_) {
+    if (r->need == Need::kDurable || r->barrier || r->flush) return false;
+    data_first |= r->need == Need::kWrittenDataFirst;
+  }
+  return data_first;
 }
 
 void GroupCommit::NoteUnsynced(const std::set<uint32_t>& members) {

@@ -32,6 +32,13 @@
 //    from every later Wait until Reloaded()), so the store changes its write
 //    verifier and clients resend unstable data (NFS semantics). Drain()
 //    waits for every batch to be written.
+//  * Linger: when everything queued is unstable and some of it needs its
+//    data first, the committer thread waits up to `data_first_linger`
+//    (or until kLingerMax requests are queued) before it runs the group, so
+//    a stream of unstable writes of new data costs one member sync per
+//    linger, not one per write. Nobody waits for those requests; anything
+//    that is waited for (a durable change, Flush, Drain) is run at once by
+//    its waiter, together with what is queued.
 //  * Failure: when a batch write fails, that batch and every later one (in
 //    the group and still queued) fail with the error, as do requests that
 //    are enqueued afterwards, until the store reloads its mirrors from
@@ -55,6 +62,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -85,8 +93,10 @@ class GroupCommit {
   struct Request;
   using Ticket = std::shared_ptr<Request>;
 
+  static constexpr size_t kLingerMax = 64;
   GroupCommit(rocksdb::DB* db, SyncMembersFn sync_members,
-              RocksErrorFn rocks_error);
+              RocksErrorFn rocks_error,
+              absl::Duration data_first_linger = absl::ZeroDuration());
   ~GroupCommit();  // writes what is queued, then stops the committer
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -142,6 +152,9 @@ class GroupCommit {
 
  private:
   void CommitterLoop();
+  // Everything queued is the committer's (no waiter runs it), and some of
+  // it needs a member sync before its batch: worth waiting for more.
+  bool Lingerable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the committer role for everything queued and runs it as one
   // group; called with mu_ held and !busy_, returns with mu_ held.
   void RunQueuedGroup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -158,6 +171,7 @@ class GroupCommit {
   rocksdb::DB* const db_;
   const SyncMembersFn sync_members_;
   const RocksErrorFn rocks_error_;
+  const absl::Duration linger_;
 
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;  // unstable work queued, or stopping_

@@ -77,7 +77,8 @@ class GroupCommitTest : public ::testing::Test {
     StartGroupCommit();
   }
   // gc_ over db_, syncing the simulated members.
-  void StartGroupCommit() {
+  void StartGroupCommit(absl::Duration linger = absl::ZeroDuration()) {
+    gc_.reset();
     gc_ = std::make_unique<GroupCommit>(
         db_.get(),
         [this](const std::set<uint32_t>& ms, std::set<uint32_t>* failed) {
@@ -85,7 +86,17 @@ class GroupCommitTest : public ::testing::Test {
         },
         [](const rocksdb::Status& s, const char* what) {
           return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
-        });
+        },
+        linger);
+  }
+  // Polls RocksDB until key `k` holds `v` (at most 10 s).
+  bool AwaitValue(const std::string& k, const std::string& v) {
+    const absl::Time end = absl::Now() + absl::Seconds(10);
+    while (Get(k) != v) {
+      if (absl::Now() > end) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return true;
   }
   void TearDown() override {
     gc_.reset();
@@ -254,6 +265,48 @@ TEST_F(GroupCommitTest, DataFirstChangeSyncsItsMemberBeforeItsBatchIsWritten) {
   EXPECT_FALSE(gc_->Wait(Change(&store_mu, 4, 0, Need::kWritten)).ok() &&
                gc_->Drain().ok());
   EXPECT_EQ(Get("r4"), "");
+}
+
+// Unstable writes of new data arriving within the linger share one member
+// sync (and each still has its data synced before its batch is written).
+TEST_F(GroupCommitTest, UnstableDataFirstChangesShareAMemberSyncWithinTheLinger) {
+  StartGroupCommit(absl::Milliseconds(300));
+  absl::Mutex store_mu;
+  std::string seen_at_sync = "unset";
+  members_.on_sync = [&] { seen_at_sync = Get("last"); };
+  for (int id = 0; id < 5; ++id) {
+    ASSERT_TRUE(gc_->Wait(Change(&store_mu, id, id % 2, Need::kWrittenDataFirst)).ok());
+  }
+  ASSERT_TRUE(AwaitValue("last", "4"));  // no waiter: the committer wrote them
+  EXPECT_EQ(members_.calls, 1);
+  EXPECT_EQ(seen_at_sync, "");  // before any of the batches
+  for (int id = 0; id < 5; ++id) EXPECT_TRUE(members_.IsDurable(id % 2, id)) << id;
+  EXPECT_EQ(gc_->durable_seq(), 0u);  // the log was not synced for them
+}
+
+// Whatever a client waits for is not held back by a linger: a durable
+// change, a Flush or a Drain runs the queue (lingering writes included) on
+// its own thread at once, and destruction writes what is queued.
+TEST_F(GroupCommitTest, ALingerNeverDelaysWhatIsWaitedFor) {
+  StartGroupCommit(absl::Seconds(30));
+  absl::Mutex store_mu;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 1, 0, Need::kWrittenDataFirst)).ok());
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 2, 1, Need::kDurable)).ok());
+  EXPECT_TRUE(members_.IsDurable(0, 1));
+  EXPECT_EQ(Get("r1"), "0");
+  EXPECT_EQ(Get("r2"), "1");
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 3, 2, Need::kWrittenDataFirst)).ok());
+  ASSERT_TRUE(gc_->Flush().ok());
+  EXPECT_TRUE(members_.IsDurable(2, 3));
+  EXPECT_EQ(Get("r3"), "2");
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 4, 3, Need::kWrittenDataFirst)).ok());
+  ASSERT_TRUE(gc_->Drain().ok());
+  EXPECT_EQ(Get("r4"), "3");
+  ASSERT_TRUE(gc_->Wait(Change(&store_mu, 5, 0, Need::kWrittenDataFirst)).ok());
+  gc_.reset();
+  EXPECT_EQ(Get("r5"), "0");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));  // no 30 s linger waited
 }
 
 TEST_F(GroupCommitTest, MemberSyncFailureFailsDurableChangesOnlyAndIsRetried) {
