@@ -56,6 +56,10 @@ ABSL_FLAG(uint32_t, segment_size, 64 << 10,
 ABSL_FLAG(uint32_t, inline_max, 4096,
           "Files of at most this many bytes keep their data in the metadata "
           "(one sync per stable write); 0 = never; at most the segment size");
+ABSL_FLAG(uint32_t, unstable_linger_us, 20000,
+          "UNSTABLE writes of new data share member syncs: the committer waits "
+          "up to this long for more of them (nothing a client waits for is "
+          "delayed); 0 = a sync per commit group");
 ABSL_FLAG(uint32_t, members, 4, "Number of member data files at creation");
 ABSL_FLAG(uint64_t, capacity, 0,
           "Bytes the store may use; 0 = the size of the file system");
@@ -209,6 +213,7 @@ int main(int argc, char** argv) {
   store_options.segment_size = absl::GetFlag(FLAGS_segment_size);
   store_options.capacity = absl::GetFlag(FLAGS_capacity);
   store_options.inline_max = absl::GetFlag(FLAGS_inline_max);
+  store_options.unstable_linger_us = absl::GetFlag(FLAGS_unstable_linger_us);
   auto store = vnas::storage::ExtentStore::Open(store_options);
   if (!store.ok()) Die("open store in " + data_dir, store.status());
 
