@@ -180,6 +180,56 @@ TEST_F(LibnfsApiTest, SmallReadsSeeEveryRewriteOfTheFile) {
   EXPECT_TRUE(ReadFile("/img", kSize) == model);
 }
 
+// Small files keep their bytes in the metadata (vnasd --inline_max, 4 KiB)
+// until they grow past it; through every move, with truncates and stable
+// and unstable writes, and across a restart, libnfs reads what it wrote.
+TEST_F(LibnfsApiTest, SmallFilesGrowShrinkAndSurviveARestart) {
+  std::string model;
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_creat(nfs(), "/vm.vmx.lck", 0644, &fh), 0) << client_->Error();
+  uint64_t state = 777;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 17;
+  };
+  // A lock file's first write: inline.
+  model = "lock holder";
+  ASSERT_EQ(nfs_pwrite(nfs(), fh, 0, model.size(), model.data()),
+            static_cast<int>(model.size()))
+      << client_->Error();
+  for (int op = 0; op < 400; ++op) {
+    const uint64_t kind = next() % 10;
+    if (kind < 6) {  // write, mostly small, sometimes past the inline limit
+      const size_t len = 1 + next() % (kind == 0 ? 70000 : 3000);
+      const uint64_t off = next() % (kind == 1 ? 9000 : 3000);
+      std::string data(len, '\0');
+      for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>('a' + next() % 26);
+      ASSERT_EQ(nfs_pwrite(nfs(), fh, off, len, data.data()), static_cast<int>(len))
+          << client_->Error();
+      if (model.size() < off + len) model.resize(off + len, '\0');
+      model.replace(off, len, data);
+    } else if (kind < 8) {  // truncate: below the limit, to nothing, or up
+      const uint64_t size = kind == 6 ? next() % 5000 : next() % 2 ? 0 : next() % 100000;
+      ASSERT_EQ(nfs_ftruncate(nfs(), fh, size), 0) << client_->Error();
+      model.resize(size, '\0');
+    } else {  // read it all back
+      std::string got(model.size() + 100, '?');
+      const int r = nfs_pread(nfs(), fh, 0, got.size(), got.data());
+      ASSERT_EQ(r, static_cast<int>(model.size())) << client_->Error();
+      got.resize(static_cast<size_t>(r));
+      ASSERT_TRUE(got == model) << "op " << op << ", size " << model.size();
+    }
+  }
+  ASSERT_EQ(nfs_fsync(nfs(), fh), 0) << client_->Error();  // COMMIT
+  ASSERT_EQ(nfs_close(nfs(), fh), 0);
+  client_.reset();
+  ASSERT_TRUE(vnasd_->Restart().ok()) << vnasd_->Output();
+  auto c = NfsClient::Mount(vnasd_->nfs_port());
+  ASSERT_TRUE(c.ok()) << c.status();
+  client_ = *std::move(c);
+  EXPECT_TRUE(ReadFile("/vm.vmx.lck", model.size()) == model) << model.size();
+}
+
 // A data cache size that is neither MiB, 0 nor -1 is refused at start,
 // with the flag named.
 TEST(LibnfsApiStartTest, ANegativeDataCacheSizeIsRefused) {
