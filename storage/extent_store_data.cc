@@ -238,6 +238,11 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
   return FsError(ENOSPC, "every member is full");
 }
 
+bool ExtentStoreImpl::ReclaimsZeros(const Inode& n, uint64_t si, uint32_t a,
+                                    const char* data, uint32_t len) const {
+  return a == 0 && len == seg_ && si >= ReserveSegs(n) && AllZero(data, len);
+}
+
 bool ExtentStoreImpl::NeedsAlloc(const Inode& n, uint64_t si, uint32_t a,
                                  const char* data, uint32_t len) const {
   uint64_t e = tree_->Lookup(n.rec.maps, si);
@@ -252,6 +257,14 @@ absl::Status ExtentStoreImpl::WriteSeg(Txn& t, Inode* n, uint64_t si,
   MapList& maps = n->rec.maps;
   const uint64_t e = tree_->Lookup(maps, si);
   const bool before_sync = t.need == GroupCommit::Need::kDurable;
+  if (e && ReclaimsZeros(*n, si, a, data, len)) {
+    // A whole segment of zeros: the segment goes (its space is free once
+    // the batch is durable) and the segment reads as a hole.
+    t.inodes.insert(n->ino);
+    *meta_changed = true;
+    tree_->SetSegment(&maps, si, 0);
+    return absl::OkStatus();
+  }
   if (e && InPlaceOk(maps, si)) {  // overwrite in place
     NoteInPlace(e);
     VNAS_RETURN_IF_ERROR(
@@ -951,6 +964,8 @@ bool ExtentStoreImpl::PlanInPlace(const Inode& n, uint64_t offset,
         static_cast<uint32_t>(std::min<uint64_t>(seg_ - a, end - pos));
     const uint64_t e = tree_->Lookup(n.rec.maps, si);
     if (e == 0 || !InPlaceOk(n.rec.maps, si)) return false;
+    // Whole segments of zeros are unmapped instead, under mu_.
+    if (ReclaimsZeros(n, si, a, data.data() + (pos - offset), len)) return false;
     NoteInPlace(e);  // (a refusal after this only makes a copy redo)
     runs.Add(meta::ExtentMember(e), meta::ExtentSeg(e) * seg_ + a,
              data.substr(pos - offset, len));

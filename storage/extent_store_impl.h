@@ -522,6 +522,13 @@ class ExtentStoreImpl final : public ExtentStore {
   void NoteUnshares(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NeedsAlloc(const Inode& n, uint64_t si, uint32_t a, const char* data,
                   uint32_t len) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Zero reclaim (thin provisioning): a write of a whole segment of zeros
+  // (`a`, `len`: the part of segment si it covers) unmaps the segment, so
+  // a guest zeroing free space gives it back, as arrays reclaim zero pages.
+  // Segments inside a reservation stay (thick files keep their space).
+  bool ReclaimsZeros(const Inode& n, uint64_t si, uint32_t a,
+                     const char* data, uint32_t len) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A fresh segment for segment `si` of `n` (striping policy); `claim`: a
   // claim (QuarantineAllocator::Claim) instead of an allocation.
   absl::StatusOr<uint64_t> AllocSeg(const Inode& n, uint64_t si,

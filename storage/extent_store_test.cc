@@ -674,6 +674,49 @@ TEST_F(StoreTest, StaleBytesPastEofAfterKillStayHiddenOnExtendAndClone) {
   }
 }
 
+// Zero reclaim: whole segments of zeros written over data give their
+// segments back (stable or unstable, in place or not), partial ones and
+// segments inside a reservation do not, and the file reads the same.
+TEST_F(StoreTest, WholeSegmentsOfZerosGiveTheirSpaceBack) {
+  constexpr uint32_t kSeg = 64 << 10;
+  InodeId f = MakeFile("thin.img");
+  std::string want(8 * kSeg, 'd');
+  Put(f, 0, want);
+  ASSERT_EQ(store_->GetAttr(f)->allocated, 8u * kSeg);
+  const uint64_t used = store_->GetStoreSpace()->used;
+  // Segments 1-2 zeroed in one stable write, 4 unstable, 6 half only.
+  Put(f, kSeg, std::string(2 * kSeg, '\0'));
+  Put(f, 4 * kSeg, std::string(kSeg, '\0'), Stability::kUnstable);
+  Put(f, 6 * kSeg, std::string(kSeg / 2, '\0'));
+  std::memset(want.data() + kSeg, 0, 2 * kSeg);
+  std::memset(want.data() + 4 * kSeg, 0, kSeg);
+  std::memset(want.data() + 6 * kSeg, 0, kSeg / 2);
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 5u * kSeg);
+  EXPECT_EQ(store_->GetStoreSpace()->used, used - 3u * kSeg);
+  EXPECT_TRUE(Get(f, 0, 8 * kSeg) == want);
+  // A clone shares what is left; zeroing the clone's copy of a shared
+  // segment frees nothing of the source.
+  auto c = store_->CloneFile(f, kRootInode, "clone.img", true);
+  ASSERT_OK(c);
+  Put(c->attr.ino, 0, std::string(kSeg, '\0'));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 5u * kSeg);
+  EXPECT_EQ(store_->GetAttr(c->attr.ino)->allocated, 4u * kSeg);
+  EXPECT_TRUE(Get(f, 0, 8 * kSeg) == want);
+  // A thick (reserved) file keeps its segments.
+  InodeId thick = MakeFile("thick.img");
+  ASSERT_OK(store_->Reserve(thick, 2 * kSeg));
+  Put(thick, 0, std::string(2 * kSeg, 't'));
+  Put(thick, 0, std::string(2 * kSeg, '\0'));
+  EXPECT_EQ(store_->GetAttr(thick)->allocated, 2u * kSeg);
+  EXPECT_EQ(Get(thick, 0, 4), std::string(4, '\0'));
+  ASSERT_OK(store_->Commit(f));
+  ExpectClean();
+  Reopen();
+  EXPECT_TRUE(Get(f, 0, 8 * kSeg) == want);
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 5u * kSeg);
+  ExpectClean();
+}
+
 // ---- Inline data (StoreOptions::inline_max, 4 KiB by default) ------------
 
 uint64_t MemberBytesWritten(ExtentStore* store) {
