@@ -4,7 +4,8 @@
 //
 // Workload (one libnfs context and one gRPC stub per worker thread, each
 // worker owning the directory /w<k>): raw NFSv3 WRITEs with FILE_SYNC,
-// DATA_SYNC and UNSTABLE (+ COMMIT), SETATTR size (truncate / extend),
+// DATA_SYNC and UNSTABLE (+ COMMIT), some of whole 64 KiB of zeros (zero
+// reclaim), SETATTR size (truncate / extend),
 // CREATE, RENAME, REMOVE, Control.CloneFile,
 // Control.CreateSnapshot / DeleteSnapshot.
 //
@@ -297,16 +298,19 @@ void CrashTest::RunWorker(int k, uint64_t round) {
       // One write in four is a whole aligned 64 KiB: the server's bulk
       // path (direct I/O; write-behind when UNSTABLE).
       const bool bulk = rng() % 4 == 0;
+      // One bulk write in four is zeros: the server unmaps the segment
+      // (zero reclaim) instead of writing it.
+      const bool zeros = bulk && rng() % 4 == 0;
       int n = bulk ? 16 : 1 + static_cast<int>(rng() % 8);
       int first = bulk ? 16 * static_cast<int>(rng() % (kBlocks / 16))
                        : static_cast<int>(rng() % (kBlocks - n + 1));
       std::string data;
       std::vector<uint64_t> keys;
       for (int i = 0; i < n; ++i) {
-        uint64_t key = g_next_key++;
+        uint64_t key = zeros ? 0 : g_next_key++;
         keys.push_back(key);
         data += BlockData(key);
-        {
+        if (!zeros) {
           absl::MutexLock l(&g_origin_mu);
           KeyOrigins()[key] = absl::StrCat("written to ", dir, "/", name,
                                            " block ", first + i, " stable ",
