@@ -438,6 +438,15 @@ bool ExtentStoreImpl::InlineFits(const Inode& n, uint64_t offset,
   return true;  // all holes so far: zeros
 }
 
+bool ExtentStoreImpl::RewrittenOften(Inode* n, uint64_t offset, uint64_t len,
+                                     Stability stability) {
+  if (!n->rec.has_inline || stability == Stability::kUnstable ||
+      offset + len > n->rec.size) {
+    return false;
+  }
+  return ++n->inline_rewrites > kInlineStableRewrites;
+}
+
 void ExtentStoreImpl::WriteInline(Inode* n, uint64_t offset,
                                   absl::string_view data) {
   InodeRec& rec = n->rec;
@@ -848,7 +857,8 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     al.offset_aligned_segment += offset % seg_ == 0;
     al.length_aligned_segment += data.size() % seg_ == 0;
   }
-  if (InlineFits(*n, offset, data.size())) {
+  if (InlineFits(*n, offset, data.size()) &&
+      !RewrittenOften(n, offset, data.size(), stability)) {
     // One metadata batch holds the bytes: no member I/O, no member sync.
     Txn t;
     t.need = WriteNeed(stability);
@@ -860,8 +870,9 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     r.file.after = ToAttr(*n);
     return r;
   }
-  // An inline file outgrowing inline_max_ takes the locked path, which
-  // moves its bytes to segment 0 in the same batch as this write.
+  // An inline file outgrowing inline_max_ (or rewritten often) takes the
+  // locked path, which moves its bytes to segment 0 in the same batch as
+  // this write.
   const bool spill = n->rec.has_inline;
   if (!spill && PlanInPlace(*n, offset, data, stability, io)) {
     TouchLater(n, Now());

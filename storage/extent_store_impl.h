@@ -110,6 +110,7 @@ struct Inode {
   std::map<uint64_t, std::string> by_cookie;  // directories
   AlignmentStats align;                       // since open
   uint64_t outstanding = 0;  // reserved segments not uniquely owned
+  uint32_t inline_rewrites = 0;  // stable in-place rewrites while inline
   uint64_t last_seq = 0;     // commit sequence of the last batch naming it
 
   FileType type() const { return static_cast<FileType>(rec.type); }
@@ -562,6 +563,14 @@ class ExtentStoreImpl final : public ExtentStore {
   // file in segments).
   bool InlineFits(const Inode& n, uint64_t offset, uint64_t len) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // An inline file that stable writes keep rewriting in place (a lock
+  // file's heartbeat) moves to a segment once this has happened more than
+  // kInlineStableRewrites times since open: an in-place stable write to a
+  // segment costs less than a metadata batch (512-byte FILE_SYNC rewrites,
+  // 1 in flight: ~4,000 against ~3,100 a second here). Counts this write.
+  static constexpr uint32_t kInlineStableRewrites = 8;
+  bool RewrittenOften(Inode* n, uint64_t offset, uint64_t len,
+                      Stability stability) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies such a write to the record (the caller puts the inode).
   void WriteInline(Inode* n, uint64_t offset, absl::string_view data)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -876,6 +876,36 @@ TEST_F(StoreTest, AReservedInlineFileGrowsOnAFullStore) {
   ExpectClean();
 }
 
+// A lock file's heartbeat (stable rewrites in place) moves it to a
+// segment after a few beats, where such writes are cheaper; unstable
+// rewrites and whole-file rewrites (truncate, write) keep a file inline.
+TEST_F(StoreTest, AnInlineFileRewrittenStableInPlaceMovesToASegment) {
+  InodeId f = MakeFile(".lck-0001");
+  Put(f, 0, std::string(84, 'a'));
+  for (int i = 0; i < 20; ++i) {
+    Put(f, 0, std::string(84, 'u'), Stability::kUnstable);
+  }
+  for (uint32_t i = 0; i < 8; ++i) Put(f, 0, std::string(84, 'b' + i));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 84u);  // still inline
+  Put(f, 0, std::string(84, 'z'));
+  EXPECT_EQ(store_->GetAttr(f)->allocated, 64u << 10);
+  EXPECT_EQ(Get(f, 0, 100), std::string(84, 'z'));
+  Put(f, 10, "in place");
+  EXPECT_EQ(Get(f, 8, 12), "zzin placezz");
+  // Rewritten whole (truncated first): stays inline however often.
+  InodeId g = MakeFile("vm.vmsd");
+  for (int i = 0; i < 20; ++i) {
+    SetAttrRequest zero;
+    zero.size = 0;
+    ASSERT_OK(store_->SetAttr(g, zero));
+    Put(g, 0, "snapshot.lastUID = \"" + std::to_string(i) + "\"\n");
+  }
+  EXPECT_EQ(store_->GetAttr(g)->allocated, store_->GetAttr(g)->size);
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(Get(f, 8, 12), "zzin placezz");
+}
+
 TEST_F(StoreTest, InlineMaxZeroKeepsEveryFileInSegments) {
   opts_.inline_max = 0;
   Reopen();
