@@ -5,8 +5,9 @@
 #      cold), and qemu-img convert (raw file -> nfs:// URL -> raw file; qemu
 #      asks the portmapper on 111);
 #   2. 4 KiB random read and write, 16 in flight (bench/rand_io): read,
-#      write UNSTABLE + COMMIT, write FILE_SYNC; and a stable stream (1 MiB
-#      FILE_SYNC writes in order, 8 in flight);
+#      write UNSTABLE + COMMIT, write FILE_SYNC; a stable stream (1 MiB
+#      FILE_SYNC writes in order, 8 in flight); and a lock file's heartbeat
+#      (512 bytes rewritten FILE_SYNC, 1 in flight);
 #   3. metadata rates of a synchronous client (bench/meta_ops): NULL (the
 #      client's ceiling), GETATTR, LOOKUP, CREATE, REMOVE; plus small-file
 #      create+write / remove (bench/small_files) and pipelined NULL / GETATTR
@@ -203,6 +204,15 @@ nfs_case() {
   # flight, over the big file (MiB/s = IOPS at 1 MiB).
   R[seqwrite_sync,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/big$q" \
     --mode=randwrite_sync --sequential --bs=1048576 --depth=8 --seconds="$RAND_SECS")
+  # A hypervisor's lock file (ESXi .lck-<fileid>): 512 bytes rewritten
+  # FILE_SYNC in place, one at a time (the heartbeat).
+  head -c 512 /dev/urandom >"$WORK/lck"
+  if nfs-cp "$WORK/lck" "$url/.lck-1$q" >/dev/null 2>"$WORK/stderr"; then
+    R[heartbeat,$name]=$(grab 's/.*: ([0-9]+) IOPS.*/\1/' "$BIN/bench/rand_io" --url="$url/.lck-1$q" \
+      --mode=randwrite_sync --bs=512 --depth=1 --seconds="$RAND_SECS")
+  else
+    R[heartbeat,$name]=$(failed nfs-cp lock file)
+  fi
   # 3. metadata
   read -r R[create,$name] R[remove,$name] < <(grab 's/.*create\+write\/s=([0-9.]+) remove\/s=([0-9.]+)/\1 \2/' \
     "$BIN/bench/small_files" --nfs_url="$url$q" --files="$FILES")
@@ -217,7 +227,7 @@ nfs_case() {
   done
 }
 
-METRICS="cp_in cp_out cp_cold qemu_in qemu_out cp_in% cp_out% cp_cold% qemu_in% qemu_out% randread randwrite randwrite_sync seqwrite_sync
+METRICS="cp_in cp_out cp_cold qemu_in qemu_out cp_in% cp_out% cp_cold% qemu_in% qemu_out% randread randwrite randwrite_sync seqwrite_sync heartbeat
   cow_randwrite cow_randwrite_sync
   create remove m_null m_getattr m_lookup m_create m_remove p_null p_getattr"
 declare -A ALL   # ALL[metric,server] = the rounds' figures, space-separated
@@ -355,6 +365,8 @@ row "randwrite UNSTABLE + COMMIT, clone" cow_randwrite -
 row "randwrite FILE_SYNC, clone" cow_randwrite_sync -
 echo "-- stable stream: 1 MiB FILE_SYNC writes in order, 8 in flight (MiB/s)"
 row "seq write FILE_SYNC 1 MiB" seqwrite_sync -
+echo "-- lock-file heartbeat: 512 B FILE_SYNC rewrites in place, 1 in flight (IOPS)"
+row "lock file rewrite FILE_SYNC" heartbeat -
 echo "-- 3. metadata, 1 sync client (calls/s)"
 row "NULL (ceiling of this client)" m_null -
 row "GETATTR" m_getattr -
