@@ -828,6 +828,55 @@ TEST(ConcurrencyTest, ANewDataWriteRacingAnInlineWriteIsRedone) {
   EXPECT_EQ(al->writes, 2u);
 }
 
+// A write mixing a segment the file owns (written in place) with a hole
+// (new data) is split at the segment boundary, and each part takes its
+// lock-free path: while the in-place part is in its member write, the store
+// serves other calls. (On the locked path that write held the store mutex
+// through its I/O, and every other call waited for it.)
+TEST(ConcurrencyTest, AMixedWriteDoesItsIoWithoutTheStoreLock) {
+  constexpr uint32_t kSeg = 64 << 10;
+  std::unique_ptr<Env> mem = NewMemEnv();
+  GateEnv gate(mem.get());
+  auto [store, ino] = OpenWithFile("mixed", &gate);
+  ASSERT_TRUE(store);
+  ExtentStore* st = store.get();
+  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg, 'o'), Stability::kFileSync).ok());
+  auto other = st->Create(kRootInode, "other", CreateRequest{});
+  ASSERT_TRUE(other.ok());
+  gate.Close('M', /*after_write=*/false);
+  std::string data(2 * kSeg, 'n');
+  data[0] = 'M';  // the in-place part's member write is held
+  std::thread writer([&] {
+    auto w = st->Write(ino, 0, data, Stability::kFileSync);
+    EXPECT_TRUE(w.ok()) << w.status();
+    if (w.ok()) EXPECT_EQ(w->count, data.size());
+  });
+  gate.AwaitHeld(1);
+  absl::Notification served;
+  std::thread other_calls([&] {
+    EXPECT_TRUE(st->GetAttr(other->attr.ino).ok());
+    EXPECT_TRUE(st->Write(other->attr.ino, 0, std::string(kSeg, 'p'),
+                          Stability::kFileSync)
+                    .ok());
+    served.Notify();
+  });
+  EXPECT_TRUE(served.WaitForNotificationWithTimeout(absl::Seconds(20)))
+      << "the store was locked during the mixed write's I/O";
+  gate.Open();
+  writer.join();
+  other_calls.join();
+  std::string back(data.size() + 1, '?');
+  auto r = st->Read(ino, 0, static_cast<uint32_t>(back.size()), back.data());
+  ASSERT_TRUE(r.ok());
+  back.resize(r->count);
+  EXPECT_TRUE(back == data);
+  EXPECT_EQ(r->attr.allocated, 2u * kSeg);
+  auto al = st->Alignment(ino);
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->writes, 2u);  // the split write counts once
+  ExpectFsckClean(st);
+}
+
 // Two writes of new data to the same segments of a reserved file, both
 // claimed before either is mapped: the second replaces segments the first
 // made unique, so the reservation's outstanding count drops only once per

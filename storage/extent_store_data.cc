@@ -238,6 +238,33 @@ absl::StatusOr<uint64_t> ExtentStoreImpl::AllocSeg(const Inode& n,
   return FsError(ENOSPC, "every member is full");
 }
 
+uint64_t ExtentStoreImpl::SplitPoint(const Inode& n, uint64_t offset,
+                                     absl::string_view data) const {
+  const uint64_t end = offset + data.size();
+  if (data.empty() || offset / seg_ == (end - 1) / seg_) return 0;
+  enum Kind { kInPlace, kFresh, kOther };
+  auto kind = [&](uint64_t si) {
+    const uint64_t from = std::max(offset, si * seg_);
+    const uint64_t to = std::min(end, (si + 1) * seg_);
+    const char* p = data.data() + (from - offset);
+    const uint32_t a = static_cast<uint32_t>(from % seg_);
+    const uint32_t len = static_cast<uint32_t>(to - from);
+    const uint64_t e = tree_->Lookup(n.rec.maps, si);
+    const bool own = e != 0 && InPlaceOk(n.rec.maps, si);
+    if (own && to <= n.rec.size && !ReclaimsZeros(n, si, a, p, len)) {
+      return kInPlace;
+    }
+    if (!own && !AllZero(p, len)) return kFresh;
+    return kOther;
+  };
+  const uint64_t si0 = offset / seg_, si1 = (end - 1) / seg_;
+  const Kind first = kind(si0);
+  for (uint64_t si = si0 + 1; si <= si1; ++si) {
+    if (kind(si) != first) return si * seg_;
+  }
+  return 0;
+}
+
 bool ExtentStoreImpl::ReclaimsZeros(const Inode& n, uint64_t si, uint32_t a,
                                     const char* data, uint32_t len) const {
   return a == 0 && len == seg_ && si >= ReserveSegs(n) && AllZero(data, len);
@@ -590,6 +617,12 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
                                                    absl::string_view data,
                                                    Stability stability,
                                                    std::shared_ptr<const void> keep) {
+  return WritePart(ino, offset, data, stability, keep, /*counted=*/false);
+}
+
+absl::StatusOr<WriteResult> ExtentStoreImpl::WritePart(
+    InodeId ino, uint64_t offset, absl::string_view data, Stability stability,
+    const std::shared_ptr<const void>& keep, bool counted) {
   // Whole segments of nonzero data may take the lock-free fresh path (see
   // FreshIo); the zero scan runs before mu_ is taken.
   bool fresh_ok = !data.empty() && offset % seg_ == 0 && data.size() % seg_ == 0;
@@ -601,10 +634,28 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::Write(InodeId ino,
   const bool cow_ok = !data.empty();
   InPlaceIo io;
   FreshIo fresh;
+  uint64_t split = 0;
   absl::StatusOr<WriteResult> r = Mutate([&]() {
     return WriteLocked(ino, offset, data, stability, fresh_ok, cow_ok,
-                       /*redo=*/false, &io, &fresh);
+                       /*redo=*/counted, &io, &fresh, &split);
   });
+  if (split != 0 && r.ok()) {
+    // The parts in turn, each on its own plan (a failure leaves the parts
+    // before it written, as the locked path leaves the segments before a
+    // failed one).
+    const size_t at = static_cast<size_t>(split - offset);
+    absl::StatusOr<WriteResult> head =
+        WritePart(ino, offset, data.substr(0, at), stability, keep, true);
+    if (!head.ok()) return head;
+    absl::StatusOr<WriteResult> tail =
+        WritePart(ino, split, data.substr(at), stability, keep, true);
+    if (!tail.ok()) return tail;
+    WriteResult w = *std::move(tail);
+    w.count += head->count;
+    w.file.before = head->file.before;
+    w.committed = std::min(w.committed, head->committed);
+    return w;
+  }
   if (!fresh.targets.empty()) {
     // The data goes to the claimed segments without mu_ (a copy on write
     // merges partial segments first); FinishFresh maps them (the commit
@@ -837,7 +888,7 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::FinishFresh(
 absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
     InodeId ino, uint64_t offset, absl::string_view data,
     Stability stability, bool fresh_ok, bool cow_ok, bool redo, InPlaceIo* io,
-    FreshIo* fresh) {
+    FreshIo* fresh, uint64_t* split) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "write to a directory");
   if (!n->is_reg()) return FsError(EINVAL, "write to a non-file");
@@ -883,6 +934,10 @@ absl::StatusOr<WriteResult> ExtentStoreImpl::WriteLocked(
   // Write() finishes these two.
   if (!spill && fresh_ok && PlanFresh(*n, offset, data, fresh)) return r;
   if (!spill && cow_ok && PlanCow(*n, offset, data, fresh)) return r;
+  if (!spill && split != nullptr) {
+    *split = SplitPoint(*n, offset, data);
+    if (*split != 0) return r;  // Write() does the parts
+  }
   // Plan: how many fresh segments, how many inside the reservation.
   const uint64_t rsegs = ReserveSegs(*n);
   uint64_t allocs = 0, in_reserve = 0;

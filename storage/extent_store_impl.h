@@ -374,13 +374,33 @@ class ExtentStoreImpl final : public ExtentStore {
     uint64_t cow_size = 0;  // the file's size when planned
   };
   // `redo`: the write already went through here once (a stale lock-free
-  // attempt), so it is not counted in the alignment figures again.
+  // attempt, or a part of a split write), so it is not counted in the
+  // alignment figures again. `split` (null: never split): set instead of
+  // writing anything when no lock-free plan takes the whole write but its
+  // parts, split there, differ in kind (see SplitPoint).
   absl::StatusOr<WriteResult> WriteLocked(InodeId ino, uint64_t offset,
                                           absl::string_view data,
                                           Stability stability, bool fresh_ok,
                                           bool cow_ok, bool redo,
-                                          InPlaceIo* io, FreshIo* fresh)
+                                          InPlaceIo* io, FreshIo* fresh,
+                                          uint64_t* split = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Write() for one part of a write; `counted`: in the alignment figures
+  // already.
+  absl::StatusOr<WriteResult> WritePart(InodeId ino, uint64_t offset,
+                                        absl::string_view data,
+                                        Stability stability,
+                                        const std::shared_ptr<const void>& keep,
+                                        bool counted) ABSL_LOCKS_EXCLUDED(mu_);
+  // A write that mixes segments written in place, segments that need a
+  // fresh one for data, and the rest (zeros into holes or reclaimed, a
+  // partial segment at or past EOF) would do all its I/O under mu_ on the
+  // locked path. The first segment boundary inside it where that kind
+  // changes, so the parts can each take their own (lock-free) plan; 0 when
+  // it is one kind throughout.
+  uint64_t SplitPoint(const Inode& n, uint64_t offset,
+                      absl::string_view data) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // PlanFresh's and PlanCow's common step: checks the space for `nsegs`
   // fresh segments from si0 (`in_reserve` inside the reservation), claims
   // them into io->targets and pins; false (nothing claimed) when that fails.
