@@ -786,6 +786,38 @@ TEST(ConcurrencyTest, FsckIsCleanWhileAWriteOfNewDataIsInFlight) {
   EXPECT_EQ(st->GetStoreSpace()->used, 4u << 16);
 }
 
+// A fresh store over a GateEnv over memory, with an empty file.
+struct GatedStore {
+  explicit GatedStore(const std::string& name)
+      : mem(NewMemEnv()), gate(mem.get()) {
+    StoreAndFile sf = OpenWithFile(name, &gate);
+    store = std::move(sf.store);
+    st = store.get();
+    ino = sf.f;
+  }
+  std::unique_ptr<Env> mem;
+  GateEnv gate;
+  std::unique_ptr<ExtentStore> store;
+  ExtentStore* st = nullptr;  // null when the open failed (a test failure)
+  InodeId ino = 0;
+};
+
+// `ino` of `st` holds exactly `want` in `allocated` bytes, its writes were
+// counted `writes` times, and Fsck (which reads what RocksDB holds) is clean.
+void ExpectFile(ExtentStore* st, InodeId ino, const std::string& want,
+                uint64_t allocated, uint64_t writes) {
+  std::string buf(want.size() + 1, '?');
+  auto r = st->Read(ino, 0, static_cast<uint32_t>(buf.size()), buf.data());
+  ASSERT_TRUE(r.ok()) << r.status();
+  buf.resize(r->count);
+  EXPECT_TRUE(buf == want);
+  EXPECT_EQ(r->attr.allocated, allocated);
+  auto al = st->Alignment(ino);
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->writes, writes);
+  ExpectFsckClean(st);
+}
+
 // A write of new data is between the claim of its segment and the mapping
 // when a small write makes the (still empty) file inline: the new data's
 // write is redone under the store mutex, which moves the inline bytes to a
@@ -793,39 +825,23 @@ TEST(ConcurrencyTest, FsckIsCleanWhileAWriteOfNewDataIsInFlight) {
 // and a segment, one it could not even encode.)
 TEST(ConcurrencyTest, ANewDataWriteRacingAnInlineWriteIsRedone) {
   constexpr uint32_t kSeg = 64 << 10;
-  std::unique_ptr<Env> mem = NewMemEnv();
-  GateEnv gate(mem.get());
-  auto [store, ino] = OpenWithFile("inline-race", &gate);
-  ASSERT_TRUE(store);
-  ExtentStore* st = store.get();
-  gate.Close('N', /*after_write=*/false);
+  GatedStore g("inline-race");
+  ASSERT_TRUE(g.st);
+  g.gate.Close('N', /*after_write=*/false);
   std::string big(2 * kSeg, 'n');
   big[0] = 'N';
   std::thread writer([&] {
-    auto w = st->Write(ino, kSeg, big, Stability::kFileSync);
+    auto w = g.st->Write(g.ino, kSeg, big, Stability::kFileSync);
     EXPECT_TRUE(w.ok()) << w.status();
   });
-  gate.AwaitHeld(1);
-  auto small = st->Write(ino, 0, "small", Stability::kFileSync);
+  g.gate.AwaitHeld(1);
+  auto small = g.st->Write(g.ino, 0, "small", Stability::kFileSync);
   ASSERT_TRUE(small.ok()) << small.status();
   EXPECT_EQ(small->file.after.allocated, 5u);  // inline meanwhile
-  gate.Open();
+  g.gate.Open();
   writer.join();
-  std::string want = "small" + std::string(kSeg - 5, '\0') + big;
-  auto check = [&](ExtentStore* s, const char* when) {
-    std::string buf(want.size() + 1, '?');
-    auto r = s->Read(ino, 0, static_cast<uint32_t>(buf.size()), buf.data());
-    ASSERT_TRUE(r.ok()) << when << ": " << r.status();
-    buf.resize(r->count);
-    EXPECT_TRUE(buf == want) << when;
-    EXPECT_EQ(r->attr.allocated, 3u * kSeg) << when;
-    ExpectFsckClean(s);
-  };
-  check(st, "after the race");  // Fsck reads what RocksDB holds
   // Two writes, each counted once (the redone one is not counted again).
-  auto al = st->Alignment(ino);
-  ASSERT_TRUE(al.ok());
-  EXPECT_EQ(al->writes, 2u);
+  ExpectFile(g.st, g.ino, "small" + std::string(kSeg - 5, '\0') + big, 3u * kSeg, 2);
 }
 
 // A write mixing a segment the file owns (written in place) with a hole
@@ -835,46 +851,34 @@ TEST(ConcurrencyTest, ANewDataWriteRacingAnInlineWriteIsRedone) {
 // through its I/O, and every other call waited for it.)
 TEST(ConcurrencyTest, AMixedWriteDoesItsIoWithoutTheStoreLock) {
   constexpr uint32_t kSeg = 64 << 10;
-  std::unique_ptr<Env> mem = NewMemEnv();
-  GateEnv gate(mem.get());
-  auto [store, ino] = OpenWithFile("mixed", &gate);
-  ASSERT_TRUE(store);
-  ExtentStore* st = store.get();
-  ASSERT_TRUE(st->Write(ino, 0, std::string(kSeg, 'o'), Stability::kFileSync).ok());
-  auto other = st->Create(kRootInode, "other", CreateRequest{});
+  GatedStore g("mixed");
+  ASSERT_TRUE(g.st);
+  ASSERT_TRUE(g.st->Write(g.ino, 0, std::string(kSeg, 'o'), Stability::kFileSync).ok());
+  auto other = g.st->Create(kRootInode, "other", CreateRequest{});
   ASSERT_TRUE(other.ok());
-  gate.Close('M', /*after_write=*/false);
+  g.gate.Close('M', /*after_write=*/false);
   std::string data(2 * kSeg, 'n');
   data[0] = 'M';  // the in-place part's member write is held
   std::thread writer([&] {
-    auto w = st->Write(ino, 0, data, Stability::kFileSync);
+    auto w = g.st->Write(g.ino, 0, data, Stability::kFileSync);
     EXPECT_TRUE(w.ok()) << w.status();
     if (w.ok()) EXPECT_EQ(w->count, data.size());
   });
-  gate.AwaitHeld(1);
+  g.gate.AwaitHeld(1);
   absl::Notification served;
   std::thread other_calls([&] {
-    EXPECT_TRUE(st->GetAttr(other->attr.ino).ok());
-    EXPECT_TRUE(st->Write(other->attr.ino, 0, std::string(kSeg, 'p'),
+    EXPECT_TRUE(g.st->GetAttr(other->attr.ino).ok());
+    EXPECT_TRUE(g.st->Write(other->attr.ino, 0, std::string(kSeg, 'p'),
                           Stability::kFileSync)
                     .ok());
     served.Notify();
   });
   EXPECT_TRUE(served.WaitForNotificationWithTimeout(absl::Seconds(20)))
       << "the store was locked during the mixed write's I/O";
-  gate.Open();
+  g.gate.Open();
   writer.join();
   other_calls.join();
-  std::string back(data.size() + 1, '?');
-  auto r = st->Read(ino, 0, static_cast<uint32_t>(back.size()), back.data());
-  ASSERT_TRUE(r.ok());
-  back.resize(r->count);
-  EXPECT_TRUE(back == data);
-  EXPECT_EQ(r->attr.allocated, 2u * kSeg);
-  auto al = st->Alignment(ino);
-  ASSERT_TRUE(al.ok());
-  EXPECT_EQ(al->writes, 2u);  // the split write counts once
-  ExpectFsckClean(st);
+  ExpectFile(g.st, g.ino, data, 2u * kSeg, 2);  // the split write counts once
 }
 
 // Two writes of new data to the same segments of a reserved file, both
