@@ -59,26 +59,35 @@ void ExpectFsckClean(ExtentStore* st) {
   EXPECT_TRUE(f->clean) << Problems(*f);
 }
 
-// A fresh store over `env` with a file "disk" of `segs` 64 KiB segments of
-// '.', written stable (a null store when that failed: a test failure).
-struct StoreWithDisk {
+// A fresh store (64 KiB segments, 1 GiB) over `env` and the inode of an
+// empty file "f" in its root; a null store (the test failed) when either
+// fails.
+struct StoreAndFile {
   std::unique_ptr<ExtentStore> store;
-  InodeId disk = 0;
+  InodeId f = 0;
 };
-StoreWithDisk OpenWithDisk(const std::string& name, Env* env, int segs) {
-  StoreWithDisk r;
+StoreAndFile OpenWithFile(const std::string& name, Env* env) {
+  StoreAndFile r;
   auto s = OpenStore(name, 64 << 10, env);
   EXPECT_TRUE(s.ok()) << s.status();
   if (!s.ok()) return r;
-  auto f = (*s)->Create(kRootInode, "disk", CreateRequest{});
+  auto f = (*s)->Create(kRootInode, "f", CreateRequest{});
   EXPECT_TRUE(f.ok()) << f.status();
   if (!f.ok()) return r;
-  absl::Status w = (*s)->Write(f->attr.ino, 0, std::string(size_t{64 << 10} * segs, '.'),
-                               Stability::kFileSync).status();
-  EXPECT_TRUE(w.ok()) << w;
-  if (!w.ok()) return r;
   r.store = std::move(*s);
-  r.disk = f->attr.ino;
+  r.f = f->attr.ino;
+  return r;
+}
+
+// OpenWithFile, and the file then holds `segs` 64 KiB segments of '.',
+// written stable (a null store when that failed: a test failure).
+StoreAndFile OpenWithDisk(const std::string& name, Env* env, int segs) {
+  StoreAndFile r = OpenWithFile(name, env);
+  if (!r.store) return r;
+  absl::Status w = r.store->Write(r.f, 0, std::string(size_t{64 << 10} * segs, '.'),
+                                  Stability::kFileSync).status();
+  EXPECT_TRUE(w.ok()) << w;
+  if (!w.ok()) r.store.reset();
   return r;
 }
 
@@ -135,26 +144,6 @@ void ExpectClonesUnchanged(ExtentStore* st, const std::vector<TakenClone>& clone
     ASSERT_TRUE(st->Read(c.ino, 0, now.size(), now.data()).ok());
     EXPECT_TRUE(now == c.image) << "clone " << c.ino << " changed after it was taken";
   }
-}
-
-// A fresh store (64 KiB segments, 1 GiB) over `env` and the inode of an
-// empty file "f" in its root; a null store (the test failed) when either
-// fails.
-struct StoreAndFile {
-  std::unique_ptr<ExtentStore> store;
-  InodeId f = 0;
-};
-StoreAndFile OpenWithFile(const std::string& name, Env* env) {
-  StoreAndFile r;
-  auto s = OpenStore(name, 64 << 10, env);
-  EXPECT_TRUE(s.ok()) << s.status();
-  if (!s.ok()) return r;
-  auto f = (*s)->Create(kRootInode, "f", CreateRequest{});
-  EXPECT_TRUE(f.ok()) << f.status();
-  if (!f.ok()) return r;
-  r.store = std::move(*s);
-  r.f = f->attr.ino;
-  return r;
 }
 
 TEST(ConcurrencyTest, ThreadsOnOneStore) {
@@ -370,10 +359,10 @@ TEST(ConcurrencyTest, ClonesTakenDuringInPlaceWritesNeverChangeAfterwards) {
   env.write_delay = absl::Milliseconds(2);
   constexpr uint32_t kSeg = 64 << 10;
   constexpr int kSegs = 32;
-  StoreWithDisk sd = OpenWithDisk("inplace", &env, kSegs);
+  StoreAndFile sd = OpenWithDisk("inplace", &env, kSegs);
   ASSERT_NE(sd.store, nullptr);
   ExtentStore* st = sd.store.get();
-  const InodeId ino = sd.disk;
+  const InodeId ino = sd.f;
   std::vector<std::mt19937> rngs{std::mt19937(0), std::mt19937(1), std::mt19937(2)};
   Writers writers(3, [&](int t, int v) {
     const std::string seg(kSeg, static_cast<char>('A' + (t * 7 + v) % 26));
@@ -575,10 +564,10 @@ TEST(ConcurrencyTest, AnInPlaceWriteDuringACopyOfItsSegmentIsNotLost) {
   SlowSyncEnv env;
   env.sync_delay = absl::ZeroDuration();
   constexpr uint64_t kSeg = 64 << 10;
-  StoreWithDisk sd = OpenWithDisk("cowstale", &env, 2);
+  StoreAndFile sd = OpenWithDisk("cowstale", &env, 2);
   ASSERT_NE(sd.store, nullptr);
   ExtentStore* st = sd.store.get();
-  ASSERT_TRUE(st->CloneFile(sd.disk, kRootInode, "c", false).ok());
+  ASSERT_TRUE(st->CloneFile(sd.f, kRootInode, "c", false).ok());
   // The copy's merged segment is the only 64 KiB member write: hold it.
   absl::Notification copying, go_on;
   std::atomic<bool> armed{true};
@@ -589,11 +578,11 @@ TEST(ConcurrencyTest, AnInPlaceWriteDuringACopyOfItsSegmentIsNotLost) {
     }
   };
   std::thread copy([&] {
-    EXPECT_TRUE(st->Write(sd.disk, 100, std::string(100, 'A'), Stability::kUnstable).ok());
+    EXPECT_TRUE(st->Write(sd.f, 100, std::string(100, 'A'), Stability::kUnstable).ok());
   });
   copying.WaitForNotification();
   ASSERT_TRUE(st->Remove(kRootInode, "c").ok());  // segment 0 is the file's alone
-  ASSERT_TRUE(st->Write(sd.disk, 8192, std::string(100, 'B'), Stability::kFileSync).ok());
+  ASSERT_TRUE(st->Write(sd.f, 8192, std::string(100, 'B'), Stability::kFileSync).ok());
   go_on.Notify();
   copy.join();
   env.on_write_of = nullptr;
@@ -601,7 +590,7 @@ TEST(ConcurrencyTest, AnInPlaceWriteDuringACopyOfItsSegmentIsNotLost) {
   want.replace(100, 100, std::string(100, 'A'));
   want.replace(8192, 100, std::string(100, 'B'));
   std::string got(kSeg, '?');
-  ASSERT_TRUE(st->Read(sd.disk, 0, kSeg, got.data()).ok());
+  ASSERT_TRUE(st->Read(sd.f, 0, kSeg, got.data()).ok());
   EXPECT_EQ(got.substr(8192, 100), std::string(100, 'B')) << "the in-place write was lost";
   EXPECT_TRUE(got == want);
   ExpectFsckClean(st);
@@ -620,10 +609,10 @@ TEST(ConcurrencyTest, WritesRacingCopiesOnWriteOfTheirSegmentsLoseNothing) {
   env.write_delay = absl::Microseconds(300);
   constexpr uint64_t kSeg = 64 << 10;
   constexpr int kSegs = 6, kWriters = 5;
-  StoreWithDisk sd = OpenWithDisk("cowrace", &env, kSegs);
+  StoreAndFile sd = OpenWithDisk("cowrace", &env, kSegs);
   ASSERT_NE(sd.store, nullptr);
   ExtentStore* st = sd.store.get();
-  const InodeId ino = sd.disk;
+  const InodeId ino = sd.f;
   // Slot of writer t in segment k: 4 KiB at k * kSeg + 4 KiB + t * 8 KiB;
   // the last writer's: the 2 KiB on each side of the end of segment k.
   auto slot = [](int t, int k) {
