@@ -244,14 +244,12 @@ uint64_t ExtentStoreImpl::SplitPoint(const Inode& n, uint64_t offset,
   if (data.empty() || offset / seg_ == (end - 1) / seg_) return 0;
   enum Kind { kInPlace, kFresh, kOther };
   auto kind = [&](uint64_t si) {
-    const uint64_t from = std::max(offset, si * seg_);
-    const uint64_t to = std::min(end, (si + 1) * seg_);
-    const char* p = data.data() + (from - offset);
-    const uint32_t a = static_cast<uint32_t>(from % seg_);
-    const uint32_t len = static_cast<uint32_t>(to - from);
-    const uint64_t e = tree_->Lookup(n.rec.maps, si);
-    const bool own = e != 0 && InPlaceOk(n.rec.maps, si);
-    if (own && to <= n.rec.size && !ReclaimsZeros(n, si, a, p, len)) {
+    const SegPart part = PartOf(si, offset, data.size());
+    const char* p = data.data() + (part.from - offset);
+    const uint32_t a = static_cast<uint32_t>(part.from % seg_);
+    const uint32_t len = static_cast<uint32_t>(part.to - part.from);
+    const bool own = InPlaceOk(n.rec.maps, si);  // false for a hole
+    if (own && part.to <= n.rec.size && !ReclaimsZeros(n, si, a, p, len)) {
       return kInPlace;
     }
     if (!own && !AllZero(p, len)) return kFresh;
