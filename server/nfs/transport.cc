@@ -37,24 +37,134 @@ constexpr uint64_t kEventFdTag = 1;
 constexpr uint64_t kListenTagBase = 16;
 constexpr uint64_t kFirstConnId = 1 << 20;
 
-struct Connection {
+// A connection's sending side, shared by the I/O thread and the workers:
+// whoever has a reply (a worker when its call completes, the I/O thread for
+// a call it answered itself) queues it and, unless another thread is
+// already sending on the connection, sends it at once. A worker's reply
+// thus goes out from the worker, without a hand-off to the I/O thread; the
+// I/O thread takes over only what the socket would not take (EPOLLOUT).
+// Replies leave whole and in the order they were queued.
+//
+// The socket is closed when the last holder lets go; Close() before that
+// only shuts it down, so a worker still sending fails instead of writing to
+// a reused descriptor. epoll registration is changed under `mu` by whoever
+// changes what the connection wants (any thread: epoll_ctl is thread-safe).
+struct Outbox {
+  ~Outbox() {
+    if (fd >= 0) close(fd);
+  }
+
   int fd = -1;
+  int epfd = -1;
+  uint64_t id = 0;          // epoll tag
+  absl::Mutex mu;
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  bool sending ABSL_GUARDED_BY(mu) = false;  // a thread is in sendmsg
+  std::deque<ByteBuffer> out ABSL_GUARDED_BY(mu);
+  size_t out_off ABSL_GUARDED_BY(mu) = 0;  // bytes of out.front() sent
+  uint32_t events ABSL_GUARDED_BY(mu) = 0;  // registered epoll events
+  // Written under mu; read without it by the I/O thread (WantRead).
+  std::atomic<size_t> out_bytes{0};  // total unsent
+  std::atomic<int> in_flight{0};     // calls with the workers
+};
+
+struct Connection {
   uint64_t id = 0;
   uint32_t addr = 0;
   uint16_t port = 0;
+  int fd = -1;  // owned by `box`
+  std::shared_ptr<Outbox> box;
   // Record assembly.
   ByteBuffer staging;       // bytes received, not yet parsed
   ByteBuffer record;        // fragments of the current record
   bool in_body = false;     // reading a fragment body
   uint32_t frag_left = 0;   // bytes of the current fragment still to come
   bool frag_last = false;
-  // Output.
-  std::deque<ByteBuffer> out;
-  size_t out_off = 0;       // bytes of out.front() already sent
-  size_t out_bytes = 0;     // total unsent
-  int in_flight = 0;
-  uint32_t events = 0;      // registered epoll events
 };
+
+bool WantRead(const Outbox& b) {
+  return b.in_flight.load(std::memory_order_relaxed) <
+             RpcTransport::kMaxInFlight &&
+         b.out_bytes.load(std::memory_order_relaxed) < kMaxPendingOut;
+}
+
+// Registers what the connection now wants: input while it is not throttled,
+// EPOLLOUT while bytes wait and nobody is sending them.
+void UpdateEventsLocked(Outbox* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu) {
+  if (b->closed) return;
+  uint32_t want = 0;
+  if (WantRead(*b)) want |= EPOLLIN;
+  if (!b->out.empty() && !b->sending) want |= EPOLLOUT;
+  if (want == b->events) return;
+  b->events = want;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.u64 = b->id;
+  epoll_ctl(b->epfd, EPOLL_CTL_MOD, b->fd, &ev);
+}
+
+// Queues `reply` (may be empty) on `b`, counting a call as done when
+// `completes_call`, and, with `send`, sends what is queued unless another
+// thread is already doing so (without: the caller sends later, e.g. the I/O
+// thread once per batch of replies it made itself). Never blocks on the
+// socket: what it will not take now waits for EPOLLOUT. A send error shuts
+// the socket down, so the I/O thread sees the connection end and closes it.
+void SendOrQueue(Outbox* b, ByteBuffer reply, bool completes_call,
+                 bool send = true) {
+  absl::MutexLock l(&b->mu);
+  if (completes_call) b->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (b->closed) return;
+  if (!reply.empty()) {
+    b->out_bytes.fetch_add(reply.size(), std::memory_order_relaxed);
+    b->out.push_back(std::move(reply));
+  }
+  if (!send) return;
+  if (b->sending) return;  // the sending thread takes it along
+  b->sending = true;
+  while (!b->out.empty() && !b->closed) {
+    iovec iov[16];
+    int cnt = 0;
+    for (auto it = b->out.begin(); it != b->out.end() && cnt < 16; ++it) {
+      const size_t skip = cnt == 0 ? b->out_off : 0;
+      iov[cnt].iov_base = it->data() + skip;
+      iov[cnt].iov_len = it->size() - skip;
+      ++cnt;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = cnt;
+    // Others may queue meanwhile (push_back leaves these buffers in place);
+    // only the sending thread removes them.
+    b->mu.Unlock();
+    const ssize_t w = sendmsg(b->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const int err = errno;
+    b->mu.Lock();
+    if (b->closed) {
+      b->out.clear();  // Close() left them to this thread
+      break;
+    }
+    if (w < 0) {
+      if (err == EINTR) continue;
+      if (err != EAGAIN && err != EWOULDBLOCK) shutdown(b->fd, SHUT_RDWR);
+      break;
+    }
+    size_t left = static_cast<size_t>(w);
+    b->out_bytes.fetch_sub(left, std::memory_order_relaxed);
+    while (left > 0) {
+      const size_t avail = b->out.front().size() - b->out_off;
+      if (left >= avail) {
+        left -= avail;
+        b->out.pop_front();
+        b->out_off = 0;
+      } else {
+        b->out_off += left;
+        left = 0;
+      }
+    }
+  }
+  b->sending = false;
+  UpdateEventsLocked(b);
+}
 
 }  // namespace
 
@@ -102,38 +212,24 @@ struct RpcTransport::Impl {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> conns;
   uint64_t next_id = kFirstConnId;
 
-  // Work queue (I/O thread → workers).
+  // Work queue (I/O thread → workers); replies go out through `box`.
   struct Work {
-    uint64_t conn;
+    std::shared_ptr<Outbox> box;
     RpcRequest req;
   };
   absl::Mutex work_mu;
   std::deque<Work> work ABSL_GUARDED_BY(work_mu);
   bool work_closed ABSL_GUARDED_BY(work_mu) = false;
 
-  // Completion queue (workers → I/O thread).
-  struct Done {
-    uint64_t conn;
-    ByteBuffer reply;
-  };
-  absl::Mutex done_mu;
-  std::vector<Done> done ABSL_GUARDED_BY(done_mu);
-
   void IoLoop();
   void WorkerLoop();
   void Accept(int lfd);
   void OnReadable(Connection* c);
-  void OnWritable(Connection* c);
-  void DrainCompletions();
   void Close(Connection* c);
-  void UpdateEvents(Connection* c);
   bool ParseStaging(Connection* c);
   bool FinishFragment(Connection* c);
   // `head`: the bytes that follow the fragment header, as far as received.
   bool StartFragment(Connection* c, uint32_t header, absl::string_view head);
-  bool WantRead(const Connection* c) const {
-    return c->in_flight < kMaxInFlight && c->out_bytes < kMaxPendingOut;
-  }
 };
 
 RpcTransport::RpcTransport(RpcHandler handler, int num_workers,
@@ -242,19 +338,9 @@ void RpcTransport::Impl::WorkerLoop() {
       w = std::move(work.front());
       work.pop_front();
     }
-    Done d;
-    d.conn = w.conn;
-    handler(w.req, &d.reply);
-    bool wake;
-    {
-      absl::MutexLock l(&done_mu);
-      wake = done.empty();
-      done.push_back(std::move(d));
-    }
-    if (wake) {
-      uint64_t one = 1;
-      (void)!write(evfd, &one, sizeof(one));
-    }
+    ByteBuffer reply;
+    handler(w.req, &reply);
+    SendOrQueue(w.box.get(), std::move(reply), /*completes_call=*/true);
   }
 }
 
@@ -270,8 +356,7 @@ void RpcTransport::Impl::IoLoop() {
       uint64_t tag = evs[i].data.u64;
       if (tag == kEventFdTag) {
         uint64_t v;
-        (void)!read(evfd, &v, sizeof(v));
-        DrainCompletions();
+        (void)!read(evfd, &v, sizeof(v));  // Stop()'s wake-up
         continue;
       }
       if (tag >= kListenTagBase && tag < kFirstConnId) {
@@ -290,8 +375,7 @@ void RpcTransport::Impl::IoLoop() {
         }
       }
       if (evs[i].events & EPOLLOUT) {
-        OnWritable(c);
-        if (conns.find(tag) == conns.end()) continue;
+        SendOrQueue(c->box.get(), ByteBuffer(), /*completes_call=*/false);
       }
       if (evs[i].events & (EPOLLIN | EPOLLHUP)) OnReadable(c);
     }
@@ -308,41 +392,41 @@ void RpcTransport::Impl::Accept(int lfd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->id = next_id++;
+    c->box = std::make_shared<Outbox>();
+    c->fd = c->box->fd = fd;
+    c->id = c->box->id = next_id++;
+    c->box->epfd = epfd;
     c->addr = ntohl(sa.sin_addr.s_addr);
     c->port = ntohs(sa.sin_port);
     c->staging.Reserve(kStagingSize);
-    c->events = EPOLLIN;
-    epoll_event ev{};
-    ev.events = c->events;
-    ev.data.u64 = c->id;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      close(fd);
-      continue;
+    {
+      absl::MutexLock l(&c->box->mu);
+      c->box->events = EPOLLIN;
     }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c->id;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) continue;  // ~Outbox closes
+
     if (stats) stats->OnConnect();
     conns.emplace(c->id, std::move(c));
   }
 }
 
 void RpcTransport::Impl::Close(Connection* c) {
-  epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, nullptr);
-  close(c->fd);
+  {
+    Outbox* b = c->box.get();
+    absl::MutexLock l(&b->mu);
+    b->closed = true;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, b->fd, nullptr);
+    // A worker may still hold the box (a call in flight): the descriptor
+    // stays open, shut down, until it lets go.
+    shutdown(b->fd, SHUT_RDWR);
+    if (!b->sending) b->out.clear();  // else a sendmsg may be reading them
+    b->out_bytes.store(0, std::memory_order_relaxed);
+  }
   if (stats) stats->OnDisconnect();
   conns.erase(c->id);  // destroys c
-}
-
-void RpcTransport::Impl::UpdateEvents(Connection* c) {
-  uint32_t want = 0;
-  if (WantRead(c)) want |= EPOLLIN;
-  if (c->out_bytes > 0) want |= EPOLLOUT;
-  if (want == c->events) return;
-  c->events = want;
-  epoll_event ev{};
-  ev.events = want;
-  ev.data.u64 = c->id;
-  epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 bool RpcTransport::Impl::StartFragment(Connection* c, uint32_t header,
@@ -371,7 +455,7 @@ bool RpcTransport::Impl::FinishFragment(Connection* c) {
   if (!c->frag_last) return true;
   if (c->record.empty()) return true;  // an empty record: nothing to do
   Work w;
-  w.conn = c->id;
+  w.box = c->box;
   w.req.client_addr = c->addr;
   w.req.client_port = c->port;
   w.req.record = std::move(c->record);
@@ -388,14 +472,13 @@ bool RpcTransport::Impl::FinishFragment(Connection* c) {
       answered = try_inline(w.req, &reply);
     }
     if (answered) {
-      if (!reply.empty()) {
-        c->out_bytes += reply.size();
-        c->out.push_back(std::move(reply));
-      }
+      // Sent with the rest of this read's replies (OnReadable).
+      SendOrQueue(c->box.get(), std::move(reply), /*completes_call=*/false,
+                  /*send=*/false);
       return true;
     }
   }
-  c->in_flight++;
+  c->box->in_flight.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock l(&work_mu);
     work.push_back(std::move(w));
@@ -429,7 +512,7 @@ bool RpcTransport::Impl::ParseStaging(Connection* c) {
 
 void RpcTransport::Impl::OnReadable(Connection* c) {
   const uint64_t id = c->id;
-  for (int rounds = 0; rounds < 64 && WantRead(c); ++rounds) {
+  for (int rounds = 0; rounds < 64 && WantRead(*c->box); ++rounds) {
     ssize_t r;
     if (c->in_body && c->staging.empty() && c->frag_left >= kDirectRecvMin) {
       // Receive the fragment body straight into the record.
@@ -467,85 +550,10 @@ void RpcTransport::Impl::OnReadable(Connection* c) {
     return;
   }
   // Complete records were queued under work_mu; the workers' Await wakes.
-  // Replies made on this thread go out now.
+  // Replies made on this thread go out now (also updates the events, so a
+  // throttled connection stops being read).
   if (conns.find(id) == conns.end()) return;
-  if (c->out_bytes > 0) {
-    OnWritable(c);  // updates the events (or closes)
-  } else {
-    UpdateEvents(c);
-  }
-}
-
-void RpcTransport::Impl::OnWritable(Connection* c) {
-  while (!c->out.empty()) {
-    iovec iov[16];
-    int cnt = 0;
-    size_t first_off = c->out_off;
-    for (auto it = c->out.begin(); it != c->out.end() && cnt < 16; ++it) {
-      iov[cnt].iov_base = it->data() + (cnt == 0 ? first_off : 0);
-      iov[cnt].iov_len = it->size() - (cnt == 0 ? first_off : 0);
-      ++cnt;
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = cnt;
-    ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Close(c);
-      return;
-    }
-    size_t left = static_cast<size_t>(w);
-    c->out_bytes -= left;
-    while (left > 0) {
-      size_t avail = c->out.front().size() - c->out_off;
-      if (left >= avail) {
-        left -= avail;
-        c->out.pop_front();
-        c->out_off = 0;
-      } else {
-        c->out_off += left;
-        left = 0;
-      }
-    }
-  }
-  UpdateEvents(c);
-}
-
-void RpcTransport::Impl::DrainCompletions() {
-  std::vector<Done> batch;
-  {
-    absl::MutexLock l(&done_mu);
-    batch.swap(done);
-  }
-  std::vector<uint64_t> touched;
-  for (Done& d : batch) {
-    auto it = conns.find(d.conn);
-    if (it == conns.end()) continue;  // the connection went away
-    Connection* c = it->second.get();
-    c->in_flight--;
-    if (!d.reply.empty()) {
-      c->out_bytes += d.reply.size();
-      c->out.push_back(std::move(d.reply));
-    }
-    touched.push_back(d.conn);
-  }
-  for (uint64_t id : touched) {
-    auto it = conns.find(id);
-    if (it == conns.end()) continue;
-    Connection* c = it->second.get();
-    bool could_read = (c->events & EPOLLIN) != 0;
-    if (c->out_bytes > 0) OnWritable(c);
-    it = conns.find(id);
-    if (it == conns.end()) continue;
-    UpdateEvents(c);
-    // Reading resumed: parse anything already staged.
-    if (!could_read && WantRead(c) && !c->staging.empty() &&
-        !ParseStaging(c)) {
-      Close(c);
-    }
-  }
+  SendOrQueue(c->box.get(), ByteBuffer(), /*completes_call=*/false);
 }
 
 }  // namespace vnas::nfs

@@ -4,8 +4,9 @@
 // One I/O thread owns every socket. It reassembles records (multi-fragment
 // allowed, at most kMaxRecordSize bytes in all, else the connection is
 // closed) and hands each complete record to the worker pool. Workers call
-// the handler, which fills a reply; replies go back to the I/O thread through
-// a locked queue plus an eventfd, and leave in completion order (out of
+// the handler, which fills a reply, and send the reply themselves (no
+// hand-off back to the I/O thread, which only finishes what the socket
+// would not take at once); replies leave whole, in completion order (out of
 // order with respect to the calls, as RPC over TCP allows). Records an
 // optional predicate marks as quick are handled on the I/O thread itself;
 // records another predicate marks are first tried there by a handler that

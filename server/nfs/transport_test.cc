@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/nfs/rpc.h"
 
@@ -295,6 +297,108 @@ TEST(TransportInline, TriedRecordsAreAnsweredInlineOrHandedToAWorker) {
   EXPECT_EQ(tags.size(), 10u);
   EXPECT_EQ(tried.load(), 10);
   EXPECT_EQ(by_worker.load(), 5);
+  close(fd);
+  t.Stop();
+}
+
+TEST(TransportReplies, AWorkersReplyLeavesWhileTheIoThreadIsBusy) {
+  // Tag 1 is quick and holds the I/O thread until the test has the reply
+  // to tag 2, a worker's call on another connection: the worker must send
+  // it itself (a reply handed back to the I/O thread would wait for it).
+  absl::Notification got_worker_reply, quick_entered;
+  NfsStats stats;
+  RpcTransport t(
+      [&](const RpcRequest& req, ByteBuffer* reply) {
+        if (LoadBe32(req.record.data()) == 1) {
+          quick_entered.Notify();
+          got_worker_reply.WaitForNotificationWithTimeout(absl::Seconds(10));
+        } else {  // the worker answers once the I/O thread is held
+          quick_entered.WaitForNotificationWithTimeout(absl::Seconds(10));
+        }
+        EchoHandler(req, reply);
+      },
+      2, &stats);
+  t.SetInlinePredicate([](absl::string_view r) {
+    return r.size() >= 4 && LoadBe32(r.data()) == 1;
+  });
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int a = ConnectLoopback(*port);
+  int b = ConnectLoopback(*port);
+  const std::string slow = Fragment(Body(2, 0), true);
+  const std::string quick = Fragment(Body(1, 0), true);
+  // b's call is with a worker before a's quick call holds the I/O thread;
+  // the worker answers only then.
+  ASSERT_EQ(send(b, slow.data(), slow.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(slow.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(send(a, quick.data(), quick.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(quick.size()));
+  ASSERT_TRUE(quick_entered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  char buf[16];
+  const bool worker_reply = ReadEcho(b, buf);  // 5 s at most
+  got_worker_reply.Notify();
+  ASSERT_TRUE(worker_reply) << "the worker's reply waited for the I/O thread";
+  EXPECT_EQ(LoadBe32(buf + 4), 2u);
+  ASSERT_TRUE(ReadEcho(a, buf));
+  EXPECT_EQ(LoadBe32(buf + 4), 1u);
+  close(a);
+  close(b);
+  t.Stop();
+}
+
+TEST(TransportReplies, BigRepliesFromManyWorkersLeaveWholeWhenTheClientIsSlow) {
+  // Each call's reply is 3 MiB of bytes derived from its tag; eight
+  // workers answer sixteen calls at once while the client reads nothing
+  // for a while, so the socket fills, sends stop part-way and the I/O
+  // thread finishes them. Every reply must then arrive whole, never
+  // interleaved with another.
+  constexpr size_t kBody = 3 << 20;
+  NfsStats stats;
+  RpcTransport t(
+      [](const RpcRequest& req, ByteBuffer* reply) {
+        const uint32_t tag = LoadBe32(req.record.data());
+        reply->Resize(8 + kBody);
+        StoreBe32(reply->data(), 0x80000000u | static_cast<uint32_t>(4 + kBody));
+        StoreBe32(reply->data() + 4, tag);
+        for (size_t i = 0; i < kBody; ++i) {
+          reply->data()[8 + i] = static_cast<char>(tag * 31 + i / 4096);
+        }
+      },
+      8, &stats);
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int fd = ConnectLoopback(*port);
+  std::string batch;
+  for (uint32_t tag = 1; tag <= 16; ++tag) batch += Fragment(Body(tag, 0), true);
+  ASSERT_EQ(send(fd, batch.data(), batch.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(batch.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::set<uint32_t> tags;
+  std::string r(8 + kBody, '\0');
+  for (int n = 0; n < 16; ++n) {
+    size_t got = 0;
+    while (got < r.size()) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_EQ(poll(&p, 1, 5000), 1) << "reply " << n << " stalled at " << got;
+      ssize_t k = read(fd, &r[got], r.size() - got);
+      ASSERT_GT(k, 0);
+      got += static_cast<size_t>(k);
+    }
+    ASSERT_EQ(LoadBe32(r.data()), 0x80000000u | static_cast<uint32_t>(4 + kBody));
+    const uint32_t tag = LoadBe32(r.data() + 4);
+    ASSERT_TRUE(tag >= 1 && tag <= 16) << tag;
+    for (size_t i = 0; i < kBody; i += 4096) {
+      ASSERT_EQ(r[8 + i], static_cast<char>(tag * 31 + i / 4096))
+          << "reply " << tag << " at " << i;
+      ASSERT_EQ(r[8 + i + 4095], static_cast<char>(tag * 31 + i / 4096))
+          << "reply " << tag << " at " << i + 4095;
+    }
+    tags.insert(tag);
+  }
+  EXPECT_EQ(tags.size(), 16u);
   close(fd);
   t.Stop();
 }
