@@ -348,6 +348,25 @@ class ExtentStore {
   // I/O. The caller then retries with Read() where blocking is fine.
   virtual absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
                                                 uint32_t count, char* out) = 0;
+  // Read() (or, with !may_block, ReadCached()) without the copy, when the
+  // store holds the bytes in memory anyway (a sequential stream's
+  // prefetch): `*data` points at result.count bytes, which stay as read
+  // while anyone holds `*keep`. Fails Unavailable, having read nothing,
+  // when it cannot lend them (holes, ranges spread over members, bytes not
+  // in memory, small files); the caller then reads with Read(). Other
+  // errors are Read()'s. The default lends nothing.
+  virtual absl::StatusOr<ReadResult> ReadLent(InodeId ino, uint64_t offset,
+                                              uint32_t count, bool may_block,
+                                              const char** data,
+                                              std::shared_ptr<const void>* keep) {
+    (void)ino;
+    (void)offset;
+    (void)count;
+    (void)may_block;
+    (void)data;
+    (void)keep;
+    return absl::UnavailableError("nothing to lend");
+  }
   // Writes `data` at `offset`. kFileSync/kDataSync: data and metadata are
   // durable on return. kUnstable: durable after Commit(); reported with
   // write_verifier(). Does not fail ENOSPC for data space inside a

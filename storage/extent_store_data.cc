@@ -563,6 +563,56 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadCached(InodeId ino,
   return r;
 }
 
+absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLent(
+    InodeId ino, uint64_t offset, uint32_t count, bool may_block,
+    const char** data, std::shared_ptr<const void>* keep) {
+  if (may_block) {
+    mu_.ReaderLock();
+  } else if (!mu_.ReaderTryLock()) {
+    return FsError(EAGAIN, "store busy");
+  }
+  struct Unlock {
+    absl::Mutex* mu;
+    ~Unlock() { mu->ReaderUnlock(); }
+  } unlock{&mu_};
+  VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
+  if (n->is_dir()) return FsError(EISDIR, "read of a directory");
+  if (!n->is_reg()) return FsError(EINVAL, "read of a non-file");
+  const uint64_t size = n->rec.size;
+  if (offset >= size || count == 0 || n->rec.has_inline) {
+    return absl::UnavailableError("nothing to lend");
+  }
+  const uint32_t todo =
+      static_cast<uint32_t>(std::min<uint64_t>(count, size - offset));
+  // Only a range that lies end to end in one member, without holes.
+  uint32_t member = 0;
+  uint64_t at = 0;  // the range's offset in the member
+  for (uint64_t pos = offset; pos < offset + todo;) {
+    const uint64_t si = pos / seg_;
+    const uint64_t e = tree_->Lookup(n->rec.maps, si);
+    if (e == 0) return absl::UnavailableError("a hole");
+    const uint64_t where = meta::ExtentSeg(e) * seg_ + pos % seg_;
+    if (pos == offset) {
+      member = meta::ExtentMember(e);
+      at = where;
+    } else if (meta::ExtentMember(e) != member || where != at + (pos - offset)) {
+      return absl::UnavailableError("spread over the members");
+    }
+    pos = (si + 1) * seg_;
+  }
+  MemberState& m = *members_[member];
+  if (!m.file->PReadLent(at, todo, may_block, data, keep)) {
+    return absl::UnavailableError("not in memory");
+  }
+  m.bytes_read.fetch_add(todo, std::memory_order_relaxed);
+  m.reads.fetch_add(1, std::memory_order_relaxed);
+  ReadResult r;
+  r.count = todo;
+  r.eof = offset + todo >= size;
+  r.attr = ToAttr(*n);
+  return r;
+}
+
 absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLocked(InodeId ino,
                                                        uint64_t offset,
                                                        uint32_t count,

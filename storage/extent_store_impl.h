@@ -215,6 +215,10 @@ class ExtentStoreImpl final : public ExtentStore {
                                   char* out) override;
   absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
                                         uint32_t count, char* out) override;
+  absl::StatusOr<ReadResult> ReadLent(InodeId ino, uint64_t offset,
+                                      uint32_t count, bool may_block,
+                                      const char** data,
+                                      std::shared_ptr<const void>* keep) override;
   using ExtentStore::Write;
   absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                     absl::string_view data,

@@ -187,7 +187,7 @@ const ProcEntry kPmap2Table[5] = {
 
 void FinishRecord(ByteBuffer* reply) {
   StoreBe32(reply->data(),
-            0x80000000u | static_cast<uint32_t>(reply->size() - 4));
+            0x80000000u | static_cast<uint32_t>(reply->wire_size() - 4));
 }
 
 }  // namespace
@@ -339,11 +339,13 @@ bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
   }
   if (out == Outcome::kGarbageArgs) {
     reply->Resize(4);
+    reply->ClearTail();
     WriteAcceptedHeader(e, call.xid, GARBAGE_ARGS);
   }
   FinishRecord(reply);
   if (cached) {
-    if (out == Outcome::kGarbageArgs) {
+    // (Only READ lends its data, and READ is idempotent: never cached.)
+    if (out == Outcome::kGarbageArgs || !reply->tail().empty()) {
       drc_.Abandon(key);
     } else {
       drc_.Finish(key, reply->view());

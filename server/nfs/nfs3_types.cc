@@ -256,7 +256,12 @@ void Encode(XdrEncoder& e, const READ3res& v) {
   if (v.status == NFS3_OK) {
     e.U32(v.count);
     e.Bool(v.eof);
-    e.Var(v.data);
+    if (v.data_keep) {  // the last field: the data follows as the tail
+      e.U32(static_cast<uint32_t>(v.data.size()));
+      e.buffer()->SetTail(v.data, v.data_keep);
+    } else {
+      e.Var(v.data);
+    }
   }
 }
 

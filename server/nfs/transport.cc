@@ -82,6 +82,28 @@ struct Connection {
   bool frag_last = false;
 };
 
+constexpr int kMaxIov = 48;
+
+// The wire bytes of `b` (own bytes, tail, tail padding; see ByteBuffer)
+// from byte `skip` on, as up to 3 iovecs in `iov`; returns how many.
+int WirePieces(const ByteBuffer& b, size_t skip, iovec* iov) {
+  static const char kZeros[4] = {0, 0, 0, 0};
+  const absl::string_view pieces[3] = {
+      b.view(), b.tail(), absl::string_view(kZeros, b.tail_pad())};
+  int n = 0;
+  for (absl::string_view p : pieces) {
+    if (skip >= p.size()) {
+      skip -= p.size();
+      continue;
+    }
+    iov[n].iov_base = const_cast<char*>(p.data() + skip);
+    iov[n].iov_len = p.size() - skip;
+    skip = 0;
+    ++n;
+  }
+  return n;
+}
+
 bool WantRead(const Outbox& b) {
   return b.in_flight.load(std::memory_order_relaxed) <
              RpcTransport::kMaxInFlight &&
@@ -114,21 +136,18 @@ void SendOrQueue(Outbox* b, ByteBuffer reply, bool completes_call,
   absl::MutexLock l(&b->mu);
   if (completes_call) b->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (b->closed) return;
-  if (!reply.empty()) {
-    b->out_bytes.fetch_add(reply.size(), std::memory_order_relaxed);
+  if (reply.wire_size() > 0) {
+    b->out_bytes.fetch_add(reply.wire_size(), std::memory_order_relaxed);
     b->out.push_back(std::move(reply));
   }
   if (!send) return;
   if (b->sending) return;  // the sending thread takes it along
   b->sending = true;
   while (!b->out.empty() && !b->closed) {
-    iovec iov[16];
+    iovec iov[kMaxIov];
     int cnt = 0;
-    for (auto it = b->out.begin(); it != b->out.end() && cnt < 16; ++it) {
-      const size_t skip = cnt == 0 ? b->out_off : 0;
-      iov[cnt].iov_base = it->data() + skip;
-      iov[cnt].iov_len = it->size() - skip;
-      ++cnt;
+    for (auto it = b->out.begin(); it != b->out.end() && cnt + 3 <= kMaxIov; ++it) {
+      cnt += WirePieces(*it, it == b->out.begin() ? b->out_off : 0, iov + cnt);
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -151,7 +170,7 @@ void SendOrQueue(Outbox* b, ByteBuffer reply, bool completes_call,
     size_t left = static_cast<size_t>(w);
     b->out_bytes.fetch_sub(left, std::memory_order_relaxed);
     while (left > 0) {
-      const size_t avail = b->out.front().size() - b->out_off;
+      const size_t avail = b->out.front().wire_size() - b->out_off;
       if (left >= avail) {
         left -= avail;
         b->out.pop_front();

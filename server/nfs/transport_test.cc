@@ -403,6 +403,81 @@ TEST(TransportReplies, BigRepliesFromManyWorkersLeaveWholeWhenTheClientIsSlow) {
   t.Stop();
 }
 
+TEST(TransportReplies, LentTailsGoOutAfterTheirBufferPaddedAndAreLetGo) {
+  // Each reply is a record mark and the call's tag in its own bytes, then
+  // a tail lent from one shared buffer (1 MiB minus the tag: every length
+  // mod 4), then XDR padding. The client reads nothing for a while, so
+  // sends stop part-way, inside tails and paddings too.
+  constexpr size_t kShared = 1 << 20;
+  auto shared = std::make_shared<std::string>(kShared, '\0');
+  for (size_t i = 0; i < kShared; ++i) (*shared)[i] = static_cast<char>(i * 131 + 7);
+  std::weak_ptr<std::string> watch = shared;
+  NfsStats stats;
+  RpcTransport t(
+      [watch](const RpcRequest& req, ByteBuffer* reply) {
+        std::shared_ptr<std::string> shared = watch.lock();
+        const uint32_t tag = LoadBe32(req.record.data());
+        const size_t len = kShared - tag;
+        const size_t pad = (4 - len % 4) % 4;
+        reply->Resize(8);
+        StoreBe32(reply->data(), 0x80000000u | static_cast<uint32_t>(4 + len + pad));
+        StoreBe32(reply->data() + 4, tag);
+        reply->SetTail(absl::string_view(*shared).substr(tag, len), shared);
+        EXPECT_EQ(reply->wire_size(), 8 + len + pad);
+      },
+      4, &stats);
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int fd = ConnectLoopback(*port);
+  std::string batch;
+  for (uint32_t tag = 1; tag <= 12; ++tag) batch += Fragment(Body(tag, 0), true);
+  ASSERT_EQ(send(fd, batch.data(), batch.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(batch.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto read_exactly = [&](size_t n) {
+    std::string r(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) != 1) return std::string();
+      ssize_t k = read(fd, &r[got], n - got);
+      if (k <= 0) return std::string();
+      got += static_cast<size_t>(k);
+    }
+    return r;
+  };
+  std::set<uint32_t> tags;
+  for (int n = 0; n < 12; ++n) {
+    const std::string mark = read_exactly(4);
+    ASSERT_EQ(mark.size(), 4u);
+    const uint32_t m = LoadBe32(mark.data());
+    ASSERT_TRUE(m & 0x80000000u);
+    const std::string body = read_exactly(m & 0x7fffffffu);
+    ASSERT_EQ(body.size(), m & 0x7fffffffu);
+    const uint32_t tag = LoadBe32(body.data());
+    ASSERT_TRUE(tag >= 1 && tag <= 12) << tag;
+    const size_t len = kShared - tag;
+    ASSERT_EQ(body.size(), 4 + len + (4 - len % 4) % 4) << tag;
+    bool same = true;
+    for (size_t i = 0; i < len; ++i) {
+      same = same && body[4 + i] == static_cast<char>((tag + i) * 131 + 7);
+    }
+    EXPECT_TRUE(same) << "tail of reply " << tag;
+    EXPECT_EQ(body.substr(4 + len), std::string(body.size() - 4 - len, '\0'))
+        << "padding of reply " << tag;
+    tags.insert(tag);
+  }
+  EXPECT_EQ(tags.size(), 12u);
+  shared.reset();  // every reply was sent: soon nobody else holds it
+  for (int i = 0; i < 500 && !watch.expired(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(watch.expired()) << "a sent reply still holds its tail";
+  close(fd);
+  t.Stop();
+}
+
 TEST(TransportLayout, BulkDataOfABigRecordLandsPageAligned) {
   // The hint puts the byte at the record's third word (a test "header"
   // length) on a page boundary; the handler reports where that byte landed

@@ -82,6 +82,12 @@ class BufferStorage {
 //
 // A growable byte array whose growth does not initialize memory. Owns its
 // storage; move-only.
+//
+// A buffer may end in a tail it does not own (SetTail): bytes held by
+// someone else (a READ's data, lent by the store instead of copied) that
+// follow the buffer's own bytes on the wire, then zero bytes to the next
+// 4-byte boundary (XDR padding). view() and size() are the own bytes only;
+// wire_size() counts everything sent.
 class ByteBuffer {
  public:
   ByteBuffer() = default;
@@ -92,8 +98,11 @@ class ByteBuffer {
     data_ = o.data_;
     size_ = o.size_;
     cap_ = o.cap_;
+    tail_ = o.tail_;
+    tail_keep_ = std::move(o.tail_keep_);
     o.data_ = nullptr;
     o.size_ = o.cap_ = 0;
+    o.tail_ = absl::string_view();
     return *this;
   }
   ByteBuffer(const ByteBuffer&) = delete;
@@ -134,7 +143,27 @@ class ByteBuffer {
     memcpy(data_ + size_, p, n);
     size_ += n;
   }
-  void Clear() { size_ = 0; }
+  void Clear() {
+    size_ = 0;
+    ClearTail();
+  }
+
+  // ByteBuffer::SetTail()
+  // Makes `tail` (whose memory `keep` holds unchanged for as long as this
+  // buffer, or the one it is moved to, has it) follow the own bytes on the
+  // wire, padded with zeros to a multiple of 4.
+  void SetTail(absl::string_view tail, std::shared_ptr<const void> keep) {
+    tail_ = tail;
+    tail_keep_ = std::move(keep);
+  }
+  void ClearTail() {
+    tail_ = absl::string_view();
+    tail_keep_.reset();
+  }
+  absl::string_view tail() const { return tail_; }
+  size_t tail_pad() const { return (4 - (tail_.size() & 3)) & 3; }
+  // Bytes on the wire: own bytes, tail, tail padding.
+  size_t wire_size() const { return size_ + tail_.size() + tail_pad(); }
   // Drops the first `n` bytes.
   void Consume(size_t n) {
     if (n >= size_) {
@@ -161,6 +190,8 @@ class ByteBuffer {
   char* data_ = nullptr;  // inside alloc_
   size_t size_ = 0;
   size_t cap_ = 0;
+  absl::string_view tail_;                // not owned; see SetTail
+  std::shared_ptr<const void> tail_keep_;
 };
 
 inline uint32_t LoadBe32(const char* p) {

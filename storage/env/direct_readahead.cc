@@ -31,10 +31,8 @@ void DirectReadahead::EndWrite() {
   writing_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-bool DirectReadahead::TryServe(uint64_t offset,
-                               const std::vector<absl::Span<char>>& parts,
-                               size_t len, bool wait) {
-  absl::MutexLock l(&mu_);
+DirectReadahead::Stream* DirectReadahead::Holding(uint64_t offset, size_t len,
+                                                  bool wait) {
   if (wait) {
     for (Stream& s : streams_) {
       if (s.inflight && s.pend_off <= offset &&
@@ -56,16 +54,58 @@ bool DirectReadahead::TryServe(uint64_t offset,
     if (!s.ready || offset < s.off || offset + len > s.off + s.len) continue;
     if (s.gen != gen_.load(std::memory_order_acquire) || !Quiet()) {
       s.ready = false;  // a write came after it was read
-      return false;
+      return nullptr;
     }
-    const char* from = s.buf.get() + (offset - s.off);
-    for (const absl::Span<char>& p : parts) {
-      std::memcpy(p.data(), from, p.size());
-      from += p.size();
-    }
-    return true;
+    return &s;
   }
-  return false;
+  return nullptr;
+}
+
+bool DirectReadahead::TryServe(uint64_t offset,
+                               const std::vector<absl::Span<char>>& parts,
+                               size_t len, bool wait) {
+  absl::MutexLock l(&mu_);
+  Stream* s = Holding(offset, len, wait);
+  if (s == nullptr) return false;
+  const char* from = s->buf->get() + (offset - s->off);
+  for (const absl::Span<char>& p : parts) {
+    std::memcpy(p.data(), from, p.size());
+    from += p.size();
+  }
+  return true;
+}
+
+bool DirectReadahead::TryLend(uint64_t offset, size_t len, bool wait,
+                              const char** data,
+                              std::shared_ptr<const void>* keep) {
+  absl::MutexLock l(&mu_);
+  Stream* s = Holding(offset, len, wait);
+  if (s == nullptr) return false;
+  *data = s->buf->get() + (offset - s->off);
+  *keep = s->buf;
+  return true;
+}
+
+DirectReadahead::Buffer DirectReadahead::FreeBuffer(Buffer own) {
+  // use_count() == 1 under mu_: nobody else holds it, and nobody can
+  // borrow it without mu_.
+  if (own && own.use_count() == 1) return own;
+  Buffer found;
+  for (size_t i = 0; i < spares_.size(); ++i) {
+    if (spares_[i].use_count() == 1) {
+      found = std::move(spares_[i]);
+      spares_.erase(spares_.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  if (own) {  // lent out: kept for later, or let go with its last borrower
+    if (spares_.size() >= kMaxSpares) spares_.erase(spares_.begin());
+    spares_.push_back(std::move(own));
+  }
+  if (found) return found;
+  AlignedBuffer b = AllocateAligned(kMaxBytes);
+  if (!b) return nullptr;
+  return std::make_shared<AlignedBuffer>(std::move(b));
 }
 
 void DirectReadahead::OnRead(uint64_t offset, size_t len,
@@ -117,7 +157,7 @@ void DirectReadahead::WaitIdle() {
 void DirectReadahead::Loop() {
   for (;;) {
     Job job;
-    AlignedBuffer buf;
+    Buffer buf;
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
@@ -128,13 +168,12 @@ void DirectReadahead::Loop() {
       if (stop_) return;
       job = jobs_.front();
       jobs_.erase(jobs_.begin());
-      buf = std::move(streams_[job.stream].buf);
+      buf = FreeBuffer(std::move(streams_[job.stream].buf));
     }
-    if (!buf) buf = AllocateAligned(kMaxBytes);
     // Read only between writes, and keep the bytes only if no write began
     // or ended meanwhile.
     const uint64_t gen = gen_.load(std::memory_order_acquire);
-    bool ok = buf && Quiet() && read_(job.off, job.len, buf.get()).ok() &&
+    bool ok = buf && Quiet() && read_(job.off, job.len, buf->get()).ok() &&
               Quiet() && gen_.load(std::memory_order_acquire) == gen;
     absl::MutexLock l(&mu_);
     Stream& s = streams_[job.stream];

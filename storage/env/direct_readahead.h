@@ -58,6 +58,11 @@ class DirectReadahead {
   // OnRead after the bytes are in `parts`.
   bool TryServe(uint64_t offset, const std::vector<absl::Span<char>>& parts,
                 size_t len, bool wait = false);
+  // TryServe without the copy: lends the prefetched bytes themselves.
+  // `*keep` holds them (the buffer is not reused for a later prefetch
+  // while anyone holds it, so they never change); `*data` points at them.
+  bool TryLend(uint64_t offset, size_t len, bool wait, const char** data,
+               std::shared_ptr<const void>* keep);
   // Notes a read of [offset, offset + len); when it continues a stream,
   // the next `len` bytes are read ahead, unless !may_prefetch (the caller
   // saw other reads of the file in flight: a client with many requests in
@@ -74,11 +79,16 @@ class DirectReadahead {
   void WaitIdle();
 
  private:
+  // A prefetch buffer; shared with whoever borrowed its bytes (TryLend).
+  using Buffer = std::shared_ptr<AlignedBuffer>;
+  // Lent buffers kept for reuse once returned (beyond this, freed).
+  static constexpr size_t kMaxSpares = 2 * kStreams;
+
   struct Stream {
     uint64_t next = ~uint64_t{0};  // where a continuing read would start
     uint64_t used = 0;             // for replacing the least recent stream
     // The prefetched stretch (valid while ready and gen == gen_).
-    AlignedBuffer buf;
+    Buffer buf;
     uint64_t off = 0;
     size_t len = 0;
     uint64_t gen = 0;
@@ -95,6 +105,14 @@ class DirectReadahead {
 
   void Loop();
   bool Quiet() const;  // no write in flight
+  // The stream whose valid prefetch holds [offset, offset + len) (after
+  // waiting for one in flight, with `wait`), or null.
+  Stream* Holding(uint64_t offset, size_t len, bool wait)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A buffer nobody borrows for the next prefetch into stream `s`'s: its
+  // own unless lent out, else a returned spare, else a new one (null when
+  // memory is short).
+  Buffer FreeBuffer(Buffer own) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Reader read_;
   // Bumped by BeginWrite and EndWrite; writing_ counts writes in flight.
@@ -105,6 +123,7 @@ class DirectReadahead {
   Stream streams_[kStreams] ABSL_GUARDED_BY(mu_);
   uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<Buffer> spares_ ABSL_GUARDED_BY(mu_);  // may still be lent
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // started with the first job
 };

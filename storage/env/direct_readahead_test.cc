@@ -19,7 +19,10 @@ namespace {
 class FakeFile {
  public:
   explicit FakeFile(size_t size) : data_(size, '\0') {
-    for (size_t i = 0; i < size; ++i) data_[i] = static_cast<char>(i * 7 + 1);
+    // Differs between any two 4 KiB blocks of the first MiB.
+    for (size_t i = 0; i < size; ++i) {
+      data_[i] = static_cast<char>(i * 7 + 1 + i / 4096);
+    }
   }
   absl::Status Read(uint64_t off, size_t len, char* buf) {
     {
@@ -115,6 +118,59 @@ TEST(DirectReadahead, SequentialReadsAreServedFromThePrefetch) {
   ReadThrough(ra, f, 9 * kLen, 8192, &served);
   ra.WaitIdle();
   EXPECT_LE(f.reads() - before, 2);
+}
+
+TEST(DirectReadahead, LentBytesStayIntactWhileLaterPrefetchesLand) {
+  // A sequential reader borrows every prefetched stretch and holds all of
+  // them: each must keep its bytes while the stream prefetches on (into
+  // other buffers), and once returned, buffers are reused.
+  constexpr size_t kLen = 64 << 10;
+  constexpr int kRounds = 12;
+  FakeFile f((kRounds + 8) * kLen);
+  DirectReadahead ra([&](uint64_t o, size_t n, char* b) { return f.Read(o, n, b); });
+  ra.OnRead(0, kLen);
+  ra.OnRead(kLen, kLen);  // continues the stream: prefetches [2, 3) * kLen
+  struct Loan {
+    uint64_t off;
+    const char* data;
+    std::shared_ptr<const void> keep;
+  };
+  std::vector<Loan> loans;
+  for (int i = 2; i < 2 + kRounds; ++i) {
+    ra.WaitIdle();
+    Loan l{static_cast<uint64_t>(i) * kLen, nullptr, nullptr};
+    ASSERT_TRUE(ra.TryLend(l.off, kLen, /*wait=*/true, &l.data, &l.keep)) << i;
+    ASSERT_NE(l.keep, nullptr);
+    ra.OnRead(l.off, kLen);  // prefetches the next stretch
+    loans.push_back(std::move(l));
+  }
+  ra.WaitIdle();
+  for (const Loan& l : loans) {
+    EXPECT_TRUE(std::string(l.data, kLen) == f.Bytes(l.off, kLen)) << l.off;
+  }
+  // A part of a prefetched stretch is lent too, at its place in it.
+  const uint64_t next = static_cast<uint64_t>(2 + kRounds) * kLen;
+  const char* part = nullptr;
+  std::shared_ptr<const void> keep;
+  ASSERT_TRUE(ra.TryLend(next + 4096, 8192, true, &part, &keep));
+  EXPECT_TRUE(std::string(part, 8192) == f.Bytes(next + 4096, 8192));
+  // A write voids what was prefetched before it: nothing more is lent.
+  ra.BeginWrite();
+  ra.EndWrite();
+  EXPECT_FALSE(ra.TryLend(next, kLen, true, &part, &keep));
+  // Returned buffers go round again; the loans made before stay valid.
+  loans.clear();
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t at = next + static_cast<uint64_t>(i) * kLen;
+    ra.WaitIdle();
+    if (i > 0) {  // the first read after the write was the device's
+      const char* d = nullptr;
+      std::shared_ptr<const void> k;
+      ASSERT_TRUE(ra.TryLend(at, kLen, true, &d, &k)) << i;
+      EXPECT_TRUE(std::string(d, kLen) == f.Bytes(at, kLen)) << i;
+    }
+    ra.OnRead(at, kLen);
+  }
 }
 
 TEST(DirectReadahead, AReadOfARangeBeingPrefetchedWaitsForIt) {

@@ -60,6 +60,23 @@ class File {
       uint64_t offset, const std::vector<absl::Span<char>>& parts) {
     return PReadV(offset, parts);
   }
+  // Lends [offset, offset + n) from memory the file keeps anyway (a
+  // prefetch) instead of copying it: true with `*data` pointing at the
+  // bytes, which stay as they are while anyone holds `*keep`; false, having
+  // done nothing, when they are not there (the caller then reads as
+  // usual). The bytes are what PReadV would have read at the call. With
+  // !may_block it never waits (for a prefetch in flight, or queued writes
+  // of the range). The default lends nothing.
+  virtual bool PReadLent(uint64_t offset, size_t n, bool may_block,
+                         const char** data,
+                         std::shared_ptr<const void>* keep) {
+    (void)offset;
+    (void)n;
+    (void)may_block;
+    (void)data;
+    (void)keep;
+    return false;
+  }
   virtual absl::Status PWriteV(uint64_t offset,
                                const std::vector<absl::string_view>& parts) {
     for (absl::string_view p : parts) {

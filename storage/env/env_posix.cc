@@ -187,6 +187,23 @@ class PosixFile final : public File {
     return ReadAll(fd_, &iov, offset, "preadv ");
   }
 
+  bool PReadLent(uint64_t offset, size_t n, bool may_block, const char** data,
+                 std::shared_ptr<const void>* keep) override {
+    // Only what the bulk policy reads direct is prefetched.
+    if (!ReadsDirect(offset, n)) return false;
+    if (wb_) {
+      if (!may_block && wb_->Busy(this, offset, n)) return false;
+      if (may_block) wb_->Wait(this, offset, n);
+    }
+    // As PReadV and PReadVCached count this file's blocking bulk reads.
+    const bool alone = may_block ? bulk_reads_.fetch_add(1) == 0
+                                 : bulk_reads_.load() == 0;
+    const bool lent = readahead_->TryLend(offset, n, may_block, data, keep);
+    if (may_block) bulk_reads_.fetch_sub(1);
+    if (lent) readahead_->OnRead(offset, n, alone);
+    return lent;
+  }
+
   absl::Status PReadVCached(
       uint64_t offset, const std::vector<absl::Span<char>>& parts) override {
     if (cache_ && cache_->Read(cache_id_, offset, parts)) {

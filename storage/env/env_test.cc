@@ -419,6 +419,52 @@ TEST_F(PosixCachePolicyTest, BulkWritesAndColdBulkReadsBypassTheCache) {
   }
 }
 
+TEST_F(PosixCachePolicyTest, SequentialBulkReadsAreLentFromThePrefetch) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true));
+  if (!direct_) GTEST_SKIP() << "no O_DIRECT on this file system";
+  constexpr size_t kRead = 256 << 10;
+  constexpr int kReads = 12;
+  ASSERT_TRUE(file_->PWriteVDurable(0, {Pattern(0, kReads * kRead, 4)}).ok());
+  // A sequential reader asks for a loan first and reads when refused, as
+  // the store does; it holds every loan it gets.
+  std::vector<std::shared_ptr<const void>> keeps;
+  int lent = 0;
+  for (int i = 0; i < kReads; ++i) {
+    const uint64_t off = static_cast<uint64_t>(i) * kRead;
+    const char* data = nullptr;
+    std::shared_ptr<const void> keep;
+    if (file_->PReadLent(off, kRead, /*may_block=*/true, &data, &keep)) {
+      ASSERT_NE(keep, nullptr);
+      EXPECT_TRUE(std::string(data, kRead) == Pattern(off, kRead, 4)) << i;
+      keeps.push_back(std::move(keep));
+      ++lent;
+    } else {
+      std::string got(kRead, '?');
+      ASSERT_TRUE(file_->PRead(off, kRead, got.data()).ok());
+      EXPECT_TRUE(got == Pattern(off, kRead, 4)) << i;
+    }
+    if (i == 6) {
+      // The next stretch is rewritten after it was (being) prefetched: it
+      // is not lent, and the read that follows sees the new bytes.
+      const char* d = nullptr;
+      std::shared_ptr<const void> k;
+      ASSERT_TRUE(file_->PWriteVDurable(off + kRead, {Pattern(off + kRead, kRead, 5)}).ok());
+      EXPECT_FALSE(file_->PReadLent(off + kRead, kRead, true, &d, &k));
+      std::string got(kRead, '?');
+      ASSERT_TRUE(file_->PRead(off + kRead, kRead, got.data()).ok());
+      EXPECT_TRUE(got == Pattern(off + kRead, kRead, 5));
+      ++i;
+    }
+  }
+  // The first two reads start the stream and the write breaks it for two.
+  EXPECT_GE(lent, kReads - 6);
+  // Small or unaligned ranges are never lent.
+  const char* d = nullptr;
+  std::shared_ptr<const void> k;
+  EXPECT_FALSE(file_->PReadLent(4096, 8192, true, &d, &k));
+  EXPECT_FALSE(file_->PReadLent(100, kRead, true, &d, &k));
+}
+
 TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
   ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true));
   // 64 KiB + 100 bytes: the last block is partial.
