@@ -51,7 +51,13 @@ GroupCommit::Ticket GroupCommit::Push(Ticket r) {
   // committer's.
   if (r->need != Need::kDurable) {
     ++committer_work_;
-    work_cv_.Signal();
+    // A lingering committer waits for just such requests until its group
+    // is full: waking it for each would only cost the writer two context
+    // switches (it would check and wait on).
+    const bool more_of_the_same = !r->barrier && !r->flush;
+    if (!lingering_ || !more_of_the_same || queue_.size() >= kLingerMax) {
+      work_cv_.Signal();
+    }
   }
   return r;
 }
@@ -137,10 +143,12 @@ void GroupCommit::CommitterLoop() {
       // More unstable writes of new data share the member sync; a waiter
       // that arrives meanwhile takes the role and runs the queue itself.
       const absl::Time deadline = absl::Now() + linger_;
+      lingering_ = true;
       while (!stopping_ && !busy_ && Lingerable() &&
              queue_.size() < kLingerMax &&
              !work_cv_.WaitWithDeadline(&mu_, deadline)) {
       }
+      lingering_ = false;
       if (busy_ || queue_.empty()) continue;
     }
     RunQueuedGroup();

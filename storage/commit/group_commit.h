@@ -183,6 +183,9 @@ class GroupCommit {
   size_t committer_work_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // the committer role is held
+  // The committer thread waits for more unstable work (linger): only what
+  // ends the wait (a full group, a barrier, stopping) wakes it early.
+  bool lingering_ ABSL_GUARDED_BY(mu_) = false;
   std::set<uint32_t> noted_unsynced_ ABSL_GUARDED_BY(mu_);  // NoteUnsynced
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool needs_reload_ ABSL_GUARDED_BY(mu_) = false;

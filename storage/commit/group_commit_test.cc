@@ -284,6 +284,25 @@ TEST_F(GroupCommitTest, UnstableDataFirstChangesShareAMemberSyncWithinTheLinger)
   EXPECT_EQ(gc_->durable_seq(), 0u);  // the log was not synced for them
 }
 
+// A lingering committer is not woken for each unstable change (that would
+// cost every writer two context switches), but a full group (kLingerMax
+// changes) still ends the linger at once.
+TEST_F(GroupCommitTest, AFullGroupEndsTheLingerAtOnce) {
+  StartGroupCommit(absl::Seconds(30));
+  absl::Mutex store_mu;
+  const absl::Time start = absl::Now();
+  const int n = static_cast<int>(GroupCommit::kLingerMax);
+  for (int id = 0; id < n; ++id) {
+    ASSERT_TRUE(gc_->Wait(Change(&store_mu, id, id % 2, Need::kWrittenDataFirst)).ok());
+    // The committer takes the first one and lingers on it (racing it would
+    // only make the test pass for other reasons).
+    if (id == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(AwaitValue("last", std::to_string(n - 1)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // not the 30 s linger
+  EXPECT_EQ(members_.calls, 1);  // one group, one member sync
+}
+
 // Whatever a client waits for is not held back by a linger: a durable
 // change, a Flush or a Drain runs the queue (lingering writes included) on
 // its own thread at once, and destruction writes what is queued.
