@@ -141,7 +141,12 @@ void SendOrQueue(Outbox* b, ByteBuffer reply, bool completes_call,
     b->out.push_back(std::move(reply));
   }
   if (!send) return;
-  if (b->sending) return;  // the sending thread takes it along
+  if (b->sending) {
+    // The sending thread takes it along; meanwhile EPOLLOUT would only
+    // wake the I/O thread for nothing (it re-arms it if the socket fills).
+    UpdateEventsLocked(b);
+    return;
+  }
   b->sending = true;
   while (!b->out.empty() && !b->closed) {
     iovec iov[kMaxIov];
