@@ -200,7 +200,8 @@ absl::Status Vnasd::Spawn() {
   std::vector<std::string> args = {
       VnasdPath(),
       "--data_dir=" + opts_.data_dir,
-      absl::StrCat("--nfs_listen=127.0.0.1:", port_),
+      absl::StrCat("--nfs_listen=", opts_.dual_stack ? "[::]:" : "127.0.0.1:",
+                   port_),
       opts_.portmap ? "--portmap_listen=127.0.0.1:111" : "--portmap_listen=none",
       absl::StrCat("--control_listen=127.0.0.1:", control_port_),
       absl::StrCat("--capacity=", opts_.capacity),
@@ -289,6 +290,22 @@ std::string Vnasd::Output() const { return ReadFile(log_path_); }
 std::string Vnasd::Url(const std::string& path) const {
   return absl::StrCat("nfs://127.0.0.1/vnas", path.empty() ? "" : "/", path,
                       "?nfsport=", port_, "&mountport=", port_);
+}
+
+std::string Vnasd::Url6(const std::string& path) const {
+  return absl::StrCat("nfs://::1/vnas", path.empty() ? "" : "/", path,
+                      "?nfsport=", port_, "&mountport=", port_);
+}
+
+bool HaveIpv6Loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_addr = in6addr_loopback;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  close(fd);
+  return ok;
 }
 
 std::string Vnasd::PortmapUrl(const std::string& path) const {

@@ -67,6 +67,9 @@ class Vnasd {
     std::string data_dir;      // "" = a fresh temp dir
     int nfs_port = 0;          // 0 = a free port
     bool portmap = false;      // serve PMAP2 on 127.0.0.1:111 (netns only)
+    // Listen for NFS on [::]:port (IPv6 and, dual-stack, IPv4) instead of
+    // 127.0.0.1:port.
+    bool dual_stack = false;
     std::string exports;       // exports file text; "" = vnasd's default
     uint64_t capacity = 8ull << 30;
     std::vector<std::string> extra_flags;
@@ -96,6 +99,9 @@ class Vnasd {
   // "nfs://127.0.0.1/vnas/<path>?nfsport=P&mountport=P" (path without a
   // leading '/'; "" = the export root).
   std::string Url(const std::string& path) const;
+  // Url() over IPv6 loopback: "nfs://::1/vnas/<path>?nfsport=P&mountport=P"
+  // (libnfs takes the address without brackets).
+  std::string Url6(const std::string& path) const;
   // "nfs://127.0.0.1/vnas/<path>" for clients that use the portmapper.
   std::string PortmapUrl(const std::string& path) const;
 
@@ -110,6 +116,9 @@ class Vnasd {
   pid_t pid_ = -1;
   std::string log_path_;
 };
+
+// Whether this machine can bind the IPv6 loopback address ::1.
+bool HaveIpv6Loopback();
 
 // Sends an RPC NULL call (program/version) to 127.0.0.1:port; true when a
 // reply came back within `timeout_ms`.

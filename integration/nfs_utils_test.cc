@@ -81,6 +81,37 @@ TEST_F(NfsUtilsTest, BannerCommandWorksAsPrinted) {
   EXPECT_NE(out.find("control endpoint 127.0.0.1:"), std::string::npos) << out;
 }
 
+// An IPv6 client (libnfs over ::1) against a dual-stack listener: a copy
+// both ways keeps every byte, the exports are checked per family (an IPv4
+// client that only an IPv6 rule would admit is refused), and MOUNT's DUMP
+// names the client as ::1.
+TEST(NfsUtilsIpv6, IpV6ClientsCopyBothWaysUnderIpV6ExportRules) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  Vnasd::Options o;
+  o.dual_stack = true;
+  o.exports = "/vnas ::1(rw,no_root_squash)\n";
+  auto d = Vnasd::Start(o);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string tmp = MakeTempDir("utils6");
+  const std::string src = tmp + "/six.bin", back = tmp + "/six.back";
+  ASSERT_TRUE(WriteRandomFile(src, (size_t{3} << 20) + 5, 66));
+  auto in = RunCommand("nfs-cp " + src + " '" + (*d)->Url6("six.bin") + "'");
+  ASSERT_EQ(in.exit_code, 0) << in.output;
+  auto out = RunCommand("nfs-cp '" + (*d)->Url6("six.bin") + "' " + back);
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(ReadFile(src), ReadFile(back));
+  auto ls = RunCommand("nfs-ls '" + (*d)->Url6("") + "'");
+  ASSERT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_NE(ls.output.find(" 3145733 six.bin"), std::string::npos) << ls.output;
+  // The same server over IPv4 loopback: no rule for it.
+  auto v4 = RunCommand("nfs-ls '" + (*d)->Url("") + "'");
+  EXPECT_NE(v4.exit_code, 0) << v4.output;
+  // The banner names the listener as a socket address.
+  EXPECT_NE((*d)->Output().find("on [::1]:" + std::to_string((*d)->nfs_port())),
+            std::string::npos)
+      << (*d)->Output();
+}
+
 TEST_F(NfsUtilsTest, SigtermShutsDownCleanly) {
   auto st = vnasd_->Stop();
   ASSERT_TRUE(st.ok()) << st.status();

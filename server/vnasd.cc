@@ -37,9 +37,10 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, data_dir, "./data",
           "Directory holding the datastore (metadata, member files, keys)");
 ABSL_FLAG(std::string, nfs_listen, "127.0.0.1:2049",
-          "host:port for NFSv3 and MOUNT v3 (one port)");
+          "host:port for NFSv3 and MOUNT v3 (one port); IPv6 in brackets "
+          "('[::1]:2049'; '[::]:2049' takes IPv4 clients too)");
 ABSL_FLAG(std::string, portmap_listen, "127.0.0.1:111",
-          "host:port for the PMAP2 portmapper, or 'none'");
+          "host:port for the PMAP2 portmapper (IPv6 in brackets), or 'none'");
 ABSL_FLAG(std::string, control_listen, "127.0.0.1:50051",
           "host:port for the gRPC control plane");
 ABSL_FLAG(std::string, control_tls_cert, "",
@@ -156,7 +157,16 @@ std::string DialHost(const std::string& listen) {
   std::string host;
   uint16_t port;
   if (!vnas::nfs::ParseHostPort(listen, &host, &port).ok()) return "127.0.0.1";
-  return host == "0.0.0.0" ? "127.0.0.1" : host;
+  if (host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "::1";
+  return host;
+}
+
+// host:port as a socket address is written ("[::1]:2049" for IPv6).
+std::string HostPort(const std::string& host, unsigned port) {
+  return host.find(':') == std::string::npos
+             ? absl::StrCat(host, ":", port)
+             : absl::StrCat("[", host, "]:", port);
 }
 
 }  // namespace
@@ -265,13 +275,13 @@ int main(int argc, char** argv) {
   printf("vnasd: datastore %s (store id %016llx)\n", data_dir.c_str(),
          static_cast<unsigned long long>((*store)->store_id()));
   for (const auto& e : (*nfs)->exports().exports()) {
-    printf("vnasd: NFSv3 export %s on %s:%u (NFS and MOUNT v3, TCP)\n",
-           e.name.c_str(), host.c_str(), port);
+    printf("vnasd: NFSv3 export %s on %s (NFS and MOUNT v3, TCP)\n",
+           e.name.c_str(), HostPort(host, port).c_str());
   }
   if ((*nfs)->portmap_port() != 0) {
-    printf("vnasd: portmapper on %s:%u\n",
-           DialHost(nfs_options.portmap_listen).c_str(),
-           (*nfs)->portmap_port());
+    printf("vnasd: portmapper on %s\n",
+           HostPort(DialHost(nfs_options.portmap_listen), (*nfs)->portmap_port())
+               .c_str());
   } else if (!(*nfs)->portmap_error().empty()) {
     printf("vnasd: portmapper off (%s): clients must name the ports "
            "(?nfsport=%u&mountport=%u); qemu-img nfs:// URLs need it\n",

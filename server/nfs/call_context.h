@@ -5,13 +5,14 @@
 #include <cstdint>
 #include <memory>
 
+#include "server/nfs/client_addr.h"
 #include "server/nfs/rpc.h"
 #include "server/nfs/xdr.h"
 
 namespace vnas::nfs {
 
 struct CallContext {
-  uint32_t client_addr = 0;  // IPv4, host byte order
+  ClientAddr client_addr;
   const RpcCall* call = nullptr;
   // The reply being built; the accepted header is already in it. Handlers
   // only touch it through ReserveReadData().

@@ -176,6 +176,37 @@ TEST(Dispatch, ExportsAreEnforcedAtMountAndOnEveryCall) {
   EXPECT_NE(granted & ACCESS3_READ, 0u);
 }
 
+TEST(Dispatch, IpV6ClientsAreCheckedAgainstIpV6Rules) {
+  DispatchFixture f("/vnas ::1(rw,no_root_squash) fd00::/8(ro)\n");
+  const ClientAddr loop6 = *ClientAddr::Parse("::1");
+  const ClientAddr ula = *ClientAddr::Parse("fd00:5::9");
+  const ClientAddr other = *ClientAddr::Parse("2001:db8::1");
+  Reply m = f.CallFrom(loop6, kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas"));
+  ASSERT_EQ(m.FirstWord(), MNT3_OK);
+  const std::string root = m.body.substr(8, LoadBe32(m.body.data() + 4));
+  Reply c = f.CallFrom(loop6, kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "x"), 2);
+  EXPECT_EQ(c.FirstWord(), NFS3_OK);
+  // The read-only network reads and may not change anything.
+  EXPECT_EQ(f.CallFrom(ula, kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 3)
+                .FirstWord(),
+            NFS3_OK);
+  EXPECT_EQ(f.CallFrom(ula, kNfsProgram, 3, NFSPROC3_CREATE, CreateArgs(root, "y"), 4)
+                .FirstWord(),
+            NFS3ERR_ROFS);
+  // Nobody else, and not IPv4 loopback either.
+  EXPECT_EQ(f.CallFrom(other, kMountProgram, 3, MOUNTPROC3_MNT, XOpaque("/vnas"), 5)
+                .FirstWord(),
+            MNT3ERR_ACCES);
+  EXPECT_EQ(f.CallFrom(other, kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 6)
+                .FirstWord(),
+            NFS3ERR_ACCES);
+  EXPECT_EQ(f.Call(kNfsProgram, 3, NFSPROC3_GETATTR, XOpaque(root), 7).FirstWord(),
+            NFS3ERR_ACCES);
+  // DUMP lists the IPv6 client in its text form.
+  Reply d = f.CallFrom(loop6, kMountProgram, 3, MOUNTPROC3_DUMP, "", 8);
+  EXPECT_NE(d.raw.find(std::string("\0\0\0\x03::1", 7)), std::string::npos);
+}
+
 TEST(Dispatch, RootSquashMapsUidZeroToNobody) {
   DispatchFixture f("/vnas 127.0.0.1/32(rw,root_squash) 10.0.0.0/8(rw,no_root_squash)\n");
   std::string root = f.Mount("/vnas");

@@ -107,6 +107,21 @@ DispatchFixture::DispatchFixture(const std::string& exports_text,
 DispatchFixture::~DispatchFixture() = default;
 
 Reply DispatchFixture::Send(const std::string& record, uint32_t client) {
+  return SendFrom(record, ClientAddr::V4(client));
+}
+
+Reply DispatchFixture::CallFrom(const ClientAddr& client, uint32_t prog,
+                                uint32_t vers, uint32_t proc,
+                                const std::string& args, uint32_t xid) {
+  ByteBuffer b;
+  XdrEncoder e(&b);
+  WriteCallHeader(e, xid, prog, vers, proc, true, 0, 0);
+  b.Append(args.data(), args.size());
+  return SendFrom(std::string(b.view()), client);
+}
+
+Reply DispatchFixture::SendFrom(const std::string& record,
+                                const ClientAddr& client) {
   RpcRequest req;
   req.client_addr = client;
   req.record.Append(record.data(), record.size());
@@ -122,7 +137,7 @@ Reply DispatchFixture::TryCall(uint32_t proc, const std::string& args,
   WriteCallHeader(e, 7, kNfsProgram, 3, proc, true, 0, 0);
   b.Append(args.data(), args.size());
   RpcRequest req;
-  req.client_addr = 0x7f000001;
+  req.client_addr = ClientAddr::V4(0x7f000001);
   req.record.Append(b.data(), b.size());
   ByteBuffer out;
   *answered = dispatcher_->TryHandle(req, &out);

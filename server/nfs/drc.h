@@ -19,11 +19,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/nfs/client_addr.h"
 
 namespace vnas::nfs {
 
 struct DrcKey {
-  uint32_t client = 0;
+  ClientAddr client;
   uint32_t xid = 0;
   uint32_t prog = 0;
   uint32_t proc = 0;

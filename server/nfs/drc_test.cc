@@ -7,7 +7,7 @@ namespace {
 
 TEST(Drc, ReplaysFinishedAndDropsInProgress) {
   DuplicateRequestCache c(16);
-  DrcKey k{1, 2, 100003, 7, ArgsChecksum("args")};
+  DrcKey k{ClientAddr::V4(1), 2, 100003, 7, ArgsChecksum("args")};
   std::string r;
   EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
   EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kInProgress);
@@ -20,8 +20,13 @@ TEST(Drc, ReplaysFinishedAndDropsInProgress) {
   EXPECT_EQ(c.Begin(k2, &r), DuplicateRequestCache::Lookup::kNew);
   // Different client: a new call.
   DrcKey k3 = k;
-  k3.client = 9;
+  k3.client = ClientAddr::V4(9);
   EXPECT_EQ(c.Begin(k3, &r), DuplicateRequestCache::Lookup::kNew);
+  // The same number as an IPv6 client's address: another client.
+  DrcKey k4 = k;
+  const uint8_t v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  k4.client = ClientAddr::V6(v6);
+  EXPECT_EQ(c.Begin(k4, &r), DuplicateRequestCache::Lookup::kNew);
 }
 
 TEST(Drc, ChecksumCoversTheHeadAndTheLength) {
@@ -40,18 +45,18 @@ TEST(Drc, IsBounded) {
   DuplicateRequestCache c(8);
   std::string r;
   for (uint32_t x = 0; x < 100; ++x) {
-    DrcKey k{1, x, 1, 1, 0};
+    DrcKey k{ClientAddr::V4(1), x, 1, 1, 0};
     ASSERT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
     c.Finish(k, "r");
   }
   EXPECT_LE(c.size(), 9u);
-  DrcKey first{1, 0, 1, 1, 0};
+  DrcKey first{ClientAddr::V4(1), 0, 1, 1, 0};
   EXPECT_EQ(c.Begin(first, &r), DuplicateRequestCache::Lookup::kNew);
 }
 
 TEST(Drc, AbandonForgets) {
   DuplicateRequestCache c(8);
-  DrcKey k{1, 1, 1, 1, 0};
+  DrcKey k{ClientAddr::V4(1), 1, 1, 1, 0};
   std::string r;
   EXPECT_EQ(c.Begin(k, &r), DuplicateRequestCache::Lookup::kNew);
   c.Abandon(k);
@@ -61,7 +66,8 @@ TEST(Drc, AbandonForgets) {
 TEST(Drc, AbandonedAndRebegunKeyIsNotEvictedEarly) {
   DuplicateRequestCache c(2);
   std::string r;
-  DrcKey a{1, 1, 1, 1, 0}, b{1, 2, 1, 1, 0}, k{1, 3, 1, 1, 0};
+  const ClientAddr one = ClientAddr::V4(1);
+  DrcKey a{one, 1, 1, 1, 0}, b{one, 2, 1, 1, 0}, k{one, 3, 1, 1, 0};
   c.Begin(a, &r);
   c.Abandon(a);  // a's first order record is now stale
   c.Begin(b, &r);

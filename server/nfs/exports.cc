@@ -43,25 +43,30 @@ absl::Status ParseClient(absl::string_view item, ClientRule* rule) {
   }
   rule->spec = std::string(host);
   if (host == "*") {
-    rule->network = rule->mask = 0;
+    rule->anyone = true;
   } else {
     absl::string_view ip = host;
-    int bits = 32;
     size_t slash = host.find('/');
-    if (slash != absl::string_view::npos) {
-      ip = host.substr(0, slash);
-      if (!absl::SimpleAtoi(host.substr(slash + 1), &bits) || bits < 0 ||
-          bits > 32) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad prefix length in '", host, "'"));
-      }
-    }
-    if (!ParseIpv4(ip, &rule->network)) {
+    if (slash != absl::string_view::npos) ip = host.substr(0, slash);
+    std::optional<ClientAddr> a = ClientAddr::Parse(ip);
+    if (!a) {
       return absl::InvalidArgumentError(
           absl::StrCat("bad client address '", host, "'"));
     }
-    rule->mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
-    rule->network &= rule->mask;
+    // The prefix counts the bits of the form written: 32 for dotted IPv4,
+    // 128 for IPv6 text (an IPv4-mapped ::ffff:a.b.c.d/n included).
+    const bool dotted = ip.find(':') == absl::string_view::npos;
+    const int max = dotted ? 32 : 128;
+    int bits = max;
+    if (slash != absl::string_view::npos &&
+        (!absl::SimpleAtoi(host.substr(slash + 1), &bits) || bits < 0 ||
+         bits > max)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad prefix length in '", host, "'"));
+    }
+    rule->v4 = a->is_v4();
+    rule->bits = dotted ? 96 + bits : bits;
+    rule->network = a->Masked(rule->bits);
   }
   for (absl::string_view o : absl::StrSplit(opts, ',', absl::SkipEmpty())) {
     o = absl::StripAsciiWhitespace(o);
@@ -90,14 +95,6 @@ absl::Status ParseClient(absl::string_view item, ClientRule* rule) {
 }
 
 }  // namespace
-
-bool ParseIpv4(absl::string_view s, uint32_t* addr) {
-  std::string str(s);
-  in_addr a;
-  if (inet_pton(AF_INET, str.c_str(), &a) != 1) return false;
-  *addr = ntohl(a.s_addr);
-  return true;
-}
 
 absl::StatusOr<ExportTable> ExportTable::Parse(absl::string_view text) {
   ExportTable t;
@@ -148,13 +145,17 @@ absl::StatusOr<ExportTable> ExportTable::Parse(absl::string_view text) {
 }
 
 ExportTable ExportTable::Default() {
-  return *Parse("/vnas 127.0.0.1/32(rw,no_root_squash)\n");
+  return *Parse("/vnas 127.0.0.1/32(rw,no_root_squash) ::1/128(rw,no_root_squash)\n");
 }
 
-std::optional<ExportAccess> ExportTable::Check(uint32_t index, uint32_t addr) const {
+std::optional<ExportAccess> ExportTable::Check(uint32_t index,
+                                               const ClientAddr& addr) const {
   if (index >= exports_.size()) return std::nullopt;
   for (const ClientRule& r : exports_[index].clients) {
-    if ((addr & r.mask) == r.network) return ExportAccess{r.rw, r.root_squash, r.all_squash};
+    if (r.anyone ||
+        (r.v4 == addr.is_v4() && addr.InNetwork(r.network, r.bits))) {
+      return ExportAccess{r.rw, r.root_squash, r.all_squash};
+    }
   }
   return std::nullopt;
 }
@@ -165,13 +166,13 @@ std::optional<ExportTable::PathMatch> ExportTable::FindForPath(
 }
 
 std::optional<ExportTable::PathMatch> ExportTable::FindForClient(
-    absl::string_view path, uint32_t addr) const {
+    absl::string_view path, const ClientAddr& addr) const {
   return Find(path, addr);
 }
 
 std::vector<uint32_t> ExportTable::NestedNamed(uint32_t outer,
                                                absl::string_view name,
-                                               uint32_t addr) const {
+                                               const ClientAddr& addr) const {
   std::vector<uint32_t> out;
   if (outer >= nested_.size()) return out;
   for (uint32_t j : nested_[outer]) {
@@ -181,7 +182,7 @@ std::vector<uint32_t> ExportTable::NestedNamed(uint32_t outer,
 }
 
 std::vector<uint32_t> ExportTable::Enclosing(uint32_t inner,
-                                             uint32_t addr) const {
+                                             const ClientAddr& addr) const {
   std::vector<uint32_t> out;
   if (inner >= exports_.size()) return out;
   for (uint32_t i = 0; i < exports_.size(); ++i) {
@@ -196,7 +197,7 @@ std::vector<uint32_t> ExportTable::Enclosing(uint32_t inner,
 }
 
 std::optional<ExportTable::PathMatch> ExportTable::Find(
-    absl::string_view path, std::optional<uint32_t> addr) const {
+    absl::string_view path, std::optional<ClientAddr> addr) const {
   std::vector<std::string> comps;
   if (!Components(path, &comps) || comps.empty()) return std::nullopt;
   std::optional<PathMatch> best;

@@ -5,10 +5,13 @@
 // line:
 //   <export-path> <client>(<opt>,<opt>...) [<client>(<opts>) ...]
 //   /vnas      127.0.0.1/32(rw,no_root_squash) 10.0.0.0/8(ro,root_squash)
-//   /vnas/vm1  192.168.1.0/24(rw)
+//   /vnas/vm1  192.168.1.0/24(rw) fd00:1::/64(rw)
 // export-path: "/<datastore>[/<dir>...]"; the first component names the
 //   datastore (the store root), the rest a directory inside the store.
-// client: an IPv4 address, an IPv4 network "a.b.c.d/len", or "*" (anyone).
+// client: an IPv4 address or network "a.b.c.d[/len]", an IPv6 address or
+//   network "2001:db8::/32" (RFC 4291 text, no brackets), or "*" (anyone).
+//   An IPv4 rule matches IPv4 clients only (also those that reach a
+//   dual-stack listener), an IPv6 rule IPv6 clients only.
 // options: rw | ro (default ro), root_squash (default) | no_root_squash,
 //   all_squash | no_all_squash (default): root_squash maps uid/gid 0 to
 //   65534, all_squash every uid/gid (access_check.h EffectiveCredential);
@@ -37,13 +40,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/nfs/client_addr.h"
 
 namespace vnas::nfs {
 
 struct ClientRule {
   std::string spec;        // as written, e.g. "10.0.0.0/8"
-  uint32_t network = 0;    // host byte order
-  uint32_t mask = 0;       // host byte order; 0 = anyone
+  bool anyone = false;     // "*"
+  ClientAddr network;      // masked to `bits`
+  int bits = 128;          // leading bits of the 16-byte form that must match
+  bool v4 = false;         // an IPv4 rule (IPv4 clients only)
   bool rw = false;
   bool root_squash = true;
   bool all_squash = false;
@@ -71,16 +77,17 @@ class ExportTable {
   // number on a malformed line; an empty table is an error.
   static absl::StatusOr<ExportTable> Parse(absl::string_view text);
 
-  // The built-in default: "/vnas 127.0.0.1/32(rw,no_root_squash)".
+  // The built-in default, loopback only:
+  // "/vnas 127.0.0.1/32(rw,no_root_squash) ::1/128(rw,no_root_squash)".
   static ExportTable Default();
 
   const std::vector<Export>& exports() const { return exports_; }
 
   // ExportTable::Check()
-  // What client `addr` (IPv4, host order) may do on export `index`; nullopt
+  // What client `addr` may do on export `index`; nullopt
   // when the index is unknown or no rule matches (ACCES). The first matching
   // rule wins.
-  std::optional<ExportAccess> Check(uint32_t index, uint32_t addr) const;
+  std::optional<ExportAccess> Check(uint32_t index, const ClientAddr& addr) const;
 
   // ExportTable::FindForPath()
   // The export whose name is the longest component-wise prefix of `path`
@@ -99,7 +106,7 @@ class ExportTable {
   // "Nested exports" above). nullopt when none; FindForPath() then tells
   // "nothing is exported there" (NOENT) from "not to this client" (ACCES).
   std::optional<PathMatch> FindForClient(absl::string_view path,
-                                         uint32_t addr) const;
+                                         const ClientAddr& addr) const;
 
   // ExportTable::NestedNamed()
   // The exports strictly inside export `outer` (by name) whose last path
@@ -107,12 +114,12 @@ class ExportTable {
   // whose root an entry `name` of a directory of `outer` may be. Empty for
   // an unknown `outer`.
   std::vector<uint32_t> NestedNamed(uint32_t outer, absl::string_view name,
-                                    uint32_t addr) const;
+                                    const ClientAddr& addr) const;
 
   // ExportTable::Enclosing()
   // The exports strictly around export `inner` (by name) that have a rule
   // matching `addr`, innermost first. Empty for an unknown `inner`.
-  std::vector<uint32_t> Enclosing(uint32_t inner, uint32_t addr) const;
+  std::vector<uint32_t> Enclosing(uint32_t inner, const ClientAddr& addr) const;
 
  private:
   std::vector<Export> exports_;
@@ -123,11 +130,9 @@ class ExportTable {
 
   // FindForPath() when `addr` is unset, else FindForClient().
   std::optional<PathMatch> Find(absl::string_view path,
-                                std::optional<uint32_t> addr) const;
+                                std::optional<ClientAddr> addr) const;
 };
 
-// Parses "a.b.c.d" into host byte order.
-bool ParseIpv4(absl::string_view s, uint32_t* addr);
 
 }  // namespace vnas::nfs
 

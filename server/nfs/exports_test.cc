@@ -7,10 +7,10 @@
 namespace vnas::nfs {
 namespace {
 
-uint32_t Ip(const char* s) {
-  uint32_t a = 0;
-  EXPECT_TRUE(ParseIpv4(s, &a));
-  return a;
+ClientAddr Ip(const char* s) {
+  std::optional<ClientAddr> a = ClientAddr::Parse(s);
+  EXPECT_TRUE(a.has_value()) << s;
+  return a.value_or(ClientAddr());
 }
 
 TEST(Exports, ParsesTheFamiliarShape) {
@@ -61,9 +61,54 @@ TEST(Exports, AllSquash) {
 TEST(Exports, RejectsMalformedLines) {
   for (const char* bad : {"", "vnas 127.0.0.1", "/vnas", "/vnas 1.2.3/8(rw)",
                           "/vnas 1.2.3.4/33(rw)", "/vnas 1.2.3.4(bogus)",
-                          "/vnas/../x 1.2.3.4(rw)", "/vnas 1.2.3.4(rw"}) {
+                          "/vnas/../x 1.2.3.4(rw)", "/vnas 1.2.3.4(rw",
+                          "/vnas ::1/129(rw)", "/vnas fd00::g(rw)",
+                          "/vnas [::1](rw)", "/vnas ::1/-1(rw)"}) {
     EXPECT_FALSE(ExportTable::Parse(bad).ok()) << bad;
   }
+}
+
+TEST(Exports, IpV6RulesMatchIpV6ClientsAndIpV4RulesIpV4Ones) {
+  auto t = ExportTable::Parse(
+      "/vnas ::1(rw,no_root_squash) fd00:1::/64(ro) 10.0.0.0/8(rw) "
+      "::ffff:192.168.0.0/112(rw)\n"
+      "/open *(ro)\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto a = t->Check(0, Ip("::1"));
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->rw);
+  EXPECT_FALSE(a->root_squash);
+  EXPECT_FALSE(t->Check(0, Ip("::2")));
+  auto b = t->Check(0, Ip("fd00:1::abcd"));
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->rw);
+  EXPECT_FALSE(t->Check(0, Ip("fd00:2::1")));
+  EXPECT_TRUE(t->Check(0, Ip("10.4.5.6")));
+  // An IPv4 client is its IPv4 address, however it is written; the mapped
+  // IPv6 form in a rule is an IPv4 network.
+  EXPECT_TRUE(t->Check(0, Ip("::ffff:10.4.5.6")));
+  EXPECT_TRUE(t->Check(0, Ip("192.168.7.8")));
+  EXPECT_FALSE(t->Check(0, Ip("192.169.7.8")));
+  // Loopback of one family is not the other's.
+  EXPECT_FALSE(t->Check(0, Ip("127.0.0.1")));
+  // A network of one family never covers the other's addresses, not even
+  // the whole address space.
+  auto all = ExportTable::Parse("/a ::/0(rw)\n/b 0.0.0.0/0(rw)\n");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->Check(0, Ip("2001:db8::1")));
+  EXPECT_FALSE(all->Check(0, Ip("10.0.0.1")));
+  EXPECT_TRUE(all->Check(1, Ip("10.0.0.1")));
+  EXPECT_FALSE(all->Check(1, Ip("2001:db8::1")));
+  EXPECT_FALSE(all->Check(1, Ip("::1")));
+  // "*" is anyone, of either family.
+  EXPECT_TRUE(t->Check(1, Ip("fe80::1")));
+  EXPECT_TRUE(t->Check(1, Ip("8.8.8.8")));
+  // The default allows loopback of both families only.
+  ExportTable d = ExportTable::Default();
+  EXPECT_TRUE(d.Check(0, Ip("127.0.0.1")));
+  EXPECT_TRUE(d.Check(0, Ip("::1")));
+  EXPECT_FALSE(d.Check(0, Ip("127.0.0.2")));
+  EXPECT_FALSE(d.Check(0, Ip("fd00::1")));
 }
 
 TEST(Exports, FindForPathPicksLongestExport) {
@@ -94,10 +139,10 @@ TEST(Exports, NestedExportsArePerClient) {
       "/vnas/a/b/c 127.0.0.1/32(rw)\n"
       "/vnas/x/c 10.0.0.0/8(rw)\n");
   ASSERT_TRUE(t.ok()) << t.status();
-  const uint32_t local = Ip("127.0.0.1"), ten = Ip("10.1.2.3");
+  const ClientAddr local = Ip("127.0.0.1"), ten = Ip("10.1.2.3");
   struct Case {
     const char* path;
-    uint32_t addr;
+    ClientAddr addr;
     int want;  // export index, -1 for none
   };
   const Case cases[] = {

@@ -10,11 +10,6 @@
 
 namespace vnas::nfs {
 
-std::string Ipv4String(uint32_t a) {
-  return absl::StrCat(a >> 24, ".", (a >> 16) & 0xff, ".", (a >> 8) & 0xff,
-                      ".", a & 0xff);
-}
-
 namespace {
 
 // A MNT dirpath taken apart lexically: "" and "." components dropped, each
@@ -105,7 +100,7 @@ mountres3 MountProcs::Mnt(const CallContext& ctx, absl::string_view dirpath) {
   r.auth_flavors = {AUTH_SYS_FLAVOR, AUTH_NONE_FLAVOR};
   absl::MutexLock l(&mu_);
   if (mounts_.size() < 4096) {
-    mounts_.emplace(Ipv4String(ctx.client_addr), path.Joined());
+    mounts_.emplace(ctx.client_addr.ToString(), path.Joined());
   }
   return r;
 }
@@ -121,12 +116,12 @@ void MountProcs::Umnt(const CallContext& ctx, absl::string_view dirpath) {
   // MNT recorded the path in its canonical form.
   const MountPath path = ParseMountPath(dirpath);
   absl::MutexLock l(&mu_);
-  mounts_.erase({Ipv4String(ctx.client_addr),
+  mounts_.erase({ctx.client_addr.ToString(),
                  path.escapes ? std::string(dirpath) : path.Joined()});
 }
 
 void MountProcs::Umntall(const CallContext& ctx) {
-  std::string host = Ipv4String(ctx.client_addr);
+  std::string host = ctx.client_addr.ToString();
   absl::MutexLock l(&mu_);
   for (auto it = mounts_.begin(); it != mounts_.end();) {
     it = it->first == host ? mounts_.erase(it) : std::next(it);

@@ -52,9 +52,6 @@ class MountProcs {
   std::set<std::pair<std::string, std::string>> mounts_ ABSL_GUARDED_BY(mu_);
 };
 
-// Dotted-quad form of a host-order IPv4 address.
-std::string Ipv4String(uint32_t addr);
-
 }  // namespace vnas::nfs
 
 #endif  // VNAS_SERVER_NFS_MOUNT3_H_

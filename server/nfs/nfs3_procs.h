@@ -65,7 +65,7 @@ class Nfs3Procs {
   // client may use its export.
   struct Object {
     uint32_t export_index = 0;
-    uint32_t client_addr = 0;  // the caller's (IPv4, host order)
+    ClientAddr client_addr;  // the caller's
     ExportAccess access;
     Credential cred;  // the caller on this export (after root_squash)
     storage::Attr attr;

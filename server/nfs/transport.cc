@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -70,7 +71,7 @@ struct Outbox {
 
 struct Connection {
   uint64_t id = 0;
-  uint32_t addr = 0;
+  ClientAddr addr;
   uint16_t port = 0;
   int fd = -1;  // owned by `box`
   std::shared_ptr<Outbox> box;
@@ -199,7 +200,10 @@ absl::Status ParseHostPort(absl::string_view s, std::string* host,
     return absl::InvalidArgumentError(
         absl::StrCat("expected host:port, got '", s, "'"));
   }
-  *host = std::string(s.substr(0, colon));
+  absl::string_view h = s.substr(0, colon);
+  const bool bracketed = h.size() >= 2 && h.front() == '[' && h.back() == ']';
+  if (bracketed) h = h.substr(1, h.size() - 2);
+  *host = std::string(h);
   if (*host == "localhost") *host = "127.0.0.1";
   if (host->empty()) *host = "0.0.0.0";
   int p;
@@ -208,9 +212,13 @@ absl::Status ParseHostPort(absl::string_view s, std::string* host,
   }
   *port = static_cast<uint16_t>(p);
   in_addr a;
-  if (inet_pton(AF_INET, host->c_str(), &a) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad IPv4 address in '", s, "'"));
+  in6_addr a6;
+  const bool v4 = !bracketed && inet_pton(AF_INET, host->c_str(), &a) == 1;
+  const bool v6 = bracketed && inet_pton(AF_INET6, host->c_str(), &a6) == 1;
+  if (!v4 && !v6) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad address in '", s, "' (an IPv4 address, or an IPv6 one in "
+        "brackets: [::1]:2049)"));
   }
   return absl::OkStatus();
 }
@@ -281,29 +289,50 @@ absl::StatusOr<uint16_t> RpcTransport::Listen(absl::string_view host_port) {
   std::string host;
   uint16_t port;
   VNAS_RETURN_IF_ERROR(ParseHostPort(host_port, &host, &port));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_storage ss{};
+  socklen_t sslen;
+  const bool v6 = host.find(':') != std::string::npos;
+  if (v6) {
+    auto* sa6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa6->sin6_family = AF_INET6;
+    sa6->sin6_port = htons(port);
+    inet_pton(AF_INET6, host.c_str(), &sa6->sin6_addr);
+    sslen = sizeof(*sa6);
+  } else {
+    auto* sa4 = reinterpret_cast<sockaddr_in*>(&ss);
+    sa4->sin_family = AF_INET;
+    sa4->sin_port = htons(port);
+    inet_pton(AF_INET, host.c_str(), &sa4->sin_addr);
+    sslen = sizeof(*sa4);
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return FsError(errno, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+  if (v6) {
+    // "[::]" serves IPv4 clients too (as IPv4-mapped addresses, which
+    // ClientAddr turns back into theirs); any other IPv6 address only IPv6.
+    in6_addr any = IN6ADDR_ANY_INIT;
+    const int v6only =
+        memcmp(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, &any, sizeof(any)) != 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), sslen) != 0 ||
       listen(fd, 128) != 0) {
     int err = errno;
     close(fd);
     return FsError(err, absl::StrCat("bind/listen ", host_port, ": ",
                                      strerror(err)));
   }
-  socklen_t len = sizeof(sa);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  socklen_t len = sizeof(ss);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kListenTagBase + impl_->listeners.size();
   epoll_ctl(impl_->epfd, EPOLL_CTL_ADD, fd, &ev);
   impl_->listeners.push_back(fd);
-  return ntohs(sa.sin_port);
+  return ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                  : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 absl::Status RpcTransport::Start() {
@@ -408,11 +437,17 @@ void RpcTransport::Impl::IoLoop() {
 
 void RpcTransport::Impl::Accept(int lfd) {
   for (;;) {
-    sockaddr_in sa{};
+    sockaddr_storage sa{};
     socklen_t len = sizeof(sa);
     int fd = accept4(lfd, reinterpret_cast<sockaddr*>(&sa), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN or a transient error
+    std::optional<ClientAddr> peer =
+        ClientAddr::FromSockaddr(reinterpret_cast<sockaddr*>(&sa));
+    if (!peer) {  // not an IP peer: nothing to check exports against
+      close(fd);
+      continue;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Connection>();
@@ -420,8 +455,10 @@ void RpcTransport::Impl::Accept(int lfd) {
     c->fd = c->box->fd = fd;
     c->id = c->box->id = next_id++;
     c->box->epfd = epfd;
-    c->addr = ntohl(sa.sin_addr.s_addr);
-    c->port = ntohs(sa.sin_port);
+    c->addr = *peer;
+    c->port = ntohs(sa.ss_family == AF_INET6
+                        ? reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port
+                        : reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
     c->staging.Reserve(kStagingSize);
     {
       absl::MutexLock l(&c->box->mu);

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/nfs/client_addr.h"
 #include "server/nfs/stats.h"
 #include "server/nfs/xdr.h"
 
@@ -37,7 +38,7 @@ namespace vnas::nfs {
 
 // One complete RPC record from a client.
 struct RpcRequest {
-  uint32_t client_addr = 0;  // IPv4, host byte order
+  ClientAddr client_addr;
   uint16_t client_port = 0;
   ByteBuffer record;         // the record without fragment headers
 };
@@ -64,7 +65,9 @@ using TryInlineHandler =
 // transport then receives a big record with that byte on a 4 KiB boundary.
 using DataOffsetHint = std::function<size_t(absl::string_view head)>;
 
-// Splits "host:port" (IPv4 host or "localhost"); fails InvalidArgument.
+// Splits "host:port": an IPv4 address, "localhost" (127.0.0.1), or an IPv6
+// address in brackets ("[::1]:2049"; `host` without them). An empty host
+// is 0.0.0.0. Fails InvalidArgument.
 absl::Status ParseHostPort(absl::string_view s, std::string* host,
                            uint16_t* port);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <set>
 #include <string>
@@ -548,6 +549,85 @@ TEST(ParseHostPort, AcceptsAndRejects) {
   EXPECT_FALSE(ParseHostPort("127.0.0.1", &h, &p).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:70000", &h, &p).ok());
   EXPECT_FALSE(ParseHostPort("nohost:1", &h, &p).ok());
+  EXPECT_TRUE(ParseHostPort("[::1]:2049", &h, &p).ok());
+  EXPECT_EQ(h, "::1");
+  EXPECT_EQ(p, 2049);
+  EXPECT_TRUE(ParseHostPort("[::]:0", &h, &p).ok());
+  EXPECT_EQ(h, "::");
+  EXPECT_TRUE(ParseHostPort("[fd00:1::5]:111", &h, &p).ok());
+  EXPECT_EQ(h, "fd00:1::5");
+  EXPECT_FALSE(ParseHostPort("::1:2049", &h, &p).ok()) << "IPv6 needs brackets";
+  EXPECT_FALSE(ParseHostPort("[127.0.0.1]:2049", &h, &p).ok());
+  EXPECT_FALSE(ParseHostPort("[::1:2049", &h, &p).ok());
+  EXPECT_FALSE(ParseHostPort("[fe80::1%lo]:2049", &h, &p).ok());
+}
+
+// Whether this machine can bind IPv6 loopback (a kernel without IPv6, or a
+// namespace with it disabled, cannot).
+bool HaveIpv6Loopback() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_addr = in6addr_loopback;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Connects to [addr]:port over IPv6 (or IPv4 when `addr` has no ':').
+int ConnectTo(const char* addr, uint16_t port) {
+  if (std::strchr(addr, ':') == nullptr) return ConnectLoopback(port);
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(port);
+  EXPECT_EQ(inet_pton(AF_INET6, addr, &sa.sin6_addr), 1);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  return fd;
+}
+
+TEST(TransportIpv6, ServesIpv6ClientsAndADualStackListenerIpv4OnesAsIpv4) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here";
+  // The reply's tag is 1 when the handler saw an IPv4 client, 6 for IPv6.
+  NfsStats stats;
+  RpcTransport t(
+      [](const RpcRequest& req, ByteBuffer* reply) {
+        reply->Resize(16);
+        StoreBe32(reply->data(), 0x80000000u | 12);
+        StoreBe32(reply->data() + 4, req.client_addr.is_v4() ? 1 : 6);
+        StoreBe32(reply->data() + 8, req.client_addr.is_v4() ? req.client_addr.v4() : 0);
+        StoreBe32(reply->data() + 12, req.client_addr.bytes()[15]);
+      },
+      2, &stats);
+  auto only6 = t.Listen("[::1]:0");
+  ASSERT_TRUE(only6.ok()) << only6.status();
+  auto dual = t.Listen("[::]:0");
+  ASSERT_TRUE(dual.ok()) << dual.status();
+  ASSERT_TRUE(t.Start().ok());
+  const std::string call = Fragment(Body(1, 0), true);
+  struct Case {
+    const char* addr;
+    uint16_t port;
+    uint32_t family, v4, last;
+  } cases[] = {
+      {"::1", *only6, 6, 0, 1},
+      {"::1", *dual, 6, 0, 1},
+      {"127.0.0.1", *dual, 1, 0x7f000001, 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.addr);
+    int fd = ConnectTo(c.addr, c.port);
+    ASSERT_EQ(send(fd, call.data(), call.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(call.size()));
+    char buf[16];
+    ASSERT_TRUE(ReadEcho(fd, buf));
+    EXPECT_EQ(LoadBe32(buf + 4), c.family);
+    EXPECT_EQ(LoadBe32(buf + 8), c.v4);
+    EXPECT_EQ(LoadBe32(buf + 12), c.last);
+    close(fd);
+  }
+  t.Stop();
 }
 
 }  // namespace
