@@ -297,17 +297,6 @@ std::string Vnasd::Url6(const std::string& path) const {
                       "?nfsport=", port_, "&mountport=", port_);
 }
 
-bool HaveIpv6Loopback() {
-  int fd = socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_addr = in6addr_loopback;
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-  close(fd);
-  return ok;
-}
-
 std::string Vnasd::PortmapUrl(const std::string& path) const {
   return absl::StrCat("nfs://127.0.0.1/vnas", path.empty() ? "" : "/", path);
 }

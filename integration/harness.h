@@ -117,9 +117,6 @@ class Vnasd {
   std::string log_path_;
 };
 
-// Whether this machine can bind the IPv6 loopback address ::1.
-bool HaveIpv6Loopback();
-
 // Sends an RPC NULL call (program/version) to 127.0.0.1:port; true when a
 // reply came back within `timeout_ms`.
 bool RpcPing(int port, uint32_t prog, uint32_t vers, int timeout_ms);

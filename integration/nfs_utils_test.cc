@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "integration/harness.h"
+#include "server/nfs/client_addr.h"
 
 namespace vnas::harness {
 namespace {
@@ -86,7 +87,7 @@ TEST_F(NfsUtilsTest, BannerCommandWorksAsPrinted) {
 // client that only an IPv6 rule would admit is refused), and MOUNT's DUMP
 // names the client as ::1.
 TEST(NfsUtilsIpv6, IpV6ClientsCopyBothWaysUnderIpV6ExportRules) {
-  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  if (!nfs::HostHasIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback on this machine";
   Vnasd::Options o;
   o.dual_stack = true;
   o.exports = "/vnas ::1(rw,no_root_squash)\n";

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <unistd.h>
+
 #include <cstring>
 
 namespace vnas::nfs {
@@ -87,6 +89,17 @@ ClientAddr ClientAddr::Masked(int bits) const {
 
 bool ClientAddr::InNetwork(const ClientAddr& network, int bits) const {
   return Masked(bits) == network.Masked(bits);
+}
+
+bool HostHasIpv6Loopback() {
+  const int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_addr = in6addr_loopback;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  close(fd);
+  return ok;
 }
 
 }  // namespace vnas::nfs

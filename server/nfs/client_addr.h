@@ -66,6 +66,11 @@ class ClientAddr {
   std::array<uint8_t, 16> b_{};
 };
 
+// Whether this host can bind the IPv6 loopback address ::1 (a kernel
+// without IPv6, or a namespace with it disabled, cannot); tests of IPv6
+// clients skip without it.
+bool HostHasIpv6Loopback();
+
 }  // namespace vnas::nfs
 
 #endif  // VNAS_SERVER_NFS_CLIENT_ADDR_H_

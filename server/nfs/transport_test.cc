@@ -302,6 +302,38 @@ TEST(TransportInline, TriedRecordsAreAnsweredInlineOrHandedToAWorker) {
   t.Stop();
 }
 
+// Starts `t` on a loopback port, connects, sends calls tagged 1..calls
+// (one batch) and gives the server `wait_ms` to answer into a socket nobody
+// reads yet; returns the client's descriptor (-1 on failure).
+int StartAndSendBatch(RpcTransport& t, uint32_t calls, int wait_ms) {
+  auto port = t.Listen("127.0.0.1:0");
+  if (!port.ok() || !t.Start().ok()) return -1;
+  int fd = ConnectLoopback(*port);
+  std::string batch;
+  for (uint32_t tag = 1; tag <= calls; ++tag) batch += Fragment(Body(tag, 0), true);
+  if (send(fd, batch.data(), batch.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(batch.size())) {
+    close(fd);
+    return -1;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  return fd;
+}
+
+// Reads exactly `n` bytes; "" on EOF, error or 5 s without progress.
+std::string ReadExactly(int fd, size_t n) {
+  std::string r(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) return std::string();
+    ssize_t k = read(fd, &r[got], n - got);
+    if (k <= 0) return std::string();
+    got += static_cast<size_t>(k);
+  }
+  return r;
+}
+
 TEST(TransportReplies, AWorkersReplyLeavesWhileTheIoThreadIsBusy) {
   // Tag 1 is quick and holds the I/O thread until the test has the reply
   // to tag 2, a worker's call on another connection: the worker must send
@@ -368,26 +400,12 @@ TEST(TransportReplies, BigRepliesFromManyWorkersLeaveWholeWhenTheClientIsSlow) {
         }
       },
       8, &stats);
-  auto port = t.Listen("127.0.0.1:0");
-  ASSERT_TRUE(port.ok());
-  ASSERT_TRUE(t.Start().ok());
-  int fd = ConnectLoopback(*port);
-  std::string batch;
-  for (uint32_t tag = 1; tag <= 16; ++tag) batch += Fragment(Body(tag, 0), true);
-  ASSERT_EQ(send(fd, batch.data(), batch.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(batch.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int fd = StartAndSendBatch(t, 16, 300);
+  ASSERT_GE(fd, 0);
   std::set<uint32_t> tags;
-  std::string r(8 + kBody, '\0');
   for (int n = 0; n < 16; ++n) {
-    size_t got = 0;
-    while (got < r.size()) {
-      pollfd p{fd, POLLIN, 0};
-      ASSERT_EQ(poll(&p, 1, 5000), 1) << "reply " << n << " stalled at " << got;
-      ssize_t k = read(fd, &r[got], r.size() - got);
-      ASSERT_GT(k, 0);
-      got += static_cast<size_t>(k);
-    }
+    const std::string r = ReadExactly(fd, 8 + kBody);
+    ASSERT_EQ(r.size(), 8 + kBody) << "reply " << n << " stalled";
     ASSERT_EQ(LoadBe32(r.data()), 0x80000000u | static_cast<uint32_t>(4 + kBody));
     const uint32_t tag = LoadBe32(r.data() + 4);
     ASSERT_TRUE(tag >= 1 && tag <= 16) << tag;
@@ -427,27 +445,9 @@ TEST(TransportReplies, LentTailsGoOutAfterTheirBufferPaddedAndAreLetGo) {
         EXPECT_EQ(reply->wire_size(), 8 + len + pad);
       },
       4, &stats);
-  auto port = t.Listen("127.0.0.1:0");
-  ASSERT_TRUE(port.ok());
-  ASSERT_TRUE(t.Start().ok());
-  int fd = ConnectLoopback(*port);
-  std::string batch;
-  for (uint32_t tag = 1; tag <= 12; ++tag) batch += Fragment(Body(tag, 0), true);
-  ASSERT_EQ(send(fd, batch.data(), batch.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(batch.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto read_exactly = [&](size_t n) {
-    std::string r(n, '\0');
-    size_t got = 0;
-    while (got < n) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 5000) != 1) return std::string();
-      ssize_t k = read(fd, &r[got], n - got);
-      if (k <= 0) return std::string();
-      got += static_cast<size_t>(k);
-    }
-    return r;
-  };
+  const int fd = StartAndSendBatch(t, 12, 200);
+  ASSERT_GE(fd, 0);
+  auto read_exactly = [fd](size_t n) { return ReadExactly(fd, n); };
   std::set<uint32_t> tags;
   for (int n = 0; n < 12; ++n) {
     const std::string mark = read_exactly(4);
@@ -562,19 +562,6 @@ TEST(ParseHostPort, AcceptsAndRejects) {
   EXPECT_FALSE(ParseHostPort("[fe80::1%lo]:2049", &h, &p).ok());
 }
 
-// Whether this machine can bind IPv6 loopback (a kernel without IPv6, or a
-// namespace with it disabled, cannot).
-bool HaveIpv6Loopback() {
-  int fd = socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_addr = in6addr_loopback;
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-  close(fd);
-  return ok;
-}
-
 // Connects to [addr]:port over IPv6 (or IPv4 when `addr` has no ':').
 int ConnectTo(const char* addr, uint16_t port) {
   if (std::strchr(addr, ':') == nullptr) return ConnectLoopback(port);
@@ -588,7 +575,7 @@ int ConnectTo(const char* addr, uint16_t port) {
 }
 
 TEST(TransportIpv6, ServesIpv6ClientsAndADualStackListenerIpv4OnesAsIpv4) {
-  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here";
+  if (!HostHasIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback here";
   // The reply's tag is 1 when the handler saw an IPv4 client, 6 for IPv6.
   NfsStats stats;
   RpcTransport t(
