@@ -202,7 +202,9 @@ absl::Status Vnasd::Spawn() {
       "--data_dir=" + opts_.data_dir,
       absl::StrCat("--nfs_listen=", opts_.dual_stack ? "[::]:" : "127.0.0.1:",
                    port_),
-      opts_.portmap ? "--portmap_listen=127.0.0.1:111" : "--portmap_listen=none",
+      !opts_.portmap      ? "--portmap_listen=none"
+      : opts_.dual_stack ? "--portmap_listen=[::]:111"
+                         : "--portmap_listen=127.0.0.1:111",
       absl::StrCat("--control_listen=127.0.0.1:", control_port_),
       absl::StrCat("--capacity=", opts_.capacity),
   };

@@ -67,8 +67,8 @@ class Vnasd {
     std::string data_dir;      // "" = a fresh temp dir
     int nfs_port = 0;          // 0 = a free port
     bool portmap = false;      // serve PMAP2 on 127.0.0.1:111 (netns only)
-    // Listen for NFS on [::]:port (IPv6 and, dual-stack, IPv4) instead of
-    // 127.0.0.1:port.
+    // Listen for NFS (and the portmapper) on [::] (IPv6 and, dual-stack,
+    // IPv4) instead of 127.0.0.1.
     bool dual_stack = false;
     std::string exports;       // exports file text; "" = vnasd's default
     uint64_t capacity = 8ull << 30;

@@ -40,7 +40,8 @@ ABSL_FLAG(std::string, nfs_listen, "127.0.0.1:2049",
           "host:port for NFSv3 and MOUNT v3 (one port); IPv6 in brackets "
           "('[::1]:2049'; '[::]:2049' takes IPv4 clients too)");
 ABSL_FLAG(std::string, portmap_listen, "127.0.0.1:111",
-          "host:port for the PMAP2 portmapper (IPv6 in brackets), or 'none'");
+          "host:port for the portmapper (PMAP2, rpcbind v3/v4; IPv6 in "
+          "brackets), or 'none'");
 ABSL_FLAG(std::string, control_listen, "127.0.0.1:50051",
           "host:port for the gRPC control plane");
 ABSL_FLAG(std::string, control_tls_cert, "",

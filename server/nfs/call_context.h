@@ -13,6 +13,7 @@ namespace vnas::nfs {
 
 struct CallContext {
   ClientAddr client_addr;
+  ClientAddr local_addr;  // the server address the client connected to
   const RpcCall* call = nullptr;
   // The reply being built; the accepted header is already in it. Handlers
   // only touch it through ReserveReadData().

@@ -4,9 +4,11 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/nfs/mount_types.h"
 #include "server/nfs/nfs3_types.h"
 #include "server/nfs/rpc.h"
+#include "server/nfs/rpcbind.h"
 
 namespace vnas::nfs {
 
@@ -140,7 +142,9 @@ const ProcEntry kMount3Table[kMountNumProcs] = {
 pmaplist Mappings(const Dispatcher& d) {
   pmaplist l;
   if (d.pmap_port()) {
-    l.push_back({kPmapProgram, kPmapVersion, IPPROTO_TCP_PMAP, d.pmap_port()});
+    for (uint32_t v : {kPmapVersion, kRpcbindVersion3, kRpcbindVersion4}) {
+      l.push_back({kPmapProgram, v, IPPROTO_TCP_PMAP, d.pmap_port()});
+    }
   }
   if (d.nfs_port()) {
     l.push_back({kNfsProgram, kNfsVersion, IPPROTO_TCP_PMAP, d.nfs_port()});
@@ -185,6 +189,79 @@ const ProcEntry kPmap2Table[5] = {
     {"DUMP", &PmapDump, true},
 };
 
+// ---- rpcbind v3 and v4 (RFC 1833 §2; rpcbind.h) ----
+
+std::vector<rpcb> Registered(const Dispatcher& d, const CallContext& ctx) {
+  return Registrations(RpcbListener{d.nfs_host(), d.nfs_port()},
+                       RpcbListener{d.pmap_host(), d.pmap_port()},
+                       ctx.local_addr);
+}
+
+Outcome RpcbLookUp(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                   XdrEncoder& e, bool any_version) {
+  XdrDecoder dec(args);
+  rpcb want;
+  if (!Decode(dec, &want)) return Outcome::kGarbageArgs;
+  const std::string addr =
+      LookUpAddress(Registered(d, ctx), want, ctx.local_addr, any_version);
+  e.Var(addr);
+  return addr.empty() ? Outcome::kError : Outcome::kOk;
+}
+
+Outcome RpcbGetaddr(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                    XdrEncoder& e) {
+  return RpcbLookUp(d, ctx, args, e, /*any_version=*/true);
+}
+
+Outcome RpcbGetversaddr(Dispatcher& d, CallContext& ctx, absl::string_view args,
+                        XdrEncoder& e) {
+  return RpcbLookUp(d, ctx, args, e, /*any_version=*/false);
+}
+
+// SET/UNSET: registrations are fixed; answer false.
+Outcome RpcbSetUnset(Dispatcher&, CallContext&, absl::string_view args,
+                     XdrEncoder& e) {
+  XdrDecoder dec(args);
+  rpcb r;
+  if (!Decode(dec, &r)) return Outcome::kGarbageArgs;
+  e.Bool(false);
+  return Outcome::kError;
+}
+
+Outcome RpcbDump(Dispatcher& d, CallContext& ctx, absl::string_view,
+                 XdrEncoder& e) {
+  Encode(e, Registered(d, ctx));
+  return Outcome::kOk;
+}
+
+Outcome RpcbGettime(Dispatcher&, CallContext&, absl::string_view,
+                    XdrEncoder& e) {
+  e.U32(static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now())));
+  return Outcome::kOk;
+}
+
+// CALLIT/BCAST and INDIRECT amplify traffic, as PMAP2's CALLIT; the address
+// translations and GETADDRLIST/GETSTAT are not offered either.
+Outcome Unavailable(Dispatcher&, CallContext&, absl::string_view, XdrEncoder&) {
+  return Outcome::kProcUnavail;
+}
+
+const ProcEntry kRpcb4Table[kRpcb4NumProcs] = {
+    {"NULL", &Null, true},
+    {"SET", &RpcbSetUnset, true},
+    {"UNSET", &RpcbSetUnset, true},
+    {"GETADDR", &RpcbGetaddr, true},
+    {"DUMP", &RpcbDump, true},
+    {"CALLIT", &Unavailable, true},
+    {"GETTIME", &RpcbGettime, true},
+    {"UADDR2TADDR", &Unavailable, true},
+    {"TADDR2UADDR", &Unavailable, true},
+    {"GETVERSADDR", &RpcbGetversaddr, true},
+    {"INDIRECT", &Unavailable, true},
+    {"GETADDRLIST", &Unavailable, true},
+    {"GETSTAT", &Unavailable, true},
+};
+
 void FinishRecord(ByteBuffer* reply) {
   StoreBe32(reply->data(),
             0x80000000u | static_cast<uint32_t>(reply->wire_size() - 4));
@@ -211,6 +288,9 @@ Dispatcher::Dispatcher(storage::ExtentStore* store, const ExportTable* exports,
   add(kNfsProgram, kNfsVersion, kNfs3Table, kNfs3NumProcs, "NFS3");
   add(kMountProgram, kMountVersion, kMount3Table, kMountNumProcs, "MOUNT3");
   add(kPmapProgram, kPmapVersion, kPmap2Table, 5, "PMAP2");
+  // v3 is v4's first nine procedures.
+  add(kPmapProgram, kRpcbindVersion3, kRpcb4Table, kRpcb3NumProcs, "RPCB3");
+  add(kPmapProgram, kRpcbindVersion4, kRpcb4Table, kRpcb4NumProcs, "RPCB4");
 }
 
 namespace {
@@ -326,6 +406,7 @@ bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
   WriteAcceptedHeader(e, call.xid, SUCCESS);
   CallContext ctx;
   ctx.client_addr = req.client_addr;
+  ctx.local_addr = req.local_addr;
   ctx.call = &call;
   ctx.reply = reply;
   ctx.may_block = may_block;
@@ -337,15 +418,17 @@ bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
     reply->Clear();
     return false;
   }
-  if (out == Outcome::kGarbageArgs) {
+  if (out == Outcome::kGarbageArgs || out == Outcome::kProcUnavail) {
     reply->Resize(4);
     reply->ClearTail();
-    WriteAcceptedHeader(e, call.xid, GARBAGE_ARGS);
+    WriteAcceptedHeader(
+        e, call.xid, out == Outcome::kGarbageArgs ? GARBAGE_ARGS : PROC_UNAVAIL);
   }
   FinishRecord(reply);
   if (cached) {
     // (Only READ lends its data, and READ is idempotent: never cached.)
-    if (out == Outcome::kGarbageArgs || !reply->tail().empty()) {
+    if (out == Outcome::kGarbageArgs || out == Outcome::kProcUnavail ||
+        !reply->tail().empty()) {
       drc_.Abandon(key);
     } else {
       drc_.Finish(key, reply->view());

@@ -51,7 +51,8 @@ class Dispatcher {
   // What a table entry's handler returns: the reply was filled (with an OK
   // or an error status), the arguments did not decode, or (may_block false
   // only) the call would have to wait on the device.
-  enum class Outcome { kOk, kError, kGarbageArgs, kWouldBlock };
+  // kProcUnavail: the procedure is in the table but not offered.
+  enum class Outcome { kOk, kError, kGarbageArgs, kWouldBlock, kProcUnavail };
   using ProcFn = Outcome (*)(Dispatcher& d, CallContext& ctx,
                              absl::string_view args, XdrEncoder& e);
   struct ProcEntry {
@@ -70,6 +71,15 @@ class Dispatcher {
     nfs_port_ = nfs_port;
     pmap_port_ = pmap_port;
   }
+  // The hosts the NFS and portmapper listeners are bound to ("0.0.0.0",
+  // "127.0.0.1", "::", "::1"; see RpcbListener), for rpcbind's netids and
+  // addresses. Default "0.0.0.0". Set before serving.
+  void SetHosts(std::string nfs_host, std::string pmap_host) {
+    nfs_host_ = std::move(nfs_host);
+    pmap_host_ = std::move(pmap_host);
+  }
+  const std::string& nfs_host() const { return nfs_host_; }
+  const std::string& pmap_host() const { return pmap_host_; }
 
   // Dispatcher::Handle()
   // Fills `reply` with the record-marked reply to `req.record`, or leaves
@@ -105,6 +115,7 @@ class Dispatcher {
   DuplicateRequestCache drc_;
   std::vector<Program> programs_;
   std::atomic<uint16_t> nfs_port_{0}, pmap_port_{0};
+  std::string nfs_host_ = "0.0.0.0", pmap_host_ = "0.0.0.0";
 };
 
 }  // namespace vnas::nfs

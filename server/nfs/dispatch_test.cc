@@ -6,10 +6,12 @@
 #include <map>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/nfs/dispatch_test_util.h"
 #include "server/nfs/mount_types.h"
 #include "server/nfs/nfs3_types.h"
+#include "server/nfs/rpcbind.h"
 
 namespace vnas::nfs {
 namespace {
@@ -119,7 +121,71 @@ TEST(Dispatch, PortmapperReportsTheNfsPort) {
                      XU32(1) + XU32(1) + XU32(6) + XU32(1));
   EXPECT_EQ(set.FirstWord(), 0u);  // false
   Reply dump = f.Call(kPmapProgram, 2, PMAPPROC_DUMP, "");
-  EXPECT_EQ(dump.body.size(), 3 * 20u + 4);
+  // 100000 v2, v3, v4; NFS; MOUNT.
+  EXPECT_EQ(dump.body.size(), 5 * 20u + 4);
+}
+
+// rpcbind v3/v4 (RFC 1833 §2), which IPv6 clients ask instead of PMAP2.
+TEST(Dispatch, RpcbindAnswersAddressesPerNetidDumpAndTime) {
+  DispatchFixture f;
+  f.dispatcher().SetHosts("::", "::");  // dual-stack NFS and portmapper
+  const ClientAddr loop6 = *ClientAddr::Parse("::1");
+  const ClientAddr loop4 = ClientAddr::V4(0x7f000001);
+  auto rpcb_args = [](uint32_t prog, uint32_t vers, const std::string& netid) {
+    return XU32(prog) + XU32(vers) + XOpaque(netid) + XOpaque("") + XOpaque("");
+  };
+  auto addr_of = [](const Reply& r) {
+    if (r.stat != SUCCESS || r.body.size() < 4) return std::string("?");
+    return r.body.substr(4, LoadBe32(r.body.data()));
+  };
+  for (uint32_t vers : {3u, 4u}) {
+    SCOPED_TRACE(vers);
+    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
+                                 rpcb_args(kNfsProgram, 3, "tcp6"))),
+              "::1.8.1");
+    EXPECT_EQ(addr_of(f.CallFrom(loop4, kPmapProgram, vers, RPCBPROC_GETADDR,
+                                 rpcb_args(kMountProgram, 3, "tcp"))),
+              "127.0.0.1.8.1");
+    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
+                                 rpcb_args(kNfsProgram, 3, "udp6"))),
+              "");
+    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
+                                 rpcb_args(kPmapProgram, 2, ""))),
+              "::1.0.111");
+    // Registrations are fixed.
+    Reply set = f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_SET,
+                           rpcb_args(400000, 1, "tcp6"));
+    EXPECT_EQ(set.FirstWord(), 0u);
+    Reply t = f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETTIME, "");
+    ASSERT_EQ(t.stat, SUCCESS);
+    EXPECT_NEAR(static_cast<double>(t.FirstWord()),
+                static_cast<double>(absl::ToUnixSeconds(absl::Now())), 60);
+    Reply dump = f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_DUMP, "");
+    ASSERT_EQ(dump.stat, SUCCESS);
+    EXPECT_NE(dump.body.find("::1.8.1"), std::string::npos);
+    EXPECT_NE(dump.body.find("tcp6"), std::string::npos);
+    // Broadcast/indirect calls and address translations are not offered.
+    EXPECT_EQ(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_CALLIT, "").stat,
+              PROC_UNAVAIL);
+    EXPECT_EQ(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_TADDR2UADDR, "").stat,
+              PROC_UNAVAIL);
+    // Garbage arguments are GARBAGE_ARGS, not a crash.
+    EXPECT_EQ(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
+                         XU32(100003) + XU32(0xffffffff))
+                  .stat,
+              GARBAGE_ARGS);
+  }
+  // v4's exact-version lookup, and procedures v3 does not have.
+  EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, 4, RPCBPROC_GETVERSADDR,
+                               rpcb_args(kNfsProgram, 4, "tcp6"))),
+            "");
+  EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, 4, RPCBPROC_GETADDR,
+                               rpcb_args(kNfsProgram, 4, "tcp6"))),
+            "::1.8.1");
+  EXPECT_EQ(f.CallFrom(loop6, kPmapProgram, 3, RPCBPROC_GETVERSADDR,
+                       rpcb_args(kNfsProgram, 3, "tcp6"))
+                .stat,
+            PROC_UNAVAIL);
 }
 
 TEST(Dispatch, MountAcceptsSubdirectoriesAndMatchesLookup) {
@@ -492,7 +558,7 @@ TEST(Dispatch, CountersPerProcedure) {
   }
   EXPECT_TRUE(seen_getattr);
   EXPECT_TRUE(seen_lookup);
-  EXPECT_EQ(f.stats().Snapshot().size(), 22u + 6 + 5);
+  EXPECT_EQ(f.stats().Snapshot().size(), 22u + 6 + 5 + 9 + 13);  // + RPCB3, RPCB4
 }
 
 TEST(Dispatch, ReadSetsEofWheneverTheReadReachesTheEnd) {

@@ -112,18 +112,21 @@ Reply DispatchFixture::Send(const std::string& record, uint32_t client) {
 
 Reply DispatchFixture::CallFrom(const ClientAddr& client, uint32_t prog,
                                 uint32_t vers, uint32_t proc,
-                                const std::string& args, uint32_t xid) {
+                                const std::string& args, uint32_t xid,
+                                std::optional<ClientAddr> local) {
   ByteBuffer b;
   XdrEncoder e(&b);
   WriteCallHeader(e, xid, prog, vers, proc, true, 0, 0);
   b.Append(args.data(), args.size());
-  return SendFrom(std::string(b.view()), client);
+  return SendFrom(std::string(b.view()), client, local);
 }
 
 Reply DispatchFixture::SendFrom(const std::string& record,
-                                const ClientAddr& client) {
+                                const ClientAddr& client,
+                                std::optional<ClientAddr> local) {
   RpcRequest req;
   req.client_addr = client;
+  req.local_addr = local.value_or(client);
   req.record.Append(record.data(), record.size());
   ByteBuffer out;
   dispatcher_->Handle(req, &out);

@@ -39,8 +39,10 @@ class DispatchFixture {
 
   // Sends one raw record from `client` (IPv4 host order).
   Reply Send(const std::string& record, uint32_t client = 0x7f000001);
-  // Send() from any client (an IPv6 one).
-  Reply SendFrom(const std::string& record, const ClientAddr& client);
+  // Send() from any client (an IPv6 one), reaching the server at `local`
+  // (default: `client`, as over loopback).
+  Reply SendFrom(const std::string& record, const ClientAddr& client,
+                 std::optional<ClientAddr> local = std::nullopt);
   // Offers one NFSv3 call (AUTH_SYS root) to Dispatcher::TryHandle, as the
   // transport's I/O thread does; *answered is its verdict.
   Reply TryCall(uint32_t proc, const std::string& args, bool* answered);
@@ -52,9 +54,11 @@ class DispatchFixture {
   Reply CallAs(uint32_t proc, const std::string& args, uint32_t uid,
                uint32_t gid, const std::vector<uint32_t>& gids = {},
                uint32_t xid = 1, uint32_t client = 0x7f000001);
-  // Call() (AUTH_SYS uid 0) from any client (an IPv6 one).
+  // Call() (AUTH_SYS uid 0) from any client (an IPv6 one), which reached
+  // the server at `local` (default: the same loopback as the client's).
   Reply CallFrom(const ClientAddr& client, uint32_t prog, uint32_t vers,
-                 uint32_t proc, const std::string& args, uint32_t xid = 1);
+                 uint32_t proc, const std::string& args, uint32_t xid = 1,
+                 std::optional<ClientAddr> local = std::nullopt);
   // MNT `path` and return the handle ("" on failure).
   std::string Mount(const std::string& path, uint32_t client = 0x7f000001);
 

@@ -40,6 +40,12 @@ absl::StatusOr<std::unique_ptr<NfsServer>> NfsServer::Start(
     }
   }
   s->dispatcher_.SetPorts(s->nfs_port_, s->portmap_port_);
+  std::string nfs_host, pmap_host;
+  uint16_t unused;
+  if (ParseHostPort(s->options_.nfs_listen, &nfs_host, &unused).ok() &&
+      (s->portmap_port_ == 0 || ParseHostPort(pm, &pmap_host, &unused).ok())) {
+    s->dispatcher_.SetHosts(nfs_host, pmap_host.empty() ? "0.0.0.0" : pmap_host);
+  }
   absl::Status st = s->transport_.Start();
   if (!st.ok()) return st;
   return s;

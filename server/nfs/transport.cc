@@ -73,6 +73,7 @@ struct Connection {
   uint64_t id = 0;
   ClientAddr addr;
   uint16_t port = 0;
+  ClientAddr local;  // our end
   int fd = -1;  // owned by `box`
   std::shared_ptr<Outbox> box;
   // Record assembly.
@@ -456,6 +457,12 @@ void RpcTransport::Impl::Accept(int lfd) {
     c->id = c->box->id = next_id++;
     c->box->epfd = epfd;
     c->addr = *peer;
+    sockaddr_storage mine{};
+    socklen_t mine_len = sizeof(mine);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&mine), &mine_len) == 0) {
+      c->local = ClientAddr::FromSockaddr(reinterpret_cast<sockaddr*>(&mine))
+                     .value_or(ClientAddr());
+    }
     c->port = ntohs(sa.ss_family == AF_INET6
                         ? reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port
                         : reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
@@ -519,6 +526,7 @@ bool RpcTransport::Impl::FinishFragment(Connection* c) {
   w.box = c->box;
   w.req.client_addr = c->addr;
   w.req.client_port = c->port;
+  w.req.local_addr = c->local;
   w.req.record = std::move(c->record);
   c->record = ByteBuffer();
   const bool is_quick = quick && quick(w.req.record.view());

@@ -40,6 +40,7 @@ namespace vnas::nfs {
 struct RpcRequest {
   ClientAddr client_addr;
   uint16_t client_port = 0;
+  ClientAddr local_addr;     // the server address the client connected to
   ByteBuffer record;         // the record without fragment headers
 };
 
