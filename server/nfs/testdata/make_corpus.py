@@ -76,6 +76,11 @@ corpus = {
     "proc_unavail_nfs_22": call(NFS, 3, 22),
     "proc_unavail_nfs_huge": call(NFS, 3, 0xFFFFFFFF),
     "proc_unavail_pmap_callit": call(PMAP, 2, 5),
+    "proc_unavail_rpcb3_callit": call(PMAP, 3, 5),
+    "proc_unavail_rpcb3_getversaddr": call(PMAP, 3, 9),
+    "proc_unavail_rpcb4_indirect": call(PMAP, 4, 10),
+    "proc_unavail_rpcb4_13": call(PMAP, 4, 13),
+    "prog_mismatch_pmap_v5": call(PMAP, 5, 0),
     "proc_unavail_mount_6": call(MNT, 3, 6),
     # Argument decoding.
     "garbage_args_getattr_no_args": nfs(1, b""),
@@ -96,6 +101,9 @@ corpus = {
     "garbage_args_lookup_name_over_1024": nfs(3, opaque(ROOT) + opaque(b"n" * 1100)),
     "garbage_args_mnt_path_5000": call(MNT, 3, 1) + opaque(b"/" * 5000),
     "garbage_args_getport_truncated": call(PMAP, 2, 3) + u32(NFS),
+    "garbage_args_rpcb_getaddr_truncated": call(PMAP, 3, 3) + u32(NFS) + u32(3),
+    "garbage_args_rpcb4_getaddr_netid_overflow": call(PMAP, 4, 3) + u32(NFS) +
+        u32(3) + u32(0xFFFFFFF0) + b"tcp6",
     # Semantic checks on well-formed calls.
     "nfs_10001_getattr_fh_0_bytes": nfs(1, opaque(b"")),
     "nfs_10001_getattr_fh_28_garbage": nfs(1, opaque(b"G" * 28)),
