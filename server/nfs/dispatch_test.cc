@@ -138,20 +138,26 @@ TEST(Dispatch, RpcbindAnswersAddressesPerNetidDumpAndTime) {
     if (r.stat != SUCCESS || r.body.size() < 4) return std::string("?");
     return r.body.substr(4, LoadBe32(r.body.data()));
   };
+  struct Lookup {
+    ClientAddr from;
+    uint32_t prog, vers;
+    const char* netid;
+    const char* want;
+  };
+  const Lookup lookups[] = {
+      {loop6, kNfsProgram, 3, "tcp6", "::1.8.1"},
+      {loop4, kMountProgram, 3, "tcp", "127.0.0.1.8.1"},
+      {loop6, kNfsProgram, 3, "udp6", ""},
+      {loop6, kPmapProgram, 2, "", "::1.0.111"},  // the caller's netid
+  };
   for (uint32_t vers : {3u, 4u}) {
     SCOPED_TRACE(vers);
-    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
-                                 rpcb_args(kNfsProgram, 3, "tcp6"))),
-              "::1.8.1");
-    EXPECT_EQ(addr_of(f.CallFrom(loop4, kPmapProgram, vers, RPCBPROC_GETADDR,
-                                 rpcb_args(kMountProgram, 3, "tcp"))),
-              "127.0.0.1.8.1");
-    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
-                                 rpcb_args(kNfsProgram, 3, "udp6"))),
-              "");
-    EXPECT_EQ(addr_of(f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_GETADDR,
-                                 rpcb_args(kPmapProgram, 2, ""))),
-              "::1.0.111");
+    for (const Lookup& l : lookups) {
+      EXPECT_EQ(addr_of(f.CallFrom(l.from, kPmapProgram, vers, RPCBPROC_GETADDR,
+                                   rpcb_args(l.prog, l.vers, l.netid))),
+                l.want)
+          << l.prog << " " << l.netid;
+    }
     // Registrations are fixed.
     Reply set = f.CallFrom(loop6, kPmapProgram, vers, RPCBPROC_SET,
                            rpcb_args(400000, 1, "tcp6"));
