@@ -519,8 +519,17 @@ absl::Status ExtentStoreImpl::Truncate(Txn& t, Inode* n, uint64_t size) {
       t.inodes.insert(n->ino);
       return absl::OkStatus();
     }
-    VNAS_RETURN_IF_ERROR(CheckSpace(*n, 1, ReserveSegs(*n) > 0 ? 1 : 0));
-    VNAS_RETURN_IF_ERROR(Spill(t, n));
+    if (AllZero(n->rec.inline_data.data(), n->rec.inline_data.size())) {
+      // Zeros need no segment: the file becomes all holes (maps is empty
+      // while inline, see WriteInline).
+      inline_bytes_ -= n->rec.inline_data.size();
+      n->rec.inline_data.clear();
+      n->rec.has_inline = false;
+      t.inodes.insert(n->ino);
+    } else {
+      VNAS_RETURN_IF_ERROR(CheckSpace(*n, 1, ReserveSegs(*n) > 0 ? 1 : 0));
+      VNAS_RETURN_IF_ERROR(Spill(t, n));
+    }
   }
   if (size > n->rec.size) {
     VNAS_RETURN_IF_ERROR(ZeroPastEof(t, n, size));

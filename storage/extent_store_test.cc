@@ -876,6 +876,38 @@ TEST_F(StoreTest, AReservedInlineFileGrowsOnAFullStore) {
   ExpectClean();
 }
 
+// Growing an inline file past the inline limit by SETATTR needs a segment
+// for its bytes, unless they are all zeros: then the file just becomes a
+// hole, which a full store can still give.
+TEST_F(StoreTest, AnAllZeroInlineFileGrowsOnAFullStoreWithoutASegment) {
+  opts_.dir = TempDir("full-zero-inline");
+  opts_.capacity = 4 * (64 << 10);
+  Reopen();
+  InodeId zeros = MakeFile("zeros");
+  Put(zeros, 0, std::string(100, '\0'));
+  InodeId data = MakeFile("data");
+  Put(data, 0, "not zero");
+  InodeId big = MakeFile("big");
+  Put(big, 0, std::string(4 * (64 << 10), 'b'));
+  EXPECT_FALSE(store_->Write(big, 4 * (64 << 10), "x", Stability::kFileSync)
+                   .ok());  // full
+  SetAttrRequest grow;
+  grow.size = 1 << 20;
+  ASSERT_OK(store_->SetAttr(zeros, grow));
+  EXPECT_EQ(store_->GetAttr(zeros)->size, uint64_t{1} << 20);
+  EXPECT_EQ(Get(zeros, (1 << 20) - 8, 8), std::string(8, '\0'));
+  EXPECT_EQ(Get(zeros, 0, 100), std::string(100, '\0'));
+  // Bytes that are not zeros still need their segment: ENOSPC, unchanged.
+  EXPECT_FALSE(store_->SetAttr(data, grow).ok());
+  EXPECT_EQ(Get(data, 0, 100), "not zero");
+  EXPECT_EQ(store_->GetAttr(data)->size, 8u);
+  ExpectClean();
+  Reopen();
+  EXPECT_EQ(store_->GetAttr(zeros)->size, uint64_t{1} << 20);
+  EXPECT_EQ(Get(zeros, 4096, 16), std::string(16, '\0'));
+  ExpectClean();
+}
+
 // A lock file's heartbeat (stable rewrites in place) moves it to a
 // segment after a few beats, where such writes are cheaper; unstable
 // rewrites and whole-file rewrites (truncate, write) keep a file inline.
