@@ -575,15 +575,21 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadCached(InodeId ino,
 absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLent(
     InodeId ino, uint64_t offset, uint32_t count, bool may_block,
     const char** data, std::shared_ptr<const void>* keep) {
+  // Locked as Read (may_block) and ReadCached (not) are.
   if (may_block) {
-    mu_.ReaderLock();
-  } else if (!mu_.ReaderTryLock()) {
-    return FsError(EAGAIN, "store busy");
+    absl::ReaderMutexLock l(&mu_);
+    return ReadLentLocked(ino, offset, count, true, data, keep);
   }
-  struct Unlock {
-    absl::Mutex* mu;
-    ~Unlock() { mu->ReaderUnlock(); }
-  } unlock{&mu_};
+  if (!mu_.ReaderTryLock()) return FsError(EAGAIN, "store busy");
+  absl::StatusOr<ReadResult> r =
+      ReadLentLocked(ino, offset, count, false, data, keep);
+  mu_.ReaderUnlock();
+  return r;
+}
+
+absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLentLocked(
+    InodeId ino, uint64_t offset, uint32_t count, bool may_block,
+    const char** data, std::shared_ptr<const void>* keep) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "read of a directory");
   if (!n->is_reg()) return FsError(EINVAL, "read of a non-file");

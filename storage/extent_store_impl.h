@@ -623,6 +623,12 @@ class ExtentStoreImpl final : public ExtentStore {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status ReadRun(const MemberRuns<absl::Span<char>>::Run& run,
                        bool cached_only = false);
+  // ReadLent with mu_ held for reading.
+  absl::StatusOr<ReadResult> ReadLentLocked(InodeId ino, uint64_t offset,
+                                            uint32_t count, bool may_block,
+                                            const char** data,
+                                            std::shared_ptr<const void>* keep)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // How a run's bytes go out: durable when written (O_DSYNC); written before
   // the call returns, for a sync that follows (the commit group's
   // data-first sync of a stable write); or unstable (write-behind allowed;

@@ -489,32 +489,18 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   }
   uint32_t count = std::min(a.count, kMaxIoSize);
   // Bytes the store holds in memory anyway (a sequential stream's
-  // prefetch) go out from there, without a copy into the reply.
-  const char* lent = nullptr;
+  // prefetch) go out from there, without a copy into the reply; the rest
+  // is read straight into it.
+  const char* data = nullptr;
   std::shared_ptr<const void> keep;
-  absl::StatusOr<storage::ReadResult> lr = store_->ReadLent(
-      o.attr.ino, a.offset, count, ctx.may_block, &lent, &keep);
-  if (lr.ok()) {
-    r.file_attributes = PostOp(lr->attr);
-    r.count = lr->count;
-    r.eof = lr->eof || a.offset + lr->count >= lr->attr.size;
-    r.data = absl::string_view(lent, lr->count);
-    r.data_keep = std::move(keep);
-    if (stats_) stats_->AddBytesRead(lr->count);
-    return r;
+  absl::StatusOr<storage::ReadResult> rr = store_->ReadLent(
+      o.attr.ino, a.offset, count, ctx.may_block, &data, &keep);
+  if (absl::IsUnavailable(rr.status())) {
+    char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
+    rr = ctx.may_block ? store_->Read(o.attr.ino, a.offset, count, buf)
+                       : store_->ReadCached(o.attr.ino, a.offset, count, buf);
+    data = buf;
   }
-  if (!absl::IsUnavailable(lr.status())) {
-    if (!ctx.may_block && ErrnoOf(lr.status()) == EAGAIN) {
-      ctx.would_block = true;
-    } else {
-      r.status = NfsStatusOf(lr.status(), "READ");
-    }
-    return r;
-  }
-  char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
-  absl::StatusOr<storage::ReadResult> rr =
-      ctx.may_block ? store_->Read(o.attr.ino, a.offset, count, buf)
-                    : store_->ReadCached(o.attr.ino, a.offset, count, buf);
   if (!ctx.may_block && ErrnoOf(rr.status()) == EAGAIN) {
     ctx.would_block = true;
     return r;
@@ -526,7 +512,8 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   r.file_attributes = PostOp(rr->attr);
   r.count = rr->count;
   r.eof = rr->eof || a.offset + rr->count >= rr->attr.size;
-  r.data = absl::string_view(buf, rr->count);
+  r.data = absl::string_view(data, rr->count);
+  r.data_keep = std::move(keep);  // null unless lent
   if (stats_) stats_->AddBytesRead(rr->count);
   return r;
 }

@@ -25,8 +25,8 @@ void Add(const RpcbListener& l, uint32_t prog,
   if (l.port == 0) return;
   std::optional<ClientAddr> bound = ClientAddr::Parse(l.host);
   if (!bound) return;
-  const bool wildcard4 = l.host == "0.0.0.0";
-  const bool wildcard6 = l.host == "::";
+  const bool wildcard4 = *bound == ClientAddr::V4(0);  // 0.0.0.0
+  const bool wildcard6 = *bound == ClientAddr();       // ::
   struct Family {
     const char* netid;
     ClientAddr addr;

@@ -74,8 +74,7 @@ struct Connection {
   ClientAddr addr;
   uint16_t port = 0;
   ClientAddr local;  // our end
-  int fd = -1;  // owned by `box`
-  std::shared_ptr<Outbox> box;
+  std::shared_ptr<Outbox> box;  // owns the socket (box->fd)
   // Record assembly.
   ByteBuffer staging;       // bytes received, not yet parsed
   ByteBuffer record;        // fragments of the current record
@@ -85,6 +84,13 @@ struct Connection {
 };
 
 constexpr int kMaxIov = 48;
+
+// The port of an AF_INET or AF_INET6 socket address, in host order.
+uint16_t PortOf(const sockaddr_storage& ss) {
+  return ntohs(ss.ss_family == AF_INET6
+                   ? reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port
+                   : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
 
 // The wire bytes of `b` (own bytes, tail, tail padding; see ByteBuffer)
 // from byte `skip` on, as up to 3 iovecs in `iov`; returns how many.
@@ -332,8 +338,7 @@ absl::StatusOr<uint16_t> RpcTransport::Listen(absl::string_view host_port) {
   ev.data.u64 = kListenTagBase + impl_->listeners.size();
   epoll_ctl(impl_->epfd, EPOLL_CTL_ADD, fd, &ev);
   impl_->listeners.push_back(fd);
-  return ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                  : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return PortOf(ss);
 }
 
 absl::Status RpcTransport::Start() {
@@ -453,7 +458,7 @@ void RpcTransport::Impl::Accept(int lfd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Connection>();
     c->box = std::make_shared<Outbox>();
-    c->fd = c->box->fd = fd;
+    c->box->fd = fd;
     c->id = c->box->id = next_id++;
     c->box->epfd = epfd;
     c->addr = *peer;
@@ -463,9 +468,7 @@ void RpcTransport::Impl::Accept(int lfd) {
       c->local = ClientAddr::FromSockaddr(reinterpret_cast<sockaddr*>(&mine))
                      .value_or(ClientAddr());
     }
-    c->port = ntohs(sa.ss_family == AF_INET6
-                        ? reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port
-                        : reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
+    c->port = PortOf(sa);
     c->staging.Reserve(kStagingSize);
     {
       absl::MutexLock l(&c->box->mu);
@@ -586,7 +589,7 @@ void RpcTransport::Impl::OnReadable(Connection* c) {
     if (c->in_body && c->staging.empty() && c->frag_left >= kDirectRecvMin) {
       // Receive the fragment body straight into the record.
       size_t pos = c->record.size();
-      r = recv(c->fd, c->record.data() + pos, c->frag_left, 0);
+      r = recv(c->box->fd, c->record.data() + pos, c->frag_left, 0);
       if (r > 0) {
         c->record.Resize(pos + static_cast<size_t>(r));
         c->frag_left -= static_cast<uint32_t>(r);
@@ -599,7 +602,7 @@ void RpcTransport::Impl::OnReadable(Connection* c) {
     } else {
       size_t pos = c->staging.size();
       c->staging.Reserve(pos + kStagingSize);
-      r = recv(c->fd, c->staging.data() + pos, c->staging.capacity() - pos, 0);
+      r = recv(c->box->fd, c->staging.data() + pos, c->staging.capacity() - pos, 0);
       if (r > 0) {
         c->staging.Resize(pos + static_cast<size_t>(r));
         if (!ParseStaging(c)) {
