@@ -338,7 +338,7 @@ TEST(TransportReplies, AWorkersReplyLeavesWhileTheIoThreadIsBusy) {
   // Tag 1 is quick and holds the I/O thread until the test has the reply
   // to tag 2, a worker's call on another connection: the worker must send
   // it itself (a reply handed back to the I/O thread would wait for it).
-  absl::Notification got_worker_reply, quick_entered;
+  absl::Notification got_worker_reply, quick_entered, worker_has_call;
   NfsStats stats;
   RpcTransport t(
       [&](const RpcRequest& req, ByteBuffer* reply) {
@@ -346,6 +346,7 @@ TEST(TransportReplies, AWorkersReplyLeavesWhileTheIoThreadIsBusy) {
           quick_entered.Notify();
           got_worker_reply.WaitForNotificationWithTimeout(absl::Seconds(10));
         } else {  // the worker answers once the I/O thread is held
+          worker_has_call.Notify();
           quick_entered.WaitForNotificationWithTimeout(absl::Seconds(10));
         }
         EchoHandler(req, reply);
@@ -365,7 +366,7 @@ TEST(TransportReplies, AWorkersReplyLeavesWhileTheIoThreadIsBusy) {
   // the worker answers only then.
   ASSERT_EQ(send(b, slow.data(), slow.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(slow.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(worker_has_call.WaitForNotificationWithTimeout(absl::Seconds(5)));
   ASSERT_EQ(send(a, quick.data(), quick.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(quick.size()));
   ASSERT_TRUE(quick_entered.WaitForNotificationWithTimeout(absl::Seconds(5)));
