@@ -108,6 +108,22 @@ DirectReadahead::Buffer DirectReadahead::FreeBuffer(Buffer own) {
   return std::make_shared<AlignedBuffer>(std::move(b));
 }
 
+void DirectReadahead::OnDeviceRead(uint64_t offset, size_t len) {
+  if (len == 0) return;
+  const absl::Time now = absl::Now();
+  absl::MutexLock l(&mu_);
+  recent_[recent_next_] = Recent{offset, offset + len, now};
+  recent_next_ = (recent_next_ + 1) % kRecent;
+}
+
+bool DirectReadahead::RecentlyRead(uint64_t offset, size_t len) const {
+  const absl::Time since = absl::Now() - kRecentWindow;
+  for (const Recent& r : recent_) {
+    if (r.off < offset + len && offset < r.end && r.at >= since) return true;
+  }
+  return false;
+}
+
 void DirectReadahead::OnRead(uint64_t offset, size_t len,
                              bool may_prefetch) {
   if (len == 0 || len > kMaxBytes) return;
@@ -130,8 +146,10 @@ void DirectReadahead::OnRead(uint64_t offset, size_t len,
   s.next = offset + len;
   s.used = ++clock_;
   const uint64_t ahead = offset + len;
-  if (!may_prefetch || s.inflight || (s.ready && s.off <= ahead && ahead + len <= s.off + s.len)) {
-    return;  // already coming, or already there
+  if (!may_prefetch || s.inflight ||
+      (s.ready && s.off <= ahead && ahead + len <= s.off + s.len) ||
+      RecentlyRead(ahead, len)) {
+    return;  // already coming, or already there, or the client has it
   }
   s.inflight = true;
   s.ready = false;

@@ -206,6 +206,28 @@ TEST(DirectReadahead, NoPrefetchWhenTheCallerSawOtherReadsInFlight) {
   EXPECT_TRUE(Eventually([&] { return f.reads() == 1; }));
 }
 
+TEST(DirectReadahead, NoPrefetchOfWhatAReadAlreadyAskedTheDeviceFor) {
+  // A client with reads in flight: its read of the third stretch went to
+  // the device before the read of the second ended. Prefetching the third
+  // would read it twice.
+  constexpr size_t kLen = 64 << 10;
+  FakeFile f(8 * kLen);
+  DirectReadahead ra([&](uint64_t o, size_t n, char* b) { return f.Read(o, n, b); });
+  ra.OnRead(0, kLen);
+  ra.OnDeviceRead(2 * kLen + 4096, 4096);  // any overlap counts
+  ra.OnRead(kLen, kLen);
+  ra.WaitIdle();
+  EXPECT_EQ(f.reads(), 0);
+  // The stream goes on: the next stretch, which nobody asked for, is read
+  // ahead.
+  ra.OnRead(2 * kLen, kLen);
+  EXPECT_TRUE(Eventually([&] { return f.reads() == 1; }));
+  bool served = false;
+  std::string got = ReadThrough(ra, f, 3 * kLen, kLen, &served);
+  EXPECT_TRUE(served);
+  EXPECT_TRUE(got == f.Bytes(3 * kLen, kLen));
+}
+
 TEST(DirectReadahead, AWriteDuringOrAfterThePrefetchIsNeverHidden) {
   constexpr size_t kLen = 64 << 10;
   FakeFile f(8 * kLen);

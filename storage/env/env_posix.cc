@@ -156,6 +156,7 @@ class PosixFile final : public File {
       if (readahead_->TryServe(offset, parts, total, /*wait=*/true)) {
         s = absl::OkStatus();
       } else {
+        readahead_->OnDeviceRead(offset, total);
         s = ReadDirect(offset, parts);
       }
       bulk_reads_.fetch_sub(1);
