@@ -167,12 +167,14 @@ read -r R[create,local] R[remove,local] < <(grab 's/.*create\+write\/s=([0-9.]+)
 rm -f "$WORK/local/f" "$BACK/local.back"
 
 
-# nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT DATA_DIR: every workload
-# against one server; HOST_PATH is nfs://host/export, PORTS the
+# nfs_case NAME HOST_PATH PORTS EXPORT MOUNT_PORT DATA_DIR COLD: every
+# workload against one server; HOST_PATH is nfs://host/export, PORTS the
 # ?nfsport=..&mountport=.. query for libnfs tools (qemu-img uses the
-# portmapper instead); DATA_DIR holds the server's data files.
+# portmapper instead); DATA_DIR holds the server's data files; COLD is a
+# command that empties the server's own caches (ganesha has none beyond the
+# page cache: true; vnasd's data cache is in its memory: a restart).
 nfs_case() {
-  local name=$1 url=$2 q=$3 export=$4 mport=$5 data=$6 r
+  local name=$1 url=$2 q=$3 export=$4 mport=$5 data=$6 cold=$7 r
   echo "nfs_bench: $name ..."
   # 1. sequential; the read once more from the disk (cold)
   # nfs-cp sends no COMMIT: one follows it, timed (what a client's close
@@ -186,6 +188,7 @@ nfs_case() {
   read -r R[cp_out,$name] R[cp_out%,$name] < <(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
   nfs-cp "$url/big$q" "$BACK/$name.back" >/dev/null 2>&1 || true
   check "$name nfs-cp" "$BACK/$name.back"
+  $cold
   evict "$data"
   read -r R[cp_cold,$name] R[cp_cold%,$name] < <(mbps_of sh -c "nfs-cat '$url/big$q' > /dev/null")
   read -r R[qemu_in,$name] R[qemu_in%,$name] < <(durable_mbps_of qemu-img convert -t writeback -f raw -O raw "$WORK/src" "$url/qemu.img")
@@ -258,17 +261,28 @@ cow_case() {
 
 # ---- vnasd (with its own portmapper on 111, for qemu-img) ---------------------
 # run_vnasd ROUND: a fresh store, every workload, the exit counters checked.
-run_vnasd() {
-  local dir=$WORK/vnasd.$1 pid
+# start_vnasd DIR: starts vnasd on store DIR (VNASD_PID) and waits until it
+# serves (it commits its data cache's memory first).
+start_vnasd() {
   # shellcheck disable=SC2086  # VNASD_FLAGS: extra flags, split on spaces
-  "$BIN/server/vnasd" --data_dir="$dir" --nfs_listen=127.0.0.1:2049 \
+  "$BIN/server/vnasd" --data_dir="$1" --nfs_listen=127.0.0.1:2049 \
     --portmap_listen=127.0.0.1:111 --control_listen=127.0.0.1:50099 ${VNASD_FLAGS:-} \
-    >"$dir.log" 2>&1 &
-  pid=$!; PIDS+=("$pid")
-  for _ in $(seq 100); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
-  nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$dir"
+    >>"$1.log" 2>&1 &
+  VNASD_PID=$!; PIDS+=("$VNASD_PID")
+  for _ in $(seq 300); do nfs-ls "nfs://127.0.0.1/vnas?nfsport=2049&mountport=2049" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+# restart_vnasd: the cold read's server: same store, empty caches.
+restart_vnasd() {
+  kill "$VNASD_PID" 2>/dev/null || true; wait "$VNASD_PID" 2>/dev/null || true
+  start_vnasd "$VNASD_DIR"
+}
+run_vnasd() {
+  VNASD_DIR=$WORK/vnasd.$1
+  start_vnasd "$VNASD_DIR"
+  nfs_case vnasd "nfs://127.0.0.1/vnas" "?nfsport=2049&mountport=2049" /vnas 2049 "$VNASD_DIR" restart_vnasd
   cow_case
-  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  kill "$VNASD_PID" 2>/dev/null || true; wait "$VNASD_PID" 2>/dev/null || true
+  local dir=$VNASD_DIR
   # Failed calls in vnasd's exit counters, or a crash, are problems to report.
   if ! grep -q "calls=" "$dir.log" ||
      grep -qE "errors=[1-9]|FATAL|Check failed|Assertion|Aborted" "$dir.log"; then
@@ -302,7 +316,7 @@ CONF
   local g="nfs://127.0.0.1$gexp"
   for _ in $(seq 100); do nfs-ls "$g?nfsport=2049&mountport=20048" >/dev/null 2>&1 && up=1 && break; sleep 0.2; done
   if [ $up = 1 ]; then
-    nfs_case ganesha "$g" "?nfsport=2049&mountport=20048" "$gexp" 20048 "$gexp"
+    nfs_case ganesha "$g" "?nfsport=2049&mountport=20048" "$gexp" 20048 "$gexp" true
     keep ganesha
   else
     HAVE_GANESHA=0

@@ -207,6 +207,9 @@ absl::Status Vnasd::Spawn() {
                          : "--portmap_listen=127.0.0.1:111",
       absl::StrCat("--control_listen=127.0.0.1:", control_port_),
       absl::StrCat("--capacity=", opts_.capacity),
+      // A small data cache: it is committed at start, and tests start
+      // hundreds of servers (extra_flags may ask for another size).
+      "--data_cache_mb=64",
   };
   if (!opts_.exports.empty()) {
     std::string path = opts_.data_dir + ".exports";

@@ -71,8 +71,26 @@ ChunkCache::ChunkCache(size_t capacity_bytes, size_t ahead_bytes) {
   slots_.resize(chunks);
   free_.reserve(chunks);
   for (size_t i = chunks; i > 0; --i) free_.push_back(static_cast<int32_t>(i - 1));
+  if (ahead_bytes == kCommitAll) {
+    // Where the kernel cannot populate, slots fault in as they are first
+    // used, as without this.
+    faulted_ = Populate(0, chunks) ? chunks : 0;
+    return;
+  }
   ahead_chunks_ = ahead_bytes / kChunkBytes;
   if (ahead_chunks_ > 0) prefaulter_ = std::thread([this] { Prefault(); });
+}
+
+bool ChunkCache::Populate(size_t from, size_t to) const {
+  // Faults the pages in as if written, without changing a byte, so a slot
+  // a fill is copying into meanwhile is safe.
+  for (;;) {
+    if (::madvise(SlotData(from), (to - from) * kChunkBytes,
+                  MADV_POPULATE_WRITE) == 0) {
+      return true;
+    }
+    if (errno != EINTR && errno != EAGAIN) return false;
+  }
 }
 
 ChunkCache::~ChunkCache() {
@@ -102,12 +120,9 @@ void ChunkCache::Prefault() {
     const size_t to = std::min(
         {capacity_chunks_, used_ + ahead_chunks_, from + kStepChunks});
     mu_.Unlock();
-    // Faults the pages in as if written, without changing a byte, so a
-    // slot a fill is copying into meanwhile is safe. Unsupported (Linux
-    // before 5.14): pages are faulted in on first use, as without this.
-    const bool ok = ::madvise(SlotData(from), (to - from) * kChunkBytes,
-                              MADV_POPULATE_WRITE) == 0 ||
-                    errno == EINTR || errno == EAGAIN;
+    // Unsupported (Linux before 5.14): pages are faulted in on first use,
+    // as without this.
+    const bool ok = Populate(from, to);
     mu_.Lock();
     faulted_ = ok ? to : capacity_chunks_;
   }

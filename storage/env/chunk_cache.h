@@ -68,9 +68,16 @@ class ChunkCache {
 
   static constexpr size_t kDefaultAheadBytes = 128 << 20;
 
+  // `ahead_bytes` meaning: the whole arena is faulted in before the
+  // constructor returns.
+  static constexpr size_t kCommitAll = SIZE_MAX;
+
   // Up to `capacity_bytes` (rounded down to whole chunks) of memory, mapped
   // at once; pages are faulted in `ahead_bytes` ahead of use (above; 0:
-  // touched as chunks are first used).
+  // touched as chunks are first used; kCommitAll: all of them now, as a
+  // storage array commits its cache memory at boot, so neither a fill nor
+  // a background prefault ever faults pages in while clients are served;
+  // on a VM such faults also slowed the clients' own page faults).
   explicit ChunkCache(size_t capacity_bytes,
                       size_t ahead_bytes = kDefaultAheadBytes);
   ~ChunkCache();
@@ -175,6 +182,9 @@ class ChunkCache {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   char* SlotData(size_t slot) const { return arena_ + slot * kChunkBytes; }
+  // Faults the pages of slots [from, to) in, as if written, without
+  // changing a byte; false when the kernel cannot (before Linux 5.14).
+  bool Populate(size_t from, size_t to) const;
   // The prefaulter thread: faults slots in, ahead_chunks_ beyond used_.
   void Prefault();
   bool PrefaultWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

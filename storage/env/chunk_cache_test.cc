@@ -116,6 +116,20 @@ TEST(ChunkCache, FaultingAheadCanBeTurnedOffAndStopsAtTheCapacity) {
   EXPECT_TRUE(FaultedTo(small, 16));
 }
 
+TEST(ChunkCache, CommitAllFaultsTheWholeArenaInBeforeItReturns) {
+  const size_t before = ResidentBytes();
+  ChunkCache c(512 * kChunk, ChunkCache::kCommitAll);  // 32 MiB
+  ASSERT_TRUE(c.usable());
+  // At once, no waiting: all of it resident, and no prefaulter to go on.
+  EXPECT_EQ(c.stats().faulted_chunks, 512u);
+  EXPECT_GE(ResidentBytes(), before + 512 * kChunk - (256 << 10));
+  const uint64_t f = c.NewFile();
+  Write(c, f, 3 * kChunk, Pattern(kChunk, 'c'));
+  std::string got;
+  ASSERT_TRUE(Read(c, f, 3 * kChunk, kChunk, &got));
+  EXPECT_TRUE(got == Pattern(kChunk, 'c'));
+}
+
 TEST(ChunkCache, AWriteDropsEveryChunkItTouches) {
   ChunkCache c(64 * kChunk);
   const uint64_t f = c.NewFile();

@@ -191,6 +191,7 @@ class Env {
     uint64_t hits = 0;     // reads served from it
     uint64_t filled = 0;   // chunks brought in
     uint64_t evicted = 0;  // chunks pushed out to make room
+    uint64_t resident_bytes = 0;  // memory faulted in (committed) so far
   };
   virtual std::optional<DataCacheStatus> data_cache_status() {
     return std::nullopt;

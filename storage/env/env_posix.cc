@@ -632,13 +632,14 @@ class PosixEnv final : public Env {
                           ? std::make_unique<WriteBehind>(kWriteBehindThreads,
                                                           options.write_behind_bytes)
                           : nullptr),
-        // Pages are faulted in ahead only where bulk writes fill the cache
-        // at stream rate; small-read fills touch them as they come, and a
-        // server that never fills pays nothing at start.
+        // Where bulk writes fill the cache at stream rate, its memory is
+        // committed at start (faulting it in while serving slowed both the
+        // server and its clients); small-read fills touch pages as they
+        // come, and such a server pays nothing at start.
         cache_(options.direct_bulk_io && options.cache_bytes > 0
                    ? std::make_unique<ChunkCache>(
                          options.cache_bytes,
-                         options.cache_bulk ? ChunkCache::kDefaultAheadBytes : 0)
+                         options.cache_bulk ? ChunkCache::kCommitAll : 0)
                    : nullptr) {
     if (cache_ && !cache_->usable()) cache_.reset();
   }
@@ -668,6 +669,7 @@ class PosixEnv final : public Env {
     d.hits = s.hits;
     d.filled = s.installed;
     d.evicted = s.evicted;
+    d.resident_bytes = s.faulted_chunks * ChunkCache::kChunkBytes;
     return d;
   }
 

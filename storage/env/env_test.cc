@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "storage/base/status_util.h"
 #include "storage/env/aligned_buffer.h"
+#include "storage/env/chunk_cache.h"
 #include "storage/env/env.h"
 #include "storage/env/fault_env.h"
 #include "storage/env/mem_env.h"
@@ -729,7 +730,21 @@ TEST_F(PosixCachePolicyTest, ASmallReadThatMissesFillsItsWholeChunk) {
   EXPECT_EQ(dc->hits, 1u);
   EXPECT_EQ(dc->cached_bytes, 64u << 10);
   EXPECT_EQ(dc->evicted, 0u);
+  // Filled only by small reads: its pages are touched as it fills.
+  EXPECT_LE(dc->resident_bytes, 2u * (64 << 10));
   EXPECT_FALSE(Env::Posix()->data_cache_status().has_value());
+}
+
+TEST_F(PosixCachePolicyTest, ABulkCacheIsCommittedBeforeTheEnvServes) {
+  // Bulk writes fill it at stream rate: all of its memory is faulted in
+  // when the Env is made, none later while clients are served.
+  // (Larger than the ahead-of-use prefault, ChunkCache::kDefaultAheadBytes.)
+  constexpr size_t kBytes = ChunkCache::kDefaultAheadBytes + (64 << 20);
+  ASSERT_NO_FATAL_FAILURE(Open(true, 0, kBytes, /*cache_bulk=*/true));
+  std::optional<Env::DataCacheStatus> dc = env_->data_cache_status();
+  ASSERT_TRUE(dc.has_value());
+  EXPECT_EQ(dc->resident_bytes, kBytes);
+  EXPECT_EQ(dc->cached_bytes, 0u);
 }
 
 // Random reads and writes of every kind through a small chunk cache (so it
