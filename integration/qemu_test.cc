@@ -156,5 +156,76 @@ TEST_F(QemuTest, ImagesInsideAVmDirectory) {
   EXPECT_NE(ls.output.find("vm1.vmdk"), std::string::npos) << ls.output;
 }
 
+TEST_F(QemuTest, HyperVAndOtherFormatsRoundTrip) {
+  // VHDX and VHD (vpc) as Hyper-V keeps them, plus QED and VDI, each
+  // converted onto the datastore, compared with the source and checked.
+  std::string local = tmp_ + "/fmt.raw";
+  ASSERT_TRUE(WriteRandomFile(local, 6 << 20, 11));
+  // A zero stretch, so the sparse formats leave part unallocated.
+  ASSERT_EQ(RunCommand("dd if=/dev/zero of=" + local +
+                       " bs=1M seek=2 count=2 conv=notrunc status=none").exit_code, 0);
+  for (const char* fmt : {"vhdx", "vpc", "qed", "vdi"}) {
+    SCOPED_TRACE(fmt);
+    std::string u = Url(std::string("fmt.") + fmt);
+    auto c = Q("qemu-img convert -f raw -O " + std::string(fmt) + " " + local + " '" + u + "'");
+    ASSERT_EQ(c.exit_code, 0) << c.output;
+    auto cmp = Q("qemu-img compare -f raw -F " + std::string(fmt) + " " + local + " '" + u + "'");
+    EXPECT_EQ(cmp.exit_code, 0) << cmp.output;
+    if (std::string(fmt) != "vpc") {  // qemu cannot check vpc
+      auto k = Q("qemu-img check -f " + std::string(fmt) + " '" + u + "'");
+      EXPECT_EQ(k.exit_code, 0) << k.output;
+    }
+  }
+}
+
+TEST_F(QemuTest, BackingChainsInternalSnapshotsAndResize) {
+  std::string base = Url("chain-base.qcow2");
+  std::string top = Url("chain-top.qcow2");
+  ASSERT_EQ(Q("qemu-img create -f qcow2 '" + base + "' 16M").exit_code, 0);
+  ASSERT_EQ(Q("qemu-io -c 'write -P 0x21 0 4M' '" + base + "'").exit_code, 0);
+  // A linked clone's overlay on the datastore, its backing file an nfs:// URL.
+  auto mk = Q("qemu-img create -f qcow2 -b '" + base + "' -F qcow2 '" + top + "'");
+  ASSERT_EQ(mk.exit_code, 0) << mk.output;
+  ASSERT_EQ(Q("qemu-io -c 'write -P 0x43 1M 1M' '" + top + "'").exit_code, 0);
+  auto r = Q("qemu-io -c 'read -P 0x21 0 1M' -c 'read -P 0x43 1M 1M' "
+             "-c 'read -P 0x21 2M 2M' -c 'read -P 0 4M 1M' '" + top + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Pattern verification failed"), std::string::npos) << r.output;
+  auto chain = Q("qemu-img info --backing-chain '" + top + "'");
+  ASSERT_EQ(chain.exit_code, 0) << chain.output;
+  EXPECT_NE(chain.output.find("chain-base.qcow2"), std::string::npos) << chain.output;
+  // The base is untouched by the overlay's write.
+  auto b = Q("qemu-io -c 'read -P 0x21 1M 1M' '" + base + "'");
+  EXPECT_EQ(b.output.find("Pattern verification failed"), std::string::npos) << b.output;
+
+  // An internal snapshot, a write after it, and a revert.
+  ASSERT_EQ(Q("qemu-img snapshot -c s1 '" + top + "'").exit_code, 0);
+  ASSERT_EQ(Q("qemu-io -c 'write -P 0x65 1M 1M' '" + top + "'").exit_code, 0);
+  auto l = Q("qemu-img snapshot -l '" + top + "'");
+  EXPECT_NE(l.output.find("s1"), std::string::npos) << l.output;
+  ASSERT_EQ(Q("qemu-img snapshot -a s1 '" + top + "'").exit_code, 0);
+  auto back = Q("qemu-io -c 'read -P 0x43 1M 1M' '" + top + "'");
+  ASSERT_EQ(back.exit_code, 0) << back.output;
+  EXPECT_EQ(back.output.find("Pattern verification failed"), std::string::npos) << back.output;
+  auto k = Q("qemu-img check '" + top + "'");
+  EXPECT_EQ(k.exit_code, 0) << k.output;
+
+  // A raw disk grown and shrunk (SETATTR size): the kept bytes survive.
+  std::string raw = Url("resize.raw");
+  ASSERT_EQ(Q("qemu-img create -f raw '" + raw + "' 8M").exit_code, 0);
+  ASSERT_EQ(Q("qemu-io -f raw -c 'write -P 0x5c 0 4M' -c 'write -P 0x6d 6M 1M' '" + raw + "'").exit_code, 0);
+  ASSERT_EQ(Q("qemu-img resize -f raw '" + raw + "' 32M").exit_code, 0);
+  ASSERT_EQ(Q("qemu-img resize -f raw --shrink '" + raw + "' 5M").exit_code, 0);
+  auto info = Q("qemu-img info --output=json '" + raw + "'");
+  EXPECT_NE(info.output.find("\"virtual-size\": 5242880"), std::string::npos) << info.output;
+  auto rr = Q("qemu-io -f raw -c 'read -P 0x5c 0 4M' -c 'read -P 0 4M 1M' '" + raw + "'");
+  ASSERT_EQ(rr.exit_code, 0) << rr.output;
+  EXPECT_EQ(rr.output.find("Pattern verification failed"), std::string::npos) << rr.output;
+  // Grown again, the cut-off stretch reads as zeros, not the old 0x6d.
+  ASSERT_EQ(Q("qemu-img resize -f raw '" + raw + "' 8M").exit_code, 0);
+  auto z = Q("qemu-io -f raw -c 'read -P 0 5M 3M' '" + raw + "'");
+  EXPECT_EQ(z.output.find("Pattern verification failed"), std::string::npos) << z.output;
+}
+
 }  // namespace
 }  // namespace vnas::harness
