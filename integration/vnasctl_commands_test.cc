@@ -72,9 +72,12 @@ TEST_F(VnasctlCommandsTest, StatusCapabilitiesMembersFsck) {
   EXPECT_THAT(Human("status"), HasSubstr("inline in the metadata"));
   EXPECT_EQ(st.At("control_listen").Str().empty(), false);
   EXPECT_THAT(Human("status"), HasSubstr("exports     /vnas"));
-  // vnasd's data cache is on by default (an eighth of memory).
-  EXPECT_GT(st.At("data_cache.capacity_bytes").AsUint(), 0u);
+  // vnasd's data cache is on by default and, as bulk data fills it, all
+  // of its memory is committed at start (the harness asks for 64 MiB).
+  EXPECT_EQ(st.At("data_cache.capacity_bytes").AsUint(), 64 * kMiB);
+  EXPECT_EQ(st.At("data_cache.resident_bytes").AsUint(), 64 * kMiB);
   EXPECT_THAT(Human("status"), HasSubstr("data cache  "));
+  EXPECT_THAT(Human("status"), HasSubstr("64.0 MiB resident"));
 
   Json caps = Ctl("capabilities");
   EXPECT_EQ(caps.At("export_path").Str(), "/vnas");

@@ -674,7 +674,7 @@ int Vnasctl::Status() {
                absl::StrCat(FormatSize(dc.cached_bytes()), " of ", FormatSize(dc.capacity_bytes()),
                             " (", Pct(dc.cached_bytes(), dc.capacity_bytes()), "); ", dc.hits(),
                             " reads served, ", dc.filled(), " chunks filled, ", dc.evicted(),
-                            " evicted")});
+                            " evicted; ", FormatSize(dc.resident_bytes()), " resident")});
   } else {
     kv.AddRow({"data cache", "none"});
   }

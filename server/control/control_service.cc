@@ -1061,6 +1061,7 @@ class ControlService::Impl {
         p->set_hits(dc->hits);
         p->set_filled(dc->filled);
         p->set_evicted(dc->evicted);
+        p->set_resident_bytes(dc->resident_bytes);
       }
     }
     if (opts_.nfs_status) {
