@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "server/control/control_server.h"
 #include "server/control/nfs_status.h"
+#include "server/memory_limit.h"
 #include "server/nfs/exports.h"
 #include "server/nfs/fh.h"
 #include "server/nfs/block_pool.h"
@@ -80,10 +81,11 @@ ABSL_FLAG(uint32_t, write_behind_mb, 32,
           "waits for them); 0 = such writes wait for the device");
 ABSL_FLAG(int64_t, data_cache_mb, -1,
           "With --direct_bulk_io: MiB of memory for a read cache of 64 KiB "
-          "chunks: a small read that misses the page cache reads its whole "
-          "chunk into it, so random reads of a disk image (clones booting "
-          "from one base disk) warm up chunk by chunk; touched only as it "
-          "fills. -1 = an eighth of the machine's memory, at most 4096; "
+          "chunks: what bulk writes wrote (--data_cache_bulk), and the whole "
+          "chunk of a small read that missed the page cache, so random reads "
+          "of a disk image (clones booting from one base disk) warm up chunk "
+          "by chunk. -1 = an eighth of the memory vnasd may use (the "
+          "machine's, or less where its cgroup caps it), at most 4096; "
           "0 = none");
 ABSL_FLAG(bool, data_cache_bulk, true,
           "With --data_cache_mb: bulk writes and direct bulk reads fill the "
@@ -105,14 +107,13 @@ ABSL_FLAG(int32_t, nfs_workers, 16,
 
 namespace {
 
-// --data_cache_mb in bytes: -1 picks an eighth of physical memory, capped.
+// --data_cache_mb in bytes: -1 picks an eighth of the memory this process
+// may use (physical, or its cgroup's limit: the cache is committed at
+// start), capped.
 size_t DataCacheBytes(int64_t mb) {
   if (mb >= 0) return static_cast<size_t>(mb) << 20;
-  const long pages = ::sysconf(_SC_PHYS_PAGES);
-  const long page = ::sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return 0;
-  const size_t eighth = static_cast<size_t>(pages) * static_cast<size_t>(page) / 8;
-  return std::min<size_t>(eighth, size_t{4096} << 20);
+  return static_cast<size_t>(
+      std::min<uint64_t>(vnas::server::UsableMemoryBytes() / 8, uint64_t{4096} << 20));
 }
 
 // Turns `--config=FILE` (or `--config FILE`) plus the file's flag=value lines
