@@ -242,6 +242,20 @@ TEST(LibnfsApiStartTest, ANegativeDataCacheSizeIsRefused) {
       << d.status();
 }
 
+// A bulk data cache is committed at start: one larger than the memory vnasd
+// may use is refused with the flag named, instead of an OOM kill.
+TEST(LibnfsApiStartTest, ADataCacheLargerThanMemoryIsRefused) {
+  Vnasd::Options o;
+  o.extra_flags = {"--data_cache_mb=100000000"};  // ~95 TiB
+  auto d = Vnasd::Start(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(std::string(d.status().message()).find("--data_cache_mb=100000000"),
+            std::string::npos)
+      << d.status();
+  EXPECT_NE(std::string(d.status().message()).find("committed at start"), std::string::npos)
+      << d.status();
+}
+
 TEST_F(LibnfsApiTest, MountOfASubdirectoryGivesTheLookupHandle) {
   ASSERT_EQ(nfs_mkdir(nfs(), "/vm2"), 0);
   WriteFile("/vm2/x", "inside");

@@ -217,6 +217,19 @@ int main(int argc, char** argv) {
   }
   env_options.cache_bytes = DataCacheBytes(cache_mb);
   env_options.cache_bulk = absl::GetFlag(FLAGS_data_cache_bulk);
+  // A bulk cache is committed at start: one larger than the memory vnasd
+  // may use would have it killed (OOM) instead of starting.
+  const uint64_t usable = vnas::server::UsableMemoryBytes();
+  if (env_options.direct_bulk_io && env_options.cache_bulk && usable > 0 &&
+      env_options.cache_bytes > usable / 4 * 3) {
+    fprintf(stderr,
+            "vnasd: --data_cache_mb=%lld: more than 3/4 of the %llu MiB vnasd may use "
+            "(the cache is committed at start); give at most %llu, or "
+            "--data_cache_bulk=false\n",
+            static_cast<long long>(cache_mb), static_cast<unsigned long long>(usable >> 20),
+            static_cast<unsigned long long>((usable / 4 * 3) >> 20));
+    return 2;
+  }
   const absl::Time env_start = absl::Now();
   std::unique_ptr<vnas::storage::Env> env =
       vnas::storage::Env::NewPosix(env_options);
