@@ -95,7 +95,7 @@ ABSL_FLAG(bool, data_cache_bulk, true,
           "at start, before serving (measured on a 2-core VM whose disk reads "
           "~1 GB/s: nfs-cat of a just-written GiB 0.8-0.95 -> 1.7-2.0 GB/s, "
           "qemu-img read of it 0.74-0.90 -> 0.87-0.95 GB/s, writes within "
-          "the noise; start-up 0.3-1.4 s per GiB of cache). false: bulk data "
+          "the noise; start-up 0.2-0.7 s per GiB of cache, on every core). false: bulk data "
           "is not cached and the cache fills only from small reads, its "
           "pages touched as it fills");
 ABSL_FLAG(uint32_t, io_buffer_cache_mb, 64,

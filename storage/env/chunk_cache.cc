@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -72,9 +73,21 @@ ChunkCache::ChunkCache(size_t capacity_bytes, size_t ahead_bytes) {
   free_.reserve(chunks);
   for (size_t i = chunks; i > 0; --i) free_.push_back(static_cast<int32_t>(i - 1));
   if (ahead_bytes == kCommitAll) {
-    // Where the kernel cannot populate, slots fault in as they are first
-    // used, as without this.
-    faulted_ = Populate(0, chunks) ? chunks : 0;
+    // On every core (faulting is CPU-bound: 3 GiB took 1.3-2.5 s on one
+    // core of a 2-core VM, 1.0-1.3 s on two). Where the kernel cannot
+    // populate, slots fault in as they are first used, as without this.
+    const size_t parts = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    std::atomic<bool> ok{true};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < parts; ++i) {
+      const size_t from = chunks * i / parts, to = chunks * (i + 1) / parts;
+      if (from == to) continue;
+      threads.emplace_back([this, from, to, &ok] {
+        if (!Populate(from, to)) ok = false;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    faulted_ = ok ? chunks : 0;
     return;
   }
   ahead_chunks_ = ahead_bytes / kChunkBytes;
