@@ -107,13 +107,12 @@ ABSL_FLAG(int32_t, nfs_workers, 16,
 
 namespace {
 
-// --data_cache_mb in bytes: -1 picks an eighth of the memory this process
-// may use (physical, or its cgroup's limit: the cache is committed at
-// start), capped.
-size_t DataCacheBytes(int64_t mb) {
+// --data_cache_mb in bytes: -1 picks an eighth of `usable`, the memory this
+// process may use (physical, or its cgroup's limit: the cache is committed
+// at start), capped.
+size_t DataCacheBytes(int64_t mb, uint64_t usable) {
   if (mb >= 0) return static_cast<size_t>(mb) << 20;
-  return static_cast<size_t>(
-      std::min<uint64_t>(vnas::server::UsableMemoryBytes() / 8, uint64_t{4096} << 20));
+  return static_cast<size_t>(std::min<uint64_t>(usable / 8, uint64_t{4096} << 20));
 }
 
 // Turns `--config=FILE` (or `--config FILE`) plus the file's flag=value lines
@@ -215,11 +214,11 @@ int main(int argc, char** argv) {
             static_cast<long long>(cache_mb));
     return 2;
   }
-  env_options.cache_bytes = DataCacheBytes(cache_mb);
+  const uint64_t usable = vnas::server::UsableMemoryBytes();
+  env_options.cache_bytes = DataCacheBytes(cache_mb, usable);
   env_options.cache_bulk = absl::GetFlag(FLAGS_data_cache_bulk);
   // A bulk cache is committed at start: one larger than the memory vnasd
   // may use would have it killed (OOM) instead of starting.
-  const uint64_t usable = vnas::server::UsableMemoryBytes();
   if (env_options.direct_bulk_io && env_options.cache_bulk && usable > 0 &&
       env_options.cache_bytes > usable / 4 * 3) {
     fprintf(stderr,
