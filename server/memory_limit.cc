@@ -4,13 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/file_text.h"
 
 namespace vnas::server {
 namespace {
@@ -78,11 +77,9 @@ uint64_t UsableMemoryBytes() {
                       : 0;
   const std::optional<uint64_t> limit =
       CgroupMemoryLimit([](const std::string& path) -> std::optional<std::string> {
-        std::ifstream in(path);
-        if (!in) return std::nullopt;
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
+        absl::StatusOr<std::string> text = ReadWholeFile(path);
+        if (!text.ok()) return std::nullopt;
+        return *std::move(text);
       });
   if (limit && (phys == 0 || *limit < phys)) return *limit;
   return phys;

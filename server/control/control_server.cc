@@ -1,8 +1,5 @@
 #include "server/control/control_server.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,20 +9,10 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/auth_metadata_processor.h"
+#include "server/file_text.h"
 
 namespace vnas::control {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read \"", path, "\""));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Checks "authorization: Bearer <token>" on every call.
 class TokenChecker final : public grpc::AuthMetadataProcessor {
@@ -104,11 +91,11 @@ ControlServer::Credentials(const ControlServerOptions& options) {
         "\" is not loopback: it needs --control_tls_cert, "
         "--control_tls_key and --control_token_file"));
   }
-  auto cert = ReadFile(options.tls_cert_file);
+  auto cert = server::ReadWholeFile(options.tls_cert_file);
   if (!cert.ok()) return cert.status();
-  auto key = ReadFile(options.tls_key_file);
+  auto key = server::ReadWholeFile(options.tls_key_file);
   if (!key.ok()) return key.status();
-  auto token_raw = ReadFile(options.token_file);
+  auto token_raw = server::ReadWholeFile(options.token_file);
   if (!token_raw.ok()) return token_raw.status();
   std::string token(absl::StripAsciiWhitespace(
       absl::string_view(*token_raw).substr(0, token_raw->find('\n'))));
