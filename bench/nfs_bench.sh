@@ -31,7 +31,8 @@
 # its cache, and the "cold" read row first evicts just that server's data
 # files (dd iflag=nocache). Timed reads go to /dev/null (nfs-cat) or over a
 # RAM file written before (qemu-img -n), so no step pays for the client's
-# own page allocation.
+# own page allocation; and each timed client run starts on warm memory
+# (warm_client: this VM returns free pages to its host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
@@ -98,10 +99,27 @@ rate() {
     BEGIN { busy = (u ~ /^[0-9.]+$/) ? sprintf("%.0f", 100 * (u + s) / (b - a)) : "-"
             printf "%.1f %s\n", mb / (b - a), busy }'
 }
+# warm_client: touches and frees WARM_MB MiB of anonymous memory (dd's
+# buffer filled from /dev/zero), so the timed client that follows gets
+# pages the host backs. This VM hands free memory back to its host
+# (virtio-balloon free page reporting); a process's first touch of such a
+# page costs several times more (qemu-img's read against vnasd spent 13-19%
+# of its CPU in clear_page_erms without this step, 5-7% with it, as against
+# ganesha). Which pages a client gets depends on what ran before, e.g. on a
+# server committing its cache at start, so each timed run of either server
+# starts from the same warm state. WARM_MB=0 leaves it out.
+WARM_MB=${WARM_MB:-1024}
+avail_mb=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+[ "$WARM_MB" -le $((avail_mb / 4)) ] || WARM_MB=$((avail_mb / 4))
+warm_client() {
+  [ "$WARM_MB" -gt 0 ] || return 0
+  dd if=/dev/zero of=/dev/null bs="${WARM_MB}M" count=1 status=none 2>/dev/null || true
+}
 # mbps_of CMD...: runs CMD, prints SIZE_MB / seconds and the client's busy
 # percentage, or ERR (its stderr noted).
 mbps_of() {
   local t0 t1
+  warm_client
   t0=$(now)
   if ! timed "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
   t1=$(now)
@@ -115,6 +133,7 @@ mbps_of() {
 # for the same dirty data.
 durable_mbps_of() {
   local t0 t1
+  warm_client
   sync
   t0=$(now)
   if ! timed "$@" >/dev/null 2>"$WORK/stderr"; then failed "$@"; return; fi
@@ -398,6 +417,7 @@ printf 'vnasd GETATTR / NULL (sync client): %sx  goal >= 0.9x  %s\n' "$x" \
   "$(awk -v x="$x" 'BEGIN { if (x == "-") print "n/a"; else if (x >= 0.9) print "met"; else print "MISSED" }')"
 echo "(local = dd conv=fsync in, cat out, POSIX create/write/close and unlink;"
 echo " sequential writes start after a sync and end with one, so they are durable;"
-echo " reads go to /dev/null or, for qemu-img, over a file in RAM written before)"
+echo " reads go to /dev/null or, for qemu-img, over a file in RAM written before;"
+echo " each timed run first touches and frees ${WARM_MB} MiB of memory: see warm_client)"
 [ $HAVE_GANESHA = 1 ] || echo "nfs-ganesha: not available (apt-get install nfs-ganesha nfs-ganesha-vfs rpcbind)"
 if [ -s "$ERRS" ]; then echo; echo "problems seen:"; sed 's/^/  /' "$ERRS"; fi
