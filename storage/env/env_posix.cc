@@ -33,9 +33,10 @@
 //     it and the page cache reads its whole chunk direct into the cache
 //     (one device read; random small reads of a disk image then warm up
 //     chunk by chunk, as an array's read cache does). With cache_bulk,
-//     bulk writes and direct bulk reads copy their chunks in as well; a
-//     write the write-behind holds is copied in by its thread once it is
-//     written, so the client's WRITE does not wait for that copy.
+//     bulk writes and direct bulk reads (prefetches too) copy their chunks
+//     in as well; a write the write-behind holds is copied in by its
+//     thread once it is written, so the client's WRITE does not wait for
+//     that copy.
 //     Every write drops the chunks it touches before its bytes go out.
 //   - Otherwise (the default) everything else goes through the page cache.
 // The kernel writes back and drops cached pages around a direct write, and
@@ -615,12 +616,23 @@ class PosixFile final : public File {
     if (cache_) cache_->Invalidate(cache_id_, start, len);
     return IoError(err, absl::StrCat("pwritev(O_DIRECT, write-behind) ", path_));
   };
+  // A prefetch is a direct bulk read like any other: with cache_bulk its
+  // chunks are copied into the cache too (on the prefetch thread), so what
+  // a sequential reader was lent is still in memory for later random
+  // reads of it (a clone booting from a base disk that was just copied).
   std::unique_ptr<DirectReadahead> readahead_ =
       std::make_unique<DirectReadahead>(
           [this](uint64_t offset, size_t len, char* buf) {
+            const bool fill = cache_ && cache_bulk_;
+            const uint64_t ticket = fill ? cache_->FillTicket() : 0;
             if (wb_) wb_->Wait(this, offset, len);
             std::vector<iovec> iov{{buf, len}};
-            return ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
+            absl::Status s =
+                ReadAll(direct_fd_, &iov, offset, "preadv(O_DIRECT) ");
+            if (s.ok() && fill) {
+              cache_->Fill(cache_id_, ticket, offset, {absl::MakeSpan(buf, len)});
+            }
+            return s;
           });
 };
 

@@ -466,6 +466,42 @@ TEST_F(PosixCachePolicyTest, SequentialBulkReadsAreLentFromThePrefetch) {
   EXPECT_FALSE(file_->PReadLent(100, kRead, true, &d, &k));
 }
 
+// With cache_bulk, what a sequential reader was lent from a prefetch is
+// kept in the chunk cache as well: later reads of it come from memory.
+TEST_F(PosixCachePolicyTest, LentPrefetchesAreKeptInTheChunkCache) {
+  ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true, 0, 8 << 20,
+                               /*cache_bulk=*/true));
+  if (!direct_) GTEST_SKIP() << "no O_DIRECT on this file system";
+  constexpr size_t kRead = 256 << 10;
+  constexpr int kReads = 12;
+  const std::string want = Pattern(0, kReads * kRead, 6);
+  // Put there behind the Env's back, so nothing of it is cached.
+  ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(0, want, /*evict=*/true));
+  std::vector<uint64_t> lent;
+  for (int i = 0; i < kReads; ++i) {
+    const uint64_t off = static_cast<uint64_t>(i) * kRead;
+    const char* data = nullptr;
+    std::shared_ptr<const void> keep;
+    if (file_->PReadLent(off, kRead, /*may_block=*/true, &data, &keep)) {
+      EXPECT_TRUE(std::string(data, kRead) == want.substr(off, kRead)) << i;
+      lent.push_back(off);
+    } else {
+      std::string got(kRead, '?');
+      ASSERT_TRUE(file_->PRead(off, kRead, got.data()).ok());
+      EXPECT_TRUE(got == want.substr(off, kRead)) << i;
+    }
+  }
+  ASSERT_GE(lent.size(), static_cast<size_t>(kReads - 4));
+  // Changed behind the Env's back: the lent stretches still read as they
+  // were, from memory.
+  ASSERT_NO_FATAL_FAILURE(WriteBehindTheEnv(0, std::string(want.size(), 'X')));
+  for (uint64_t off : lent) {
+    std::string got(kRead, '?');
+    ASSERT_TRUE(file_->PReadV(off, {absl::MakeSpan(got)}).ok());
+    EXPECT_TRUE(got == want.substr(off, kRead)) << "lent at " << off;
+  }
+}
+
 TEST_F(PosixCachePolicyTest, ColdBulkReadAcrossTheEndOfTheFileReadsZeros) {
   ASSERT_NO_FATAL_FAILURE(Open(/*direct_bulk_io=*/true));
   // 64 KiB + 100 bytes: the last block is partial.
