@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/base/lent_bytes.h"
 
 namespace vnas::storage {
 
@@ -349,22 +350,20 @@ class ExtentStore {
   virtual absl::StatusOr<ReadResult> ReadCached(InodeId ino, uint64_t offset,
                                                 uint32_t count, char* out) = 0;
   // Read() (or, with !may_block, ReadCached()) without the copy, when the
-  // store holds the bytes in memory anyway (a sequential stream's
-  // prefetch): `*data` points at result.count bytes, which stay as read
-  // while anyone holds `*keep`. Fails Unavailable, having read nothing,
-  // when it cannot lend them (holes, ranges spread over members, bytes not
-  // in memory, small files); the caller then reads with Read(). Other
-  // errors are Read()'s. The default lends nothing.
+  // store holds the bytes in memory anyway (a sequential stream's prefetch,
+  // the data cache): `out` lends result.count bytes (LentBytes: they stay
+  // as read while anyone holds its keep). Fails Unavailable, having read
+  // nothing, when it cannot lend them (holes, ranges spread over members,
+  // bytes not in memory, small files); the caller then reads with Read().
+  // Other errors are Read()'s. The default lends nothing.
   virtual absl::StatusOr<ReadResult> ReadLent(InodeId ino, uint64_t offset,
                                               uint32_t count, bool may_block,
-                                              const char** data,
-                                              std::shared_ptr<const void>* keep) {
+                                              LentBytes* out) {
     (void)ino;
     (void)offset;
     (void)count;
     (void)may_block;
-    (void)data;
-    (void)keep;
+    (void)out;
     return absl::UnavailableError("nothing to lend");
   }
   // Writes `data` at `offset`. kFileSync/kDataSync: data and metadata are

@@ -574,22 +574,22 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadCached(InodeId ino,
 
 absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLent(
     InodeId ino, uint64_t offset, uint32_t count, bool may_block,
-    const char** data, std::shared_ptr<const void>* keep) {
+    LentBytes* out) {
   // Locked as Read (may_block) and ReadCached (not) are.
   if (may_block) {
     absl::ReaderMutexLock l(&mu_);
-    return ReadLentLocked(ino, offset, count, true, data, keep);
+    return ReadLentLocked(ino, offset, count, true, out);
   }
   if (!mu_.ReaderTryLock()) return FsError(EAGAIN, "store busy");
   absl::StatusOr<ReadResult> r =
-      ReadLentLocked(ino, offset, count, false, data, keep);
+      ReadLentLocked(ino, offset, count, false, out);
   mu_.ReaderUnlock();
   return r;
 }
 
 absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLentLocked(
     InodeId ino, uint64_t offset, uint32_t count, bool may_block,
-    const char** data, std::shared_ptr<const void>* keep) {
+    LentBytes* out) {
   VNAS_ASSIGN_OR_RETURN(Inode * n, Get(ino));
   if (n->is_dir()) return FsError(EISDIR, "read of a directory");
   if (!n->is_reg()) return FsError(EINVAL, "read of a non-file");
@@ -616,7 +616,7 @@ absl::StatusOr<ReadResult> ExtentStoreImpl::ReadLentLocked(
     pos = (si + 1) * seg_;
   }
   MemberState& m = *members_[member];
-  if (!m.file->PReadLent(at, todo, may_block, data, keep)) {
+  if (!m.file->PReadLent(at, todo, may_block, out)) {
     return absl::UnavailableError("not in memory");
   }
   m.bytes_read.fetch_add(todo, std::memory_order_relaxed);

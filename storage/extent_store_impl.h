@@ -217,8 +217,7 @@ class ExtentStoreImpl final : public ExtentStore {
                                         uint32_t count, char* out) override;
   absl::StatusOr<ReadResult> ReadLent(InodeId ino, uint64_t offset,
                                       uint32_t count, bool may_block,
-                                      const char** data,
-                                      std::shared_ptr<const void>* keep) override;
+                                      LentBytes* out) override;
   using ExtentStore::Write;
   absl::StatusOr<WriteResult> Write(InodeId ino, uint64_t offset,
                                     absl::string_view data,
@@ -626,8 +625,7 @@ class ExtentStoreImpl final : public ExtentStore {
   // ReadLent with mu_ held for reading.
   absl::StatusOr<ReadResult> ReadLentLocked(InodeId ino, uint64_t offset,
                                             uint32_t count, bool may_block,
-                                            const char** data,
-                                            std::shared_ptr<const void>* keep)
+                                            LentBytes* out)
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // How a run's bytes go out: durable when written (O_DSYNC); written before
   // the call returns, for a sync that follows (the commit group's

@@ -1065,16 +1065,17 @@ TEST(StoreLend, SequentialReadsAreLentAndMatchRead) {
   int lent = 0;
   std::vector<std::shared_ptr<const void>> keeps;
   for (uint32_t at = 0; at < bytes.size(); at += kPiece) {
-    const char* data = nullptr;
-    std::shared_ptr<const void> keep;
-    auto r = st->ReadLent(ino, at, kPiece, /*may_block=*/true, &data, &keep);
+    LentBytes loan;
+    auto r = st->ReadLent(ino, at, kPiece, /*may_block=*/true, &loan);
     if (r.ok()) {
       ASSERT_EQ(r->count, kPiece);
+      ASSERT_EQ(loan.size(), kPiece);
       EXPECT_EQ(r->eof, at + kPiece == bytes.size());
       EXPECT_EQ(r->attr.size, bytes.size());
-      EXPECT_TRUE(absl::string_view(data, kPiece) ==
-                  absl::string_view(bytes).substr(at, kPiece)) << at;
-      keeps.push_back(std::move(keep));
+      std::string got;
+      for (absl::string_view p : loan.pieces) got.append(p.data(), p.size());
+      EXPECT_TRUE(got == bytes.substr(at, kPiece)) << at;
+      keeps.push_back(std::move(loan.keep));
       ++lent;
     } else {
       ASSERT_TRUE(absl::IsUnavailable(r.status())) << r.status();
@@ -1087,26 +1088,25 @@ TEST(StoreLend, SequentialReadsAreLentAndMatchRead) {
   EXPECT_GE(lent, 10) << "of 24";
   // Not lent: a range over two stripe units (two members), past the end,
   // a hole, a small (inline) file; errors as Read's.
-  const char* d = nullptr;
-  std::shared_ptr<const void> k;
+  LentBytes l;
   EXPECT_TRUE(absl::IsUnavailable(
-      st->ReadLent(ino, kMiB - kPiece, 2 * kPiece, true, &d, &k).status()));
+      st->ReadLent(ino, kMiB - kPiece, 2 * kPiece, true, &l).status()));
   EXPECT_TRUE(absl::IsUnavailable(
-      st->ReadLent(ino, bytes.size(), kPiece, true, &d, &k).status()));
+      st->ReadLent(ino, bytes.size(), kPiece, true, &l).status()));
   ASSERT_OK(st->SetAttr(ino, [] {
     SetAttrRequest s;
     s.size = 8 * uint64_t{kMiB};
     return s;
   }()));
   EXPECT_TRUE(absl::IsUnavailable(
-      st->ReadLent(ino, 7 * kMiB, kPiece, true, &d, &k).status()));
+      st->ReadLent(ino, 7 * kMiB, kPiece, true, &l).status()));
   auto small = st->Create(kRootInode, "small", CreateRequest{});
   ASSERT_OK(small);
   ASSERT_OK(st->Write(small->attr.ino, 0, "tiny", Stability::kFileSync));
   EXPECT_TRUE(absl::IsUnavailable(
-      st->ReadLent(small->attr.ino, 0, 4, true, &d, &k).status()));
-  EXPECT_FALSE(st->ReadLent(kRootInode, 0, kPiece, true, &d, &k).ok());
-  EXPECT_FALSE(st->ReadLent(ino + 1000, 0, kPiece, true, &d, &k).ok());
+      st->ReadLent(small->attr.ino, 0, 4, true, &l).status()));
+  EXPECT_FALSE(st->ReadLent(kRootInode, 0, kPiece, true, &l).ok());
+  EXPECT_FALSE(st->ReadLent(ino + 1000, 0, kPiece, true, &l).ok());
   // What was lent stays as it was while held, whatever comes later.
   ASSERT_OK(st->Write(ino, 0, std::string(kMiB, 'x'), Stability::kFileSync));
   keeps.clear();

@@ -428,7 +428,7 @@ bool Dispatcher::Serve(const RpcRequest& req, ByteBuffer* reply,
   if (cached) {
     // (Only READ lends its data, and READ is idempotent: never cached.)
     if (out == Outcome::kGarbageArgs || out == Outcome::kProcUnavail ||
-        !reply->tail().empty()) {
+        reply->tail_size() > 0) {
       drc_.Abandon(key);
     } else {
       drc_.Finish(key, reply->view());

@@ -492,10 +492,11 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   // prefetch) go out from there, without a copy into the reply; the rest
   // is read straight into it.
   const char* data = nullptr;
-  std::shared_ptr<const void> keep;
+  storage::LentBytes lent;
   absl::StatusOr<storage::ReadResult> rr = store_->ReadLent(
-      o.attr.ino, a.offset, count, ctx.may_block, &data, &keep);
+      o.attr.ino, a.offset, count, ctx.may_block, &lent);
   if (absl::IsUnavailable(rr.status())) {
+    lent.Clear();
     char* buf = ctx.ReserveReadData(count, kRead3DataOffset);
     rr = ctx.may_block ? store_->Read(o.attr.ino, a.offset, count, buf)
                        : store_->ReadCached(o.attr.ino, a.offset, count, buf);
@@ -512,8 +513,12 @@ READ3res Nfs3Procs::Read(const CallContext& ctx, const READ3args& a) {
   r.file_attributes = PostOp(rr->attr);
   r.count = rr->count;
   r.eof = rr->eof || a.offset + rr->count >= rr->attr.size;
-  r.data = absl::string_view(data, rr->count);
-  r.data_keep = std::move(keep);  // null unless lent
+  if (lent.keep) {
+    r.lent = std::move(lent.pieces);
+    r.data_keep = std::move(lent.keep);
+  } else {
+    r.data = absl::string_view(data, rr->count);
+  }
   if (stats_) stats_->AddBytesRead(rr->count);
   return r;
 }

@@ -303,8 +303,10 @@ struct READ3res {
   uint32_t count = 0;       // resok
   bool eof = false;         // resok
   absl::string_view data;   // resok; may already sit in the reply buffer
-  // With data_keep, `data` is lent (ExtentStore::ReadLent) and goes out
-  // as the reply's tail (ByteBuffer::SetTail) instead of being copied in.
+  // With data_keep, the data is `lent` instead (pieces end to end, lent by
+  // ExtentStore::ReadLent) and goes out as the reply's tail
+  // (ByteBuffer::SetTail) instead of being copied in.
+  std::vector<absl::string_view> lent;
   std::shared_ptr<const void> data_keep;
 };
 struct WRITE3res {

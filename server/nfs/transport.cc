@@ -83,7 +83,7 @@ struct Connection {
   bool frag_last = false;
 };
 
-constexpr int kMaxIov = 48;
+constexpr int kMaxIov = 64;
 
 // The port of an AF_INET or AF_INET6 socket address, in host order.
 uint16_t PortOf(const sockaddr_storage& ss) {
@@ -92,23 +92,32 @@ uint16_t PortOf(const sockaddr_storage& ss) {
                    : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
 }
 
-// The wire bytes of `b` (own bytes, tail, tail padding; see ByteBuffer)
-// from byte `skip` on, as up to 3 iovecs in `iov`; returns how many.
-int WirePieces(const ByteBuffer& b, size_t skip, iovec* iov) {
+// The wire bytes of `b` (own bytes, tail pieces, tail padding; see
+// ByteBuffer) from byte `skip` on, as up to `room` iovecs in `iov`; returns
+// how many, and sets *whole when they reach the end of `b`.
+int WirePieces(const ByteBuffer& b, size_t skip, iovec* iov, int room,
+               bool* whole) {
   static const char kZeros[4] = {0, 0, 0, 0};
-  const absl::string_view pieces[3] = {
-      b.view(), b.tail(), absl::string_view(kZeros, b.tail_pad())};
   int n = 0;
-  for (absl::string_view p : pieces) {
+  auto add = [&](absl::string_view p) {
     if (skip >= p.size()) {
       skip -= p.size();
-      continue;
+      return true;
     }
+    if (n == room) return false;
     iov[n].iov_base = const_cast<char*>(p.data() + skip);
     iov[n].iov_len = p.size() - skip;
     skip = 0;
     ++n;
+    return true;
+  };
+  *whole = false;
+  if (!add(b.view())) return n;
+  for (absl::string_view p : b.tail()) {
+    if (!add(p)) return n;
   }
+  if (!add(absl::string_view(kZeros, b.tail_pad()))) return n;
+  *whole = true;
   return n;
 }
 
@@ -159,8 +168,11 @@ void SendOrQueue(Outbox* b, ByteBuffer reply, bool completes_call,
   while (!b->out.empty() && !b->closed) {
     iovec iov[kMaxIov];
     int cnt = 0;
-    for (auto it = b->out.begin(); it != b->out.end() && cnt + 3 <= kMaxIov; ++it) {
-      cnt += WirePieces(*it, it == b->out.begin() ? b->out_off : 0, iov + cnt);
+    for (auto it = b->out.begin(); it != b->out.end() && cnt < kMaxIov; ++it) {
+      bool whole = false;
+      cnt += WirePieces(*it, it == b->out.begin() ? b->out_off : 0, iov + cnt,
+                        kMaxIov - cnt, &whole);
+      if (!whole) break;  // the rest of it goes in the next sendmsg
     }
     msghdr msg{};
     msg.msg_iov = iov;

@@ -426,8 +426,10 @@ TEST(TransportReplies, BigRepliesFromManyWorkersLeaveWholeWhenTheClientIsSlow) {
 TEST(TransportReplies, LentTailsGoOutAfterTheirBufferPaddedAndAreLetGo) {
   // Each reply is a record mark and the call's tag in its own bytes, then
   // a tail lent from one shared buffer (1 MiB minus the tag: every length
-  // mod 4), then XDR padding. The client reads nothing for a while, so
-  // sends stop part-way, inside tails and paddings too.
+  // mod 4) in pieces of 40-64 KiB (as the data cache lends its chunks: 12
+  // replies hold more pieces than one sendmsg takes), then XDR padding.
+  // The client reads nothing for a while, so sends stop part-way, inside
+  // tails and paddings too.
   constexpr size_t kShared = 1 << 20;
   auto shared = std::make_shared<std::string>(kShared, '\0');
   for (size_t i = 0; i < kShared; ++i) (*shared)[i] = static_cast<char>(i * 131 + 7);
@@ -442,7 +444,14 @@ TEST(TransportReplies, LentTailsGoOutAfterTheirBufferPaddedAndAreLetGo) {
         reply->Resize(8);
         StoreBe32(reply->data(), 0x80000000u | static_cast<uint32_t>(4 + len + pad));
         StoreBe32(reply->data() + 4, tag);
-        reply->SetTail(absl::string_view(*shared).substr(tag, len), shared);
+        std::vector<absl::string_view> pieces;
+        for (size_t at = 0, i = 0; at < len; ++i) {
+          const size_t n = std::min(len - at, (40 << 10) + (i * 7919) % (24 << 10));
+          pieces.push_back(absl::string_view(*shared).substr(tag + at, n));
+          at += n;
+        }
+        reply->SetTail(std::move(pieces), shared);
+        EXPECT_EQ(reply->tail_size(), len);
         EXPECT_EQ(reply->wire_size(), 8 + len + pad);
       },
       4, &stats);

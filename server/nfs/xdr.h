@@ -25,6 +25,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "server/nfs/block_pool.h"
@@ -84,10 +85,10 @@ class BufferStorage {
 // storage; move-only.
 //
 // A buffer may end in a tail it does not own (SetTail): bytes held by
-// someone else (a READ's data, lent by the store instead of copied) that
-// follow the buffer's own bytes on the wire, then zero bytes to the next
-// 4-byte boundary (XDR padding). view() and size() are the own bytes only;
-// wire_size() counts everything sent.
+// someone else (a READ's data, lent by the store instead of copied), in
+// pieces sent end to end after the buffer's own bytes, then zero bytes to
+// the next 4-byte boundary (XDR padding). view() and size() are the own
+// bytes only; wire_size() counts everything sent.
 class ByteBuffer {
  public:
   ByteBuffer() = default;
@@ -98,11 +99,13 @@ class ByteBuffer {
     data_ = o.data_;
     size_ = o.size_;
     cap_ = o.cap_;
-    tail_ = o.tail_;
+    tail_ = std::move(o.tail_);
+    tail_size_ = o.tail_size_;
     tail_keep_ = std::move(o.tail_keep_);
     o.data_ = nullptr;
     o.size_ = o.cap_ = 0;
-    o.tail_ = absl::string_view();
+    o.tail_.clear();
+    o.tail_size_ = 0;
     return *this;
   }
   ByteBuffer(const ByteBuffer&) = delete;
@@ -149,21 +152,26 @@ class ByteBuffer {
   }
 
   // ByteBuffer::SetTail()
-  // Makes `tail` (whose memory `keep` holds unchanged for as long as this
+  // Makes `pieces` (whose memory `keep` holds unchanged for as long as this
   // buffer, or the one it is moved to, has it) follow the own bytes on the
-  // wire, padded with zeros to a multiple of 4.
-  void SetTail(absl::string_view tail, std::shared_ptr<const void> keep) {
-    tail_ = tail;
+  // wire, end to end, padded with zeros to a multiple of 4.
+  void SetTail(std::vector<absl::string_view> pieces,
+               std::shared_ptr<const void> keep) {
+    tail_ = std::move(pieces);
+    tail_size_ = 0;
+    for (absl::string_view p : tail_) tail_size_ += p.size();
     tail_keep_ = std::move(keep);
   }
   void ClearTail() {
-    tail_ = absl::string_view();
+    tail_.clear();
+    tail_size_ = 0;
     tail_keep_.reset();
   }
-  absl::string_view tail() const { return tail_; }
-  size_t tail_pad() const { return (4 - (tail_.size() & 3)) & 3; }
+  const std::vector<absl::string_view>& tail() const { return tail_; }
+  size_t tail_size() const { return tail_size_; }
+  size_t tail_pad() const { return (4 - (tail_size_ & 3)) & 3; }
   // Bytes on the wire: own bytes, tail, tail padding.
-  size_t wire_size() const { return size_ + tail_.size() + tail_pad(); }
+  size_t wire_size() const { return size_ + tail_size_ + tail_pad(); }
   // Drops the first `n` bytes.
   void Consume(size_t n) {
     if (n >= size_) {
@@ -190,7 +198,8 @@ class ByteBuffer {
   char* data_ = nullptr;  // inside alloc_
   size_t size_ = 0;
   size_t cap_ = 0;
-  absl::string_view tail_;                // not owned; see SetTail
+  std::vector<absl::string_view> tail_;   // not owned; see SetTail
+  size_t tail_size_ = 0;
   std::shared_ptr<const void> tail_keep_;
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "storage/env/gather.h"
@@ -364,6 +365,35 @@ bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
   return true;
 }
 
+bool ChunkCache::PinLocked(uint64_t file, uint64_t first, uint64_t last,
+                           std::vector<int32_t>* pinned) {
+  pinned->clear();
+  pinned->reserve(last - first + 1);
+  for (uint64_t c = first; c <= last; ++c) {
+    auto it = entries_.find(Key{file, c});
+    if (it == entries_.end() || it->second.slot < 0) {
+      for (int32_t s : *pinned) --slots_[s].pins;
+      pinned->clear();
+      return false;
+    }
+    const int32_t s = it->second.slot;
+    ++slots_[s].pins;
+    slots_[s].referenced = true;
+    pinned->push_back(s);
+  }
+  ++stats_.hits;
+  return true;
+}
+
+void ChunkCache::Unpin(const std::vector<int32_t>& pinned) {
+  absl::MutexLock l(&mu_);
+  for (int32_t s : pinned) {
+    if (--slots_[s].pins == 0 && slots_[s].state == SlotState::kDead) {
+      ReleaseSlot(s);
+    }
+  }
+}
+
 bool ChunkCache::Read(uint64_t file, uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) {
   if (!usable()) return false;
@@ -373,21 +403,9 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
   const uint64_t first = offset / kChunkBytes;
   const uint64_t last = (offset + len - 1) / kChunkBytes;
   std::vector<int32_t> pinned;
-  pinned.reserve(last - first + 1);
   {
     absl::MutexLock l(&mu_);
-    for (uint64_t c = first; c <= last; ++c) {
-      auto it = entries_.find(Key{file, c});
-      if (it == entries_.end() || it->second.slot < 0) {
-        for (int32_t s : pinned) --slots_[s].pins;
-        return false;
-      }
-      const int32_t s = it->second.slot;
-      ++slots_[s].pins;
-      slots_[s].referenced = true;
-      pinned.push_back(s);
-    }
-    ++stats_.hits;
+    if (!PinLocked(file, first, last, &pinned)) return false;
   }
   size_t done = 0;
   for (uint64_t c = first; c <= last; ++c) {
@@ -397,13 +415,42 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
     CopyIn(parts, done, SlotData(pinned[c - first]) + (from - at), to - from);
     done += to - from;
   }
-  absl::MutexLock l(&mu_);
-  for (int32_t s : pinned) {
-    if (--slots_[s].pins == 0 && slots_[s].state == SlotState::kDead) {
-      ReleaseSlot(s);
-    }
-  }
+  Unpin(pinned);
   return true;
+}
+
+std::shared_ptr<const void> ChunkCache::Lend(
+    uint64_t file, uint64_t offset, uint64_t len,
+    std::vector<absl::string_view>* pieces) {
+  if (!usable() || len == 0) return nullptr;
+  std::shared_ptr<ChunkCache> self = weak_from_this().lock();
+  if (!self) return nullptr;
+  // Unpins its chunks when the last holder lets go.
+  struct Loan {
+    std::shared_ptr<ChunkCache> cache;
+    std::vector<int32_t> slots;
+    ~Loan() {
+      if (cache) cache->Unpin(slots);
+    }
+  };
+  auto loan = std::make_shared<Loan>();
+  const uint64_t first = offset / kChunkBytes;
+  const uint64_t last = (offset + len - 1) / kChunkBytes;
+  {
+    absl::MutexLock l(&mu_);
+    if (!PinLocked(file, first, last, &loan->slots)) return nullptr;
+  }
+  loan->cache = std::move(self);
+  pieces->clear();
+  pieces->reserve(last - first + 1);
+  for (uint64_t c = first; c <= last; ++c) {
+    const uint64_t at = c * kChunkBytes;
+    const uint64_t from = std::max<uint64_t>(at, offset);
+    const uint64_t to = std::min<uint64_t>(at + kChunkBytes, offset + len);
+    pieces->emplace_back(SlotData(loan->slots[c - first]) + (from - at),
+                         to - from);
+  }
+  return loan;
 }
 
 ChunkCache::Stats ChunkCache::stats() const {

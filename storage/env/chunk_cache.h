@@ -32,7 +32,8 @@
 //     Writes are remembered per chunk in a fixed table of sequence numbers
 //     (a lossy max: two chunks sharing a slot can only void each other's
 //     fills, never keep a stale one).
-//   - Read copies out only when every chunk of the range is cached.
+//   - Read copies out (and Lend lends) only when every chunk of the range
+//     is cached.
 //   - Memory: the arena is mapped whole and its pages are faulted in by a
 //     background thread, `ahead_bytes` beyond the highest slot ever used,
 //     so a fill on the request path copies into memory that is already
@@ -49,6 +50,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -62,7 +64,7 @@
 
 namespace vnas::storage {
 
-class ChunkCache {
+class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
  public:
   static constexpr size_t kChunkBytes = 64 << 10;
 
@@ -128,6 +130,18 @@ class ChunkCache {
   // cached; false (nothing copied) otherwise.
   bool Read(uint64_t file, uint64_t offset,
             const std::vector<absl::Span<char>>& parts);
+
+  // Read without the copy: when all of [offset, offset + len) is cached,
+  // `*pieces` (one per chunk, end to end) point into the cache's memory and
+  // the returned holder keeps those chunks pinned: their bytes stay as they
+  // are and their slots are not reused until it is released (a write of
+  // them meanwhile unpublishes them, so later reads miss; the loan keeps
+  // the bytes it had). The holder keeps the cache itself alive, so it may
+  // outlive the file and its owner. Null (nothing lent) on a miss, or when
+  // the cache is not owned by a std::shared_ptr.
+  std::shared_ptr<const void> Lend(uint64_t file, uint64_t offset,
+                                   uint64_t len,
+                                   std::vector<absl::string_view>* pieces);
 
   struct Stats {
     uint64_t hits = 0, installed = 0, evicted = 0;
@@ -196,6 +210,12 @@ class ChunkCache {
   // Unpublishes e's slot (freed now, or when its last reader unpins it).
   void DropSlot(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pins the slots of chunks [first, last] of `file` into *pinned (marking
+  // them referenced); false, with nothing pinned, unless all are cached.
+  bool PinLocked(uint64_t file, uint64_t first, uint64_t last,
+                 std::vector<int32_t>* pinned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unpins what PinLocked pinned; a slot dropped meanwhile is freed.
+  void Unpin(const std::vector<int32_t>& pinned) ABSL_LOCKS_EXCLUDED(mu_);
   void MaybeErase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InvalidateLocked(uint64_t file, uint64_t offset, uint64_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

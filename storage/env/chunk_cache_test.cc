@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -249,6 +250,74 @@ TEST(ChunkCache, ItHoldsAtMostItsCapacityAndEvictsTheLeastUsed) {
   EXPECT_GE(s.evicted, 2u);
   EXPECT_TRUE(Read(c, f, 10 * kChunk, 2 * kChunk, &got));
   EXPECT_EQ(got, Pattern(2 * kChunk, 'b'));
+}
+
+// The lent bytes, end to end.
+std::string Joined(const std::vector<absl::string_view>& pieces) {
+  std::string s;
+  for (absl::string_view p : pieces) s.append(p.data(), p.size());
+  return s;
+}
+
+TEST(ChunkCache, LentChunksStayAsTheyWereAndInPlaceUntilLetGo) {
+  auto c = std::make_shared<ChunkCache>(4 * kChunk);
+  const uint64_t f = c->NewFile();
+  const std::string old = Pattern(4 * kChunk, 'a');
+  Write(*c, f, 0, old);
+  std::vector<absl::string_view> pieces;
+  EXPECT_EQ(c->Lend(f, 3 * kChunk, 2 * kChunk, &pieces), nullptr)
+      << "chunk 4 is not cached: nothing lent";
+  // Unaligned, over three chunks: one piece per chunk.
+  std::shared_ptr<const void> loan =
+      c->Lend(f, kChunk / 2, 2 * kChunk + 100, &pieces);
+  ASSERT_NE(loan, nullptr);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[0].size(), kChunk / 2);
+  EXPECT_EQ(Joined(pieces), old.substr(kChunk / 2, 2 * kChunk + 100));
+  // Rewritten, and the cache filled to the brim with other chunks while
+  // lent: the loan keeps its bytes, later reads see the new ones.
+  const std::string now = Pattern(4 * kChunk, 'n');
+  Write(*c, f, 0, now);
+  Write(*c, f, 8 * kChunk, Pattern(4 * kChunk, 'z'));
+  EXPECT_EQ(Joined(pieces), old.substr(kChunk / 2, 2 * kChunk + 100));
+  std::string got;
+  if (Read(*c, f, kChunk, kChunk, &got)) {  // (kept if a slot was free)
+    EXPECT_EQ(got, now.substr(kChunk, kChunk));
+  }
+  // The loan keeps the cache too, after its owner lets go.
+  std::weak_ptr<ChunkCache> watch = c;
+  c.reset();
+  EXPECT_FALSE(watch.expired());
+  EXPECT_EQ(Joined(pieces), old.substr(kChunk / 2, 2 * kChunk + 100));
+  loan.reset();
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(ChunkCache, LentSlotsGoBackToUseOnceLetGo) {
+  auto c = std::make_shared<ChunkCache>(2 * kChunk);
+  const uint64_t f = c->NewFile();
+  Write(*c, f, 0, Pattern(2 * kChunk, 'a'));
+  std::vector<absl::string_view> pieces;
+  std::shared_ptr<const void> loan = c->Lend(f, 0, 2 * kChunk, &pieces);
+  ASSERT_NE(loan, nullptr);
+  // Every slot pinned: another write finds no room.
+  Write(*c, f, 4 * kChunk, Pattern(kChunk, 'b'));
+  std::string got;
+  EXPECT_FALSE(Read(*c, f, 4 * kChunk, kChunk, &got));
+  EXPECT_EQ(Joined(pieces), Pattern(2 * kChunk, 'a'));
+  // A write drops a lent chunk; its slot is free once the loan goes.
+  Write(*c, f, 0, Pattern(kChunk, 'c'));
+  loan.reset();
+  Write(*c, f, 4 * kChunk, Pattern(kChunk, 'b'));
+  ASSERT_TRUE(Read(*c, f, 4 * kChunk, kChunk, &got));
+  EXPECT_EQ(got, Pattern(kChunk, 'b'));
+  // A cache not owned by a shared_ptr lends nothing (it could not outlive
+  // its owner).
+  ChunkCache plain(2 * kChunk);
+  const uint64_t g = plain.NewFile();
+  Write(plain, g, 0, Pattern(kChunk, 'p'));
+  EXPECT_EQ(plain.Lend(g, 0, kChunk, &pieces), nullptr);
+  ASSERT_TRUE(Read(plain, g, 0, kChunk, &got));
 }
 
 TEST(ChunkCache, ForgetDropsOnlyThatFile) {

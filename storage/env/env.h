@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "absl/strings/string_view.h"
+#include "storage/base/lent_bytes.h"
 
 namespace rocksdb {
 class Env;
@@ -61,20 +62,18 @@ class File {
     return PReadV(offset, parts);
   }
   // Lends [offset, offset + n) from memory the file keeps anyway (a
-  // prefetch) instead of copying it: true with `*data` pointing at the
-  // bytes, which stay as they are while anyone holds `*keep`; false, having
-  // done nothing, when they are not there (the caller then reads as
-  // usual). The bytes are what PReadV would have read at the call. With
-  // !may_block it never waits (for a prefetch in flight, or queued writes
-  // of the range). The default lends nothing.
+  // prefetch, the data cache) instead of copying it: true with `out` set
+  // (LentBytes: n bytes in all, unchanged while anyone holds its keep);
+  // false, having done nothing, when they are not there (the caller then
+  // reads as usual). The bytes are what PReadV would have read at the
+  // call. With !may_block it never waits (for a prefetch in flight, or
+  // queued writes of the range). The default lends nothing.
   virtual bool PReadLent(uint64_t offset, size_t n, bool may_block,
-                         const char** data,
-                         std::shared_ptr<const void>* keep) {
+                         LentBytes* out) {
     (void)offset;
     (void)n;
     (void)may_block;
-    (void)data;
-    (void)keep;
+    (void)out;
     return false;
   }
   virtual absl::Status PWriteV(uint64_t offset,

@@ -189,8 +189,18 @@ class PosixFile final : public File {
     return ReadAll(fd_, &iov, offset, "preadv ");
   }
 
-  bool PReadLent(uint64_t offset, size_t n, bool may_block, const char** data,
-                 std::shared_ptr<const void>* keep) override {
+  bool PReadLent(uint64_t offset, size_t n, bool may_block,
+                 LentBytes* out) override {
+    // From the data cache: bulk re-reads go out from its chunks (smaller
+    // reads are copied: a copy costs them no more than a loan).
+    if (cache_ && n >= ChunkCache::kChunkBytes) {
+      std::shared_ptr<const void> keep =
+          cache_->Lend(cache_id_, offset, n, &out->pieces);
+      if (keep) {
+        out->keep = std::move(keep);
+        return true;
+      }
+    }
     // Only what the bulk policy reads direct is prefetched.
     if (!ReadsDirect(offset, n)) return false;
     if (wb_) {
@@ -200,10 +210,15 @@ class PosixFile final : public File {
     // As PReadV and PReadVCached count this file's blocking bulk reads.
     const bool alone = may_block ? bulk_reads_.fetch_add(1) == 0
                                  : bulk_reads_.load() == 0;
-    const bool lent = readahead_->TryLend(offset, n, may_block, data, keep);
+    const char* data = nullptr;
+    std::shared_ptr<const void> keep;
+    const bool lent = readahead_->TryLend(offset, n, may_block, &data, &keep);
     if (may_block) bulk_reads_.fetch_sub(1);
-    if (lent) readahead_->OnRead(offset, n, alone);
-    return lent;
+    if (!lent) return false;
+    readahead_->OnRead(offset, n, alone);
+    out->pieces.assign(1, absl::string_view(data, n));
+    out->keep = std::move(keep);
+    return true;
   }
 
   absl::Status PReadVCached(
@@ -649,7 +664,7 @@ class PosixEnv final : public Env {
         // server and its clients); small-read fills touch pages as they
         // come, and such a server pays nothing at start.
         cache_(options.direct_bulk_io && options.cache_bytes > 0
-                   ? std::make_unique<ChunkCache>(
+                   ? std::make_shared<ChunkCache>(
                          options.cache_bytes,
                          options.cache_bulk ? ChunkCache::kCommitAll : 0)
                    : nullptr) {
@@ -726,7 +741,9 @@ class PosixEnv final : public Env {
   static constexpr int kWriteBehindThreads = 2;
   const PosixEnvOptions options_;
   const std::unique_ptr<WriteBehind> write_behind_;
-  std::unique_ptr<ChunkCache> cache_;  // null when off or unmappable
+  // Null when off or unmappable; shared, so chunks lent from it (Lend)
+  // keep it alive.
+  std::shared_ptr<ChunkCache> cache_;
 };
 
 }  // namespace
