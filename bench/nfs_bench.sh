@@ -411,6 +411,10 @@ row "small file remove" remove -
 echo "-- pipelined, 4 conns x 32 in flight (calls/s)"
 row "NULL" p_null -
 row "GETATTR" p_getattr -
+echo "-- each round's figures (in the order run), to show the spread behind the means:"
+for m in cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync m_null m_getattr; do
+  printf '   %-16s vnasd %-24s ganesha %s\n' "$m" "${ALL[$m,vnasd]:- -}" "${ALL[$m,ganesha]:- -}"
+done
 echo
 x=$(ratio "${R[m_getattr,vnasd]}" "${R[m_null,vnasd]}")
 printf 'vnasd GETATTR / NULL (sync client): %sx  goal >= 0.9x  %s\n' "$x" \
