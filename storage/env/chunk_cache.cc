@@ -419,6 +419,17 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
   return true;
 }
 
+bool ChunkCache::Holds(uint64_t file, uint64_t offset, uint64_t len) const {
+  if (!usable() || len == 0) return false;
+  absl::MutexLock l(&mu_);
+  for (uint64_t c = offset / kChunkBytes; c <= (offset + len - 1) / kChunkBytes;
+       ++c) {
+    auto it = entries_.find(Key{file, c});
+    if (it == entries_.end() || it->second.slot < 0) return false;
+  }
+  return true;
+}
+
 std::shared_ptr<const void> ChunkCache::Lend(
     uint64_t file, uint64_t offset, uint64_t len,
     std::vector<absl::string_view>* pieces) {

@@ -131,6 +131,9 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   bool Read(uint64_t file, uint64_t offset,
             const std::vector<absl::Span<char>>& parts);
 
+  // Whether every chunk of [offset, offset + len) is cached now.
+  bool Holds(uint64_t file, uint64_t offset, uint64_t len) const;
+
   // Read without the copy: when all of [offset, offset + len) is cached,
   // `*pieces` (one per chunk, end to end) point into the cache's memory and
   // the returned holder keeps those chunks pinned: their bytes stay as they

@@ -265,6 +265,8 @@ TEST(ChunkCache, LentChunksStayAsTheyWereAndInPlaceUntilLetGo) {
   const std::string old = Pattern(4 * kChunk, 'a');
   Write(*c, f, 0, old);
   std::vector<absl::string_view> pieces;
+  EXPECT_TRUE(c->Holds(f, 100, 4 * kChunk - 100));
+  EXPECT_FALSE(c->Holds(f, 3 * kChunk, 2 * kChunk));
   EXPECT_EQ(c->Lend(f, 3 * kChunk, 2 * kChunk, &pieces), nullptr)
       << "chunk 4 is not cached: nothing lent";
   // Unaligned, over three chunks: one piece per chunk.

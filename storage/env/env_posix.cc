@@ -139,6 +139,7 @@ class PosixFile final : public File {
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
     if (cache_ && cache_->Read(cache_id_, offset, parts)) {
+      NoteCachedRead(offset, Total(parts));
       return absl::OkStatus();
     }
     const size_t total = Total(parts);
@@ -198,6 +199,7 @@ class PosixFile final : public File {
           cache_->Lend(cache_id_, offset, n, &out->pieces);
       if (keep) {
         out->keep = std::move(keep);
+        NoteCachedRead(offset, n);
         return true;
       }
     }
@@ -342,6 +344,17 @@ class PosixFile final : public File {
   }
   // The bulk policy's choice for a read of `total` bytes at offset: direct
   // (aligned, long enough, nothing of it cached).
+  // A bulk read served from the data cache continues its stream all the
+  // same (a prefetch fills the cache, so the next read of a stream is
+  // served from there): the stretch after it is read ahead unless the
+  // cache holds it already.
+  void NoteCachedRead(uint64_t offset, size_t n) {
+    if (!GoesDirect(offset, n, bulk_direct_min_)) return;
+    readahead_->OnRead(offset, n,
+                       bulk_reads_.load() == 0 &&
+                           !cache_->Holds(cache_id_, offset + n, n));
+  }
+
   bool ReadsDirect(uint64_t offset, size_t total) const {
     return GoesDirect(offset, total, bulk_direct_min_) &&
            Uncached(offset, total);
