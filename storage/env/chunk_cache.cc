@@ -365,18 +365,36 @@ bool ChunkCache::ReadChunkThrough(uint64_t file, uint64_t offset,
   return true;
 }
 
+int32_t ChunkCache::PublishedSlot(uint64_t file, uint64_t chunk) const {
+  auto it = entries_.find(Key{file, chunk});
+  return it == entries_.end() ? -1 : it->second.slot;
+}
+
+void ChunkCache::PinnedPieces(uint64_t offset, uint64_t len,
+                              const std::vector<int32_t>& pinned,
+                              std::vector<absl::string_view>* pieces) const {
+  const uint64_t first = offset / kChunkBytes;
+  pieces->clear();
+  pieces->reserve(pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    const uint64_t at = (first + i) * kChunkBytes;
+    const uint64_t from = std::max<uint64_t>(at, offset);
+    const uint64_t to = std::min<uint64_t>(at + kChunkBytes, offset + len);
+    pieces->emplace_back(SlotData(pinned[i]) + (from - at), to - from);
+  }
+}
+
 bool ChunkCache::PinLocked(uint64_t file, uint64_t first, uint64_t last,
                            std::vector<int32_t>* pinned) {
   pinned->clear();
   pinned->reserve(last - first + 1);
   for (uint64_t c = first; c <= last; ++c) {
-    auto it = entries_.find(Key{file, c});
-    if (it == entries_.end() || it->second.slot < 0) {
-      for (int32_t s : *pinned) --slots_[s].pins;
+    const int32_t s = PublishedSlot(file, c);
+    if (s < 0) {
+      for (int32_t p : *pinned) --slots_[p].pins;
       pinned->clear();
       return false;
     }
-    const int32_t s = it->second.slot;
     ++slots_[s].pins;
     slots_[s].referenced = true;
     pinned->push_back(s);
@@ -407,13 +425,12 @@ bool ChunkCache::Read(uint64_t file, uint64_t offset,
     absl::MutexLock l(&mu_);
     if (!PinLocked(file, first, last, &pinned)) return false;
   }
+  std::vector<absl::string_view> pieces;
+  PinnedPieces(offset, len, pinned, &pieces);
   size_t done = 0;
-  for (uint64_t c = first; c <= last; ++c) {
-    const uint64_t at = c * kChunkBytes;
-    const uint64_t from = std::max<uint64_t>(at, offset);
-    const uint64_t to = std::min<uint64_t>(at + kChunkBytes, offset + len);
-    CopyIn(parts, done, SlotData(pinned[c - first]) + (from - at), to - from);
-    done += to - from;
+  for (absl::string_view p : pieces) {
+    CopyIn(parts, done, p.data(), p.size());
+    done += p.size();
   }
   Unpin(pinned);
   return true;
@@ -424,8 +441,7 @@ bool ChunkCache::Holds(uint64_t file, uint64_t offset, uint64_t len) const {
   absl::MutexLock l(&mu_);
   for (uint64_t c = offset / kChunkBytes; c <= (offset + len - 1) / kChunkBytes;
        ++c) {
-    auto it = entries_.find(Key{file, c});
-    if (it == entries_.end() || it->second.slot < 0) return false;
+    if (PublishedSlot(file, c) < 0) return false;
   }
   return true;
 }
@@ -452,15 +468,7 @@ std::shared_ptr<const void> ChunkCache::Lend(
     if (!PinLocked(file, first, last, &loan->slots)) return nullptr;
   }
   loan->cache = std::move(self);
-  pieces->clear();
-  pieces->reserve(last - first + 1);
-  for (uint64_t c = first; c <= last; ++c) {
-    const uint64_t at = c * kChunkBytes;
-    const uint64_t from = std::max<uint64_t>(at, offset);
-    const uint64_t to = std::min<uint64_t>(at + kChunkBytes, offset + len);
-    pieces->emplace_back(SlotData(loan->slots[c - first]) + (from - at),
-                         to - from);
-  }
+  PinnedPieces(offset, len, loan->slots, pieces);
   return loan;
 }
 

@@ -213,6 +213,14 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   // Unpublishes e's slot (freed now, or when its last reader unpins it).
   void DropSlot(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The slot published for a chunk, or -1.
+  int32_t PublishedSlot(uint64_t file, uint64_t chunk) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // [offset, offset + len) as pieces of the pinned slots of its chunks
+  // (pinned[i] holds the i-th chunk of the range), end to end.
+  void PinnedPieces(uint64_t offset, uint64_t len,
+                    const std::vector<int32_t>& pinned,
+                    std::vector<absl::string_view>* pieces) const;
   // Pins the slots of chunks [first, last] of `file` into *pinned (marking
   // them referenced); false, with nothing pinned, unless all are cached.
   bool PinLocked(uint64_t file, uint64_t first, uint64_t last,

@@ -138,11 +138,11 @@ class PosixFile final : public File {
 
   absl::Status PReadV(uint64_t offset,
                       const std::vector<absl::Span<char>>& parts) override {
+    const size_t total = Total(parts);
     if (cache_ && cache_->Read(cache_id_, offset, parts)) {
-      NoteCachedRead(offset, Total(parts));
+      NoteCachedRead(offset, total);
       return absl::OkStatus();
     }
-    const size_t total = Total(parts);
     // Only for a read that may fill the cache, and before waiting for
     // queued writes: any write acknowledged after it voids the fill.
     const bool may_fill =
@@ -342,8 +342,6 @@ class PosixFile final : public File {
     }
     return iov;
   }
-  // The bulk policy's choice for a read of `total` bytes at offset: direct
-  // (aligned, long enough, nothing of it cached).
   // A bulk read served from the data cache continues its stream all the
   // same (a prefetch fills the cache, so the next read of a stream is
   // served from there): the stretch after it is read ahead unless the
@@ -355,6 +353,8 @@ class PosixFile final : public File {
                            !cache_->Holds(cache_id_, offset + n, n));
   }
 
+  // The bulk policy's choice for a read of `total` bytes at offset: direct
+  // (aligned, long enough, nothing of it cached).
   bool ReadsDirect(uint64_t offset, size_t total) const {
     return GoesDirect(offset, total, bulk_direct_min_) &&
            Uncached(offset, total);
