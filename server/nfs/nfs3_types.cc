@@ -257,10 +257,8 @@ void Encode(XdrEncoder& e, const READ3res& v) {
     e.U32(v.count);
     e.Bool(v.eof);
     if (v.data_keep) {  // the last field: the data follows as the tail
-      size_t n = 0;
-      for (absl::string_view p : v.lent) n += p.size();
-      e.U32(static_cast<uint32_t>(n));
       e.buffer()->SetTail(v.lent, v.data_keep);
+      e.U32(static_cast<uint32_t>(e.buffer()->tail_size()));
     } else {
       e.Var(v.data);
     }
