@@ -592,15 +592,23 @@ TEST_F(PosixCachePolicyTest, CachedReadsAnswerOnlyFromMemory) {
       // (Dropped explicitly: the kernel may have brought the page back in
       // around the read above.)
       ASSERT_EQ(::posix_fadvise(fd_, 0, 4096, POSIX_FADV_DONTNEED), 0);
-      EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(&back[0], 4096)})),
-                EAGAIN);
+      // (Eviction is best effort: under load the kernel may keep the page,
+      // and then answering from memory is right.)
+      if (Cached(0, 4096) == 0) {
+        EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(&back[0], 4096)})),
+                  EAGAIN);
+      }
     }
     // The whole MiB, evicted: EAGAIN; the blocking read answers, and with
     // the default policy the cache then has it.
     ASSERT_TRUE(file_->PWriteV(0, {data}).ok());
     ASSERT_TRUE(file_->Sync().ok());
     ASSERT_EQ(::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED), 0);
-    EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(back)})), EAGAIN);
+    // (Unless every page stayed despite the eviction, as above; -1: no
+    // cachestat here to tell, and the check is made.)
+    if (Cached(0, kMiB) != static_cast<int64_t>(kMiB / 4096)) {
+      EXPECT_EQ(ErrnoOf(file_->PReadVCached(0, {absl::MakeSpan(back)})), EAGAIN);
+    }
     if (CacheChecks() && direct) {
       EXPECT_EQ(Cached(0, kMiB), 0);
     }
