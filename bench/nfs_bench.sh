@@ -16,8 +16,9 @@
 #
 #   bash bench/nfs_bench.sh [SIZE_MB=1024] [FILES=2000]
 #   VNASD_FLAGS="--direct_bulk_io=false" bash bench/nfs_bench.sh   # vnasd flags
-#   ROUNDS=1 bash bench/nfs_bench.sh   # one round per server (default 2,
-#                                      # in A B B A order; figures are means)
+#   ROUNDS=1 bash bench/nfs_bench.sh   # one round per server (default 3,
+#                                      # in A B B A A B order; each figure is
+#                                      # the median of its rounds)
 #
 # Small arguments make a quick run (e.g. 256 500); below 1024 MiB the timed
 # runs are shorter too. Everything runs inside a private network namespace
@@ -37,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 FILES=${2:-2000}
-ROUNDS=${ROUNDS:-2}   # rounds per server, in A B B A order
+ROUNDS=${ROUNDS:-3}   # rounds per server, in A B B A A B order
 TARGETS=(//server:vnasd //server/admin:vnasctl //bench:small_files //bench:rpc_load //bench:rand_io //bench:meta_ops)
 
 if [ "${VNAS_BENCH_IN_NETNS:-}" != 1 ]; then
@@ -345,8 +346,12 @@ CONF
   rm -rf "$dir"
 }
 
-# Rounds in A B B A order, so neither server always runs first (the VM's
-# memory and disk state drift during a run); each figure is the rounds' mean.
+# Rounds in A B B A A B order, so neither server always runs first (the VM's
+# memory and disk state drift during a run). Each figure is the median of
+# its rounds (the mean of the middle two for an even count): on this shared
+# VM one round now and then runs at half speed for reasons outside both
+# servers (host memory, discards of the last round's files), and a mean
+# lets that one round decide the ratio. Every round's figure is printed.
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then order="vnasd ganesha"; else order="ganesha vnasd"; fi
   for server in $order; do
@@ -354,12 +359,14 @@ for round in $(seq "$ROUNDS"); do
     elif [ $HAVE_GANESHA = 1 ]; then run_ganesha "$round"; fi
   done
 done
-# mean FIGURES...: their mean, or ERR when any is not a number.
-mean() { awk '{ for (i = 1; i <= NF; i++) { if ($i !~ /^[0-9.]+$/) { print "ERR"; exit }
-  s += $i } printf "%.1f", s / NF }' <<<"$*"; }
+# median FIGURES...: their median, or ERR when any is not a number.
+median() { tr ' ' '\n' <<<"$*" | sort -g | awk '!/^[0-9.]+$/ { bad = 1 } { v[NR] = $1 }
+  END { if (bad || NR == 0) { print "ERR"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.1f", m }'; }
 for server in vnasd ganesha; do
   for m in $METRICS; do
-    [ -n "${ALL[$m,$server]:-}" ] && R[$m,$server]=$(mean ${ALL[$m,$server]})
+    [ -n "${ALL[$m,$server]:-}" ] && R[$m,$server]=$(median ${ALL[$m,$server]})
   done
 done
 
@@ -379,7 +386,7 @@ row() {
 }
 echo
 printf '%-36s %10s %10s %10s %8s  %-8s %s\n' "workload" "local" "vnasd" "ganesha" "v/g" "goal" ""
-echo "-- 1. sequential ${SIZE_MB} MiB (MB/s; each figure the mean of $ROUNDS rounds per server, run A B B A)${VNASD_FLAGS:+; vnasd $VNASD_FLAGS}"
+echo "-- 1. sequential ${SIZE_MB} MiB (MB/s; each figure the median of $ROUNDS rounds per server, run A B B A A B)${VNASD_FLAGS:+; vnasd $VNASD_FLAGS}"
 row "nfs-cp write (in)" cp_in 1.5
 row "nfs-cat read (out)" cp_out 1.0
 row "nfs-cat read, from the disk (cold)" cp_cold 1.0
@@ -411,7 +418,7 @@ row "small file remove" remove -
 echo "-- pipelined, 4 conns x 32 in flight (calls/s)"
 row "NULL" p_null -
 row "GETATTR" p_getattr -
-echo "-- each round's figures (in the order run), to show the spread behind the means:"
+echo "-- each round's figures (in the order run), to show the spread behind the medians:"
 for m in cp_in cp_out cp_cold qemu_in qemu_out randread randwrite randwrite_sync m_null m_getattr; do
   printf '   %-16s vnasd %-24s ganesha %s\n' "$m" "${ALL[$m,vnasd]:- -}" "${ALL[$m,ganesha]:- -}"
 done
