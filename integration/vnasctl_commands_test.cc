@@ -78,6 +78,10 @@ TEST_F(VnasctlCommandsTest, StatusCapabilitiesMembersFsck) {
   EXPECT_EQ(st.At("data_cache.resident_bytes").AsUint(), 64 * kMiB);
   EXPECT_THAT(Human("status"), HasSubstr("data cache  "));
   EXPECT_THAT(Human("status"), HasSubstr("64.0 MiB resident"));
+  // The 1 MiB flat disk went over NFS as one WRITE, received straight into
+  // the cache's memory: its 16 chunks were kept there, not copied.
+  EXPECT_GE(st.At("data_cache.filled_in_place").AsUint(), 16u);
+  EXPECT_THAT(Human("status"), HasSubstr(" where received)"));
 
   Json caps = Ctl("capabilities");
   EXPECT_EQ(caps.At("export_path").Str(), "/vnas");

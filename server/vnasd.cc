@@ -281,6 +281,11 @@ int main(int argc, char** argv) {
   auto key = vnas::nfs::LoadOrCreateHandleKey(data_dir + "/nfs-handle.key");
   if (!key.ok()) Die("file handle key", key.status());
   nfs_options.handle_key = *key;
+  // WRITE data is received straight into the data cache's memory, which
+  // then keeps it without a copy.
+  nfs_options.record_memory = [e = env.get()](size_t lead, size_t len) {
+    return e->WriteMemory(lead, len);
+  };
   auto nfs = vnas::nfs::NfsServer::Start(store->get(), nfs_options);
   if (!nfs.ok()) Die("NFS listen " + nfs_options.nfs_listen, nfs.status());
 

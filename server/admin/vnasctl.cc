@@ -673,7 +673,8 @@ int Vnasctl::Status() {
     kv.AddRow({"data cache",
                absl::StrCat(FormatSize(dc.cached_bytes()), " of ", FormatSize(dc.capacity_bytes()),
                             " (", Pct(dc.cached_bytes(), dc.capacity_bytes()), "); ", dc.hits(),
-                            " reads served, ", dc.filled(), " chunks filled, ", dc.evicted(),
+                            " reads served, ", dc.filled(), " chunks filled (",
+                            dc.filled_in_place(), " where received), ", dc.evicted(),
                             " evicted; ", FormatSize(dc.resident_bytes()), " resident")});
   } else {
     kv.AddRow({"data cache", "none"});

@@ -1062,6 +1062,7 @@ class ControlService::Impl {
         p->set_filled(dc->filled);
         p->set_evicted(dc->evicted);
         p->set_resident_bytes(dc->resident_bytes);
+        p->set_filled_in_place(dc->filled_in_place);
       }
     }
     if (opts_.nfs_status) {

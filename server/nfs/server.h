@@ -33,6 +33,9 @@ struct NfsServerOptions {
   ExportTable exports = ExportTable::Default();
   HandleKey handle_key{};
   int workers = 8;
+  // Where big records (WRITEs' data) are received; empty: the transport's
+  // own memory. See RecordMemory.
+  RecordMemory record_memory;
 };
 
 class NfsServer {

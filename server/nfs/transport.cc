@@ -248,6 +248,7 @@ struct RpcTransport::Impl {
   InlinePredicate try_candidate;  // set before Start()
   TryInlineHandler try_inline;
   DataOffsetHint data_offset;  // set before Start()
+  RecordMemory record_memory;  // set before Start(), or empty
   int num_workers;
   NfsStats* stats;
 
@@ -377,6 +378,10 @@ void RpcTransport::SetTryInline(InlinePredicate candidate,
 
 void RpcTransport::SetDataOffsetHint(DataOffsetHint hint) {
   impl_->data_offset = std::move(hint);
+}
+
+void RpcTransport::SetRecordMemory(RecordMemory memory) {
+  impl_->record_memory = std::move(memory);
 }
 
 void RpcTransport::Stop() {
@@ -523,7 +528,14 @@ bool RpcTransport::Impl::StartFragment(Connection* c, uint32_t header,
                         ? data_offset(head.substr(0, c->frag_left))
                         : 0;
   if (at > 0 && at < c->frag_left) {
-    c->record.ReserveAligned(c->frag_left, at, 4096);
+    std::shared_ptr<char> memory =
+        record_memory ? record_memory(at, c->frag_left) : nullptr;
+    if (memory != nullptr &&
+        (reinterpret_cast<uintptr_t>(memory.get() + at) & 4095) == 0) {
+      c->record.Adopt(std::move(memory), c->frag_left);
+    } else {
+      c->record.ReserveAligned(c->frag_left, at, 4096);
+    }
   } else {
     c->record.Reserve(c->record.size() + c->frag_left);
   }

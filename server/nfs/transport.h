@@ -65,6 +65,12 @@ using TryInlineHandler =
 // bulk data begins, or 0 when it has none or cannot tell yet. The
 // transport then receives a big record with that byte on a 4 KiB boundary.
 using DataOffsetHint = std::function<size_t(absl::string_view head)>;
+// Memory for a big record of `len` bytes whose bulk data starts at byte
+// `lead` (from DataOffsetHint): at least `len` bytes with byte `lead` on
+// a 4 KiB boundary, held by the pointer's owner; or null, and the
+// transport allocates the record itself. (vnasd gives the store's Env's
+// WriteMemory, so a WRITE's data arrives where the data cache keeps it.)
+using RecordMemory = std::function<std::shared_ptr<char>(size_t lead, size_t len)>;
 
 // Splits "host:port": an IPv4 address, "localhost" (127.0.0.1), or an IPv6
 // address in brackets ("[::1]:2049"; `host` without them). An empty host
@@ -96,6 +102,9 @@ class RpcTransport {
   // Records of 16 KiB or more are laid out so that byte `hint(head)` is
   // page-aligned (before Start()); see DataOffsetHint.
   void SetDataOffsetHint(DataOffsetHint hint);
+  // Where records laid out by the hint are received (before Start()); see
+  // RecordMemory.
+  void SetRecordMemory(RecordMemory memory);
 
   // Starts the I/O thread and workers.
   absl::Status Start();

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -544,6 +546,94 @@ TEST(TransportLayout, BulkDataOfABigRecordLandsPageAligned) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(round_trip(wire.substr(4), &misalign, &sum));
   EXPECT_EQ(sum, Sum(late));
+  close(fd);
+  t.Stop();
+}
+
+TEST(TransportLayout, BigRecordsAreReceivedIntoTheGivenMemory) {
+  // The provider hands out one region (byte `lead` on a 64 KiB boundary)
+  // at a time and counts its calls; the handler reports whether the record
+  // it got lies in that region, where its hinted byte landed, and its sum.
+  constexpr size_t kRegion = (2 << 20) + (64 << 10);
+  std::unique_ptr<char[]> pool(new char[kRegion + (64 << 10)]);
+  char* const base = reinterpret_cast<char*>(
+      (reinterpret_cast<uintptr_t>(pool.get()) + 0xffff) & ~uintptr_t{0xffff});
+  std::atomic<int> asked{0}, given{0};
+  std::atomic<bool> refuse{false};
+  NfsStats stats;
+  RpcTransport t(
+      [base](const RpcRequest& req, ByteBuffer* reply) {
+        absl::string_view r = req.record.view();
+        const uint32_t at = LoadBe32(r.data() + 8);
+        const bool inside = r.data() >= base && r.data() + r.size() <= base + kRegion;
+        reply->Resize(20);
+        StoreBe32(reply->data(), 0x80000000u | 16);
+        StoreBe32(reply->data() + 4, LoadBe32(r.data()));
+        StoreBe32(reply->data() + 8,
+                  static_cast<uint32_t>(reinterpret_cast<uintptr_t>(r.data() + at) % 65536));
+        StoreBe32(reply->data() + 12, Sum(std::string(r)));
+        StoreBe32(reply->data() + 16, inside ? 1 : 0);
+      },
+      1, &stats);
+  t.SetDataOffsetHint([](absl::string_view head) -> size_t {
+    return head.size() >= 12 ? LoadBe32(head.data() + 8) : 0;
+  });
+  t.SetRecordMemory([&](size_t lead, size_t len) -> std::shared_ptr<char> {
+    ++asked;
+    if (refuse || lead >= (64 << 10) || len - lead > kRegion - (64 << 10)) return nullptr;
+    ++given;
+    // Not owned: the test keeps the pool for the transport's lifetime.
+    return std::shared_ptr<char>(std::shared_ptr<char>(), base + (64 << 10) - lead);
+  });
+  auto port = t.Listen("127.0.0.1:0");
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(t.Start().ok());
+  int fd = ConnectLoopback(*port);
+  auto record = [](uint32_t tag, uint32_t at, size_t size) {
+    std::string r = Body(tag, 0) + Be32(at);
+    for (size_t i = r.size(); i < size; ++i) r += static_cast<char>(i * 7 + tag);
+    return r;
+  };
+  // Sends `r` and reads the 20-byte answer: misalignment, sum, inside.
+  auto round_trip = [&](const std::string& r, uint32_t out[3]) {
+    const std::string wire = Fragment(r, true);
+    EXPECT_EQ(send(fd, wire.data(), wire.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(wire.size()));
+    char buf[20];
+    size_t got = 0;
+    while (got < sizeof(buf)) {
+      ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+      if (n <= 0) return false;
+      got += static_cast<size_t>(n);
+    }
+    out[0] = LoadBe32(buf + 8);
+    out[1] = LoadBe32(buf + 12);
+    out[2] = LoadBe32(buf + 16);
+    return true;
+  };
+  uint32_t out[3];
+  for (uint32_t at : {120u, 4000u}) {
+    const std::string r = record(at, at, (1 << 20) + at);
+    ASSERT_TRUE(round_trip(r, out));
+    EXPECT_EQ(out[0], 0u) << at;  // the bulk data starts the given slot
+    EXPECT_EQ(out[1], Sum(r)) << at;
+    EXPECT_EQ(out[2], 1u) << at;  // received in the given memory
+  }
+  EXPECT_EQ(given.load(), 2);
+  // Refused (or too big for the provider): the transport's own memory,
+  // still page-aligned and whole.
+  refuse = true;
+  const std::string own = record(9, 333, (1 << 20) + 333);
+  ASSERT_TRUE(round_trip(own, out));
+  EXPECT_EQ(out[0] % 4096, 0u);
+  EXPECT_EQ(out[1], Sum(own));
+  EXPECT_EQ(out[2], 0u);
+  // Small records never ask.
+  const int asked_before = asked.load();
+  const std::string small = record(3, 20, 2000);
+  ASSERT_TRUE(round_trip(small, out));
+  EXPECT_EQ(out[1], Sum(small));
+  EXPECT_EQ(asked.load(), asked_before);
   close(fd);
   t.Stop();
 }

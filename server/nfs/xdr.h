@@ -102,6 +102,7 @@ class ByteBuffer {
     tail_ = std::move(o.tail_);
     tail_size_ = o.tail_size_;
     tail_keep_ = std::move(o.tail_keep_);
+    lent_ = std::move(o.lent_);
     o.data_ = nullptr;
     o.size_ = o.cap_ = 0;
     o.tail_.clear();
@@ -135,6 +136,17 @@ class ByteBuffer {
       return;
     }
     Reallocate(n > cap_ ? n : cap_, at, align);
+  }
+  // ByteBuffer::Adopt()
+  // Drops the contents and makes `memory` (at least `capacity` bytes, held
+  // by the pointer's owner) the storage; growing past it moves to memory
+  // of the buffer's own.
+  void Adopt(std::shared_ptr<char> memory, size_t capacity) {
+    alloc_ = BufferStorage();
+    lent_ = std::move(memory);
+    data_ = lent_.get();
+    size_ = 0;
+    cap_ = data_ == nullptr ? 0 : capacity;
   }
   // Sets the size; new bytes are uninitialized.
   void Resize(size_t n) {
@@ -190,12 +202,14 @@ class ByteBuffer {
     char* start = d.get() + (((want + align - 1) & ~(align - 1)) - want);
     if (size_) memcpy(start, data_, size_);
     alloc_ = std::move(d);
+    lent_.reset();
     data_ = start;
     cap_ = c;
   }
 
   BufferStorage alloc_;
-  char* data_ = nullptr;  // inside alloc_
+  std::shared_ptr<char> lent_;  // or this holds the storage (Adopt)
+  char* data_ = nullptr;  // inside alloc_ or lent_
   size_t size_ = 0;
   size_t cap_ = 0;
   std::vector<absl::string_view> tail_;   // not owned; see SetTail

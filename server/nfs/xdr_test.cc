@@ -1,6 +1,8 @@
 #include "server/nfs/xdr.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/nfs/mount_types.h"
@@ -70,6 +72,29 @@ TEST(ByteBuffer, BigBuffersReuseThePoolsBlocks) {
   EXPECT_EQ(moved.data(), first);
   again = std::move(small);
   EXPECT_EQ(again.view(), "x");
+}
+
+TEST(ByteBuffer, AdoptedMemoryIsUsedInPlaceAndHeldUntilLeft) {
+  auto memory = std::make_shared<std::vector<char>>(8192);
+  std::shared_ptr<char> m(memory, memory->data() + 100);
+  ByteBuffer b;
+  b.Append("old", 3);
+  b.Adopt(m, 4000);
+  EXPECT_EQ(b.data(), memory->data() + 100);  // in place, contents dropped
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.capacity(), 4000u);
+  b.Append("abc", 3);
+  EXPECT_EQ(std::string(memory->data() + 100, 3), "abc");
+  ByteBuffer moved(std::move(b));  // the memory's owner moves along
+  m.reset();
+  const long held = memory.use_count();
+  EXPECT_EQ(held, 2);
+  EXPECT_EQ(moved.data(), memory->data() + 100);
+  // Growing past it moves to the buffer's own memory and lets go.
+  moved.Reserve(10000);
+  EXPECT_NE(moved.data(), memory->data() + 100);
+  EXPECT_EQ(moved.view(), "abc");
+  EXPECT_EQ(memory.use_count(), 1);
 }
 
 TEST(Xdr, DecoderNeverReadsPastTheEnd) {

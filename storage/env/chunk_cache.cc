@@ -202,6 +202,20 @@ void ChunkCache::EndWrite(uint64_t file, const WriteTicket& t, uint64_t offset,
       const bool whole = at >= offset && at + kChunkBytes <= offset + len;
       if (ok && whole && t.alone && e.writers == 0 && Recent(key) == t.seq &&
           e.slot < 0 && e.filling < 0) {
+        const int32_t own = BorrowedSlotAt(parts, at - offset);
+        if (own >= 0) {
+          // The bytes already sit in a slot of their own: publish it. Its
+          // run pins it until returned, as the run's memory is not ours.
+          Slot& slot = slots_[own];
+          slot.key = key;
+          slot.state = SlotState::kValid;
+          slot.referenced = false;
+          ++slot.pins;
+          e.slot = own;
+          ++stats_.installed;
+          ++stats_.adopted;
+          continue;
+        }
         const int32_t s = TakeSlot();
         if (s >= 0) {
           slots_[s].key = key;
@@ -482,9 +496,11 @@ ChunkCache::Stats ChunkCache::stats() const {
 }
 
 int32_t ChunkCache::TakeSlot() {
-  if (!free_.empty()) {
+  while (!free_.empty()) {
     const int32_t s = free_.back();
     free_.pop_back();
+    slots_[s].listed = false;
+    if (slots_[s].state != SlotState::kFree) continue;  // a run took it
     slots_[s].state = SlotState::kFilling;
     used_ = std::max(used_, static_cast<size_t>(s) + 1);  // wakes Prefault
     return s;
@@ -527,7 +543,116 @@ void ChunkCache::DropSlot(Entry& e) {
 void ChunkCache::ReleaseSlot(int32_t s) {
   slots_[s].state = SlotState::kFree;
   slots_[s].referenced = false;
-  free_.push_back(s);
+  if (!slots_[s].listed) {
+    slots_[s].listed = true;
+    free_.push_back(s);
+  }
+}
+
+std::shared_ptr<char> ChunkCache::BorrowRun(size_t lead, size_t len) {
+  if (!usable() || lead >= kChunkBytes || len <= lead) return nullptr;
+  std::shared_ptr<ChunkCache> self = weak_from_this().lock();
+  if (!self) return nullptr;
+  const size_t n = 1 + (len - lead + kChunkBytes - 1) / kChunkBytes;
+  int32_t first;
+  {
+    absl::MutexLock l(&mu_);
+    first = TakeRun(n);
+  }
+  if (first < 0) return nullptr;
+  // Returns the run when the last holder lets go.
+  struct Run {
+    Run(std::shared_ptr<ChunkCache> c, int32_t f, size_t k)
+        : cache(std::move(c)), first(f), n(k) {}
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+    ~Run() { cache->ReturnRun(first, n); }
+    const std::shared_ptr<ChunkCache> cache;
+    const int32_t first;
+    const size_t n;
+  };
+  auto run = std::make_shared<Run>(std::move(self), first, n);
+  // The first slot holds only the `lead` bytes before the run proper.
+  char* start = SlotData(static_cast<size_t>(first) + 1) - lead;
+  return std::shared_ptr<char>(std::move(run), start);
+}
+
+int32_t ChunkCache::TakeRun(size_t n) {
+  const size_t cap = slots_.size();
+  if (n == 0 || n > cap || borrowed_ + n > cap / 4) return -1;
+  // A run is n contiguous slots that are free, or valid, unpinned and not
+  // referenced since this hand last passed (second chance, as CLOCK). The
+  // search is bounded (the caller is a network thread, under the lock);
+  // where it fails, the hand has moved on and cleared the bits it passed.
+  constexpr size_t kMaxSteps = 8192;
+  size_t start = 0, have = 0;
+  for (size_t step = 0; step < std::min(2 * cap, kMaxSteps) + n; ++step) {
+    const size_t i = run_hand_;
+    run_hand_ = (run_hand_ + 1) % cap;
+    if (i == 0) have = 0;  // runs do not wrap around the arena
+    Slot& slot = slots_[i];
+    bool fits = slot.state == SlotState::kFree;
+    if (slot.state == SlotState::kValid && slot.pins == 0) {
+      fits = !slot.referenced;
+      slot.referenced = false;
+    }
+    if (!fits) {
+      have = 0;
+      continue;
+    }
+    if (have++ == 0) start = i;
+    if (have < n) continue;
+    for (size_t k = start; k < start + n; ++k) {
+      Slot& s = slots_[k];
+      if (s.state == SlotState::kValid) {
+        auto it = entries_.find(s.key);
+        if (it != entries_.end() && it->second.slot == static_cast<int32_t>(k)) {
+          it->second.slot = -1;
+          MaybeErase(s.key);
+        }
+        ++stats_.evicted;
+      }
+      s.state = SlotState::kBorrowed;  // a listed one is skipped when popped
+      s.referenced = false;
+    }
+    borrowed_ += n;
+    used_ = std::max(used_, start + n);  // wakes Prefault
+    return static_cast<int32_t>(start);
+  }
+  return -1;
+}
+
+void ChunkCache::ReturnRun(int32_t first, size_t n) {
+  absl::MutexLock l(&mu_);
+  for (size_t k = static_cast<size_t>(first); k < first + n; ++k) {
+    Slot& s = slots_[k];
+    if (s.state == SlotState::kBorrowed) {
+      ReleaseSlot(static_cast<int32_t>(k));
+    } else if (--s.pins == 0 && s.state == SlotState::kDead) {
+      ReleaseSlot(static_cast<int32_t>(k));  // published, dropped since
+    }
+  }
+  borrowed_ -= n;
+}
+
+int32_t ChunkCache::BorrowedSlotAt(const std::vector<absl::string_view>& parts,
+                                   uint64_t skip) const {
+  for (absl::string_view p : parts) {
+    if (skip >= p.size()) {
+      skip -= p.size();
+      continue;
+    }
+    const char* at = p.data() + skip;
+    if (p.size() - skip < kChunkBytes || at < arena_ ||
+        at >= arena_ + capacity_chunks_ * kChunkBytes ||
+        (at - arena_) % kChunkBytes != 0) {
+      return -1;
+    }
+    const size_t slot = static_cast<size_t>(at - arena_) / kChunkBytes;
+    return slots_[slot].state == SlotState::kBorrowed ? static_cast<int32_t>(slot)
+                                                      : -1;
+  }
+  return -1;
 }
 
 void ChunkCache::MaybeErase(const Key& key) {

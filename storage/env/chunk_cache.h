@@ -41,8 +41,10 @@
 //     VM made a 1 MiB bulk write ~8x slower). Faulted pages are kept.
 //   - Who fills it is the caller's policy (env_posix.cc): a small read that
 //     missed reads its whole chunk into the cache (ReadChunkThrough: one
-//     device read, no copy but the asked bytes); bulk writes and bulk reads
-//     (EndWrite, Fill) copy every byte they move.
+//     device read, no copy but the asked bytes); bulk reads (Fill) copy
+//     every byte they move, and so do bulk writes (EndWrite) but for the
+//     chunks whose bytes were received into a borrowed run (BorrowRun):
+//     those slots are published as they are.
 // Thread-safe. Copies happen outside the lock (slots are pinned).
 #ifndef VNAS_STORAGE_ENV_CHUNK_CACHE_H_
 #define VNAS_STORAGE_ENV_CHUNK_CACHE_H_
@@ -146,8 +148,23 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
                                    uint64_t len,
                                    std::vector<absl::string_view>* pieces);
 
+  // Memory for bytes on their way to being written (a WRITE's data,
+  // received from the network): `len` bytes, of which byte `lead` (less
+  // than kChunkBytes) starts a slot, in whole slots of the arena lent
+  // unkeyed. When a write's bytes lie in such a slot as one whole chunk,
+  // EndWrite publishes that very slot for the chunk instead of copying
+  // them into another (no copy on the write path). The returned pointer's
+  // owner lends the run: on release, slots nobody published go back to
+  // the free list; published ones stay cached. Runs come from arena order
+  // (a second hand, taking free slots and unpinned ones not referenced
+  // since it last passed), never more than a quarter of the arena in all.
+  // Null when no run can be had, or when the cache is not owned by a
+  // std::shared_ptr; the caller then uses its own memory.
+  std::shared_ptr<char> BorrowRun(size_t lead, size_t len);
+
   struct Stats {
     uint64_t hits = 0, installed = 0, evicted = 0;
+    uint64_t adopted = 0;  // chunks published in a borrowed slot, uncopied
     size_t cached_chunks = 0;
     size_t faulted_chunks = 0;  // slots whose pages are faulted in
   };
@@ -170,12 +187,15 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
     int32_t filling = -1;  // a slot being copied into, not yet published
     uint32_t writers = 0;  // writes of this chunk under way
   };
-  enum class SlotState : uint8_t { kFree, kFilling, kValid, kDead };
+  // kBorrowed: lent by BorrowRun, unkeyed. A borrowed slot that a write
+  // publishes stays pinned (once) by its run until the run is returned.
+  enum class SlotState : uint8_t { kFree, kFilling, kValid, kDead, kBorrowed };
   struct Slot {
     Key key{0, 0};
     SlotState state = SlotState::kFree;
     bool referenced = false;  // CLOCK
-    uint32_t pins = 0;        // readers copying out of it
+    bool listed = true;       // in free_ (which may hold non-free slots)
+    uint32_t pins = 0;        // readers copying out of it, or its run
   };
   // One chunk to copy in: its key, slot and where its bytes come from.
   struct Pending {
@@ -207,6 +227,14 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   bool PrefaultWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A slot to fill, evicting by CLOCK; -1 when every slot is busy.
   int32_t TakeSlot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first of `n` contiguous slots now borrowed (see BorrowRun), or -1.
+  int32_t TakeRun(size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives back a run: borrowed slots are freed, published ones unpinned.
+  void ReturnRun(int32_t first, size_t n) ABSL_LOCKS_EXCLUDED(mu_);
+  // The borrowed slot that holds, as one whole chunk, the kChunkBytes of
+  // `parts` that start `skip` bytes in; -1 when none does.
+  int32_t BorrowedSlotAt(const std::vector<absl::string_view>& parts,
+                         uint64_t skip) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the chunks of [offset, offset + len) written at `seq`.
   void NoteWrite(uint64_t file, uint64_t offset, uint64_t len, uint64_t seq)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -240,6 +268,8 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
   std::vector<int32_t> free_ ABSL_GUARDED_BY(mu_);
   size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t run_hand_ ABSL_GUARDED_BY(mu_) = 0;  // BorrowRun's
+  size_t borrowed_ ABSL_GUARDED_BY(mu_) = 0;  // slots in lent runs
   absl::flat_hash_map<Key, Entry> entries_ ABSL_GUARDED_BY(mu_);
   // The seq of the last write to begin on any chunk hashing to each slot
   // (so Recent(key) == a write's seq: no later write of that chunk began).

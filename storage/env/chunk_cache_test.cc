@@ -322,6 +322,110 @@ TEST(ChunkCache, LentSlotsGoBackToUseOnceLetGo) {
   ASSERT_TRUE(Read(plain, g, 0, kChunk, &got));
 }
 
+TEST(ChunkCache, AWriteFromABorrowedRunIsPublishedInPlace) {
+  auto c = std::make_shared<ChunkCache>(64 * kChunk);
+  const uint64_t f = c->NewFile();
+  // A record of 100 header bytes and 4 chunks of data, as a WRITE arrives.
+  std::shared_ptr<char> run = c->BorrowRun(100, 100 + 4 * kChunk);
+  ASSERT_NE(run, nullptr);
+  char* data = run.get() + 100;
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(data) % kChunk, 0u);
+  const std::string want = Pattern(4 * kChunk, 'r');
+  memcpy(data, want.data(), want.size());
+  ChunkCache::WriteTicket t = c->BeginWrite(f, 2 * kChunk, 4 * kChunk);
+  c->EndWrite(f, t, 2 * kChunk, {absl::string_view(data, 4 * kChunk)}, true);
+  EXPECT_EQ(c->stats().adopted, 4u);
+  EXPECT_EQ(c->stats().installed, 4u);
+  // Served from where the bytes were received: lent pieces point there.
+  std::vector<absl::string_view> pieces;
+  std::shared_ptr<const void> loan = c->Lend(f, 2 * kChunk, 4 * kChunk, &pieces);
+  ASSERT_NE(loan, nullptr);
+  ASSERT_EQ(pieces.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(pieces[i].data(), data + i * kChunk);
+  loan.reset();
+  // The run given back, the chunks stay cached, and every other slot of
+  // the cache is usable again.
+  run.reset();
+  std::string got;
+  ASSERT_TRUE(Read(*c, f, 2 * kChunk, 4 * kChunk, &got));
+  EXPECT_EQ(got, want);
+  const uint64_t g = c->NewFile();
+  Write(*c, g, 0, Pattern(60 * kChunk, 'o'));
+  EXPECT_EQ(c->stats().cached_chunks, 64u);
+  EXPECT_EQ(c->stats().evicted, 0u);
+}
+
+TEST(ChunkCache, BorrowedBytesThatAreNoWholeChunkAreCopied) {
+  auto c = std::make_shared<ChunkCache>(64 * kChunk);
+  const uint64_t f = c->NewFile();
+  std::shared_ptr<char> run = c->BorrowRun(0 + 200, 200 + 3 * kChunk);
+  ASSERT_NE(run, nullptr);
+  char* data = run.get() + 200;
+  const std::string want = Pattern(3 * kChunk, 'm');
+  memcpy(data, want.data(), want.size());
+  // Written half a chunk off: its whole chunks are not whole slots.
+  ChunkCache::WriteTicket t = c->BeginWrite(f, kChunk / 2, 3 * kChunk);
+  c->EndWrite(f, t, kChunk / 2, {absl::string_view(data, 3 * kChunk)}, true);
+  EXPECT_EQ(c->stats().adopted, 0u);
+  EXPECT_EQ(c->stats().installed, 2u);
+  // Copies: unchanged when the run's memory is reused.
+  memset(data, 'x', 3 * kChunk);
+  run.reset();
+  std::string got;
+  ASSERT_TRUE(Read(*c, f, kChunk, 2 * kChunk, &got));
+  EXPECT_EQ(got, want.substr(kChunk / 2, 2 * kChunk));
+}
+
+TEST(ChunkCache, ARunKeepsItsPublishedSlotsUntilGivenBack) {
+  auto c = std::make_shared<ChunkCache>(16 * kChunk);
+  const uint64_t f = c->NewFile();
+  std::shared_ptr<char> run = c->BorrowRun(64, 64 + 2 * kChunk);  // 3 slots
+  ASSERT_NE(run, nullptr);
+  memcpy(run.get() + 64, Pattern(2 * kChunk, 'k').data(), 2 * kChunk);
+  ChunkCache::WriteTicket t = c->BeginWrite(f, 0, 2 * kChunk);
+  c->EndWrite(f, t, 0, {absl::string_view(run.get() + 64, 2 * kChunk)}, true);
+  ASSERT_EQ(c->stats().adopted, 2u);
+  // A later write drops chunk 0; its slot (the run's memory) is not
+  // reused while the run is out, so filling every other slot leaves
+  // chunk 1 (still published) and the dropped slot alone.
+  Write(*c, f, 0, Pattern(kChunk / 2, 'w'));
+  const uint64_t g = c->NewFile();
+  Write(*c, g, 0, Pattern(16 * kChunk, 'g'));
+  std::string got;
+  ASSERT_TRUE(Read(*c, f, kChunk, kChunk, &got));
+  EXPECT_EQ(got, Pattern(2 * kChunk, 'k').substr(kChunk));
+  EXPECT_EQ(c->stats().cached_chunks, 14u);  // 13 of g's, and chunk 1
+  // Given back: the header slot and dropped chunk 0's slot are free again.
+  run.reset();
+  Write(*c, g, 32 * kChunk, Pattern(2 * kChunk, 'h'));
+  ASSERT_TRUE(Read(*c, g, 32 * kChunk, 2 * kChunk, &got));
+  EXPECT_EQ(c->stats().cached_chunks, 16u);
+}
+
+TEST(ChunkCache, RunsAreBoundedAndNeedAnOwner) {
+  auto c = std::make_shared<ChunkCache>(64 * kChunk);
+  // At most a quarter of the arena is out at once.
+  std::shared_ptr<char> a = c->BorrowRun(10, 10 + 15 * kChunk);  // 16 slots
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(c->BorrowRun(10, 10 + kChunk), nullptr);
+  a.reset();
+  EXPECT_NE(c->BorrowRun(10, 10 + kChunk), nullptr);
+  EXPECT_EQ(c->BorrowRun(kChunk, 2 * kChunk), nullptr) << "lead past a slot";
+  // Pinned slots are never taken: with every slot lent, no run.
+  const uint64_t f = c->NewFile();
+  Write(*c, f, 0, Pattern(64 * kChunk, 'p'));
+  std::vector<absl::string_view> pieces;
+  std::shared_ptr<const void> loan = c->Lend(f, 0, 64 * kChunk, &pieces);
+  ASSERT_NE(loan, nullptr);
+  EXPECT_EQ(c->BorrowRun(10, 10 + kChunk), nullptr);
+  loan.reset();
+  // Unpinned ones are (after a second chance), evicting what they held.
+  EXPECT_NE(c->BorrowRun(10, 10 + kChunk), nullptr);
+  EXPECT_EQ(c->stats().evicted, 2u);
+  ChunkCache plain(64 * kChunk);
+  EXPECT_EQ(plain.BorrowRun(10, 10 + kChunk), nullptr);
+}
+
 TEST(ChunkCache, ForgetDropsOnlyThatFile) {
   ChunkCache c(16 * kChunk);
   const uint64_t f = c.NewFile(), g = c.NewFile();

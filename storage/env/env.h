@@ -191,9 +191,24 @@ class Env {
     uint64_t filled = 0;   // chunks brought in
     uint64_t evicted = 0;  // chunks pushed out to make room
     uint64_t resident_bytes = 0;  // memory faulted in (committed) so far
+    uint64_t filled_in_place = 0;  // of filled: received there (WriteMemory)
   };
   virtual std::optional<DataCacheStatus> data_cache_status() {
     return std::nullopt;
+  }
+
+  // Memory to receive bytes into that will then be written to files of
+  // this Env (a WRITE's data, off the network): `len` bytes, whose byte
+  // `lead` (below 64 KiB) is where the data starts. Writes of the data
+  // from there may fill the data cache without copying it (a whole cache
+  // chunk's worth at a time: ChunkCache::BorrowRun). The memory stays the
+  // caller's while it holds the pointer, and must not change once
+  // handed to a write. Null when the Env has none to give; the caller then
+  // uses its own.
+  virtual std::shared_ptr<char> WriteMemory(size_t lead, size_t len) {
+    (void)lead;
+    (void)len;
+    return nullptr;
   }
 
   // The process-wide POSIX Env with default options (never deleted).

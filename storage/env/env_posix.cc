@@ -710,7 +710,14 @@ class PosixEnv final : public Env {
     d.filled = s.installed;
     d.evicted = s.evicted;
     d.resident_bytes = s.faulted_chunks * ChunkCache::kChunkBytes;
+    d.filled_in_place = s.adopted;
     return d;
+  }
+
+  std::shared_ptr<char> WriteMemory(size_t lead, size_t len) override {
+    // Only where bulk writes fill the cache is there a copy to save.
+    if (!cache_ || !options_.cache_bulk) return nullptr;
+    return cache_->BorrowRun(lead, len);
   }
 
   bool FileExists(const std::string& path) override {
