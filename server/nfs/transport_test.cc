@@ -491,6 +491,17 @@ TEST(TransportReplies, LentTailsGoOutAfterTheirBufferPaddedAndAreLetGo) {
   t.Stop();
 }
 
+// A test record whose third word names the byte its bulk data starts at
+// (read back by HintAtThirdWord), `size` bytes in all.
+std::string HintedRecord(uint32_t tag, uint32_t at, size_t size) {
+  std::string r = Body(tag, 0) + Be32(at);
+  for (size_t i = r.size(); i < size; ++i) r += static_cast<char>(i * 13 + tag);
+  return r;
+}
+size_t HintAtThirdWord(absl::string_view head) {
+  return head.size() >= 12 ? LoadBe32(head.data() + 8) : 0;
+}
+
 TEST(TransportLayout, BulkDataOfABigRecordLandsPageAligned) {
   // The hint puts the byte at the record's third word (a test "header"
   // length) on a page boundary; the handler reports where that byte landed
@@ -508,18 +519,12 @@ TEST(TransportLayout, BulkDataOfABigRecordLandsPageAligned) {
         StoreBe32(reply->data() + 12, Sum(std::string(r)));
       },
       2, &stats);
-  t.SetDataOffsetHint([](absl::string_view head) -> size_t {
-    return head.size() >= 12 ? LoadBe32(head.data() + 8) : 0;
-  });
+  t.SetDataOffsetHint(&HintAtThirdWord);
   auto port = t.Listen("127.0.0.1:0");
   ASSERT_TRUE(port.ok());
   ASSERT_TRUE(t.Start().ok());
   int fd = ConnectLoopback(*port);
-  auto record = [](uint32_t tag, uint32_t at, size_t size) {
-    std::string r = Body(tag, 0) + Be32(at);
-    for (size_t i = r.size(); i < size; ++i) r += static_cast<char>(i * 13 + tag);
-    return r;
-  };
+  const auto record = &HintedRecord;
   auto round_trip = [&](const std::string& wire, uint32_t* misalign, uint32_t* sum) {
     EXPECT_EQ(send(fd, wire.data(), wire.size(), MSG_NOSIGNAL), static_cast<ssize_t>(wire.size()));
     char buf[16];
@@ -575,9 +580,7 @@ TEST(TransportLayout, BigRecordsAreReceivedIntoTheGivenMemory) {
         StoreBe32(reply->data() + 16, inside ? 1 : 0);
       },
       1, &stats);
-  t.SetDataOffsetHint([](absl::string_view head) -> size_t {
-    return head.size() >= 12 ? LoadBe32(head.data() + 8) : 0;
-  });
+  t.SetDataOffsetHint(&HintAtThirdWord);
   t.SetRecordMemory([&](size_t lead, size_t len) -> std::shared_ptr<char> {
     ++asked;
     if (refuse || lead >= (64 << 10) || len - lead > kRegion - (64 << 10)) return nullptr;
@@ -589,11 +592,7 @@ TEST(TransportLayout, BigRecordsAreReceivedIntoTheGivenMemory) {
   ASSERT_TRUE(port.ok());
   ASSERT_TRUE(t.Start().ok());
   int fd = ConnectLoopback(*port);
-  auto record = [](uint32_t tag, uint32_t at, size_t size) {
-    std::string r = Body(tag, 0) + Be32(at);
-    for (size_t i = r.size(); i < size; ++i) r += static_cast<char>(i * 7 + tag);
-    return r;
-  };
+  const auto record = &HintedRecord;
   // Sends `r` and reads the 20-byte answer: misalignment, sum, inside.
   auto round_trip = [&](const std::string& r, uint32_t out[3]) {
     const std::string wire = Fragment(r, true);
