@@ -25,9 +25,7 @@ absl::StatusOr<std::unique_ptr<NfsServer>> NfsServer::Start(
                                return d->TryHandle(req, reply);
                              });
   s->transport_.SetDataOffsetHint(&WriteDataOffset);
-  if (s->options_.record_memory) {
-    s->transport_.SetRecordMemory(s->options_.record_memory);
-  }
+  s->transport_.SetRecordMemory(s->options_.record_memory);
   absl::StatusOr<uint16_t> port = s->transport_.Listen(s->options_.nfs_listen);
   if (!port.ok()) return port.status();
   s->nfs_port_ = *port;

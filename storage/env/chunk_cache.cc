@@ -419,10 +419,12 @@ bool ChunkCache::PinLocked(uint64_t file, uint64_t first, uint64_t last,
 
 void ChunkCache::Unpin(const std::vector<int32_t>& pinned) {
   absl::MutexLock l(&mu_);
-  for (int32_t s : pinned) {
-    if (--slots_[s].pins == 0 && slots_[s].state == SlotState::kDead) {
-      ReleaseSlot(s);
-    }
+  for (int32_t s : pinned) UnpinSlot(s);
+}
+
+void ChunkCache::UnpinSlot(int32_t s) {
+  if (--slots_[s].pins == 0 && slots_[s].state == SlotState::kDead) {
+    ReleaseSlot(s);
   }
 }
 
@@ -517,16 +519,20 @@ int32_t ChunkCache::TakeSlot() {
       slot.referenced = false;
       continue;
     }
-    auto it = entries_.find(slot.key);
-    if (it != entries_.end() && it->second.slot == static_cast<int32_t>(i)) {
-      it->second.slot = -1;
-      MaybeErase(slot.key);
-    }
-    ++stats_.evicted;
+    Evict(static_cast<int32_t>(i));
     slot.state = SlotState::kFilling;
     return static_cast<int32_t>(i);
   }
   return -1;
+}
+
+void ChunkCache::Evict(int32_t s) {
+  auto it = entries_.find(slots_[s].key);
+  if (it != entries_.end() && it->second.slot == s) {
+    it->second.slot = -1;
+    MaybeErase(slots_[s].key);
+  }
+  ++stats_.evicted;
 }
 
 void ChunkCache::DropSlot(Entry& e) {
@@ -604,14 +610,7 @@ int32_t ChunkCache::TakeRun(size_t n) {
     if (have < n) continue;
     for (size_t k = start; k < start + n; ++k) {
       Slot& s = slots_[k];
-      if (s.state == SlotState::kValid) {
-        auto it = entries_.find(s.key);
-        if (it != entries_.end() && it->second.slot == static_cast<int32_t>(k)) {
-          it->second.slot = -1;
-          MaybeErase(s.key);
-        }
-        ++stats_.evicted;
-      }
+      if (s.state == SlotState::kValid) Evict(static_cast<int32_t>(k));
       s.state = SlotState::kBorrowed;  // a listed one is skipped when popped
       s.referenced = false;
     }
@@ -625,11 +624,10 @@ int32_t ChunkCache::TakeRun(size_t n) {
 void ChunkCache::ReturnRun(int32_t first, size_t n) {
   absl::MutexLock l(&mu_);
   for (size_t k = static_cast<size_t>(first); k < first + n; ++k) {
-    Slot& s = slots_[k];
-    if (s.state == SlotState::kBorrowed) {
+    if (slots_[k].state == SlotState::kBorrowed) {
       ReleaseSlot(static_cast<int32_t>(k));
-    } else if (--s.pins == 0 && s.state == SlotState::kDead) {
-      ReleaseSlot(static_cast<int32_t>(k));  // published, dropped since
+    } else {
+      UnpinSlot(static_cast<int32_t>(k));  // published by a write
     }
   }
   borrowed_ -= n;
@@ -637,22 +635,18 @@ void ChunkCache::ReturnRun(int32_t first, size_t n) {
 
 int32_t ChunkCache::BorrowedSlotAt(const std::vector<absl::string_view>& parts,
                                    uint64_t skip) const {
-  for (absl::string_view p : parts) {
-    if (skip >= p.size()) {
-      skip -= p.size();
-      continue;
-    }
-    const char* at = p.data() + skip;
-    if (p.size() - skip < kChunkBytes || at < arena_ ||
-        at >= arena_ + capacity_chunks_ * kChunkBytes ||
-        (at - arena_) % kChunkBytes != 0) {
-      return -1;
-    }
-    const size_t slot = static_cast<size_t>(at - arena_) / kChunkBytes;
-    return slots_[slot].state == SlotState::kBorrowed ? static_cast<int32_t>(slot)
-                                                      : -1;
+  const GatherCursor c = SeekCursor(parts, skip);
+  if (c.done(parts)) return -1;
+  const absl::string_view p = parts[c.part];
+  const char* at = p.data() + c.in_part;
+  if (p.size() - c.in_part < kChunkBytes || at < arena_ ||
+      at >= arena_ + capacity_chunks_ * kChunkBytes ||
+      (at - arena_) % kChunkBytes != 0) {
+    return -1;
   }
-  return -1;
+  const size_t slot = static_cast<size_t>(at - arena_) / kChunkBytes;
+  return slots_[slot].state == SlotState::kBorrowed ? static_cast<int32_t>(slot)
+                                                    : -1;
 }
 
 void ChunkCache::MaybeErase(const Key& key) {

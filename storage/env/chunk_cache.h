@@ -238,6 +238,8 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   // Marks the chunks of [offset, offset + len) written at `seq`.
   void NoteWrite(uint64_t file, uint64_t offset, uint64_t len, uint64_t seq)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unpublishes the valid slot `slot` for a new use (counted evicted).
+  void Evict(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unpublishes e's slot (freed now, or when its last reader unpins it).
   void DropSlot(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -253,6 +255,9 @@ class ChunkCache : public std::enable_shared_from_this<ChunkCache> {
   // them referenced); false, with nothing pinned, unless all are cached.
   bool PinLocked(uint64_t file, uint64_t first, uint64_t last,
                  std::vector<int32_t>* pinned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops one pin of `slot`; a slot dropped meanwhile is freed with its
+  // last pin.
+  void UnpinSlot(int32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unpins what PinLocked pinned; a slot dropped meanwhile is freed.
   void Unpin(const std::vector<int32_t>& pinned) ABSL_LOCKS_EXCLUDED(mu_);
   void MaybeErase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

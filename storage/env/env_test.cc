@@ -614,7 +614,6 @@ TEST_F(PosixCachePolicyTest, CachedReadsAnswerOnlyFromMemory) {
     if (CacheChecks()) {
       // (Dropped explicitly: the kernel may have brought the page back in
       // around the read above.)
-      ASSERT_EQ(::posix_fadvise(fd_, 0, 4096, POSIX_FADV_DONTNEED), 0);
       ExpectAnswersOnlyFromMemory(0, data.substr(0, 4096), [&] {
         ASSERT_EQ(::posix_fadvise(fd_, 0, 4096, POSIX_FADV_DONTNEED), 0);
       });
